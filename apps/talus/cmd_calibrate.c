@@ -1,0 +1,9 @@
+#include "commands.h"
+
+/* Placeholder: replaced when this command lands. */
+int cmd_calibrate(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return cmd_not_built("calibrate");
+}

@@ -1,0 +1,9 @@
+#include "commands.h"
+
+/* Placeholder: replaced when this command lands. */
+int cmd_sim(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return cmd_not_built("sim");
+}

@@ -1,0 +1,1 @@
+tl_test(test_core SOURCES test_core.c)

@@ -1,0 +1,128 @@
+/* core: errors, geometry, rng, percentiles, PNG round trip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tl_core.h"
+
+static void test_strerror_covers_every_code(void **state)
+{
+    (void)state;
+    for (int code = 0; code >= TL_ERR_PERMISSION; code--) {
+        assert_string_not_equal(tl_strerror((tl_status)code), "unknown error");
+        assert_string_not_equal(tl_error_name((tl_status)code), "TL_ERR_UNKNOWN");
+    }
+    assert_string_equal(tl_strerror((tl_status)-999), "unknown error");
+    assert_int_equal(tl_status_from_errno(28 /* ENOSPC */), TL_ERR_NO_SPACE);
+}
+
+static void test_linear_geometry(void **state)
+{
+    (void)state;
+    tl_geometry g = tl_geometry_default_linear();
+    assert_int_equal(tl_geometry_validate(&g), TL_OK);
+    assert_float_equal(tl_geometry_dz_mm(&g), 0.01925, 1e-6);
+    float x, z;
+    tl_geometry_sample_xz(&g, 0.0f, 100.0f, &x, &z);
+    assert_float_equal(x, -0.3 * 63.5, 1e-4);
+    assert_float_equal(z, 1.925, 1e-4);
+    g.samples = 3; /* too few to be a frame */
+    assert_int_equal(tl_geometry_validate(&g), TL_ERR_FORMAT);
+}
+
+static void test_convex_geometry(void **state)
+{
+    (void)state;
+    tl_geometry g = tl_geometry_default_linear();
+    g.kind = TL_PROBE_CONVEX;
+    g.radius_mm = 40.0f;
+    assert_int_equal(tl_geometry_validate(&g), TL_OK);
+    float x, z;
+    /* The centre line (between lines 63 and 64) points straight down. */
+    tl_geometry_sample_xz(&g, 63.5f, 1000.0f, &x, &z);
+    assert_float_equal(x, 0.0, 1e-4);
+    assert_float_equal(z, 19.25, 1e-3);
+    /* An outer line leans outward by pitch/radius radians per line. */
+    tl_geometry_sample_xz(&g, 127.0f, 0.0f, &x, &z);
+    float theta = 63.5f * 0.3f / 40.0f;
+    assert_float_equal(x, 40.0 * sin(theta), 1e-3);
+    assert_float_equal(z, 40.0 * cos(theta) - 40.0, 1e-3);
+}
+
+static void test_rng_is_seeded_and_uniform(void **state)
+{
+    (void)state;
+    tl_rng a, b;
+    tl_rng_seed(&a, 42);
+    tl_rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(tl_rng_next(&a), tl_rng_next(&b));
+    double sum = 0, sum2 = 0;
+    enum { N = 200000 };
+    for (int i = 0; i < N; i++) {
+        double v = tl_rng_normal(&a);
+        sum += v;
+        sum2 += v * v;
+    }
+    assert_true(fabs(sum / N) < 0.01);
+    assert_true(fabs(sum2 / N - 1.0) < 0.02);
+}
+
+static void test_percentiles(void **state)
+{
+    (void)state;
+    double v[] = { 5, 1, 4, 2, 3 };
+    assert_float_equal(tl_median(v, 5), 3.0, 1e-12);
+    assert_float_equal(tl_percentile(v, 5, 100), 5.0, 1e-12);
+    assert_float_equal(tl_percentile(v, 5, 25), 2.0, 1e-12);
+    assert_true(isnan(tl_median(v, 0)));
+    assert_float_equal(v[0], 5.0, 0); /* input untouched */
+}
+
+static void test_png_round_trip(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/talus_core_pngXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    uint8_t px[37 * 21];
+    for (size_t i = 0; i < sizeof px; i++)
+        px[i] = (uint8_t)(i * 7);
+    assert_int_equal(tl_png_write(path, px, 37, 21, 37, 1), TL_OK);
+    uint8_t *back = NULL;
+    uint32_t w = 0, h = 0;
+    assert_int_equal(tl_png_read(path, 1, &back, &w, &h), TL_OK);
+    assert_int_equal(w, 37);
+    assert_int_equal(h, 21);
+    assert_memory_equal(back, px, sizeof px);
+    free(back);
+    /* A file that is not a PNG is a format error, a missing one not found. */
+    FILE *f = fopen(path, "wb");
+    fputs("not a png", f);
+    fclose(f);
+    assert_int_equal(tl_png_read(path, 1, &back, &w, &h), TL_ERR_FORMAT);
+    unlink(path);
+    assert_int_equal(tl_png_read(path, 1, &back, &w, &h), TL_ERR_NOT_FOUND);
+    assert_int_equal(tl_png_write("/nonexistent-dir/x.png", px, 37, 21, 37, 1), TL_ERR_NOT_FOUND);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strerror_covers_every_code),
+        cmocka_unit_test(test_linear_geometry),
+        cmocka_unit_test(test_convex_geometry),
+        cmocka_unit_test(test_rng_is_seeded_and_uniform),
+        cmocka_unit_test(test_percentiles),
+        cmocka_unit_test(test_png_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
