@@ -1,0 +1,89 @@
+/* talus imaging: RF / envelope / brightness frames -> calibrated B-mode.
+ *
+ * FFTW-style: tl_imaging_plan_create() does all heavy set-up once per
+ * geometry and parameter set (FFTW plans, TGC and log tables, scan-conversion
+ * maps); tl_imaging_execute() then runs per frame without allocating. */
+#ifndef TL_IMAGING_H
+#define TL_IMAGING_H
+
+#include "tl_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A B-mode display image with its spatial calibration. Pixel (col, row)
+ * centre lies at probe coordinates
+ *     x_mm = origin_x_mm + col * spacing_mm,  z_mm = origin_z_mm + row * spacing_mm
+ * (near field at the top, lateral axis left to right). Image coordinates used
+ * by analysis/guidance JSON are x from the left edge = col * spacing_mm and
+ * z from the top edge = row * spacing_mm. */
+typedef struct {
+    uint32_t width, height;     /* pixels */
+    uint32_t stride;            /* bytes per row (>= width) */
+    float spacing_mm;           /* isotropic pixel size */
+    float origin_x_mm;          /* probe x of pixel (0,0) */
+    float origin_z_mm;          /* probe z of pixel (0,0) */
+    uint8_t *pixels;            /* 8-bit grey */
+    uint8_t *valid;             /* 255 inside the scanned area, 0 outside (may be NULL = all valid) */
+    uint32_t seq;               /* from the source frame */
+    uint64_t t_device_us, t_received_ns, t_processed_ns;
+} tl_bmode;
+
+/* Allocate / free pixels (and the valid mask) for a width x height image. */
+tl_status tl_bmode_alloc(tl_bmode *img, uint32_t width, uint32_t height);
+void tl_bmode_free(tl_bmode *img);
+
+/* PLUS UltrasoundImageOrientation of the input: first letter is the lateral
+ * axis (M = left to right, U = reversed), second the sample axis (F = near to
+ * far, N = far to near). */
+typedef enum {
+    TL_ORIENT_MF = 0,
+    TL_ORIENT_MN,
+    TL_ORIENT_UF,
+    TL_ORIENT_UN,
+} tl_orientation;
+
+int tl_orientation_from_name(const char *name); /* "MF" ... ; -1 if unknown */
+
+#define TL_TGC_POINTS 8
+
+typedef struct {
+    float dynamic_range_db;     /* displayed range below the reference (default 60) */
+    float gain_db;              /* overall gain (default 0) */
+    float tgc_db[TL_TGC_POINTS];/* extra gain at evenly spaced depths, interpolated */
+    bool speckle_reduction;     /* OpenCV filter after scan conversion */
+    uint32_t out_width;         /* display raster (default 800 x 600) */
+    uint32_t out_height;
+    tl_orientation orientation; /* of the input samples */
+} tl_imaging_params;
+
+tl_imaging_params tl_imaging_params_default(void);
+
+typedef struct tl_imaging_plan tl_imaging_plan;
+
+/* Build a plan for frames of this geometry and image type. */
+tl_status tl_imaging_plan_create(const tl_geometry *geom, tl_image_type type,
+                                 const tl_imaging_params *params,
+                                 tl_imaging_plan **out);
+void tl_imaging_plan_destroy(tl_imaging_plan *plan);
+
+/* The output image size and calibration this plan produces. */
+tl_status tl_imaging_plan_output(const tl_imaging_plan *plan, uint32_t *width,
+                                 uint32_t *height, float *spacing_mm,
+                                 float *origin_x_mm, float *origin_z_mm);
+
+/* Per-stage times of the last execute, in ms. */
+typedef struct {
+    double envelope_ms, compress_ms, scan_convert_ms, total_ms;
+} tl_imaging_timing;
+
+/* Run the plan on one frame (its geometry and type must match the plan's).
+ * `out` must be allocated to the plan's output size. */
+tl_status tl_imaging_execute(tl_imaging_plan *plan, const tl_frame *in, tl_bmode *out,
+                             tl_imaging_timing *timing);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
