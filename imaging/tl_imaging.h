@@ -18,7 +18,7 @@ extern "C" {
  * (near field at the top, lateral axis left to right). Image coordinates used
  * by analysis/guidance JSON are x from the left edge = col * spacing_mm and
  * z from the top edge = row * spacing_mm. */
-typedef struct {
+typedef struct tl_bmode_s {
     uint32_t width, height;     /* pixels */
     uint32_t stride;            /* bytes per row (>= width) */
     float spacing_mm;           /* isotropic pixel size */

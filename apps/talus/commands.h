@@ -28,6 +28,12 @@ int bench_needle(int argc, char **argv);
 int eval_tissue(int argc, char **argv);
 int eval_needle(int argc, char **argv);
 
+/* `talus analyze --needle`: adds the "needle" object for a B-mode image
+ * (a tl_bmode, see imaging/tl_imaging.h) to the JSON root. 0 ok. */
+struct cJSON;
+struct tl_bmode_s;
+int analyze_add_needle(const struct tl_bmode_s *img, struct cJSON *root);
+
 /* Shared by commands that are not built yet: says so on stderr, returns 2. */
 int cmd_not_built(const char *name);
 

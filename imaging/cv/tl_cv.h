@@ -1,0 +1,47 @@
+/* talus OpenCV wrapper: the only door to OpenCV's C++ API.
+ *
+ * Plain C functions on caller-owned 8-bit / float images (row-major, explicit
+ * stride in bytes). Nothing else in the project includes OpenCV headers.
+ * Each module adds what it needs in its own section below (keep sections
+ * apart so parallel work merges cleanly). */
+#ifndef TL_CV_H
+#define TL_CV_H
+
+#include "tl_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A view of an image the caller owns. type: 1 = uint8 grey, 3 = uint8 RGB,
+ * 5 = float32 grey. */
+typedef struct {
+    void *data;
+    uint32_t width, height;
+    uint32_t stride;   /* bytes per row */
+    int type;
+} tl_cv_image;
+
+#define TL_CV_U8 1
+#define TL_CV_RGB8 3
+#define TL_CV_F32 5
+
+/* ---- imaging ----------------------------------------------------------- */
+
+
+/* ---- analysis ---------------------------------------------------------- */
+
+
+/* ---- guidance (needle) ------------------------------------------------- */
+
+
+/* ---- calibration ------------------------------------------------------- */
+
+
+/* ---- ui ---------------------------------------------------------------- */
+
+
+#ifdef __cplusplus
+}
+#endif
+#endif
