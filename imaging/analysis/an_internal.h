@@ -15,7 +15,21 @@
 /* Lesion map cells: one strip wide, AN_CELL_MM tall. */
 #define AN_CELL_MM 0.25f
 
+#define AN_KP 24           /* band candidates kept per group */
+#define AN_MAX_GROUPS 256
+
+typedef struct {
+    float t, b, score;     /* border rows, score in noise units */
+    int8_t t_spike, b_spike, t_sign, b_sign;
+} an_pair;
+
 struct tl_analyzer {
+    /* Band search (an_band.c), kept here so there is no static state. */
+    an_pair pairs[AN_MAX_GROUPS][AN_KP];
+    int npairs[AN_MAX_GROUPS];
+    float dp_cost[AN_MAX_GROUPS][AN_KP + 1];
+    int8_t dp_from[AN_MAX_GROUPS][AN_KP + 1];
+
     uint32_t cap_strips, cap_rows, cap_cells;
     /* Current frame. */
     uint32_t w, h, sw, ns, nr;     /* image size, strip width px, strips, rows */

@@ -186,48 +186,79 @@ float an_median_rows(const float *p, uint32_t h, float r0, float r1, float *scra
     return an_percentile_f(scratch, n, 50);
 }
 
-/* Bone: the brightest thin reflector with an acoustic shadow under it. The
- * surface reported is the top of the cortex (half-maximum above the peak). */
+/* Bone: the onset of an acoustic shadow (echoes fall to the noise floor and
+ * stay there, with no bright line inside) under tissue. The surface is the
+ * top of the cortex line when there is one (its rising half level), else the
+ * half-level crossing into the shadow. */
 void an_find_bone(tl_analyzer *a, float min_depth_mm)
 {
     const uint32_t h = a->h, ns = a->ns;
     const float sp = a->sp;
-    /* Brightness reference: a high percentile of the smoothed profiles. */
+    /* Tissue reference: the median of the smoothed profiles. */
     uint32_t n = 0;
     for (uint32_t s = 0; s < ns; s += 2)
-        for (uint32_t r = 0; r < h && n < h; r += 4)
-            a->tmp[n++] = an_sm(a, s)[r];
-    float p99 = an_percentile_f(a->tmp, n, 99.0f);
-    float bright = fmaxf(0.55f * p99, 40.0f);
-    int r0 = (int)(min_depth_mm / sp), dmin = (int)(0.8f / sp), dmax = (int)(5.0f / sp);
+        for (uint32_t r = (uint32_t)(1.0f / sp); r < h && n < h; r += 4) {
+            float v = an_sm(a, s)[r];
+            if (v > 2.0f)
+                a->tmp[n++] = v;
+        }
+    float tissue = an_percentile_f(a->tmp, n, 60);
+    float dark = fmaxf(6.0f, 0.15f * tissue);
+    int r0 = (int)(min_depth_mm / sp), step = (int)fmaxf(1.0f, 0.1f / sp);
+    int run = (int)(4.0f / sp), up1 = (int)(1.5f / sp), up0 = (int)(0.3f / sp);
     for (uint32_t s = 0; s < ns; s++) {
         const float *m = an_sm(a, s), *p = an_prof(a, s);
-        float best = 0;
-        int br = -1;
-        for (int r = r0; r + dmin + 4 < (int)h; r++) {
-            if (!(m[r] >= bright) || m[r] < m[r - 1] || m[r] < m[r + 1])
+        int found = -1;
+        for (int r = r0; r + 4 < (int)h; r += step) {
+            int end = r + run < (int)h ? r + run : (int)h;
+            if (end - r < (int)(1.5f / sp))
+                break;     /* too close to the bottom to tell a shadow */
+            float sh = an_mean(p, h, (float)r + up0, (float)end);
+            if (!(sh < dark))
                 continue;
-            float sh = an_mean(p, h, (float)(r + dmin), (float)(r + dmax));
-            if (!(sh < 0.45f * m[r]))
+            float above = an_mean(p, h, (float)(r - up1), (float)(r - up0));
+            if (!(above > 2.5f * dark))
                 continue;
-            float score = m[r] - sh;
-            if (score > best) {
-                best = score;
-                br = r;
-            }
+            /* a bright line inside the dark run means fluid over bone, not a shadow */
+            bool line = false;
+            for (int q = r + up0; q < end && !line; q++)
+                line = m[q] > 0.8f * tissue && m[q] > 3.0f * dark;
+            if (line)
+                continue;
+            found = r;
+            break;
         }
-        if (br < 0)
+        if (found < 0)
             continue;
-        float half = 0.5f * (m[br] + an_mean(p, h, (float)(br - dmax), (float)(br - dmin)));
-        float row = (float)br;
-        for (int r = br; r > r0; r--)
-            if (m[r - 1] < half) {
-                row = (float)(r - 1) + (half - m[r - 1]) / (m[r] - m[r - 1] + 1e-6f);
-                break;
-            }
+        /* refine: the cortex line just above the onset, or the crossing */
+        int lo = found - (int)(1.2f / sp), pk = found;
+        if (lo < r0)
+            lo = r0;
+        for (int r = lo; r <= found + up0 && r < (int)h; r++)
+            if (m[r] > m[pk])
+                pk = r;
+        float above = an_mean(p, h, (float)(lo - up1), (float)lo);
+        float row;
+        if (m[pk] > 1.6f * above && m[pk] > 2.0f * dark) {
+            float half = 0.5f * (m[pk] + above);
+            row = (float)pk;
+            for (int r = pk; r > lo; r--)
+                if (m[r - 1] < half) {
+                    row = (float)(r - 1) + (half - m[r - 1]) / (m[r] - m[r - 1] + 1e-6f);
+                    break;
+                }
+        } else {
+            float half = 0.5f * (above + an_mean(p, h, (float)found + up0, (float)found + run));
+            row = (float)found;
+            for (int r = found - up1; r < found + up1 && r + 1 < (int)h; r++)
+                if (r > 0 && m[r] >= half && m[r + 1] < half) {
+                    row = (float)r + (m[r] - half) / (m[r] - m[r + 1] + 1e-6f);
+                    break;
+                }
+        }
         a->bone_row[s] = row;
     }
-    /* Isolated bright specks are not bone: keep strips with a neighbour at a
+/* Isolated bright specks are not bone: keep strips with a neighbour at a
      * similar depth. */
     float tol = 1.5f / sp;
     for (uint32_t s = 0; s < ns; s++) {
