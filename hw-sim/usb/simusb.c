@@ -99,6 +99,8 @@ void tl_simusb_stop(tl_simusb *s)
     if (s->tb)
         g_object_unref(s->tb);
     source_destroy(s->src);
+    source_destroy(s->ref_src);
+    pthread_mutex_destroy(&s->ref_mu);
     free(s->scratch);
     free(s->late_buf);
     free(s->truths);
@@ -137,6 +139,7 @@ tl_status tl_simusb_start(const tl_simusb_config *cfg_in, tl_simusb **out)
     s->cfg.serial = s->serial;
     s->cfg.sim_params = s->sim_params;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->ref_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* tl_now_ns() deadlines */
@@ -268,7 +271,18 @@ tl_status tl_simusb_reference_frame(tl_simusb *s, uint32_t seq, int16_t *buf, si
     pthread_mutex_lock(&s->mu);
     tl_proto_params p = s->params;
     pthread_mutex_unlock(&s->mu);
-    return source_reference(s, &p, seq, buf, count);
+    pthread_mutex_lock(&s->ref_mu);
+    tl_status st = TL_OK;
+    if (!s->ref_src || memcmp(&p, &s->ref_params, sizeof p) != 0) {
+        source_destroy(s->ref_src);
+        s->ref_src = NULL;
+        st = source_create_reference(s, &p, &s->ref_src);
+        s->ref_params = p;
+    }
+    if (st == TL_OK)
+        st = source_reference(s->ref_src, s->cfg.cycle_frames, seq, buf, count);
+    pthread_mutex_unlock(&s->ref_mu);
+    return st;
 }
 
 void tl_simusb_stats_get(tl_simusb *s, tl_simusb_stats *out)

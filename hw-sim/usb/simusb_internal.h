@@ -114,6 +114,11 @@ struct tl_simusb {
     bool *truth_valid;
 
     tl_simusb_stats stats;
+
+    /* tl_simusb_reference_frame's own renderer (own lock: it is slow). */
+    pthread_mutex_t ref_mu;
+    source *ref_src;
+    tl_proto_params ref_params;
 };
 
 #define TL_SIMUSB_LATE_BY 3
@@ -141,9 +146,9 @@ void source_destroy(source *src);
  * the pointer stays valid until the next call. truth may be NULL. */
 tl_status source_frame(source *src, uint32_t seq, const uint8_t **payload,
                        size_t *bytes, uint32_t *crc, tl_sim_truth *truth);
-/* Render frame seq into buf independently of the streaming source. */
-tl_status source_reference(const tl_simusb *s, const tl_proto_params *p, uint32_t seq,
-                           int16_t *buf, size_t count);
+/* An independent renderer for tl_simusb_reference_frame (no frame buffers). */
+tl_status source_create_reference(const tl_simusb *s, const tl_proto_params *p, source **out);
+tl_status source_reference(source *src, uint32_t cycle_frames, uint32_t seq, int16_t *buf, size_t count);
 /* The preset's geometry with its default lines and samples. */
 tl_status source_base_geometry(const tl_simusb *s, tl_geometry *g);
 

@@ -33,6 +33,7 @@ struct source {
 };
 
 /* ---- Stand-in generator (until tl_sim lands) ----------------------------- */
+#ifndef TL_SIMUSB_HAVE_SIM
 
 static inline uint32_t hash32(uint64_t x)
 {
@@ -61,6 +62,7 @@ static void standin_render(const tl_geometry *g, uint64_t seed, uint32_t index, 
         }
     }
 }
+#endif
 
 /* ---- Common ----------------------------------------------------------------- */
 
@@ -249,16 +251,14 @@ tl_status source_frame(source *src, uint32_t seq, const uint8_t **payload, size_
     return TL_OK;
 }
 
-tl_status source_reference(const tl_simusb *s, const tl_proto_params *p, uint32_t seq, int16_t *buf, size_t count)
+tl_status source_create_reference(const tl_simusb *s, const tl_proto_params *p, source **out)
 {
-    if (count < (size_t)p->lines * p->samples)
+    return source_open(s, p, out);
+}
+
+tl_status source_reference(source *src, uint32_t cycle_frames, uint32_t seq, int16_t *buf, size_t count)
+{
+    if (count < src->count)
         return TL_ERR_INVALID_ARG;
-    source *src;
-    tl_status st = source_open(s, p, &src);
-    if (st != TL_OK)
-        return st;
-    uint32_t index = s->cfg.cycle_frames ? seq % s->cfg.cycle_frames : seq;
-    st = render(src, index, buf, NULL);
-    source_destroy(src);
-    return st;
+    return render(src, cycle_frames ? seq % cycle_frames : seq, buf, NULL);
 }
