@@ -238,10 +238,14 @@ tl_status eval_run_case(eval_ctx *ctx, int anatomy, uint64_t seed, uint64_t inde
         }
     }
     snprintf(out->summary, sizeof out->summary,
-             "truth %.2f meas %.2f found %d abn %d/%d lesions %d hit %d targets %u aniso %.0f "
-             "f0 %.1f depth %.0f",
+             "truth %.2f meas %.2f found %d abn %d/%d lesions %d hit %d targets %u | params "
+             "thickness_mm=%.2f lesion=%d lesion_width_mm=%.1f lesion_depth_mm=%.1f "
+             "lesion_contrast_db=%.1f lesion_kind=%s anisotropy_deg=%.1f f0_mhz=%.1f depth_mm=%.0f "
+             "gain_db=%.1f noise_db=%.0f effusion_grade=%d cartilage_mm=%.2f site=%s fluid=%d",
              truth->thickness_mm, r.thickness_mm, r.structure_found, truth_abn, r.abnormal,
-             out->lesions, out->lesions_hit, r.n_targets, truth->fibre_tilt_deg, f0, depth);
+             out->lesions, out->lesions_hit, r.n_targets, thick, lesion, lw, ld, lc,
+             anechoic ? "anechoic" : "hypoechoic", aniso ? adeg : 0.0, f0, depth, gain, noise,
+             grade, cart, insertion ? "insertion" : "midportion", fluid);
     free(truth);
     return TL_OK;
 }

@@ -15,21 +15,16 @@
 /* Lesion map cells: one strip wide, AN_CELL_MM tall. */
 #define AN_CELL_MM 0.25f
 
-#define AN_KP 24           /* band candidates kept per group */
-#define AN_MAX_GROUPS 256
-
-typedef struct {
-    float t, b, score;     /* border rows, score in noise units */
-    int8_t t_spike, b_spike, t_sign, b_sign;
-} an_pair;
-
 struct tl_analyzer {
-    /* Band search (an_band.c), kept here so there is no static state. */
-    an_pair pairs[AN_MAX_GROUPS][AN_KP];
-    int npairs[AN_MAX_GROUPS];
-    float dp_cost[AN_MAX_GROUPS][AN_KP + 1];
-    int8_t dp_from[AN_MAX_GROUPS][AN_KP + 1];
-
+    /* Band border search (an_band.c): interface map and path DP buffers. */
+    uint32_t band_q;               /* rows per grid step */
+    int band_nr, band_maxstep;     /* grid rows; max path step per strip */
+    float band_strength;           /* mean strength along the weaker border */
+    float *band_is;                /* ns x nr interface strength */
+    int8_t *band_sign;             /* ns x nr: 2 line, +1/-1 step darker above/below */
+    float *band_cost;              /* 2 x nr */
+    int16_t *band_from;            /* ns x nr */
+    size_t band_cap;
     uint32_t cap_strips, cap_rows, cap_cells;
     /* Current frame. */
     uint32_t w, h, sw, ns, nr;     /* image size, strip width px, strips, rows */

@@ -109,6 +109,34 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
     if (st != TL_OK)
         return st;
 
+    /* Band search grid: about 0.1 mm rows. */
+    a->band_q = (uint32_t)lroundf(0.1f / a->sp);
+    if (a->band_q < 1)
+        a->band_q = 1;
+    a->band_nr = (int)(a->h / a->band_q);
+    a->band_maxstep = (int)ceilf(0.25f * (float)a->sw * a->sp / ((float)a->band_q * a->sp));
+    size_t bn = (size_t)a->ns * (size_t)a->band_nr;
+    if (bn > a->band_cap) {
+        float *is = realloc(a->band_is, bn * sizeof *is);
+        if (!is)
+            return TL_ERR_NO_MEM;
+        a->band_is = is;
+        int8_t *sg = realloc(a->band_sign, bn);
+        if (!sg)
+            return TL_ERR_NO_MEM;
+        a->band_sign = sg;
+        int16_t *fr = realloc(a->band_from, bn * sizeof *fr);
+        if (!fr)
+            return TL_ERR_NO_MEM;
+        a->band_from = fr;
+        float *c = realloc(a->band_cost, 2 * bn * sizeof *c); /* >= 2 rows of nr */
+        if (!c)
+            return TL_ERR_NO_MEM;
+        a->band_cost = c;
+        a->band_cap = bn;
+    }
+    a->band_strength = 0;
+
     /* One pass over the pixels: strip means per row. */
     const uint32_t ns = a->ns, sw2 = a->sw, h = a->h;
     for (uint32_t r = 0; r < h; r++) {
