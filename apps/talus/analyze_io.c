@@ -128,8 +128,9 @@ static tl_status load_sequence(const char *path, uint32_t frame, float spacing, 
     if (st == TL_OK) {
         for (uint32_t r = 0; r < h; r++)
             memcpy(img->pixels + (size_t)r * img->stride, (const uint8_t *)f.data + (size_t)r * w, w);
-        if (img->valid)
-            memset(img->valid, 255, (size_t)img->stride * h);
+        /* no mask: analysis tells black padding from tissue itself */
+        free(img->valid);
+        img->valid = NULL;
         img->spacing_mm = spacing;
         img->seq = f.seq;
     } else {

@@ -78,7 +78,7 @@ static void interface_map(tl_analyzer *a, float r_min, const float *limit_row)
             if (n < 2048 && row[k] > 0)
                 tmp[n++] = row[k];
         }
-        float noise = an_percentile_f(tmp, (uint32_t)n, 60) + 0.5f;
+        float noise = n ? an_percentile_f(tmp, (uint32_t)n, 60) + 0.5f : 1.0f;
         for (int k = 0; k < nr; k++)
             row[k] = fminf(row[k] / noise, 8.0f);
     }
@@ -191,7 +191,8 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, const 
     const float sp = a->sp;
     const int nr = a->band_nr, q = (int)a->band_q;
     interface_map(a, min_depth_mm / sp, limit_row);
-    int lo[AN_MAX_STRIPS], hi[AN_MAX_STRIPS], p1[AN_MAX_STRIPS], p2[AN_MAX_STRIPS], p3[AN_MAX_STRIPS];
+    int lo[AN_MAX_STRIPS] = { 0 }, hi[AN_MAX_STRIPS] = { 0 };
+    int p1[AN_MAX_STRIPS], p2[AN_MAX_STRIPS], p3[AN_MAX_STRIPS];
     for (uint32_t s = 0; s < a->ns; s++) {
         lo[s] = (int)(min_depth_mm / sp / (float)q);
         hi[s] = nr - 1;

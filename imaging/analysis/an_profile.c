@@ -160,6 +160,17 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
             a->prof[(size_t)s * h + r] = 2 * cnt >= sw2 ? (float)sum / (float)cnt : NAN;
         }
     }
+    /* Black padding around the scanned area (images from other systems come
+     * without a valid mask): a strip with no echo at all is not tissue. */
+    if (!img->valid)
+        for (uint32_t s = 0; s < ns; s++) {
+            float *p = an_prof(a, s), mx = 0;
+            for (uint32_t r = 0; r < h; r++)
+                mx = fmaxf(mx, p[r]);
+            if (mx < 2.0f)
+                for (uint32_t r = 0; r < h; r++)
+                    p[r] = NAN;
+        }
     uint32_t k = (uint32_t)lroundf(0.06f / a->sp);
     if (k < 1)
         k = 1;
@@ -214,6 +225,50 @@ float an_median_rows(const float *p, uint32_t h, float r0, float r1, float *scra
     return an_percentile_f(scratch, n, 50);
 }
 
+/* Fallback for images whose bone casts no clean shadow (real scanners fill
+ * it with reverberation and side lobes): a very bright ridge with much
+ * darker tissue under it. */
+static void bright_ridge_bone(tl_analyzer *a, int r0, float tissue)
+{
+    const uint32_t h = a->h;
+    const float sp = a->sp;
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < a->ns; s++)
+        for (uint32_t r = (uint32_t)r0; r < h && n < h; r += 8)
+            if (!isnan(an_sm(a, s)[r]))
+                a->tmp[n++] = an_sm(a, s)[r];
+    float p995 = an_percentile_f(a->tmp, n, 99.5f);
+    float bright = fmaxf(fmaxf(0.75f * p995, 2.5f * tissue), 120.0f);
+    int d0 = (int)(1.0f / sp), d1 = (int)(4.0f / sp), up = (int)(1.0f / sp);
+    for (uint32_t s = 0; s < a->ns; s++) {
+        const float *m = an_sm(a, s);
+        float best = 0;
+        int br = -1;
+        if (!isnan(a->bone_row[s]))
+            continue;
+        for (int r = r0; r + d1 < (int)h; r++) {
+            if (!(m[r] >= bright) || m[r] < m[r - 1] || m[r] < m[r + 1])
+                continue;
+            float below = an_mean(m, h, (float)(r + d0), (float)(r + d1));
+            if (!(below < 0.45f * m[r]))
+                continue;
+            br = r;     /* the deepest such ridge: nothing bright lies under bone */
+            best = m[r] - below;
+        }
+        if (br < 0 || best <= 0)
+            continue;
+        float above = an_mean(m, h, (float)(br - up), (float)(br - up / 3));
+        float half = 0.5f * (m[br] + (isnan(above) ? 0.0f : above));
+        float row = (float)br;
+        for (int r = br; r > r0; r--)
+            if (m[r - 1] < half) {
+                row = (float)(r - 1) + (half - m[r - 1]) / (m[r] - m[r - 1] + 1e-6f);
+                break;
+            }
+        a->bone_row[s] = row;
+    }
+}
+
 /* Bone: the onset of an acoustic shadow (echoes fall to the noise floor and
  * stay there, with no bright line inside) under tissue. The surface is the
  * top of the cortex line when there is one (its rising half level), else the
@@ -234,24 +289,30 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
     float dark = fmaxf(6.0f, 0.15f * tissue);
     int r0 = (int)(min_depth_mm / sp), step = (int)fmaxf(1.0f, 0.1f / sp);
     int run = (int)(4.0f / sp), up1 = (int)(1.5f / sp), up0 = (int)(0.3f / sp);
+    float *sufmax = a->tmp;   /* tissue percentile no longer needed */
     for (uint32_t s = 0; s < ns; s++) {
         const float *m = an_sm(a, s), *p = an_prof(a, s);
         int found = -1;
+        /* suffix sums and maxima: "dark from here to the bottom, no line" */
+        a->cum[h] = 0;
+        float mx = 0;
+        for (int r = (int)h - 1; r >= 0; r--) {
+            a->cum[r] = a->cum[r + 1] + (isnan(p[r]) ? 0.0 : p[r]);
+            mx = fmaxf(mx, isnan(m[r]) ? 0.0f : m[r]);
+            sufmax[r] = mx;
+        }
         for (int r = r0; r + 4 < (int)h; r += step) {
-            int end = r + run < (int)h ? r + run : (int)h;
-            if (end - r < (int)(1.5f / sp))
+            int q = r + up0;
+            if ((int)h - q < (int)(1.5f / sp))
                 break;     /* too close to the bottom to tell a shadow */
-            float sh = an_mean(p, h, (float)r + up0, (float)end);
+            float sh = (float)(a->cum[q] / (double)((int)h - q));
             if (!(sh < dark))
                 continue;
             float above = an_mean(p, h, (float)(r - up1), (float)(r - up0));
             if (!(above > 2.5f * dark))
                 continue;
-            /* a bright line inside the dark run means fluid over bone, not a shadow */
-            bool line = false;
-            for (int q = r + up0; q < end && !line; q++)
-                line = m[q] > 0.8f * tissue && m[q] > 3.0f * dark;
-            if (line)
+            /* a bright line below means fluid or cartilage over bone, not a shadow */
+            if (sufmax[q] > 0.8f * tissue && sufmax[q] > 3.0f * dark)
                 continue;
             found = r;
             break;
@@ -286,21 +347,31 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
         }
         a->bone_row[s] = row;
     }
-/* Isolated bright specks are not bone: keep strips with a neighbour at a
-     * similar depth. */
+    uint32_t nb = 0, nv = 0;
+    for (uint32_t s = 0; s < ns; s++) {
+        nb += !isnan(a->bone_row[s]);
+        nv += !isnan(an_prof(a, s)[h / 2]);
+    }
+    if (4 * nb < nv)
+        bright_ridge_bone(a, r0, tissue);
+/* Isolated specks are not bone: keep strips that agree with the median
+     * of their neighbours within 2 mm either side. */
     float tol = 1.5f / sp;
+    int span = (int)lroundf(2.0f / (sp * (float)a->sw));
+    if (span < 2)
+        span = 2;
     for (uint32_t s = 0; s < ns; s++) {
         a->tmp[s] = NAN;
         if (isnan(a->bone_row[s]))
             continue;
-        bool ok = false;
-        for (int d = -2; d <= 2 && !ok; d++) {
+        float nb_rows[64];
+        uint32_t k = 0;
+        for (int d = -span; d <= span && k < 64; d++) {
             int t = (int)s + d;
-            if (d == 0 || t < 0 || t >= (int)ns || isnan(a->bone_row[t]))
-                continue;
-            ok = fabsf(a->bone_row[t] - a->bone_row[s]) < tol;
+            if (d != 0 && t >= 0 && t < (int)ns && !isnan(a->bone_row[t]))
+                nb_rows[k++] = a->bone_row[t];
         }
-        if (ok)
+        if (k >= 2 && fabsf(an_percentile_f(nb_rows, k, 50) - a->bone_row[s]) < tol)
             a->tmp[s] = a->bone_row[s];
     }
     memcpy(a->bone_row, a->tmp, ns * sizeof(float));
