@@ -36,6 +36,7 @@ struct tl_analyzer {
     /* Per strip. */
     float bone_row[AN_MAX_STRIPS];     /* NAN: no bone in this strip */
     float bone2_row[AN_MAX_STRIPS];
+    bool bone_line[AN_MAX_STRIPS];     /* a cortex line (not just a shadow edge) */
     float sup_row[AN_MAX_STRIPS];      /* band borders (raw, per strip) */
     float deep_row[AN_MAX_STRIPS];
     float sup_fit[AN_MAX_STRIPS];      /* smoothed across strips */

@@ -188,6 +188,7 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
     }
     for (uint32_t s = 0; s < ns; s++) {
         a->bone_row[s] = a->bone2_row[s] = NAN;
+        a->bone_line[s] = false;
         a->sup_row[s] = a->deep_row[s] = a->sup_fit[s] = a->deep_fit[s] = NAN;
         a->band_level[s] = NAN;
     }
@@ -266,6 +267,7 @@ static void bright_ridge_bone(tl_analyzer *a, int r0, float tissue)
                 break;
             }
         a->bone_row[s] = row;
+        a->bone_line[s] = true;
     }
 }
 
@@ -329,6 +331,7 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
         float above = an_mean(p, h, (float)(lo - up1), (float)lo);
         float row;
         if (m[pk] > 1.6f * above && m[pk] > 2.0f * dark) {
+            a->bone_line[s] = true;
             float half = 0.5f * (m[pk] + above);
             row = (float)pk;
             for (int r = pk; r > lo; r--)
