@@ -213,13 +213,13 @@ static float insertion_edge(tl_analyzer *a)
 }
 
 /* Band above the bone, bone limiting the depth. */
-static void band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm)
+static void band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm)
 {
     float lim[AN_MAX_STRIPS];
     an_find_bone(a, 3.0f);
     for (uint32_t s = 0; s < a->ns; s++)
         lim[s] = isnan(a->bone_row[s]) ? NAN : a->bone_row[s] - 0.15f / a->sp;
-    an_find_band(a, min_depth_mm, max_thick_mm, lim);
+    an_find_band(a, min_depth_mm, max_thick_mm, top_max_mm, lim);
 }
 
 /* Echo level of the band against the tissue above it, in dB. */
@@ -239,7 +239,7 @@ static float band_vs_above(tl_analyzer *a, const tl_analysis_params *p)
 
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
-    band_over_bone(a, 3.0f, 10.0f); /* under the heel fat pad */
+    band_over_bone(a, 3.0f, 10.0f, 0.0f); /* under the heel fat pad */
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
@@ -271,7 +271,8 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
 
 void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
-    band_over_bone(a, 1.8f, 12.0f); /* under the dermis */
+    /* the first structure under the skin and a thin subcutaneous layer */
+    band_over_bone(a, 1.8f, 12.0f, 8.0f);
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)

@@ -185,7 +185,8 @@ static float refine(const float *m, int h, float sp, float guess, int kind)
     return (float)br;
 }
 
-void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, const float *limit_row)
+void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
+                  const float *limit_row)
 {
     const int h = (int)a->h;
     const float sp = a->sp;
@@ -195,7 +196,9 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, const 
     int p1[AN_MAX_STRIPS], p2[AN_MAX_STRIPS], p3[AN_MAX_STRIPS];
     for (uint32_t s = 0; s < a->ns; s++) {
         lo[s] = (int)(min_depth_mm / sp / (float)q);
-        hi[s] = nr - 1;
+        hi[s] = top_max_mm > 0 ? (int)(top_max_mm / sp / (float)q) : nr - 1;
+        if (hi[s] > nr - 1)
+            hi[s] = nr - 1;
     }
     float m1 = best_path(a, lo, hi, p1);
     /* the other border: below or above the first, whichever is stronger */
@@ -210,7 +213,8 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, const 
                                                                  : (int)(min_depth_mm / sp / (float)q);
         hi[s] = p1[s] - g0;
     }
-    float m3 = best_path(a, lo, hi, p3);
+    /* with the superficial border known to come first, look only below */
+    float m3 = top_max_mm > 0 ? -INFINITY : best_path(a, lo, hi, p3);
     const int *top = p1, *deep = p2;
     float msec = m2;
     if (m3 > m2) {
