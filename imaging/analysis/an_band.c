@@ -16,7 +16,7 @@
 
 static float mean_c(const double *cum, int h, float r0, float r1)
 {
-    int i0 = (int)lroundf(r0), i1 = (int)lroundf(r1);
+    int i0 = (int)(r0 + 0.5f), i1 = (int)(r1 + 0.5f);   /* rows are >= 0 here */
     if (i0 < 0)
         i0 = 0;
     if (i1 > h)
@@ -73,14 +73,14 @@ static void interface_map(tl_analyzer *a, float r_min, const float *limit_row)
             float spike = isnan(dn) ? 0.0f : v[r] - 0.5f * (up + dn);
             if (isnan(e))
                 e = 0;
-            row[k] = 0.6f * fabsf(e) + fmaxf(0.0f, spike);
+            row[k] = 0.6f * fabsf(e) + (spike > 0 ? spike : 0.0f);
             sg[k] = (int8_t)(spike > 0.6f * fabsf(e) ? 2 : e > 0 ? 1 : -1);
             if (n < 2048 && row[k] > 0)
                 tmp[n++] = row[k];
         }
         float noise = n ? an_percentile_f(tmp, (uint32_t)n, 60) + 0.5f : 1.0f;
         for (int k = 0; k < nr; k++)
-            row[k] = fminf(row[k] / noise, 8.0f);
+            row[k] = row[k] < 8.0f * noise ? row[k] / noise : 8.0f;
     }
 }
 

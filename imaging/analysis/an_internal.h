@@ -49,6 +49,10 @@ struct tl_analyzer {
     int32_t *stack;
 };
 
+/* Branch-light min/max for hot loops (libm's fmaxf is a call here). */
+static inline float an_maxf(float a, float b) { return a > b ? a : b; }
+static inline float an_minf(float a, float b) { return a < b ? a : b; }
+
 /* Strip centre in image mm. */
 static inline float an_strip_x(const tl_analyzer *a, uint32_t s)
 {

@@ -7,23 +7,59 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_float(const void *x, const void *y)
+/* k-th smallest (0-based) by quickselect; reorders v. */
+static float select_k(float *v, uint32_t n, uint32_t k)
 {
-    float a = *(const float *)x, b = *(const float *)y;
-    return (a > b) - (a < b);
+    uint32_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = v[lo + (hi - lo) / 2];
+        uint32_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                float t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return v[k];
+    }
+    return v[k];
 }
 
+/* Percentile p of n floats (linear interpolation); reorders v. O(n). */
 float an_percentile_f(float *v, uint32_t n, float p)
 {
     if (n == 0)
         return NAN;
-    qsort(v, n, sizeof *v, cmp_float);
     float pos = p / 100.0f * (float)(n - 1);
+    if (pos < 0)
+        pos = 0;
     uint32_t i = (uint32_t)pos;
     if (i + 1 >= n)
-        return v[n - 1];
+        return select_k(v, n, n - 1);
     float f = pos - (float)i;
-    return v[i] * (1 - f) + v[i + 1] * f;
+    float a = select_k(v, n, i);
+    if (f <= 0)
+        return a;
+    /* the next order statistic is the minimum of the upper part */
+    float b = v[i + 1];
+    for (uint32_t k = i + 2; k < n; k++)
+        if (v[k] < b)
+            b = v[k];
+    return a * (1 - f) + b * f;
 }
 
 static tl_status grow(tl_analyzer *a, uint32_t ns, uint32_t h, uint32_t cells)
@@ -146,13 +182,14 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
             const uint8_t *p = px + (size_t)s * sw2;
             uint32_t sum = 0, cnt = sw2;
             if (vm) {
+                /* valid is 0 or 255: mask without branches so it vectorises */
                 const uint8_t *v = vm + (size_t)s * sw2;
                 cnt = 0;
-                for (uint32_t i = 0; i < sw2; i++)
-                    if (v[i]) {
-                        sum += p[i];
-                        cnt++;
-                    }
+                for (uint32_t i = 0; i < sw2; i++) {
+                    uint32_t on = (uint32_t)(v[i] != 0);
+                    sum += p[i] * on;
+                    cnt += on;
+                }
             } else {
                 for (uint32_t i = 0; i < sw2; i++)
                     sum += p[i];
@@ -166,7 +203,7 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
         for (uint32_t s = 0; s < ns; s++) {
             float *p = an_prof(a, s), mx = 0;
             for (uint32_t r = 0; r < h; r++)
-                mx = fmaxf(mx, p[r]);
+                mx = an_maxf(mx, p[r]);
             if (mx < 2.0f)
                 for (uint32_t r = 0; r < h; r++)
                     p[r] = NAN;
@@ -177,13 +214,29 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
     for (uint32_t s = 0; s < ns; s++)
         box2(an_prof(a, s), an_sm(a, s), a->tmp, a->cum, h, k);
 
-    /* Lesion map cells. */
+    /* Lesion map cells, from prefix sums of each strip (valid rows only). */
     float rows_per_cell = AN_CELL_MM / a->sp;
     for (uint32_t s = 0; s < ns; s++) {
         const float *p = an_prof(a, s);
+        double *cs = a->cum;
+        float *cn = a->tmp;   /* running count of valid rows, as float */
+        cs[0] = 0;
+        float n = 0;
+        for (uint32_t r = 0; r < h; r++) {
+            bool ok = !isnan(p[r]);
+            cs[r + 1] = cs[r] + (ok ? p[r] : 0.0f);
+            cn[r] = n;
+            n += ok ? 1.0f : 0.0f;
+        }
         for (uint32_t c = 0; c < a->cell_rows; c++) {
-            float r0 = (float)c * rows_per_cell, r1 = r0 + rows_per_cell;
-            a->cell[(size_t)s * a->cell_rows + c] = an_mean(p, h, r0, r1);
+            uint32_t r0 = (uint32_t)((float)c * rows_per_cell);
+            uint32_t r1 = (uint32_t)((float)(c + 1) * rows_per_cell);
+            if (r1 > h)
+                r1 = h;
+            if (r1 <= r0)
+                r1 = r0 + 1 <= h ? r0 + 1 : h;
+            float k = (r1 < h ? cn[r1] : n) - cn[r0];
+            a->cell[(size_t)s * a->cell_rows + c] = k > 0 ? (float)((cs[r1] - cs[r0]) / k) : NAN;
         }
     }
     for (uint32_t s = 0; s < ns; s++) {
@@ -300,7 +353,7 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
         float mx = 0;
         for (int r = (int)h - 1; r >= 0; r--) {
             a->cum[r] = a->cum[r + 1] + (isnan(p[r]) ? 0.0 : p[r]);
-            mx = fmaxf(mx, isnan(m[r]) ? 0.0f : m[r]);
+            mx = an_maxf(mx, m[r]);   /* NAN compares false: skipped */
             sufmax[r] = mx;
         }
         for (int r = r0; r + 4 < (int)h; r += step) {
