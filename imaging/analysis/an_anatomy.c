@@ -128,62 +128,26 @@ static uint32_t bone_run(const tl_analyzer *a, const float *rows, uint32_t *s0, 
     return best;
 }
 
-/* Where the bone surface leaves the band: fit "straight, then bending away
- * as a parabola" to the bone rows of the run, the bend pointing towards
- * `dir` (+1 right, -1 left); the hinge is the insertion edge. */
+/* Where the bone surface leaves the band: walking along the run towards
+ * `dir` (+1 right, -1 left), the first place its surface turns away from
+ * the band (local slope over 1 mm steeper than ~20 deg) or ends. */
 static float bone_knee(const tl_analyzer *a, uint32_t s0, uint32_t s1, int dir)
 {
-    float best = INFINITY, bx = NAN;
-    for (uint32_t k = s0 + 2; k + 2 <= s1; k++) {
-        /* least squares of z = c0 + c1 u + c2 max(0, dir*(u - uk))^2 */
-        double A[3][3] = { { 0 } }, B[3] = { 0 };
-        uint32_t n = 0;
-        for (uint32_t s = s0; s <= s1; s++) {
-            if (isnan(a->bone_row[s]))
-                continue;
-            double u = (double)s - (double)k, q = dir * u > 0 ? u * u : 0.0;
-            double f[3] = { 1.0, u, q };
-            for (int i = 0; i < 3; i++) {
-                for (int j = 0; j < 3; j++)
-                    A[i][j] += f[i] * f[j];
-                B[i] += f[i] * a->bone_row[s];
-            }
-            n++;
-        }
-        if (n < 5)
+    int span = (int)lroundf(1.0f / (a->sp * (float)a->sw));
+    if (span < 1)
+        span = 1;
+    int start = (int)(s0 + s1) / 2, end = dir > 0 ? (int)s1 : (int)s0;
+    for (int s = start; s != end; s += dir) {
+        int t = s + dir * span;
+        if (dir > 0 ? t > end : t < end)
+            break;
+        if (isnan(a->bone_row[s]) || isnan(a->bone_row[t]))
             continue;
-        /* solve 3x3 by Cramer's rule */
-        double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) -
-                     A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
-                     A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
-        if (fabs(det) < 1e-9)
-            continue;
-        double c[3];
-        for (int col = 0; col < 3; col++) {
-            double M[3][3];
-            memcpy(M, A, sizeof M);
-            for (int i = 0; i < 3; i++)
-                M[i][col] = B[i];
-            c[col] = (M[0][0] * (M[1][1] * M[2][2] - M[1][2] * M[2][1]) -
-                      M[0][1] * (M[1][0] * M[2][2] - M[1][2] * M[2][0]) +
-                      M[0][2] * (M[1][0] * M[2][1] - M[1][1] * M[2][0])) / det;
-        }
-        if (c[2] <= 0)
-            continue;    /* must bend away (deeper) */
-        double sse = 0;
-        for (uint32_t s = s0; s <= s1; s++) {
-            if (isnan(a->bone_row[s]))
-                continue;
-            double u = (double)s - (double)k, q = dir * u > 0 ? u * u : 0.0;
-            double e = c[0] + c[1] * u + c[2] * q - a->bone_row[s];
-            sse += e * e;
-        }
-        if (sse < best) {
-            best = (float)sse;
-            bx = an_strip_x(a, k);
-        }
+        float slope = (a->bone_row[t] - a->bone_row[s]) / (float)(span * (int)a->sw);
+        if (slope > 0.35f)
+            return an_strip_x(a, (uint32_t)s) + (float)dir * 0.5f * (float)span * (float)a->sw * a->sp;
     }
-    return bx;
+    return an_strip_x(a, (uint32_t)end);
 }
 
 /* The bone run under the band and the side on which the band carries on
@@ -192,6 +156,11 @@ static float bone_knee(const tl_analyzer *a, uint32_t s0, uint32_t s1, int dir)
 static float insertion_edge(tl_analyzer *a)
 {
     uint32_t s0 = 0, s1 = 0;
+    /* bone cannot lie inside the band: what does is the band's own edge */
+    for (uint32_t s = 0; s < a->ns; s++)
+        if (!isnan(a->bone_row[s]) && !isnan(a->deep_fit[s]) &&
+            a->bone_row[s] < a->deep_fit[s] + 0.4f / a->sp)
+            a->bone_row[s] = NAN;
     if (bone_run(a, a->bone_row, &s0, &s1) < 4)
         return NAN;
     /* band strips with no bone close beneath, on each side of the run */

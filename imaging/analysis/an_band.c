@@ -70,7 +70,8 @@ static void interface_map(tl_analyzer *a, float r_min, const float *limit_row)
             float e = mean_c(a->cum, h, r + d1, fminf((float)r + d2, lim)) -
                       mean_c(a->cum, h, r - d2, r - d1 + 1);
             float up = mean_c(a->cum, h, r - l2, r - l1), dn = mean_c(a->cum, h, r + l1 + 1, r + l2 + 1);
-            float spike = isnan(dn) ? 0.0f : v[r] - 0.5f * (up + dn);
+            /* a line is brighter than both sides (a band's edge is not) */
+            float spike = isnan(dn) ? 0.0f : v[r] - an_maxf(up, dn);
             if (isnan(e))
                 e = 0;
             row[k] = 0.6f * fabsf(e) + (spike > 0 ? spike : 0.0f);

@@ -375,13 +375,14 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
         if (found < 0)
             continue;
         /* refine: the cortex line just above the onset, or the crossing */
-        int lo = found - (int)(1.2f / sp), pk = found;
+        int lo = found - (int)(0.6f / sp), pk = found;   /* the cortex is thin */
         if (lo < r0)
             lo = r0;
         for (int r = lo; r <= found + up0 && r < (int)h; r++)
             if (m[r] > m[pk])
                 pk = r;
-        float above = an_mean(p, h, (float)(lo - up1), (float)lo);
+        /* tissue just above the candidate cortex line */
+        float above = an_mean(p, h, (float)pk - 0.8f / sp, (float)pk - 0.3f / sp);
         float row;
         if (m[pk] > 1.6f * above && m[pk] > 2.0f * dark) {
             a->bone_line[s] = true;
