@@ -21,7 +21,7 @@ static inline float fast_log2(float x)
 {
     uint32_t i;
     memcpy(&i, &x, sizeof i);
-    float e = (float)(int32_t)((i >> 23) & 0xffu) - 127.0f;
+    float e = (float)(int32_t)(i >> 23) - 127.0f; /* power >= 0: no sign bit */
     uint32_t mi = (i & 0x007fffffu) | 0x3f800000u;
     float m;
     memcpy(&m, &mi, sizeof m);
@@ -29,11 +29,15 @@ static inline float fast_log2(float x)
                 m * (0.62881571f + m * -0.07915036f))));
 }
 
+/* v is bounded (log2 of a finite power lies in [-127, 128] and the plan
+ * validates gain, TGC and range), so the int conversion is defined; the
+ * integer clamp, unlike a float one, lets GCC vectorise the loop. */
 static inline uint8_t to_pixel(float v)
 {
-    v = v < 0.0f ? 0.0f : v;
-    v = v > 255.0f ? 255.0f : v;
-    return (uint8_t)(v + 0.5f);
+    int32_t i = (int32_t)(v + 0.5f);
+    i = i < 0 ? 0 : i;
+    i = i > 255 ? 255 : i;
+    return (uint8_t)i;
 }
 
 static inline int16_t load_i16(const uint8_t *p, size_t i)

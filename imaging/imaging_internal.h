@@ -63,6 +63,16 @@ struct tl_imaging_plan {
     uint32_t *col_l;        /* per valid col: line (storage) */
     uint16_t *col_w;
     uint16_t *tmp;          /* L x 8.8 fixed point row, scratch */
+    /* SSSE3 lateral pass: groups of 8 display columns, each reading a
+     * 16-byte window of the depth-interpolated row at grp_base, gathered by
+     * a byte shuffle (pairs line, line+1) and weighted by pmaddubsw with
+     * 6-bit weights (0..64, 1/64 line). */
+    bool use_simd;
+    uint32_t n_groups;
+    uint32_t *grp_base;
+    uint8_t *grp_ctrl;      /* 16 per group */
+    int8_t *grp_wt;         /* 16 per group */
+    uint8_t *trow;          /* L + 16 bytes, scratch */
 
     /* General tables: per row the hull [hull_c0, hull_c1) of valid pixels and
      * one entry per pixel of that hull, rows one after another. */
