@@ -27,11 +27,14 @@ struct tl_imaging_plan {
     uint32_t k_n;           /* spectrum bins copied (<= M; the rest is zero) */
     double step;            /* input samples per envelope sample (N / M) */
 
-    /* RF_REAL buffers (fftwf_malloc'd) and plans. */
-    float *rf;              /* L x N real */
-    fftwf_complex *spec;    /* L x nbins */
-    fftwf_complex *bb;      /* L x M baseband analytic signal */
-    fftwf_plan fwd, inv;
+    /* RF_REAL buffers (fftwf_malloc'd) and plans. Lines go through in
+     * blocks of `blk` (<= 16) so a block's RF, spectrum and baseband stay in
+     * the L2 cache; the last block of L % blk lines has its own plans. */
+    uint32_t blk, tail;
+    float *rf;              /* blk x N real */
+    fftwf_complex *spec;    /* blk x nbins */
+    fftwf_complex *bb;      /* blk x M baseband analytic signal */
+    fftwf_plan fwd, inv, fwd_tail, inv_tail;
     bool inv_direct;        /* inverse reads the kept bins in place in spec */
 
     /* Compression scratch: power and pixels of a block of 16 lines. */
