@@ -239,10 +239,11 @@ static tl_status build_fft(tl_imaging_plan *pl)
 {
     uint32_t N = pl->N, M = pl->M;
     pl->nbins = N / 2 + 1;
-    uint32_t blk = 32768 / N; /* ~128 KB of RF per block */
-    pl->blk = blk < 1 ? 1 : blk > 16 ? 16 : blk;
-    if (pl->blk > pl->L)
-        pl->blk = pl->L;
+    /* ~128 KB of RF per block; a power of two <= 16 so blocks tile the
+     * 16-line groups of the transposed log-image write. */
+    pl->blk = 16;
+    while (pl->blk > 1 && (size_t)pl->blk * N > 32768)
+        pl->blk /= 2;
     pl->tail = pl->L % pl->blk;
     pl->rf = fftwf_malloc(sizeof(float) * pl->blk * N);
     pl->spec = fftwf_malloc(sizeof(fftwf_complex) * pl->blk * pl->nbins);
