@@ -46,8 +46,16 @@ tl_status injlog_status_from_sqlite(int rc, int sys_errno)
 
 tl_status injlog_db_fail(tl_injlog *log, const char *what)
 {
+    /* Read errno before any call can change it: SQLite's own record of the
+     * OS error is sometimes reset by the rollback that follows a failed
+     * write, while errno still says ENOSPC/EFBIG. */
+    int saved_errno = errno;
     int rc = sqlite3_extended_errcode(log->db);
     int sys = sqlite3_system_errno(log->db);
+    if (sys == 0 && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL) &&
+        (saved_errno == ENOSPC || saved_errno == EFBIG || saved_errno == EDQUOT ||
+         saved_errno == EROFS))
+        sys = saved_errno;
     tl_status st = injlog_status_from_sqlite(rc, sys);
     if (st == TL_OK)
         st = TL_ERR_DB;
@@ -143,6 +151,25 @@ static void set_open_err(char *err, size_t err_len, const char *fmt, const char 
         snprintf(err, err_len, fmt, path, why);
 }
 
+/* SQLite copies the database's mode to -wal/-shm when it creates them; if
+ * the database was once read-only, a -shm of mode 0400 would make every
+ * later write fail. Ours are 0600, always. */
+static void fix_companions(const char *path)
+{
+    static const char *const suffix[] = { "-wal", "-shm" };
+    size_t n = strlen(path) + 8;
+    char *p = malloc(n);
+    if (!p)
+        return;
+    for (int i = 0; i < 2; i++) {
+        struct stat sb;
+        snprintf(p, n, "%s%s", path, suffix[i]);
+        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0777) != 0600)
+            chmod(p, 0600); /* if this fails, the write fails later with a clear error */
+    }
+    free(p);
+}
+
 /* Make sure the file exists with mode 0600 before SQLite sees it: SQLite
  * gives its -wal and -shm files the database file's permissions, so this
  * one open() decides the mode of all three. */
@@ -162,6 +189,8 @@ static tl_status prepare_file(const char *path, const char *dir, unsigned flags,
                          path, strerror(errno));
             return st;
         }
+        if (!(flags & TL_INJLOG_READONLY))
+            fix_companions(path);
         return TL_OK;
     }
     if (errno != ENOENT || !(flags & TL_INJLOG_CREATE) || (flags & TL_INJLOG_READONLY)) {

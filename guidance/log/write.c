@@ -236,8 +236,9 @@ static tl_status store_image(tl_injlog *log, int64_t sid, const char *kind,
     if (st != TL_OK) {
         unlink(full);
         return injlog_fail(log, st, "cannot write image %s: %s%s", full, tl_strerror(st),
-                           st == TL_ERR_NO_SPACE ? " - free space and retry (nothing already"
-                                                   " recorded is lost)" : "");
+                           st == TL_ERR_NO_SPACE ? " - the disk is full; free space and retry"
+                                                   " (nothing already recorded is lost)"
+                                                 : "");
     }
     return TL_OK;
 }
