@@ -191,9 +191,9 @@ tl_status tl_imaging_envelope_compress(tl_imaging_plan *pl, const tl_frame *in,
     uint64_t t0 = tl_now_ns();
 
     if (pl->type == TL_IMAGE_BRIGHTNESS) {
-        for (uint32_t k = 0; k < N; k++)
-            for (uint32_t l = 0; l < L; l++)
-                pl->logimg[(size_t)k * L + l] = data[(size_t)l * N + k];
+        /* An image already, stored as recording/ reads it: `samples` rows of
+         * `lines` pixels, which is the log image's own layout. */
+        memcpy(pl->logimg, data, (size_t)L * N);
         *envelope_ms = 0.0;
         *compress_ms = (double)(tl_now_ns() - t0) * 1e-6;
         return TL_OK;

@@ -164,10 +164,10 @@ static tl_status choose_raster(tl_imaging_plan *pl)
     double s;
     if (W == 0) {
         s = hmm / (H - 1);
-        W = (uint32_t)ceil(wmm / s - 1e-6) + 1;
+        W = (uint32_t)floor(wmm / s + 1e-6) + 1; /* every column inside the area */
     } else if (H == 0) {
         s = wmm / (W - 1);
-        H = (uint32_t)ceil(hmm / s - 1e-6) + 1;
+        H = (uint32_t)floor(hmm / s + 1e-6) + 1;
     } else {
         s = fmax(wmm / (W - 1), hmm / (H - 1));
     }
