@@ -114,22 +114,6 @@ static size_t read_acks(int fd, int64_t **ids)
     return n; /* a partial last line (killed mid-write) is not an ack */
 }
 
-static int integrity_ok(const char *db)
-{
-    sqlite3 *h;
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        return 0;
-    sqlite3_stmt *s;
-    int ok = 0;
-    if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK) {
-        ok = sqlite3_step(s) == SQLITE_ROW &&
-             strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(h);
-    return ok;
-}
-
 static void test_sigkill_at_random_moments(void **state)
 {
     (void)state;

@@ -11,6 +11,25 @@
 
 #include "tl_injlog.h"
 
+#ifdef SQLITE_OK
+/* 1 when PRAGMA integrity_check on db says "ok". */
+static inline int integrity_ok(const char *db)
+{
+    sqlite3 *h;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_stmt *s;
+    int ok = 0;
+    if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK) {
+        ok = sqlite3_step(s) == SQLITE_ROW &&
+             strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(h);
+    return ok;
+}
+#endif
+
 /* A fresh private folder under $TMPDIR or /tmp; caller frees with rm_tree. */
 static inline char *tmp_dir(void)
 {
