@@ -136,7 +136,7 @@ static void test_sigkill_at_random_moments(void **state)
         int fds[2];
         assert_int_equal(pipe(fds), 0);
         /* A random moment: from "still opening" to well into a session. */
-        uint64_t delay_us = 200 + tl_rng_next(&rng) % 120000;
+        uint64_t delay_us = 200 + tl_rng_next(&rng) % 250000;
         pid_t pid = spawn_child(db, fds[1], fds[0], seed + (uint64_t)round);
         assert_true(pid > 0);
         close(fds[1]);
@@ -217,7 +217,9 @@ static void test_sigkill_at_random_moments(void **state)
            "%zu committed but unacknowledged; integrity_check ok every time\n",
            (unsigned long long)seed, rounds, secs, total_acked, max_acked, zero_ack_rounds,
            unacked_committed);
-    /* The kills must land mid-procedure, not only at start-up. */
+    /* The kills must land mid-procedure, not only at start-up (a loaded
+     * machine delays the first ack, so ask for a quarter of the runs). */
+    assert_true((size_t)rounds - zero_ack_rounds >= (size_t)rounds / 4);
     assert_true(total_acked > (size_t)rounds);
     free(all);
     rm_tree(dir);
