@@ -65,7 +65,6 @@ struct tl_imaging_plan {
     uint16_t *row_w;        /* weight of row_k + 1 (0..256) */
     uint32_t *col_l;        /* per valid col: line (storage) */
     uint16_t *col_w;
-    uint16_t *tmp;          /* L x 8.8 fixed point row, scratch */
     /* SSSE3 lateral pass: groups of 8 display columns, each reading a
      * 16-byte window of the depth-interpolated row at grp_base, gathered by
      * a byte shuffle (pairs line, line+1) and weighted by pmaddubsw with

@@ -151,8 +151,7 @@ static tl_status build_separable(tl_imaging_plan *pl)
     pl->row_w = malloc(sizeof(uint16_t) * H);
     pl->col_l = malloc(sizeof(uint32_t) * W);
     pl->col_w = malloc(sizeof(uint16_t) * W);
-    pl->tmp = malloc(sizeof(uint16_t) * (pl->L + 1));
-    if (!pl->row_k || !pl->row_w || !pl->col_l || !pl->col_w || !pl->tmp)
+    if (!pl->row_k || !pl->row_w || !pl->col_l || !pl->col_w)
         return TL_ERR_NO_MEM;
     pl->r0 = H;
     pl->r1 = 0;
@@ -276,7 +275,6 @@ void tl_imaging_scanconv_free(tl_imaging_plan *pl)
     free(pl->row_w);
     free(pl->col_l);
     free(pl->col_w);
-    free(pl->tmp);
     free(pl->grp_base);
     free(pl->grp_ctrl);
     free(pl->grp_wt);
@@ -306,9 +304,11 @@ __attribute__((target("ssse3"))) static uint32_t lateral_ssse3(const tl_imaging_
 }
 #endif
 
-static void run_separable_simd(const tl_imaging_plan *pl, uint8_t *out, uint32_t stride)
+/* Linear arrays: per display row, interpolate along depth on the short row
+ * of L lines (8-bit, vectorised by GCC), then across lines for every display
+ * column: 8 columns per byte shuffle when the CPU has SSSE3, else scalar. */
+static void run_separable(const tl_imaging_plan *pl, uint8_t *out, uint32_t stride)
 {
-#ifdef TL_HAVE_X86
     const uint32_t W = pl->W, L = pl->L;
     uint8_t *t = pl->trow;
     for (uint32_t r = 0; r < pl->H; r++) {
@@ -317,52 +317,22 @@ static void run_separable_simd(const tl_imaging_plan *pl, uint8_t *out, uint32_t
             memset(o, 0, W);
             continue;
         }
-        /* Along depth on the short row of L lines (vectorised by GCC)... */
         const uint8_t *a = pl->logimg + (size_t)pl->row_k[r] * L;
         const uint8_t *b = a + L;
         const uint32_t w = pl->row_w[r], wa = 256 - w;
         for (uint32_t l = 0; l < L; l++)
             t[l] = (uint8_t)((a[l] * wa + b[l] * w + 128u) >> 8);
-        /* ...then across lines, 8 display columns per shuffle. */
         memset(o, 0, pl->c0);
-        uint32_t c = lateral_ssse3(pl, t, o);
+        uint32_t c = pl->c0;
+#ifdef TL_HAVE_X86
+        if (pl->use_simd)
+            c = lateral_ssse3(pl, t, o);
+#endif
         for (; c < pl->c1; c++) {
             uint32_t l = pl->col_l[c], wc = pl->col_w[c];
             o[c] = (uint8_t)((t[l] * (256 - wc) + t[l + 1] * wc + 128u) >> 8);
         }
         memset(o + pl->c1, 0, W - pl->c1);
-    }
-#else
-    (void)pl;
-    (void)out;
-    (void)stride;
-#endif
-}
-
-static void run_separable(const tl_imaging_plan *pl, uint8_t *out, uint32_t stride)
-{
-    const uint32_t W = pl->W, L = pl->L;
-    uint16_t *tmp = pl->tmp;
-    const uint32_t c0 = pl->c0, c1 = pl->c1;
-    for (uint32_t r = 0; r < pl->H; r++) {
-        uint8_t *o = out + (size_t)r * stride;
-        if (r < pl->r0 || r >= pl->r1) {
-            memset(o, 0, W);
-            continue;
-        }
-        /* Along depth first, on the short row of L lines (8.8 fixed point)... */
-        const uint8_t *a = pl->logimg + (size_t)pl->row_k[r] * L;
-        const uint8_t *b = a + L;
-        const uint32_t w = pl->row_w[r], wa = 256 - w;
-        for (uint32_t l = 0; l < L; l++)
-            tmp[l] = (uint16_t)(a[l] * wa + b[l] * w);
-        /* ...then across lines for every display column. */
-        memset(o, 0, c0);
-        for (uint32_t c = c0; c < c1; c++) {
-            uint32_t l = pl->col_l[c], wc = pl->col_w[c];
-            o[c] = (uint8_t)((tmp[l] * (256 - wc) + tmp[l + 1] * wc + 32768u) >> 16);
-        }
-        memset(o + c1, 0, W - c1);
     }
 }
 
@@ -388,9 +358,7 @@ static void run_general(const tl_imaging_plan *pl, uint8_t *out, uint32_t stride
 
 void tl_imaging_scanconv_run(const tl_imaging_plan *pl, uint8_t *out, uint32_t stride)
 {
-    if (pl->separable && pl->use_simd)
-        run_separable_simd(pl, out, stride);
-    else if (pl->separable)
+    if (pl->separable)
         run_separable(pl, out, stride);
     else
         run_general(pl, out, stride);

@@ -24,7 +24,7 @@ typedef struct {
 
 static target make_target(const tl_geometry *g, double x, double z)
 {
-    target t = { .g = *g, .beam_lines = 3.0 };
+    target t = { .g = *g, .beam_lines = g->lines > 256 ? 12.0 : 3.0 };
     double dz = tl_geometry_dz_mm(g), r;
     if (g->kind == TL_PROBE_CONVEX) {
         double th = atan2(x, z + g->radius_mm);
@@ -47,7 +47,8 @@ static void *synth(const target *t, tl_image_type type, tl_orientation o, size_t
     size_t per = (type == TL_IMAGE_RF_IQ_LINE || type == TL_IMAGE_RF_I_LINE_Q_LINE) ? 2 : 1;
     *bytes = (size_t)L * N * per * 2;
     int16_t *d = calloc((size_t)L * N * per, 2);
-    double sigma = 1.0 * g->fs_hz / g->f0_hz; /* pulse envelope, in samples */
+    /* pulse envelope, in samples: one cycle, longer on coarse displays */
+    double sigma = (g->lines > 256 ? 10.0 : 1.0) * g->fs_hz / g->f0_hz;
     for (uint32_t l = 0; l < L; l++) {
         double bl = exp(-0.5 * pow((l - t->line0) / t->beam_lines, 2.0));
         uint32_t ls = (o == TL_ORIENT_UF || o == TL_ORIENT_UN) ? L - 1 - l : l;
@@ -139,10 +140,13 @@ static void find_peak(const tl_bmode *img, double *col, double *row)
     *row = br + z;
 }
 
-static void check_target(const tl_geometry *g, tl_image_type type, tl_orientation o, double x,
-                         double z)
+/* Returns the distance between found and expected pixel. */
+static double check_target_size(const tl_geometry *g, tl_image_type type, tl_orientation o,
+                                double x, double z, uint32_t out_w, uint32_t out_h)
 {
     tl_imaging_params p = tl_imaging_params_default();
+    p.out_width = out_w;
+    p.out_height = out_h;
     p.fft_effort = 0;
     p.orientation = o;
     p.dynamic_range_db = 40.0f;
@@ -171,6 +175,13 @@ static void check_target(const tl_geometry *g, tl_image_type type, tl_orientatio
     free(fr.data);
     tl_bmode_free(&img);
     tl_imaging_plan_destroy(plan);
+    return hypot(col - ecol, row - erow);
+}
+
+static double check_target(const tl_geometry *g, tl_image_type type, tl_orientation o, double x,
+                           double z)
+{
+    return check_target_size(g, type, o, x, z, 800, 600);
 }
 
 static tl_geometry linear_geom(void)
@@ -205,6 +216,12 @@ static void test_linear_point_targets(void **state)
     check_target(&g, TL_IMAGE_RF_I_LINE_Q_LINE, TL_ORIENT_MN, -7.7, 5.05);
     check_target(&g, TL_IMAGE_RF_IQ_LINE, TL_ORIENT_UF, 11.1, 18.2);
     check_target(&g, TL_IMAGE_ENVELOPE, TL_ORIENT_UN, 0.4, 9.9);
+    /* Fewer display columns than half the lines: the scalar lateral path
+     * (the shuffle window cannot hold 8 columns). Wide beam: the target must
+     * span several pixels. */
+    g.lines = 512;
+    g.pitch_mm = 0.1f;
+    check_target_size(&g, TL_IMAGE_RF_REAL, TL_ORIENT_UF, 4.1, 12.3, 200, 0);
 }
 
 static void test_convex_point_targets(void **state)
@@ -216,6 +233,37 @@ static void test_convex_point_targets(void **state)
     check_target(&g, TL_IMAGE_RF_REAL, TL_ORIENT_MF, -25.4, 41.7);
     check_target(&g, TL_IMAGE_RF_REAL, TL_ORIENT_MF, 1.2, 4.4);
     check_target(&g, TL_IMAGE_RF_I_LINE_Q_LINE, TL_ORIENT_UN, -14.0, 20.0);
+}
+
+/* Random targets anywhere in the scanned area, random orientation: the
+ * small version of the evaluation in docs/accuracy.md (TALUS_EVAL_CASES
+ * raises the count). */
+static void test_random_point_targets(void **state)
+{
+    (void)state;
+    const char *env = getenv("TALUS_EVAL_CASES");
+    int cases = env ? atoi(env) : 12;
+    tl_rng rng;
+    tl_rng_seed(&rng, 2026);
+    double *err = malloc(sizeof(double) * (size_t)cases * 2);
+    for (int kind = 0; kind < 2; kind++) {
+        tl_geometry g = kind ? convex_geom() : linear_geom();
+        for (int i = 0; i < cases; i++) {
+            /* (line, sample) inside the array, away from the edges by the
+             * blob's size, mapped to mm. */
+            double line = tl_rng_range(&rng, 8.0, g.lines - 9.0);
+            double sample = tl_rng_range(&rng, 40.0, g.samples - 41.0);
+            float x, z;
+            tl_geometry_sample_xz(&g, (float)line, (float)sample, &x, &z);
+            tl_orientation o = (tl_orientation)(tl_rng_next(&rng) % 4);
+            err[kind * cases + i] = check_target(&g, TL_IMAGE_RF_REAL, o, x, z);
+        }
+        printf("%s: %d random targets, error median %.3f px, p95 %.3f px, max %.3f px "
+               "(seed 2026)\n", kind ? "convex" : "linear", cases,
+               tl_median(err + kind * cases, cases), tl_percentile(err + kind * cases, cases, 95),
+               tl_percentile(err + kind * cases, cases, 100));
+    }
+    free(err);
 }
 
 static void test_bad_input_is_refused(void **state)
@@ -275,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear_point_targets),
         cmocka_unit_test(test_convex_point_targets),
+        cmocka_unit_test(test_random_point_targets),
         cmocka_unit_test(test_bad_input_is_refused),
         cmocka_unit_test(test_orientation_names),
     };
