@@ -24,7 +24,9 @@ typedef struct {
 
 static target make_target(const tl_geometry *g, double x, double z)
 {
-    target t = { .g = *g, .beam_lines = g->lines > 256 ? 12.0 : 3.0 };
+    /* Beam several lines wide, so the log-Gaussian is well sampled by the
+     * lines even where a convex fan spreads them ~12 pixels apart. */
+    target t = { .g = *g, .beam_lines = g->lines > 256 ? 12.0 : 4.0 };
     double dz = tl_geometry_dz_mm(g), r;
     if (g->kind == TL_PROBE_CONVEX) {
         double th = atan2(x, z + g->radius_mm);
@@ -76,11 +78,26 @@ static void *synth(const target *t, tl_image_type type, tl_orientation o, size_t
     return d;
 }
 
-/* Peak of the image: a least-squares 2-D quadratic through every pixel
- * within `drop` grey levels of the maximum (the log of a Gaussian blob is a
- * quadratic; the ridge between scan lines is linear, so a 3-point fit at the
- * maximum would snap to a line). */
-static void find_peak(const tl_bmode *img, double *col, double *row)
+/* Display pixel -> beam coordinates (u along the arc at the face, v range)
+ * using only the image calibration and the probe radius: for a convex fan
+ * the blob of a point is a Gaussian in (angle, range), curved in (x, z). */
+static void to_beam(const tl_bmode *img, double R, double col, double row, double *u, double *v)
+{
+    double x = img->origin_x_mm + col * img->spacing_mm, z = img->origin_z_mm + row * img->spacing_mm;
+    if (R > 0) {
+        *u = R * atan2(x, z + R);
+        *v = hypot(x, z + R) - R;
+    } else {
+        *u = x;
+        *v = z;
+    }
+}
+
+/* Peak of the image: a least-squares quadratic in beam coordinates through
+ * every pixel within `drop` grey levels of the maximum (the log of a
+ * Gaussian blob is a quadratic; the ridge between scan lines is linear, so a
+ * 3-point fit at the maximum would snap to a line). Returned in pixels. */
+static void find_peak(const tl_bmode *img, double R, double *col, double *row)
 {
     uint32_t bc = 0, br = 0;
     int best = -1;
@@ -93,6 +110,8 @@ static void find_peak(const tl_bmode *img, double *col, double *row)
             }
     const int drop = 100, box = 60;
     int count = 0;
+    double u0, v0;
+    to_beam(img, R, bc, br, &u0, &v0);
     double A[6][7] = { { 0 } };
     for (int dr = -box; dr <= box; dr++)
         for (int dc = -box; dc <= box; dc++) {
@@ -103,7 +122,11 @@ static void find_peak(const tl_bmode *img, double *col, double *row)
             if (v < best - drop)
                 continue;
             count++;
-            double f[6] = { 1, dc, dr, (double)dc * dc, (double)dc * dr, (double)dr * dr };
+            double bu, bv;
+            to_beam(img, R, (double)c, (double)r, &bu, &bv);
+            bu -= u0;
+            bv -= v0;
+            double f[6] = { 1, bu, bv, bu * bu, bu * bv, bv * bv };
             for (int i = 0; i < 6; i++) {
                 for (int j = 0; j < 6; j++)
                     A[i][j] += f[i] * f[j];
@@ -132,12 +155,17 @@ static void find_peak(const tl_bmode *img, double *col, double *row)
     double q[6];
     for (int i = 0; i < 6; i++)
         q[i] = A[i][6] / A[i][i];
-    /* grad = 0: [2d e; e 2f] [x z] = -[b c] */
+    /* grad = 0: [2d e; e 2f] [u v] = -[b c] */
     double a11 = 2 * q[3], a12 = q[4], a22 = 2 * q[5], det = a11 * a22 - a12 * a12;
-    double x = (-q[1] * a22 + q[2] * a12) / det;
-    double z = (-q[2] * a11 + q[1] * a12) / det;
-    *col = bc + x;
-    *row = br + z;
+    double u = u0 + (-q[1] * a22 + q[2] * a12) / det;
+    double v = v0 + (-q[2] * a11 + q[1] * a12) / det;
+    double x = u, z = v;
+    if (R > 0) {
+        x = (R + v) * sin(u / R);
+        z = (R + v) * cos(u / R) - R;
+    }
+    *col = (x - img->origin_x_mm) / img->spacing_mm;
+    *row = (z - img->origin_z_mm) / img->spacing_mm;
 }
 
 /* Returns the distance between found and expected pixel. */
@@ -163,7 +191,7 @@ static double check_target_size(const tl_geometry *g, tl_image_type type, tl_ori
     fr.data = synth(&t, type, o, &fr.data_bytes);
     assert_int_equal(tl_imaging_execute(plan, &fr, &img, NULL), TL_OK);
     double col, row;
-    find_peak(&img, &col, &row);
+    find_peak(&img, g->kind == TL_PROBE_CONVEX ? g->radius_mm : 0.0, &col, &row);
     double ecol = (x - ox) / s, erow = (z - oz) / s;
     printf("%s %s o=%d: target (%.2f, %.2f) mm expected px (%.2f, %.2f), found (%.2f, %.2f)\n",
            g->kind == TL_PROBE_CONVEX ? "convex" : "linear", tl_image_type_name(type), (int)o,
