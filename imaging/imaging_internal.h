@@ -77,10 +77,13 @@ struct tl_imaging_plan {
     uint8_t *trow;          /* L + 16 bytes, scratch */
 
     /* General tables: per row the hull [hull_c0, hull_c1) of valid pixels and
-     * one entry per pixel of that hull, rows one after another. */
+     * one entry per pixel of that hull, rows one after another, as arrays
+     * (offset; weights wl | wk << 16) so AVX2 can gather 8 at a time. */
     uint32_t *hull_c0, *hull_c1;
-    tl_sc_entry *entries;
+    tl_sc_entry *entries;   /* while building */
     size_t n_entries;
+    uint32_t *e_off, *e_w;
+    bool use_avx2;
 
     uint8_t *speckle_tmp;   /* W x H scratch for the speckle filter */
 };

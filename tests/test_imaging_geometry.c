@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tl_imaging.h"
+#include "imaging_internal.h" /* white-box: SIMD vs scalar paths */
 
 /* Echo of a point target as the beamformed RF (or I/Q, or envelope) of each
  * line: Gaussian beam across lines, Gaussian pulse envelope along range. */
@@ -333,6 +334,56 @@ static void test_bad_input_is_refused(void **state)
     tl_imaging_plan_destroy(plan);
 }
 
+/* The SIMD scan-conversion kernels (SSSE3 linear, AVX2 convex) against the
+ * scalar code on random images: convex identical, linear within 2 grey
+ * levels (6-bit instead of 8-bit lateral weights: 255/128 between
+ * neighbours of white noise). */
+static void compare_paths(const tl_geometry *g, int tol)
+{
+    tl_imaging_params p = tl_imaging_params_default();
+    p.fft_effort = 0;
+    tl_imaging_plan *pl = NULL;
+    assert_int_equal(tl_imaging_plan_create(g, TL_IMAGE_BRIGHTNESS, &p, &pl), TL_OK);
+    bool *flag = g->kind == TL_PROBE_CONVEX ? &pl->use_avx2 : &pl->use_simd;
+    uint32_t W, H;
+    tl_imaging_plan_output(pl, &W, &H, NULL, NULL, NULL);
+    tl_bmode a, b;
+    assert_int_equal(tl_bmode_alloc(&a, W, H), TL_OK);
+    assert_int_equal(tl_bmode_alloc(&b, W, H), TL_OK);
+    size_t n = (size_t)g->lines * g->samples;
+    uint8_t *d = malloc(n);
+    tl_rng rng;
+    tl_rng_seed(&rng, 99);
+    for (size_t i = 0; i < n; i++)
+        d[i] = (uint8_t)(tl_rng_next(&rng) & 0xff);
+    tl_frame fr = { .geom = *g, .type = TL_IMAGE_BRIGHTNESS, .data = d, .data_bytes = n };
+    bool had = *flag;
+    assert_int_equal(tl_imaging_execute(pl, &fr, &a, NULL), TL_OK);
+    *flag = false;
+    assert_int_equal(tl_imaging_execute(pl, &fr, &b, NULL), TL_OK);
+    int worst = 0;
+    for (size_t i = 0; i < (size_t)W * H; i++) {
+        int dv = abs((int)a.pixels[i] - (int)b.pixels[i]);
+        worst = dv > worst ? dv : worst;
+    }
+    printf("%s SIMD path %s: max |SIMD - scalar| = %d\n",
+           g->kind == TL_PROBE_CONVEX ? "convex" : "linear", had ? "used" : "unavailable", worst);
+    assert_true(worst <= tol);
+    free(d);
+    tl_bmode_free(&a);
+    tl_bmode_free(&b);
+    tl_imaging_plan_destroy(pl);
+}
+
+static void test_simd_matches_scalar(void **state)
+{
+    (void)state;
+    tl_geometry g = linear_geom();
+    compare_paths(&g, 2);
+    g = convex_geom();
+    compare_paths(&g, 0);
+}
+
 static void test_orientation_names(void **state)
 {
     (void)state;
@@ -352,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_linear_point_targets),
         cmocka_unit_test(test_convex_point_targets),
         cmocka_unit_test(test_random_point_targets),
+        cmocka_unit_test(test_simd_matches_scalar),
         cmocka_unit_test(test_bad_input_is_refused),
         cmocka_unit_test(test_orientation_names),
     };
