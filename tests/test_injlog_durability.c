@@ -129,7 +129,7 @@ static void test_sigkill_at_random_moments(void **state)
     join(db, sizeof db, dir, "dur.db");
 
     size_t total_acked = 0, max_acked = 0, zero_ack_rounds = 0, unacked_committed = 0;
-    int64_t *all = NULL;
+    int64_t *all = NULL, checked_to = 0;
     size_t all_n = 0;
     uint64_t t0 = tl_now_ns();
     for (int round = 0; round < rounds; round++) {
@@ -203,6 +203,28 @@ static void test_sigkill_at_random_moments(void **state)
         sqlite3_close(h);
         assert_true(rows >= all_n);
         unacked_committed = rows - all_n;
+        /* No committed row without its image, acknowledged or not: the image
+         * must be on disk before the row commits. */
+        assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(h, "SELECT id, image FROM injections WHERE id > ?",
+                                            -1, &s, NULL), SQLITE_OK);
+        sqlite3_bind_int64(s, 1, checked_to);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *img = (const char *)sqlite3_column_text(s, 1);
+            char p[1024];
+            uint8_t *px = NULL;
+            uint32_t w, hh;
+            if (!img || tl_injlog_image_path(log, img, p, sizeof p) != TL_OK ||
+                tl_png_read(p, 3, &px, &w, &hh) != TL_OK) {
+                fprintf(stderr, "round %d: injection %lld committed without a readable image\n",
+                        round, (long long)sqlite3_column_int64(s, 0));
+                fail();
+            }
+            free(px);
+            checked_to = sqlite3_column_int64(s, 0);
+        }
+        sqlite3_finalize(s);
+        sqlite3_close(h);
         tl_injlog_close(log);
         total_acked += n;
         if (n > max_acked)
