@@ -225,6 +225,16 @@ static void choose_demodulation(tl_imaging_plan *pl)
     }
 }
 
+/* The per-line buffers and the log image grow with M x L: refuse what
+ * would not fit comfortably (a plan is set up once; failing clearly beats
+ * paging). */
+static tl_status check_sizes(const tl_imaging_plan *pl)
+{
+    if ((uint64_t)pl->M * pl->L > (1u << 28) || (uint64_t)pl->W * pl->H > (1u << 26))
+        return TL_ERR_UNSUPPORTED;
+    return TL_OK;
+}
+
 static tl_status plan_pair(tl_imaging_plan *pl, uint32_t howmany, unsigned flags,
                            fftwf_plan *fwd, fftwf_plan *inv)
 {
@@ -340,12 +350,15 @@ tl_status tl_imaging_plan_create(const tl_geometry *geom, tl_image_type type,
     if (st == TL_OK) {
         if (type == TL_IMAGE_RF_REAL) {
             choose_demodulation(pl);
+            st = check_sizes(pl);
             pl->p.wisdom_path = p.wisdom_path;
-            st = build_fft(pl);
+            if (st == TL_OK)
+                st = build_fft(pl);
             pl->p.wisdom_path = NULL;
         } else {
             pl->M = pl->N;
             pl->step = 1.0;
+            st = check_sizes(pl);
         }
     }
     if (st == TL_OK) {

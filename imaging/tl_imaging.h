@@ -25,7 +25,8 @@ typedef struct tl_bmode_s {
     float origin_x_mm;          /* probe x of pixel (0,0) */
     float origin_z_mm;          /* probe z of pixel (0,0) */
     uint8_t *pixels;            /* 8-bit grey */
-    uint8_t *valid;             /* 255 inside the scanned area, 0 outside (may be NULL = all valid) */
+    uint8_t *valid;             /* 255 inside the scanned area, 0 outside (may be NULL = all valid);
+                                 * width x height bytes, rows `width` apart */
     uint32_t seq;               /* from the source frame */
     uint64_t t_device_us, t_received_ns, t_processed_ns;
 } tl_bmode;

@@ -308,6 +308,15 @@ static void test_bad_input_is_refused(void **state)
     p.fft_effort = 0;
     g.samples = 3;
     assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_ERR_FORMAT);
+    /* Sizes that would need gigabytes are refused up front. */
+    g = linear_geom();
+    g.lines = 4096;
+    g.samples = 65536;
+    g.pitch_mm = 0.01f;
+    p.envelope_samples = 8 * 65536;
+    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_ERR_UNSUPPORTED);
+    assert_null(plan);
+    p.envelope_samples = 0;
     g = linear_geom();
     assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_OK);
     tl_bmode img;
