@@ -69,8 +69,14 @@ char *tl_station_summary_json(const tl_station_summary *s)
     cJSON_AddNumberToObject(lat, "p99", round(s->latency_p99_ms * 100) / 100);
     cJSON_AddNumberToObject(lat, "max", round(s->latency_max_ms * 100) / 100);
     cJSON_AddNumberToObject(o, "processing_p50_ms", round(s->processing_p50_ms * 100) / 100);
+    cJSON *stg = cJSON_AddObjectToObject(o, "stage_mean_ms");
+    cJSON_AddNumberToObject(stg, "imaging", round(s->imaging_ms * 100) / 100);
+    cJSON_AddNumberToObject(stg, "analysis", round(s->analysis_ms * 100) / 100);
+    cJSON_AddNumberToObject(stg, "needle", round(s->needle_ms * 100) / 100);
+    cJSON_AddNumberToObject(stg, "compose", round(s->compose_ms * 100) / 100);
     cJSON_AddNumberToObject(o, "drops", (double)s->drops);
     cJSON_AddNumberToObject(o, "skipped", (double)s->skipped);
+    cJSON_AddNumberToObject(o, "startup_drops", (double)s->startup_drops);
     cJSON_AddNumberToObject(o, "disconnects", (double)s->disconnects);
     cJSON_AddNumberToObject(o, "reconnects", (double)s->reconnects);
     cJSON_AddNumberToObject(o, "injections_logged", s->injections_logged);

@@ -1,9 +1,8 @@
 /* The processing thread: newest frame -> B-mode -> tissue analysis -> needle.
  *
- * Each stage is wired in when its library is built (TL_UI_HAVE_* set by
- * ui/CMakeLists.txt from the target type), so the station runs with whatever
- * has landed: without imaging it shows a simple envelope (rectified RF,
- * smoothed over one pulse, log-compressed) so a frame is never invisible.
+ * Analysis and needle stages are wired in when their libraries are built
+ * (TL_UI_HAVE_* set by ui/CMakeLists.txt from the target type), so the
+ * station runs with whatever has landed and says on screen what is missing.
  *
  * Hand-off: the frame source copies into a one-frame inbox (newest wins, an
  * untaken frame is counted as skipped) and signals; this thread swaps the
@@ -50,14 +49,9 @@ struct ui_pipeline {
     size_t work_cap;
     ui_view view;
     tl_bmode bm;
-    bool bm_own;                /* fallback B-mode: pixels are ours */
-    float *env;                 /* fallback envelope scratch */
-    size_t env_cap;
-#ifdef TL_UI_HAVE_IMAGING
     tl_imaging_plan *plan;
     tl_geometry plan_geom;
     tl_image_type plan_type;
-#endif
 #ifdef TL_UI_HAVE_ANALYSIS
     tl_analyzer *analyzer;
     tl_analysis_tracker *an_tracker;
@@ -70,6 +64,7 @@ struct ui_pipeline {
     /* per-frame processing times (under mu) */
     double *proc_ms;
     size_t n_proc, cap_proc;
+    double stage_sum[3];
 };
 
 void ui_view_free(ui_view *v)
@@ -106,88 +101,17 @@ static bool same_geom(const tl_geometry *a, const tl_geometry *b)
            a->f0_hz == b->f0_hz && a->c_m_s == b->c_m_s && a->depth_start_mm == b->depth_start_mm;
 }
 
-/* Fallback B-mode for a linear array when imaging is not built: envelope by
- * rectification and a one-pulse moving average, 60 dB log compression,
- * nearest-neighbour scan conversion to a 0.1 mm raster. */
-static tl_status fallback_bmode(ui_pipeline *pl, const tl_frame *f)
-{
-    const tl_geometry *g = &f->geom;
-    if (f->type != TL_IMAGE_RF_REAL && f->type != TL_IMAGE_ENVELOPE)
-        return TL_ERR_UNSUPPORTED;
-    float dz = tl_geometry_dz_mm(g);
-    float width = tl_geometry_width_mm(g), depth = tl_geometry_depth_mm(g);
-    float sp = 0.1f;
-    while (width / sp > 900 || depth / sp > 700)
-        sp *= 1.25f;
-    uint32_t w = (uint32_t)(width / sp) + 1, h = (uint32_t)(depth / sp) + 1;
-    if (!pl->bm_own || pl->bm.width != w || pl->bm.height != h) {
-        if (pl->bm_own)
-            free(pl->bm.pixels);
-        memset(&pl->bm, 0, sizeof pl->bm);
-        pl->bm.pixels = calloc((size_t)w * h, 1);
-        if (!pl->bm.pixels)
-            return TL_ERR_NO_MEM;
-        pl->bm_own = true;
-        pl->bm.width = w;
-        pl->bm.height = h;
-        pl->bm.stride = w;
-    }
-    pl->bm.spacing_mm = sp;
-    pl->bm.origin_x_mm = -width / 2;
-    pl->bm.origin_z_mm = 0;
-    size_t n = (size_t)g->lines * g->samples;
-    if (pl->env_cap < n) {
-        free(pl->env);
-        pl->env = malloc(n * sizeof *pl->env);
-        if (!pl->env)
-            return TL_ERR_NO_MEM;
-        pl->env_cap = n;
-    }
-    int half = (int)(g->fs_hz / g->f0_hz / 2 + 0.5f);
-    if (half < 1)
-        half = 1;
-    for (uint32_t l = 0; l < g->lines; l++) {
-        double acc = 0;
-        const int16_t *rf = (const int16_t *)f->data + (size_t)l * g->samples;
-        const uint16_t *ev = (const uint16_t *)f->data + (size_t)l * g->samples;
-        float *out = pl->env + (size_t)l * g->samples;
-        for (int s = -half; s < (int)g->samples + half; s++) {
-            int add = s + half, sub = s - half - 1;
-            if (add < (int)g->samples)
-                acc += f->type == TL_IMAGE_RF_REAL ? abs(rf[add]) : ev[add];
-            if (sub >= 0)
-                acc -= f->type == TL_IMAGE_RF_REAL ? abs(rf[sub]) : ev[sub];
-            if (s >= 0 && s < (int)g->samples)
-                out[s] = (float)acc / (2 * half + 1);
-        }
-    }
-    float full = f->type == TL_IMAGE_RF_REAL ? 32767.0f * 0.64f : 65535.0f;
-    for (uint32_t r = 0; r < h; r++) {
-        float z = r * sp;
-        long s = lroundf((z - g->depth_start_mm) / dz);
-        for (uint32_t c = 0; c < w; c++) {
-            uint8_t v = 0;
-            long l = lroundf(c * sp / g->pitch_mm);
-            if (s >= 0 && s < (long)g->samples && l >= 0 && l < (long)g->lines) {
-                float a = pl->env[(size_t)l * g->samples + (size_t)s] / full;
-                float db = 20.0f * log10f(a > 1e-6f ? a : 1e-6f);
-                float gv = (db + 60.0f) / 60.0f * 255.0f;
-                v = (uint8_t)(gv < 0 ? 0 : gv > 255 ? 255 : gv);
-            }
-            pl->bm.pixels[(size_t)r * w + c] = v;
-        }
-    }
-    return TL_OK;
-}
-
 static tl_status make_bmode(ui_pipeline *pl, const tl_frame *f)
 {
-#ifdef TL_UI_HAVE_IMAGING
     if (!pl->plan || !same_geom(&pl->plan_geom, &f->geom) || pl->plan_type != f->type) {
         tl_imaging_plan_destroy(pl->plan);
         pl->plan = NULL;
         tl_bmode_free(&pl->bm);
         tl_imaging_params ip = tl_imaging_params_default();
+        /* Quick planning: the plan is built on the first frame while the
+         * probe streams; FFTW_MEASURE would stall the first image. */
+        ip.fft_effort = 0;
+        ip.orientation = (tl_orientation)pl->params.orientation;
         tl_status st = tl_imaging_plan_create(&f->geom, f->type, &ip, &pl->plan);
         if (st != TL_OK)
             return st;
@@ -200,13 +124,7 @@ static tl_status make_bmode(ui_pipeline *pl, const tl_frame *f)
         pl->plan_geom = f->geom;
         pl->plan_type = f->type;
     }
-    pl->view.imaging_path = "imaging";
     return tl_imaging_execute(pl->plan, f, &pl->bm, NULL);
-#else
-    (void)same_geom;
-    pl->view.imaging_path = "fallback envelope";
-    return fallback_bmode(pl, f);
-#endif
 }
 
 #ifdef TL_UI_HAVE_ANALYSIS
@@ -319,13 +237,18 @@ static void process_one(ui_pipeline *pl)
     v->t_received_ns = f->t_received_ns;
     v->have_analysis = false;
     v->have_needle = false;
+    uint64_t t1 = tl_now_ns();
 #ifdef TL_UI_HAVE_ANALYSIS
     run_analysis(pl, v);
 #endif
+    uint64_t t2 = tl_now_ns();
 #ifdef TL_UI_HAVE_GUIDANCE
     run_needle(pl, v);
 #endif
     v->t_processed_ns = tl_now_ns();
+    v->stage_ms[0] = (t1 - t0) / 1e6;
+    v->stage_ms[1] = (t2 - t1) / 1e6;
+    v->stage_ms[2] = (v->t_processed_ns - t2) / 1e6;
     v->proc_ms = (v->t_processed_ns - t0) / 1e6;
 
     pthread_mutex_lock(&pl->mu);
@@ -339,8 +262,11 @@ static void process_one(ui_pipeline *pl)
             pl->cap_proc = nc;
         }
     }
-    if (pl->n_proc < pl->cap_proc)
+    if (pl->n_proc < pl->cap_proc) {
         pl->proc_ms[pl->n_proc++] = v->proc_ms;
+        for (int k = 0; k < 3; k++)
+            pl->stage_sum[k] += v->stage_ms[k];
+    }
     pthread_mutex_unlock(&pl->mu);
 }
 
@@ -424,13 +350,8 @@ void ui_pipeline_destroy(ui_pipeline *pl)
         pthread_mutex_unlock(&pl->mu);
         pthread_join(pl->thread, NULL);
     }
-#ifdef TL_UI_HAVE_IMAGING
     tl_imaging_plan_destroy(pl->plan);
-    if (!pl->bm_own)
-        tl_bmode_free(&pl->bm);
-#endif
-    if (pl->bm_own)
-        free(pl->bm.pixels);
+    tl_bmode_free(&pl->bm);
 #ifdef TL_UI_HAVE_ANALYSIS
     tl_analyzer_destroy(pl->analyzer);
     tl_analysis_tracker_destroy(pl->an_tracker);
@@ -439,7 +360,6 @@ void ui_pipeline_destroy(ui_pipeline *pl)
     tl_needle_detector_destroy(pl->det);
     tl_needle_tracker_destroy(pl->ntrack);
 #endif
-    free(pl->env);
     free(pl->in_buf);
     free(pl->work_buf);
     ui_view_free(&pl->view);
@@ -496,6 +416,14 @@ uint64_t ui_pipeline_skipped(const ui_pipeline *pl)
 uint64_t ui_pipeline_pushed(const ui_pipeline *pl)
 {
     return atomic_load(&((ui_pipeline *)pl)->pushed);
+}
+
+void ui_pipeline_stage_means(ui_pipeline *pl, double means[3])
+{
+    pthread_mutex_lock(&pl->mu);
+    for (int k = 0; k < 3; k++)
+        means[k] = pl->n_proc ? pl->stage_sum[k] / pl->n_proc : 0;
+    pthread_mutex_unlock(&pl->mu);
 }
 
 double *ui_pipeline_proc_times(ui_pipeline *pl, size_t *n)

@@ -3,6 +3,7 @@
  * until the run ends. See tl_ui.h for the threads and the contract. */
 #include "ui_internal.h"
 #include "tl_driver.h"
+#include "tl_imaging.h"
 
 #include <SDL.h>
 #include <SDL_ttf.h>
@@ -55,6 +56,7 @@ static void on_event(const tl_probe_event *ev, void *user)
     }
 }
 
+#ifdef TL_UI_HAVE_DRIVER
 static tl_status open_probe(ui_station *st)
 {
     const tl_station_config *c = st->cfg;
@@ -87,6 +89,15 @@ static tl_status open_probe(ui_station *st)
     atomic_store(&st->probe_state, 0);
     return TL_OK;
 }
+#else
+static tl_status open_probe(ui_station *st)
+{
+    (void)on_frame;
+    (void)on_event;
+    snprintf(st->err, sizeof st->err, "the probe driver is not built in this version");
+    return TL_ERR_UNSUPPORTED;
+}
+#endif
 
 /* ---- renderer ------------------------------------------------------------- */
 
@@ -214,15 +225,25 @@ static void record_latency(ui_station *st, double ms)
     st->lat_ms[st->n_lat++] = ms;
 }
 
-static uint64_t total_drops(ui_station *st)
+/* Frames lost since the first image was shown: the driver's count plus the
+ * frames the processing thread skipped. What is lost while the pipeline is
+ * first planned (before anything is on screen) is reported as startup. */
+static uint64_t raw_drops(ui_station *st)
 {
     uint64_t d = ui_pipeline_skipped(st->pl);
+#ifdef TL_UI_HAVE_DRIVER
     if (st->drv) {
         tl_driver_stats s;
         tl_driver_stats_get(st->drv, &s);
         d += s.frames_dropped;
     }
+#endif
     return d;
+}
+
+static uint64_t total_drops(ui_station *st)
+{
+    return st->t_first_ns ? raw_drops(st) - st->drops_startup : 0;
 }
 
 /* Once a second: frames/s and the drops of the last few seconds. */
@@ -313,12 +334,17 @@ static void loop_once(ui_station *st, bool *composed_new)
         !st->snap_requested && !st->dirty)
         return;
     st->dirty = false;
+    uint64_t t_c0 = tl_now_ns();
     ui_render(st);
     uint64_t t_composed = tl_now_ns();
+    st->compose_ms_sum += (t_composed - t_c0) / 1e6;
+    st->n_compose++;
     st->t_last_compose_ns = t_composed;
     if (fresh) {
-        if (!st->t_first_ns)
+        if (!st->t_first_ns) {
+            st->drops_startup = raw_drops(st);
             st->t_first_ns = t_composed;
+        }
         st->frames_shown++;
         st->t_last_shown_ns = t_composed;
         double lat = ((double)t_composed - (double)st->view.t_device_host_ns) / 1e6;
@@ -367,15 +393,24 @@ static void fill_summary(ui_station *st, tl_station_summary *s)
         if (p && n)
             s->processing_p50_ms = tl_median(p, n);
         free(p);
+        double m[3];
+        ui_pipeline_stage_means(st->pl, m);
+        s->imaging_ms = m[0];
+        s->analysis_ms = m[1];
+        s->needle_ms = m[2];
         s->skipped = ui_pipeline_skipped(st->pl);
         s->drops = total_drops(st);
+        s->startup_drops = st->drops_startup;
     }
+#ifdef TL_UI_HAVE_DRIVER
     if (st->drv) {
         tl_driver_stats ds;
         tl_driver_stats_get(st->drv, &ds);
         s->disconnects = ds.disconnects;
         s->reconnects = ds.reconnects;
     }
+#endif
+    s->compose_ms = st->n_compose ? st->compose_ms_sum / st->n_compose : 0;
     s->injections_logged = st->injections_logged;
     s->injections_failed = st->injections_failed;
     s->findings_logged = st->findings_logged;
@@ -458,16 +493,25 @@ tl_status tl_station_run(const tl_station_config *cfg, tl_station_summary *summa
             fprintf(stderr, "talus run: injection log unavailable: %s\n", jerr);
         }
     }
+    int orientation = TL_ORIENT_MF;
+    if (s == TL_OK && cfg->replay_path)
+        s = ui_replay_open(cfg->replay_path, &st->replay, &orientation, st->err,
+                           sizeof st->err);
     if (s == TL_OK) {
-        ui_pipeline_params pp = { cfg->anatomy, cfg->age, cfg->sex };
+        ui_pipeline_params pp = { cfg->anatomy, cfg->age, cfg->sex, orientation };
         s = ui_pipeline_create(&pp, &st->pl);
         if (s != TL_OK)
             snprintf(st->err, sizeof st->err, "cannot start processing: %s", tl_strerror(s));
     }
     if (s == TL_OK) {
-        if (cfg->replay_path) {
-            s = TL_ERR_UNSUPPORTED;
-            snprintf(st->err, sizeof st->err, "replay is not built in this version");
+        if (st->replay) {
+            const char *slash = strrchr(cfg->replay_path, '/');
+            snprintf(st->probe_name, sizeof st->probe_name, "replay %.40s",
+                     slash ? slash + 1 : cfg->replay_path);
+            st->nominal_fps = cfg->replay_fps > 0 ? cfg->replay_fps : 30;
+            s = ui_replay_start(st->replay, st->pl, st->nominal_fps);
+            if (s == TL_OK)
+                atomic_store(&st->probe_state, 0);
         } else {
             s = open_probe(st);
         }
@@ -493,12 +537,18 @@ tl_status tl_station_run(const tl_station_config *cfg, tl_station_summary *summa
             ui_snapshot(st, "final.png");
         }
     }
+#ifdef TL_UI_HAVE_DRIVER
     if (st->drv)
         tl_driver_stop(st->drv);
+#endif
+    ui_replay_close(st->replay);
+    st->replay = NULL;
     ui_workflow_finish(st);
     fill_summary(st, summary);
+#ifdef TL_UI_HAVE_DRIVER
     if (st->drv)
         tl_driver_close(st->drv);
+#endif
     ui_journal_close(st->jn);
     ui_pipeline_destroy(st->pl);
     if (cfg->out_dir) {

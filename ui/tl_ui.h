@@ -181,8 +181,10 @@ typedef struct {
     double fps;                   /* frames shown per second */
     double latency_p50_ms, latency_p99_ms, latency_max_ms; /* device -> overlay composed */
     double processing_p50_ms;     /* B-mode + analysis + needle per frame */
+    double imaging_ms, analysis_ms, needle_ms, compose_ms; /* means per stage */
     uint64_t drops;               /* frames lost: driver + skipped by processing */
     uint64_t skipped;             /* of which the processing thread skipped */
+    uint64_t startup_drops;       /* lost before the first image was shown (not in drops) */
     uint64_t disconnects, reconnects;
     uint32_t injections_logged;   /* committed by the log */
     uint32_t injections_failed;   /* refused by the log (shown in red) */

@@ -36,7 +36,7 @@ typedef struct {
     uint64_t t_device_us, t_received_ns, t_processed_ns;
     uint64_t t_device_host_ns;        /* device time mapped to the host clock */
     double proc_ms;
-    const char *imaging_path;         /* "imaging" or "fallback envelope" */
+    double stage_ms[3];               /* imaging, analysis, needle */
 
     /* tissue analysis */
     bool have_analysis;               /* the analysis stage ran */
@@ -72,6 +72,7 @@ typedef struct {
     const char *anatomy;      /* analysis anatomy name */
     int age;
     char sex;
+    int orientation;          /* tl_orientation of the input samples */
 } ui_pipeline_params;
 
 tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out);
@@ -87,6 +88,16 @@ uint64_t ui_pipeline_skipped(const ui_pipeline *pl);
 uint64_t ui_pipeline_pushed(const ui_pipeline *pl);
 /* Processing times (ms) of every frame so far (copied out, malloc'd). */
 double *ui_pipeline_proc_times(ui_pipeline *pl, size_t *n);
+/* Mean time of each stage (imaging, analysis, needle) in ms. */
+void ui_pipeline_stage_means(ui_pipeline *pl, double means[3]);
+
+/* ---- replay source (replay.c) -------------------------------------------- */
+
+typedef struct ui_replay ui_replay;
+tl_status ui_replay_open(const char *path, ui_replay **out, int *orientation, char *err,
+                         size_t err_len);
+tl_status ui_replay_start(ui_replay *rp, ui_pipeline *pl, float fps);
+void ui_replay_close(ui_replay *rp);
 
 /* ---- log thread (journal.c) --------------------------------------------- */
 
@@ -212,6 +223,7 @@ typedef struct ui_station {
     ui_pipeline *pl;
     ui_journal *jn;
     struct tl_driver *drv;
+    ui_replay *replay;
     ui_view view;                       /* being shown */
     bool have_view;
     uint64_t view_counter;
@@ -237,6 +249,7 @@ typedef struct ui_station {
     uint64_t fps_t0, fps_n0;
     uint64_t drops_total, drops_window[8];
     uint64_t drops_at_window_start;
+    uint64_t drops_startup;
     uint64_t window_t0;
     bool clock_shared;                  /* device clock == host monotonic clock */
     int64_t clock_offset_us;            /* host_us - device_us estimate */
@@ -282,6 +295,8 @@ typedef struct ui_station {
     char snap_name[TL_SCRIPT_TEXT_MAX];
     uint32_t injections_queued;
     uint64_t t_last_compose_ns;
+    double compose_ms_sum;
+    uint64_t n_compose;
     bool dirty;                  /* redraw at the next pass */
 } ui_station;
 

@@ -1,0 +1,4 @@
+# ui (tl_ui): the station. Display tests run the real SDL2 window under Xvfb.
+tl_test(test_ui_script SOURCES test_ui_script.c LIBS tl_ui TIMEOUT 30)
+tl_test(test_ui_replay SOURCES test_ui_replay.c
+        LIBS tl_ui tl_injlog tl_recording tl_sim PkgConfig::CJSON TIMEOUT 120)
