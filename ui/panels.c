@@ -272,11 +272,11 @@ void ui_draw_banners(ui_station *st)
 void ui_draw_help(ui_station *st)
 {
     int n = (int)(sizeof key_help / sizeof key_help[0]);
-    int w = 860, h = 90 + n * 44, x = (st->W - w) / 2, y = (st->H - h) / 2;
+    int w = 1100, h = 90 + n * 44, x = (st->W - w) / 2, y = (st->H - h) / 2;
     ui_fill(st->r, x, y, w, h, 0x000000E8u);
     ui_text_draw(st->text, "KEYS", 34, x + w / 2, y + 14, C_WHITE, 1);
     for (int i = 0; i < n; i++) {
         ui_text_draw(st->text, key_help[i][0], 26, x + 30, y + 70 + i * 44, C_YELLOW, 0);
-        ui_text_draw(st->text, key_help[i][1], 26, x + 290, y + 70 + i * 44, C_WHITE, 0);
+        ui_text_draw(st->text, key_help[i][1], 26, x + 300, y + 70 + i * 44, C_WHITE, 0);
     }
 }
