@@ -66,15 +66,20 @@ static void test_headless_replay_session(void **state)
     snprintf(db, sizeof db, "%s/log.db", dir);
     snprintf(out, sizeof out, "%s/out", dir);
     make_sequence(mha, 12);
+    /* The session, product and note go through the on-screen forms. */
     write_text(script,
-               "0 session patient=T-1 side=R anatomy=plantar-fascia operator=tester age=40 sex=M\n"
-               "0 product name=\"PRP\" lot=L-9 expiry=2026-12 volume=2\n"
+               "0 key s\n0 type T-1\n0 key enter\n0 type R\n0 key enter\n0 key enter\n"
+               "0 type \"heel pain\"\n0 key enter\n0 type tester\n0 key enter\n"
+               "0 type 4\n0 type 0\n0 key enter\n0 type M\n0 key enter\n"
+               "0 key p\n0 type PRP\n0 key tab\n0 type L-9\n0 key tab\n0 type 2026-12\n"
+               "0 key tab\n0 key backspace\n0 key backspace\n0 key backspace\n0 type 2\n"
+               "0 key enter\n"
                "f10 key space\n"
                "f20 key enter\n"
                "f25 key ?\n"
                "f26 snapshot help.png\n"
                "f27 key ?\n"
-               "f30 note uneventful\n"
+               "f28 key o\nf28 type uneventful\nf28 key enter\n"
                "f30 close\n");
     tl_station_config c = tl_station_config_default();
     c.replay_path = mha;
@@ -135,6 +140,11 @@ static void test_headless_replay_session(void **state)
     tl_injlog_session ses;
     assert_int_equal(tl_injlog_get_session(log, s.session_id, &ses), TL_OK);
     assert_string_equal(ses.patient_id, "T-1");
+    assert_int_equal(ses.side, 'R');
+    assert_string_equal(ses.diagnosis, "heel pain");
+    assert_string_equal(ses.operator_name, "tester");
+    assert_int_equal(ses.age_years, 40);
+    assert_int_equal(ses.sex, 'M');
     assert_true(ses.ended_ms > 0);
     assert_string_equal(ses.note, "uneventful");
     tl_injlog_injection *inj;

@@ -17,6 +17,7 @@ static const char *const key_help[][2] = {
     { "C", "caliper: then click two points" },
     { "F", "freeze / live" },
     { "LEFT / RIGHT", "cine review while frozen" },
+    { "S / P / O", "start session / injectate / note (forms)" },
     { "?", "this list" },
     { "Q / ESC", "close session and quit" },
 };
@@ -225,8 +226,8 @@ void ui_draw_keys(ui_station *st)
     int y = st->H - KEYS_H;
     ui_fill(st->r, 0, y, st->W, KEYS_H, 0x23272DFFu);
     ui_text_draw(st->text,
-                 "SPACE mark injection    N next target    click set target    C caliper    "
-                 "F freeze    \xE2\x86\x90 \xE2\x86\x92 cine    ? keys    Q quit",
+                 "SPACE mark injection   N target   C caliper   F freeze   "
+                 "\xE2\x86\x90\xE2\x86\x92 cine   S session   P product   ? keys   Q quit",
                  20, 14, y + 8, C_WHITE, 0);
 }
 

@@ -309,6 +309,7 @@ void ui_render(ui_station *st)
     ui_draw_banners(st);
     if (st->help)
         ui_draw_help(st);
+    ui_draw_form(st);
 }
 
 uint8_t *ui_read_rgb(ui_station *st, int x, int y, int w, int h)

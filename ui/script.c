@@ -90,12 +90,13 @@ static const struct {
     { "tap", TL_SCRIPT_TAP, 2, 2 },          { "caliper", TL_SCRIPT_CALIPER, 4, 4 },
     { "fault", TL_SCRIPT_FAULT, 1, 1 },      { "note", TL_SCRIPT_NOTE, 1, 12 },
     { "close", TL_SCRIPT_CLOSE, 0, 0 },      { "snapshot", TL_SCRIPT_SNAPSHOT, 1, 1 },
-    { "quit", TL_SCRIPT_QUIT, 0, 0 },
+    { "quit", TL_SCRIPT_QUIT, 0, 0 },        { "type", TL_SCRIPT_TYPE, 1, 1 },
 };
 
 static const char *known_keys[] = { "space", "enter", "return", "f", "left", "right", "t",
                                     "n", "c", "?", "h", "esc", "q", "1", "2", "3",
-                                    "4", "5", "6", "7", "8", "pagedown", "f5" };
+                                    "4", "5", "6", "7", "8", "pagedown", "f5", "s", "p", "o",
+                                    "tab", "backspace", "up", "down" };
 
 /* key=value fields of `session` and `product`. */
 static tl_status parse_fields(tl_script_event *ev, int ntok, char tok[MAX_TOKENS][TOKEN_MAX],
@@ -233,6 +234,7 @@ static tl_status parse_line(const char *line, int lineno, tl_script_event *ev, b
         }
         return TL_OK;
     case TL_SCRIPT_FAULT:
+    case TL_SCRIPT_TYPE:
     case TL_SCRIPT_SNAPSHOT:
         if (ev->action == TL_SCRIPT_SNAPSHOT &&
             (strchr(tok[2], '/') || strstr(tok[2], "..") || !strstr(tok[2], ".png"))) {

@@ -166,6 +166,13 @@ static const char *key_name(SDL_Keycode k)
     case SDLK_QUESTION: case SDLK_SLASH: return "?";
     case SDLK_ESCAPE: return "esc";
     case SDLK_q: return "q";
+    case SDLK_s: return "s";
+    case SDLK_p: return "p";
+    case SDLK_o: return "o";
+    case SDLK_TAB: return "tab";
+    case SDLK_BACKSPACE: return "backspace";
+    case SDLK_UP: return "up";
+    case SDLK_DOWN: return "down";
     case SDLK_1: return "1"; case SDLK_2: return "2"; case SDLK_3: return "3";
     case SDLK_4: return "4"; case SDLK_5: return "5"; case SDLK_6: return "6";
     case SDLK_7: return "7"; case SDLK_8: return "8";
@@ -179,12 +186,20 @@ static void poll_input(ui_station *st)
     while (SDL_PollEvent(&e)) {
         if (e.type == SDL_QUIT)
             st->quit = true;
-        else if (e.type == SDL_KEYDOWN && !e.key.repeat) {
+        else if (e.type == SDL_TEXTINPUT && st->form.kind != UI_FORM_NONE)
+            ui_form_text(st, e.text.text);
+        else if (e.type == SDL_KEYDOWN && (!e.key.repeat || st->form.kind != UI_FORM_NONE)) {
             const char *k = key_name(e.key.keysym.sym);
-            if (k)
+            /* In a form, letters arrive as text input; only control keys act. */
+            bool control = k && (!strcmp(k, "esc") || !strcmp(k, "backspace") ||
+                                 !strcmp(k, "tab") || !strcmp(k, "enter") ||
+                                 !strcmp(k, "up") || !strcmp(k, "down"));
+            if (k && (st->form.kind == UI_FORM_NONE || control))
                 ui_workflow_key(st, k);
+            st->dirty = true;
         } else if (e.type == SDL_MOUSEBUTTONDOWN) {
             ui_workflow_click(st, e.button.x, e.button.y, e.button.button == SDL_BUTTON_RIGHT);
+            st->dirty = true;
         }
     }
 }

@@ -27,7 +27,10 @@
  *              [diagnosis=TEXT] [age=YEARS] [sex=M|F]   start a session
  *     product  name=NAME [lot=LOT] [expiry=DATE] [volume=ML]
  *     key      NAME          a key press: space enter f left right t c ? esc
- *                            n (next target), 1-8 (pick target k), q (quit)
+ *                            n (next target), 1-8 (pick target k), q (quit),
+ *                            s p o (session / product / note form), tab,
+ *                            backspace, up, down, pagedown, f5
+ *     type     TEXT          text typed into the open form
  *     button                 press the probe's button (its interrupt endpoint)
  *     tap      X_MM Z_MM     tap a point on the image (image mm) as the target
  *     caliper  X0 Z0 X1 Z1   measure between two points (image mm)
@@ -60,6 +63,7 @@ typedef enum {
     TL_SCRIPT_CLOSE,
     TL_SCRIPT_SNAPSHOT,
     TL_SCRIPT_QUIT,
+    TL_SCRIPT_TYPE,
 } tl_script_action;
 
 #define TL_SCRIPT_TEXT_MAX 256

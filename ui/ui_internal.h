@@ -199,6 +199,19 @@ typedef struct {
 } ui_pending;
 
 #define UI_MAX_SNAPS 16
+#define UI_FORM_FIELDS 8
+#define UI_FORM_VALUE 256
+
+typedef enum { UI_FORM_NONE = 0, UI_FORM_SESSION, UI_FORM_PRODUCT, UI_FORM_NOTE } ui_form_kind;
+
+typedef struct {
+    ui_form_kind kind;
+    int n, field;
+    const char *labels[UI_FORM_FIELDS];
+    char values[UI_FORM_FIELDS][UI_FORM_VALUE];
+    size_t max[UI_FORM_FIELDS];   /* bytes a field may hold, with its NUL */
+    char error[120];
+} ui_form;
 
 typedef struct {
     char name[TL_SCRIPT_TEXT_MAX];
@@ -294,6 +307,7 @@ typedef struct ui_station {
     bool snap_requested;
     char snap_name[TL_SCRIPT_TEXT_MAX];
     uint32_t injections_queued;
+    ui_form form;
     uint64_t t_last_compose_ns;
     double compose_ms_sum;
     uint64_t n_compose;
@@ -329,6 +343,17 @@ void ui_snapshot(ui_station *st, const char *name);
 /* Write the kept snapshots to OUT (end of run, or when full). */
 void ui_snapshots_flush(ui_station *st);
 
+
+/* form.c: the on-screen forms (session, product, note) */
+void ui_form_open(ui_station *st, ui_form_kind kind);
+/* A control key for the open form (false when no form is open). */
+bool ui_form_key(ui_station *st, const char *key);
+void ui_form_text(ui_station *st, const char *text);
+void ui_draw_form(ui_station *st);
+/* workflow.c: start a session with these fields (closing an open one). */
+void ui_workflow_new_session(ui_station *st, const char *patient, char side,
+                             const char *anatomy, const char *diagnosis,
+                             const char *operator_name, int age, char sex);
 
 /* render.c helpers shared with panels.c */
 #define C_WHITE 0xF2F2F2FFu

@@ -59,6 +59,22 @@ static void start_session(ui_station *st)
     st->session_ticket = ui_journal_submit(st->jn, &j);
 }
 
+void ui_workflow_new_session(ui_station *st, const char *patient, char side,
+                             const char *anatomy, const char *diagnosis,
+                             const char *operator_name, int age, char sex)
+{
+    /* Field sizes match the log's limits; longer input is cut, not refused,
+     * so a session always starts (the form limits typing to these sizes). */
+    snprintf(st->patient, sizeof st->patient, "%.63s", patient);
+    st->side = side;
+    snprintf(st->anatomy, sizeof st->anatomy, "%.127s", anatomy);
+    snprintf(st->diagnosis, sizeof st->diagnosis, "%.255s", diagnosis ? diagnosis : "");
+    snprintf(st->operator_name, sizeof st->operator_name, "%.63s", operator_name);
+    st->age = age;
+    st->sex = sex;
+    start_session(st);
+}
+
 void ui_workflow_start(ui_station *st)
 {
     const tl_station_config *c = st->cfg;
@@ -75,8 +91,11 @@ void ui_workflow_start(ui_station *st)
     }
     st->target_pick = -1;
     bool script_session = false;
-    for (size_t i = 0; i < st->script.n; i++)
-        script_session |= st->script.events[i].action == TL_SCRIPT_SESSION;
+    for (size_t i = 0; i < st->script.n; i++) {
+        const tl_script_event *e = &st->script.events[i];
+        script_session |= e->action == TL_SCRIPT_SESSION ||
+                          (e->action == TL_SCRIPT_KEY && !strcmp(e->text, "s"));
+    }
     if (c->patient && c->patient[0]) {
         snprintf(st->patient, sizeof st->patient, "%s", c->patient);
         st->side = c->side ? c->side : 'R';
@@ -312,7 +331,15 @@ void ui_workflow_poll_log(ui_station *st)
 
 void ui_workflow_key(ui_station *st, const char *k)
 {
-    if (!strcmp(k, "space") || !strcmp(k, "enter") || !strcmp(k, "return") ||
+    if (ui_form_key(st, k))
+        return;
+    if (!strcmp(k, "s"))
+        ui_form_open(st, UI_FORM_SESSION);
+    else if (!strcmp(k, "p"))
+        ui_form_open(st, UI_FORM_PRODUCT);
+    else if (!strcmp(k, "o"))
+        ui_form_open(st, UI_FORM_NOTE);
+    else if (!strcmp(k, "space") || !strcmp(k, "enter") || !strcmp(k, "return") ||
         !strcmp(k, "pagedown") || !strcmp(k, "f5"))
         ui_workflow_mark(st, k);
     else if (!strcmp(k, "f")) {
@@ -398,14 +425,11 @@ static void run_event(ui_station *st, const tl_script_event *e)
     const tl_station_hooks *h = &st->cfg->hooks;
     switch (e->action) {
     case TL_SCRIPT_SESSION:
-        snprintf(st->patient, sizeof st->patient, "%s", e->patient);
-        st->side = e->side;
-        snprintf(st->anatomy, sizeof st->anatomy, "%s", e->anatomy);
-        snprintf(st->operator_name, sizeof st->operator_name, "%s", e->operator_name);
-        snprintf(st->diagnosis, sizeof st->diagnosis, "%s", e->diagnosis);
-        st->age = e->age;
-        st->sex = e->sex;
-        start_session(st);
+        ui_workflow_new_session(st, e->patient, e->side, e->anatomy, e->diagnosis,
+                                e->operator_name, e->age, e->sex);
+        break;
+    case TL_SCRIPT_TYPE:
+        ui_form_text(st, e->text);
         break;
     case TL_SCRIPT_PRODUCT:
         snprintf(st->product, sizeof st->product, "%s", e->product);
