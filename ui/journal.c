@@ -38,19 +38,24 @@ struct ui_journal {
 #ifdef TL_UI_HAVE_INJLOG
 static tl_status do_job(tl_injlog *log, ui_job *j, ui_job_result *res)
 {
-    tl_injlog_image img = { j->rgb, j->w, j->h, j->w * 3, 3 };
+    tl_injlog_image img = { .pixels = j->rgb, .width = j->w, .height = j->h,
+                            .stride = j->w * 3, .channels = 3 };
     tl_injlog_image *imgp = j->rgb ? &img : NULL;
     switch (j->kind) {
     case UI_JOB_START_SESSION: {
-        tl_injlog_session_info si = { j->patient, j->side, j->anatomy,
-                                      j->diagnosis[0] ? j->diagnosis : NULL, j->operator_name,
-                                      j->age, j->sex };
+        tl_injlog_session_info si = {
+            .patient_id = j->patient, .side = j->side, .anatomy = j->anatomy,
+            .diagnosis = j->diagnosis[0] ? j->diagnosis : NULL,
+            .operator_name = j->operator_name, .age_years = j->age, .sex = j->sex,
+        };
         return tl_injlog_start_session(log, &si, &res->id);
     }
     case UI_JOB_FINDING: {
-        tl_injlog_finding_info fi = { j->structure, j->measure, j->value,
-                                      j->unit[0] ? j->unit : NULL, j->abnormal, j->threshold,
-                                      j->note[0] ? j->note : NULL };
+        tl_injlog_finding_info fi = {
+            .structure = j->structure, .measure = j->measure, .value = j->value,
+            .unit = j->unit[0] ? j->unit : NULL, .abnormal = j->abnormal,
+            .threshold = j->threshold, .note = j->note[0] ? j->note : NULL,
+        };
         return tl_injlog_add_finding(log, j->session_id, &fi, imgp, &res->id);
     }
     case UI_JOB_INJECTION: {

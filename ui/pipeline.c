@@ -17,6 +17,9 @@
 #ifdef TL_UI_HAVE_GUIDANCE
 #include "tl_guidance.h"
 #endif
+#ifdef TL_UI_HAVE_CALIBRATION
+#include "tl_calibration.h"
+#endif
 
 #include <math.h>
 #include <stdio.h>
@@ -61,6 +64,12 @@ struct ui_pipeline {
     tl_needle_detector *det;
     tl_needle_tracker *ntrack;
 #endif
+#ifdef TL_UI_HAVE_CALIBRATION
+    bool cal_on;
+    tl_cal_record cal;
+    char cal_serial[32];
+#endif
+    float lateral_offset_mm;
     /* per-frame processing times (under mu) */
     double *proc_ms;
     size_t n_proc, cap_proc;
@@ -214,17 +223,43 @@ static void run_needle(ui_pipeline *pl, ui_view *v)
 }
 #endif
 
+void ui_pipeline_set_calibration(ui_pipeline *pl, const void *record, const char *serial)
+{
+#ifdef TL_UI_HAVE_CALIBRATION
+    pthread_mutex_lock(&pl->mu);
+    pl->cal_on = record != NULL;
+    if (record) {
+        pl->cal = *(const tl_cal_record *)record;
+        snprintf(pl->cal_serial, sizeof pl->cal_serial, "%s", serial ? serial : "");
+    }
+    pthread_mutex_unlock(&pl->mu);
+#else
+    (void)pl;
+    (void)record;
+    (void)serial;
+#endif
+}
+
 static void process_one(ui_pipeline *pl)
 {
     ui_view *v = &pl->view;
-    const tl_frame *f = &pl->work;
+    tl_frame *f = &pl->work;
     uint64_t t0 = tl_now_ns();
+    pl->lateral_offset_mm = 0;
+#ifdef TL_UI_HAVE_CALIBRATION
+    /* The probe's stored calibration: corrected speed of sound (axial scale)
+     * and lateral offset. A record that does not apply changes nothing (the
+     * status bar already says so). */
+    if (pl->cal_on && tl_cal_apply(&pl->cal, pl->cal_serial, tl_wall_time_s(), &f->geom,
+                                   &pl->lateral_offset_mm) != TL_OK)
+        pl->lateral_offset_mm = 0;
+#endif
     if (make_bmode(pl, f) != TL_OK)
         return;
     v->w = pl->bm.width;
     v->h = pl->bm.height;
     v->spacing_mm = pl->bm.spacing_mm;
-    v->origin_x_mm = pl->bm.origin_x_mm;
+    v->origin_x_mm = pl->bm.origin_x_mm + pl->lateral_offset_mm;
     v->origin_z_mm = pl->bm.origin_z_mm;
     size_t need = (size_t)v->w * v->h;
     if (v->grey_cap < need) {

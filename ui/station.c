@@ -4,6 +4,9 @@
 #include "ui_internal.h"
 #include "tl_driver.h"
 #include "tl_imaging.h"
+#ifdef TL_UI_HAVE_CALIBRATION
+#include "tl_calibration.h"
+#endif
 
 #include <SDL.h>
 #include <SDL_ttf.h>
@@ -56,6 +59,39 @@ static void on_event(const tl_probe_event *ev, void *user)
     }
 }
 
+/* The probe's stored calibration: shown in the status bar (red when
+ * missing, expired, of another probe, failed or unreadable) and applied to
+ * its frames when valid. */
+static void check_calibration(ui_station *st, const char *serial)
+{
+#ifdef TL_UI_HAVE_CALIBRATION
+    char dir[1024];
+    tl_cal_state cs;
+    tl_cal_record rec;
+    if (tl_cal_default_dir(dir, sizeof dir) != TL_OK ||
+        tl_cal_check(dir, serial, tl_wall_time_s(), &cs, &rec) != TL_OK) {
+        st->calibration = TL_UI_CAL_MISSING;
+        snprintf(st->calibration_text, sizeof st->calibration_text, "missing");
+        return;
+    }
+    st->calibration = cs == TL_CAL_VALID     ? TL_UI_CAL_VALID
+                      : cs == TL_CAL_EXPIRED  ? TL_UI_CAL_EXPIRED
+                      : cs == TL_CAL_MISMATCH ? TL_UI_CAL_MISMATCH
+                                              : TL_UI_CAL_MISSING;
+    snprintf(st->calibration_text, sizeof st->calibration_text, "%s", tl_cal_state_name(cs));
+    if (cs != TL_CAL_VALID) {
+        char msg[200];
+        tl_cal_state_message(cs, serial, msg, sizeof msg);
+        fprintf(stderr, "talus run: %s\n", msg);
+    }
+    ui_pipeline_set_calibration(st->pl, cs == TL_CAL_VALID ? &rec : NULL, serial);
+#else
+    (void)serial;
+    st->calibration = TL_UI_CAL_UNKNOWN;
+    snprintf(st->calibration_text, sizeof st->calibration_text, "n/a");
+#endif
+}
+
 #ifdef TL_UI_HAVE_DRIVER
 static tl_status open_probe(ui_station *st)
 {
@@ -71,6 +107,7 @@ static tl_status open_probe(ui_station *st)
     tl_probe_identity id;
     if (tl_driver_identify(d, &id) == TL_OK)
         snprintf(st->probe_name, sizeof st->probe_name, "%s", id.serial);
+    check_calibration(st, st->probe_name);
     tl_probe_params p = tl_probe_params_default();
     p.fps = c->fps > 0 ? c->fps : 30;
     st->nominal_fps = p.fps;
@@ -92,6 +129,7 @@ static tl_status open_probe(ui_station *st)
 #else
 static tl_status open_probe(ui_station *st)
 {
+    (void)check_calibration;
     (void)on_frame;
     (void)on_event;
     snprintf(st->err, sizeof st->err, "the probe driver is not built in this version");

@@ -78,6 +78,9 @@ typedef struct {
 tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out);
 /* Stops and joins the thread. */
 void ui_pipeline_destroy(ui_pipeline *pl);
+/* Apply this calibration record (a tl_cal_record, NULL = none) to the frames
+ * of probe `serial` (no-op when calibration is not built). */
+void ui_pipeline_set_calibration(ui_pipeline *pl, const void *record, const char *serial);
 /* From the frame source's thread: copy the frame in (newest wins; a frame
  * not yet taken is replaced and counted as skipped). Never blocks for long. */
 void ui_pipeline_push(ui_pipeline *pl, const tl_frame *frame);
