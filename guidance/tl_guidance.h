@@ -91,8 +91,8 @@ typedef struct {
     float gate_angle_deg;     /* a measurement further than this ... (default 4) */
     float gate_mm;            /* ... or this far from the prediction is an outlier (1.5) */
     uint32_t coast_frames;    /* frames to coast before "out of plane" (default 4) */
-    float angle_noise_deg;    /* process noise per frame (default 0.3) */
-    float offset_noise_mm;    /* (default 0.1) */
+    float angle_noise_deg;    /* process noise per frame (default 0.15) */
+    float offset_noise_mm;    /* (default 0.05) */
     float tip_noise_mm;       /* tip acceleration noise per frame (default 0.3) */
 } tl_tracker_params;
 

@@ -51,8 +51,8 @@ tl_tracker_params tl_tracker_params_default(void)
         .gate_angle_deg = 4.0f,
         .gate_mm = 1.5f,
         .coast_frames = 4,
-        .angle_noise_deg = 0.3f,
-        .offset_noise_mm = 0.1f,
+        .angle_noise_deg = 0.15f,
+        .offset_noise_mm = 0.05f,
         .tip_noise_mm = 0.3f,
     };
     return p;

@@ -2,3 +2,4 @@
 # come from test_guidance_synth.c (speckle, needle, fascia, tendon, bone).
 tl_test(test_guidance_detect SOURCES test_guidance_detect.c test_guidance_synth.c
         LIBS tl_guidance TIMEOUT 60)
+tl_test(test_guidance_track SOURCES test_guidance_track.c LIBS tl_guidance TIMEOUT 30)
