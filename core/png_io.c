@@ -19,8 +19,12 @@ static tl_status write_png_stream(struct png_write_ctx *ctx, const uint8_t *pixe
                                   uint32_t width, uint32_t height, uint32_t stride,
                                   int color_type)
 {
-    if (setjmp(png_jmpbuf(ctx->png)))
-        return TL_ERR_IO;
+    errno = 0;
+    if (setjmp(png_jmpbuf(ctx->png))) {
+        /* A failed fwrite left errno: a full disk must read as TL_ERR_NO_SPACE. */
+        tl_status st = tl_status_from_errno(errno);
+        return st == TL_OK || st == TL_ERR_INVALID_ARG ? TL_ERR_IO : st;
+    }
     png_init_io(ctx->png, ctx->fp);
     png_set_IHDR(ctx->png, ctx->info, width, height, 8, color_type, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);

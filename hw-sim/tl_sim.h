@@ -157,6 +157,19 @@ tl_status tl_sim_render(tl_sim *sim, uint32_t index, int16_t *rf, size_t rf_coun
 /* Ground truth as a JSON object (cJSON text, malloc'd; free() it). */
 tl_status tl_sim_truth_to_json(const tl_sim_truth *truth, char **json);
 
+/* ---- Additions for tests and tools ------------------------------------- */
+
+/* The -6 dB (half amplitude) axial length of the pulse envelope, in mm of
+ * display depth (NAN if the parameters are invalid). Builds the scene. */
+float tl_sim_pulse_fwhm_mm(tl_sim *sim);
+/* Random scatterers per resolution cell (-6 dB beam width x pulse length);
+ * 0 when speckle=0. Builds the scene. */
+float tl_sim_scatterers_per_cell(tl_sim *sim);
+/* Envelope (|analytic signal|, windowed FIR Hilbert transformer) of RF
+ * frames, lines x samples, into env (same layout). For quick looks and
+ * tests; the imaging chain has its own. */
+tl_status tl_sim_envelope(const int16_t *rf, uint32_t lines, uint32_t samples, float *env);
+
 #ifdef __cplusplus
 }
 #endif

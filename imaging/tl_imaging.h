@@ -56,6 +56,19 @@ typedef struct {
     uint32_t out_width;         /* display raster (default 800 x 600) */
     uint32_t out_height;
     tl_orientation orientation; /* of the input samples */
+    /* Added by imaging (after the fields above, so designated initialisers
+     * keep working): */
+    uint32_t envelope_samples;  /* RF_REAL: envelope samples per line after
+                                 * demodulation; 0 = auto (enough for the
+                                 * display rows and a 100 % band around f0),
+                                 * `samples` = full-rate analytic signal */
+    int fft_effort;             /* 0 = FFTW_ESTIMATE (fast set-up),
+                                 * 1 = FFTW_MEASURE (default), 2 = PATIENT */
+    const char *wisdom_path;    /* FFTW wisdom file read before and written
+                                 * after planning; NULL = none */
+    float reference_level;      /* amplitude shown at 0 dB (before gain);
+                                 * 0 = full scale of the input type
+                                 * (32767 for int16 RF, 65535 for envelope) */
 } tl_imaging_params;
 
 tl_imaging_params tl_imaging_params_default(void);
@@ -82,6 +95,24 @@ typedef struct {
  * `out` must be allocated to the plan's output size. */
 tl_status tl_imaging_execute(tl_imaging_plan *plan, const tl_frame *in, tl_bmode *out,
                              tl_imaging_timing *timing);
+
+/* Envelope samples per line the plan computes (RF_REAL: after demodulation;
+ * other types: the input samples). */
+uint32_t tl_imaging_plan_envelope_samples(const tl_imaging_plan *plan);
+
+/* The analytic signal x + i H{x} of `count` real sequences of length n, the
+ * way scipy.signal.hilbert / ITK's AnalyticSignalImageFilter compute it
+ * (FFT, keep DC and Nyquist, double positive frequencies, inverse).
+ * Element j of sequence i is in[i*dist + j*stride]; re/im use the same
+ * layout. Plans with FFTW_ESTIMATE and allocates: a one-off helper (tests,
+ * tools); per-frame work uses a plan. */
+tl_status tl_analytic_signal(const float *in, uint32_t n, uint32_t count, size_t stride,
+                             size_t dist, float *re, float *im);
+
+/* Default FFTW wisdom file: $XDG_CACHE_HOME/talus/fftw3f.wisdom or
+ * $HOME/.cache/talus/fftw3f.wisdom (written into buf; TL_ERR_NOT_FOUND when
+ * neither variable is set). The directory is created if missing. */
+tl_status tl_imaging_default_wisdom_path(char *buf, size_t size);
 
 #ifdef __cplusplus
 }

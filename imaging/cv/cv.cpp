@@ -33,6 +33,34 @@ int cv_type(int t)
 
 /* ---- imaging ----------------------------------------------------------- */
 
+tl_status tl_cv_speckle_reduce(const tl_cv_image *src, tl_cv_image *dst)
+{
+    try {
+        cv::Mat s, d;
+        if (!as_mat(src, s) || !as_mat(dst, d) || src->type != TL_CV_U8 ||
+            dst->type != TL_CV_U8 || s.size() != d.size())
+            return TL_ERR_INVALID_ARG;
+        cv::medianBlur(s, d, 3);
+        cv::GaussianBlur(d, d, cv::Size(3, 3), 0.0);
+        return TL_OK;
+    } catch (const cv::Exception &) {
+        return TL_ERR_INVALID_ARG;
+    }
+}
+
+tl_status tl_cv_resize(const tl_cv_image *src, tl_cv_image *dst)
+{
+    try {
+        cv::Mat s, d;
+        if (!as_mat(src, s) || !as_mat(dst, d) || src->type != dst->type)
+            return TL_ERR_INVALID_ARG;
+        cv::resize(s, d, d.size(), 0.0, 0.0, cv::INTER_LINEAR);
+        return TL_OK;
+    } catch (const cv::Exception &) {
+        return TL_ERR_INVALID_ARG;
+    }
+}
+
 
 /* ---- analysis ---------------------------------------------------------- */
 

@@ -28,6 +28,13 @@ typedef struct {
 
 /* ---- imaging ----------------------------------------------------------- */
 
+/* Speckle reduction of an 8-bit B-mode: 3 x 3 median then a light 3 x 3
+ * Gaussian. src and dst must not overlap (same size, TL_CV_U8). */
+tl_status tl_cv_speckle_reduce(const tl_cv_image *src, tl_cv_image *dst);
+
+/* Bilinear resize of an 8-bit or float image into dst's size (INTER_LINEAR). */
+tl_status tl_cv_resize(const tl_cv_image *src, tl_cv_image *dst);
+
 
 /* ---- analysis ---------------------------------------------------------- */
 

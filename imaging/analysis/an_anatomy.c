@@ -1,0 +1,261 @@
+/* Anatomy-specific measurement: where the standard site is and what counts
+ * as abnormal (design.md section 2). */
+#include "an_internal.h"
+
+#include <string.h>
+
+/* Achilles 97.5th percentiles (mm) at 20 and 80 years (design.md 2). */
+static const float ach_p975[2][2][2] = {
+    /* midportion: men, women */ { { 6.0f, 8.4f }, { 5.6f, 8.0f } },
+    /* insertion:  men, women */ { { 4.8f, 5.7f }, { 4.2f, 5.2f } },
+};
+
+float tl_achilles_limit_mm(bool insertion, float age_years, char sex)
+{
+    const int site = insertion ? 1 : 0;
+    float lim = 0;
+    for (int sx = 0; sx < 2; sx++) {
+        if ((sex == 'M' || sex == 'm') && sx != 0)
+            continue;
+        if ((sex == 'F' || sex == 'f') && sx != 1)
+            continue;
+        const float *v = ach_p975[site][sx];
+        float l;
+        if (!(age_years > 0)) {
+            l = fmaxf(v[0], v[1]);   /* unknown age: the upper end of the range */
+        } else {
+            float t = (age_years - 20.0f) / 60.0f;
+            t = t < 0 ? 0 : t > 1 ? 1 : t;
+            l = v[0] + t * (v[1] - v[0]);
+        }
+        lim = fmaxf(lim, l);
+    }
+    return lim;
+}
+
+/* Perpendicular thickness per strip from the fitted borders (mm), and the
+ * band's inclination (degrees). */
+static void perp_thickness(tl_analyzer *a, float *thick, float *angle)
+{
+    for (uint32_t s = 0; s < a->ns; s++) {
+        thick[s] = angle[s] = NAN;
+        if (isnan(a->sup_fit[s]))
+            continue;
+        uint32_t s0 = s >= 2 ? s - 2 : 0, s1 = s + 2 < a->ns ? s + 2 : a->ns - 1;
+        while (s0 < s && isnan(a->sup_fit[s0]))
+            s0++;
+        while (s1 > s && isnan(a->sup_fit[s1]))
+            s1--;
+        float slope = 0;
+        if (s1 > s0) {
+            float m1 = a->sup_fit[s1] + a->deep_fit[s1], m0 = a->sup_fit[s0] + a->deep_fit[s0];
+            slope = 0.5f * (m1 - m0) / ((float)(s1 - s0) * (float)a->sw);
+        }
+        float th = atanf(slope);
+        angle[s] = th * 180.0f / (float)M_PI;
+        thick[s] = (a->deep_fit[s] - a->sup_fit[s]) * a->sp * cosf(th);
+    }
+}
+
+float an_thickness_at(tl_analyzer *a, float x_mm, float *sd_mm, float *z_mm)
+{
+    float thick[AN_MAX_STRIPS], ang[AN_MAX_STRIPS];
+    perp_thickness(a, thick, ang);
+    double sum = 0, zs = 0, var = 0;
+    int n = 0;
+    for (uint32_t s = 0; s < a->ns; s++) {
+        if (isnan(thick[s]) || fabsf(an_strip_x(a, s) - x_mm) > 1.0f)
+            continue;
+        sum += thick[s];
+        zs += 0.5f * (a->sup_fit[s] + a->deep_fit[s]) * a->sp;
+        if (!isnan(a->sup_row[s])) {
+            float raw = (a->deep_row[s] - a->sup_row[s]) * a->sp * cosf(ang[s] * (float)M_PI / 180.0f);
+            var += (raw - thick[s]) * (raw - thick[s]);
+        }
+        n++;
+    }
+    if (!n) {
+        *sd_mm = NAN;
+        return NAN;
+    }
+    if (z_mm)
+        *z_mm = (float)(zs / n);
+    /* Strip scatter about the fit, shrunk by the strips averaged, plus a
+     * floor for the edge model itself. */
+    *sd_mm = sqrtf((float)(var / n) / (float)n + 0.05f * 0.05f);
+    return (float)(sum / n);
+}
+
+void an_band_measure(tl_analyzer *a, tl_analysis_result *r)
+{
+    float thick[AN_MAX_STRIPS], ang[AN_MAX_STRIPS];
+    perp_thickness(a, thick, ang);
+    an_polyline(a, a->sup_fit, &r->superficial);
+    an_polyline(a, a->deep_fit, &r->deep);
+    r->n_profile = 0;
+    uint32_t step = (a->ns + TL_ANALYSIS_MAX_POINTS - 1) / TL_ANALYSIS_MAX_POINTS;
+    float maxang = 0;
+    for (uint32_t s = 0; s < a->ns; s++) {
+        if (isnan(thick[s]))
+            continue;
+        maxang = fmaxf(maxang, fabsf(ang[s]));
+        if (s % step == 0 && r->n_profile < TL_ANALYSIS_MAX_POINTS) {
+            r->profile_x_mm[r->n_profile] = an_strip_x(a, s);
+            r->profile_mm[r->n_profile] = thick[s];
+            r->n_profile++;
+        }
+        a->band_level[s] = an_median_rows(an_sm(a, s), a->h, a->sup_fit[s] + 0.2f / a->sp,
+                                          a->deep_fit[s] - 0.2f / a->sp, a->tmp);
+    }
+    r->fibre_angle_deg = maxang;
+    r->structure_found = r->n_profile >= 4;
+}
+
+/* Longest run of strips with bone; returns its length, ends in *s0, *s1. */
+static uint32_t bone_run(const tl_analyzer *a, const float *rows, uint32_t *s0, uint32_t *s1)
+{
+    uint32_t best = 0, start = 0;
+    for (uint32_t s = 0; s <= a->ns; s++) {
+        bool on = s < a->ns && !isnan(rows[s]);
+        if (on && (s == 0 || isnan(rows[s - 1])))
+            start = s;
+        if (!on && s > 0 && !isnan(rows[s - 1]) && s - start > best) {
+            best = s - start;
+            *s0 = start;
+            *s1 = s - 1;
+        }
+    }
+    return best;
+}
+
+/* Band above the bone, bone limiting the depth. */
+static void band_over_bone(tl_analyzer *a, float max_thick_mm)
+{
+    float lim[AN_MAX_STRIPS];
+    an_find_bone(a, 3.0f);
+    for (uint32_t s = 0; s < a->ns; s++)
+        lim[s] = isnan(a->bone_row[s]) ? NAN : a->bone_row[s] - 0.15f / a->sp;
+    an_find_band(a, 0.8f, max_thick_mm, lim);
+}
+
+/* Echo level of the band against the tissue above it, in dB. */
+static float band_vs_above(tl_analyzer *a, const tl_analysis_params *p)
+{
+    float d[AN_MAX_STRIPS];
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < a->ns; s++) {
+        if (isnan(a->sup_fit[s]) || isnan(a->band_level[s]))
+            continue;
+        float fat = an_mean(an_sm(a, s), a->h, 0.8f / a->sp, a->sup_fit[s] - 0.5f / a->sp);
+        if (!isnan(fat))
+            d[n++] = a->band_level[s] - fat;
+    }
+    return an_percentile_f(d, n, 50) * p->dynamic_range_db / 255.0f;
+}
+
+void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
+{
+    band_over_bone(a, 10.0f);
+    an_band_measure(a, r);
+    an_polyline(a, a->bone_row, &r->bone);
+    if (!r->structure_found)
+        return;
+    r->echogenicity_db = band_vs_above(a, p);
+    r->hypoechoic = r->echogenicity_db < 0;
+    /* Insertion: the end of the calcaneus run from which the band carries
+     * on without bone beneath (anterior edge of the inferior calcaneus). */
+    uint32_t s0 = 0, s1 = 0;
+    float x_site;
+    if (bone_run(a, a->bone_row, &s0, &s1) >= 4) {
+        uint32_t left = 0, right = 0;
+        for (uint32_t s = 0; s < s0; s++)
+            left += !isnan(a->sup_fit[s]);
+        for (uint32_t s = s1 + 1; s < a->ns; s++)
+            right += !isnan(a->sup_fit[s]);
+        x_site = an_strip_x(a, right >= left ? s1 : s0);
+    } else {
+        an_warn(r, "calcaneus not found: thickness measured at the thickest part of the band");
+        float best = 0;
+        x_site = r->profile_x_mm[0];
+        for (uint32_t i = 0; i < r->n_profile; i++)
+            if (r->profile_mm[i] > best) {
+                best = r->profile_mm[i];
+                x_site = r->profile_x_mm[i];
+            }
+    }
+    float z = NAN;
+    r->thickness_mm = an_thickness_at(a, x_site, &r->thickness_sd_mm, &z);
+    r->site_x_mm = x_site;
+    r->site_z_mm = z;
+    r->abnormal_limit_mm = 4.0f;
+    r->abnormal = r->thickness_mm > 4.0f;
+    if (r->hypoechoic)
+        an_warn(r, "fascia darker than the heel fat pad (%.1f dB)", r->echogenicity_db);
+}
+
+void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
+{
+    band_over_bone(a, 14.0f);
+    an_band_measure(a, r);
+    an_polyline(a, a->bone_row, &r->bone);
+    if (!r->structure_found)
+        return;
+    r->echogenicity_db = band_vs_above(a, p);
+    uint32_t s0 = 0, s1 = 0;
+    bool bone = bone_run(a, a->bone_row, &s0, &s1) >= 4;
+    float x_ins = NAN;
+    if (bone) {
+        /* The tendon meets the calcaneus at the bone end nearest the band's
+         * continuation. */
+        uint32_t left = 0, right = 0;
+        for (uint32_t s = 0; s < s0; s++)
+            left += !isnan(a->sup_fit[s]);
+        for (uint32_t s = s1 + 1; s < a->ns; s++)
+            right += !isnan(a->sup_fit[s]);
+        x_ins = an_strip_x(a, right >= left ? s1 : s0);
+    }
+    r->insertion_view = bone;
+    /* Maximum AP thickness along the tendon away from the insertion. */
+    float best = -1, bx = NAN;
+    for (uint32_t i = 0; i < r->n_profile; i++) {
+        if (bone && fabsf(r->profile_x_mm[i] - x_ins) < 3.0f)
+            continue;
+        if (r->profile_mm[i] > best) {
+            best = r->profile_mm[i];
+            bx = r->profile_x_mm[i];
+        }
+    }
+    float sd = NAN, z = NAN;
+    r->midportion_mm = isnan(bx) ? NAN : an_thickness_at(a, bx, &sd, &z);
+    float sd_i = NAN, z_i = NAN;
+    r->insertion_mm = bone ? an_thickness_at(a, x_ins, &sd_i, &z_i) : NAN;
+    bool ins = p->achilles_site == TL_ACHILLES_SITE_INSERTION ||
+               (p->achilles_site == TL_ACHILLES_SITE_AUTO && bone && !isnan(r->insertion_mm));
+    if (ins && isnan(r->insertion_mm)) {
+        an_warn(r, "insertion asked for but the calcaneus is not in view: midportion measured");
+        ins = false;
+    }
+    r->thickness_mm = ins ? r->insertion_mm : r->midportion_mm;
+    r->thickness_sd_mm = ins ? sd_i : sd;
+    r->site_x_mm = ins ? x_ins : bx;
+    r->site_z_mm = ins ? z_i : z;
+    r->abnormal_limit_mm = tl_achilles_limit_mm(ins, p->age_years, p->sex);
+    if (!(p->age_years > 0) || !(p->sex == 'M' || p->sex == 'F' || p->sex == 'm' || p->sex == 'f'))
+        an_warn(r, "no patient age/sex: judged against the conservative %.1f mm limit",
+                r->abnormal_limit_mm);
+    r->abnormal = r->thickness_mm > r->abnormal_limit_mm;
+    /* Fusiform: a spindle, thick in the middle and thinner at both ends. */
+    if (r->n_profile >= 8) {
+        float ends = fminf(r->profile_mm[1], r->profile_mm[r->n_profile - 2]);
+        float mx = 0;
+        uint32_t im = 0;
+        for (uint32_t i = 0; i < r->n_profile; i++)
+            if (r->profile_mm[i] > mx) {
+                mx = r->profile_mm[i];
+                im = i;
+            }
+        r->fusiform = !bone && mx > 1.3f * ends && im > r->n_profile / 5 && im < 4 * r->n_profile / 5;
+        if (r->fusiform)
+            an_warn(r, "fusiform swelling of the tendon (%.1f mm vs %.1f mm)", mx, ends);
+    }
+}

@@ -1,0 +1,79 @@
+/* Internal to tl_analysis: the per-frame workspace and the steps shared by
+ * the anatomy-specific analyses. */
+#ifndef AN_INTERNAL_H
+#define AN_INTERNAL_H
+
+#include "tl_analysis.h"
+
+#include <math.h>
+
+/* Columns are averaged into vertical strips about 0.5 mm wide: that tames
+ * speckle while keeping the lateral detail lesions need, and keeps every
+ * later step proportional to strips x rows instead of pixels. */
+#define AN_STRIP_MM 0.5f
+#define AN_MAX_STRIPS 1024
+/* Lesion map cells: one strip wide, AN_CELL_MM tall. */
+#define AN_CELL_MM 0.25f
+
+struct tl_analyzer {
+    uint32_t cap_strips, cap_rows, cap_cells;
+    /* Current frame. */
+    uint32_t w, h, sw, ns, nr;     /* image size, strip width px, strips, rows */
+    float sp;                      /* mm per pixel */
+    float *prof;                   /* ns x h strip means, NAN where invalid */
+    float *sm;                     /* ns x h, vertically smoothed (edges) */
+    float *tmp;                    /* h */
+    double *cum;                   /* h + 1 prefix sums */
+    /* Per strip. */
+    float bone_row[AN_MAX_STRIPS];     /* NAN: no bone in this strip */
+    float bone2_row[AN_MAX_STRIPS];
+    float sup_row[AN_MAX_STRIPS];      /* band borders (raw, per strip) */
+    float deep_row[AN_MAX_STRIPS];
+    float sup_fit[AN_MAX_STRIPS];      /* smoothed across strips */
+    float deep_fit[AN_MAX_STRIPS];
+    float band_level[AN_MAX_STRIPS];   /* median grey inside the band */
+    /* Lesion map: ns x ncell_rows cells of AN_CELL_MM. */
+    uint32_t cell_rows;
+    float *cell;                   /* mean grey per cell */
+    int16_t *label;                /* connected components */
+    int32_t *stack;
+};
+
+/* Strip centre in image mm. */
+static inline float an_strip_x(const tl_analyzer *a, uint32_t s)
+{
+    return ((float)s * (float)a->sw + 0.5f * (float)(a->sw - 1)) * a->sp;
+}
+
+static inline float *an_prof(tl_analyzer *a, uint32_t s) { return a->prof + (size_t)s * a->h; }
+static inline float *an_sm(tl_analyzer *a, uint32_t s) { return a->sm + (size_t)s * a->h; }
+
+/* an_profile.c */
+tl_status an_prepare(tl_analyzer *a, const tl_bmode *img);
+float an_mean(const float *p, uint32_t h, float r0, float r1);   /* mean over rows [r0, r1), NAN-safe */
+float an_median_rows(const float *p, uint32_t h, float r0, float r1, float *scratch);
+void an_find_bone(tl_analyzer *a, float min_depth_mm);
+void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, const float *limit_row);
+void an_smooth_strips(const float *in, float *out, uint32_t n, uint32_t half);
+float an_interp_strips(const float *v, uint32_t n, const tl_analyzer *a, float x_mm);
+void an_polyline(const tl_analyzer *a, const float *rows, tl_analysis_polyline *pl);
+float an_percentile_f(float *v, uint32_t n, float p); /* in-place partial sort */
+
+/* an_lesion.c */
+void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
+
+/* an_anatomy.c */
+void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
+void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
+void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
+void an_band_measure(tl_analyzer *a, tl_analysis_result *r);
+float an_thickness_at(tl_analyzer *a, float x_mm, float *sd_mm, float *z_mm);
+
+/* analysis.c */
+void an_warn(tl_analysis_result *r, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif

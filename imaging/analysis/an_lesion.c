@@ -1,0 +1,202 @@
+/* Damaged-tissue targets: dark connected regions inside the band (against
+ * the band's own normal echo level), fluid next to it, and the anisotropy
+ * guard that refuses to call an angle-darkened stretch of band a lesion. */
+#include "an_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_REGIONS 64
+
+typedef struct {
+    uint32_t n, s0, s1, c0, c1;
+    double sx, sz, sum;
+    bool touches_band_edges;   /* spans the band from one border to the other */
+} region;
+
+/* 0 outside, 1 candidate (dark), 2 inside but normal; labels >= 3. */
+static int label_regions(tl_analyzer *a, int16_t *lab, region *reg, int max_reg,
+                         uint32_t min_cells)
+{
+    const uint32_t ns = a->ns, nc = a->cell_rows;
+    int nreg = 0;
+    for (uint32_t s = 0; s < ns; s++)
+        for (uint32_t c = 0; c < nc; c++) {
+            size_t i = (size_t)s * nc + c;
+            if (lab[i] != 1)
+                continue;
+            int id = nreg + 3;
+            region R = { 0, s, s, c, c, 0, 0, 0, false };
+            int32_t top = 0;
+            a->stack[top++] = (int32_t)i;
+            lab[i] = (int16_t)id;
+            while (top) {
+                int32_t j = a->stack[--top];
+                uint32_t js = (uint32_t)j / nc, jc = (uint32_t)j % nc;
+                R.n++;
+                R.sx += js;
+                R.sz += jc;
+                R.sum += a->cell[j];
+                if (js < R.s0) R.s0 = js;
+                if (js > R.s1) R.s1 = js;
+                if (jc < R.c0) R.c0 = jc;
+                if (jc > R.c1) R.c1 = jc;
+                const int32_t nb[4] = { j - (int32_t)nc, j + (int32_t)nc, jc > 0 ? j - 1 : -1,
+                                        jc + 1 < nc ? j + 1 : -1 };
+                for (int k = 0; k < 4; k++)
+                    if (nb[k] >= 0 && nb[k] < (int32_t)(ns * nc) && lab[nb[k]] == 1) {
+                        lab[nb[k]] = (int16_t)id;
+                        a->stack[top++] = nb[k];
+                    }
+            }
+            if (R.n >= min_cells && nreg < max_reg && nreg < 30000)
+                reg[nreg++] = R;
+            else
+                for (uint32_t t = 0; t < ns * nc; t++)
+                    if (lab[t] == id)
+                        lab[t] = 2;
+        }
+    return nreg;
+}
+
+static void add_target(tl_analysis_result *r, const tl_analysis_target *t)
+{
+    uint32_t i = r->n_targets;
+    if (i == TL_ANALYSIS_MAX_TARGETS) {
+        /* full: replace the weakest if this one is stronger */
+        uint32_t w = 0;
+        for (uint32_t k = 1; k < i; k++)
+            if (r->targets[k].confidence < r->targets[w].confidence)
+                w = k;
+        if (r->targets[w].confidence >= t->confidence)
+            return;
+        i = w;
+    } else {
+        r->n_targets++;
+    }
+    r->targets[i] = *t;
+}
+
+static int cmp_target(const void *x, const void *y)
+{
+    const tl_analysis_target *a = x, *b = y;
+    if (a->confidence != b->confidence)
+        return a->confidence < b->confidence ? 1 : -1;
+    return (a->contrast_db > b->contrast_db) - (a->contrast_db < b->contrast_db);
+}
+
+void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
+{
+    const uint32_t ns = a->ns, nc = a->cell_rows;
+    const float rpc = AN_CELL_MM / a->sp, db = p->dynamic_range_db / 255.0f;
+    const float strip_mm = (float)a->sw * a->sp;
+    int16_t *lab = a->label;
+    float *vals = a->tmp; /* h floats; cells inside can exceed: bounded below */
+    uint32_t nin = 0, cap = a->h;
+    memset(lab, 0, (size_t)ns * nc * sizeof *lab);
+    float margin = 0.2f / a->sp;
+    for (uint32_t s = 0; s < ns; s++) {
+        if (isnan(a->sup_fit[s]))
+            continue;
+        for (uint32_t c = 0; c < nc; c++) {
+            float rc = ((float)c + 0.5f) * rpc;
+            if (rc < a->sup_fit[s] + margin || rc > a->deep_fit[s] - margin)
+                continue;
+            float v = a->cell[(size_t)s * nc + c];
+            if (isnan(v))
+                continue;
+            lab[(size_t)s * nc + c] = 2;
+            if (nin < cap && ((s + c) % 2 == 0 || nin < cap / 2))
+                vals[nin++] = v;
+        }
+    }
+    if (nin < 16)
+        return;
+    float normal = an_percentile_f(vals, nin, 55);
+    float q25 = an_percentile_f(vals, nin, 25);
+    float sigma = (normal - q25) / 0.674f; /* cell-level spread of the normal band */
+    /* Smoothed deficit over 3 x 3 inside cells, thresholded. */
+    float thr_db = fmaxf(3.0f, 0.9f * sigma * db);
+    for (uint32_t s = 0; s < ns; s++)
+        for (uint32_t c = 0; c < nc; c++) {
+            size_t i = (size_t)s * nc + c;
+            if (lab[i] != 2)
+                continue;
+            double sum = 0;
+            int n = 0;
+            for (int ds = -1; ds <= 1; ds++)
+                for (int dc = -1; dc <= 1; dc++) {
+                    int ss = (int)s + ds, cc = (int)c + dc;
+                    if (ss < 0 || ss >= (int)ns || cc < 0 || cc >= (int)nc)
+                        continue;
+                    size_t j = (size_t)ss * nc + (size_t)cc;
+                    if (lab[j] == 0)
+                        continue;
+                    sum += a->cell[j];
+                    n++;
+                }
+            if (n >= 4 && (sum / n - normal) * db < -thr_db)
+                lab[i] = 1;
+        }
+    region reg[MAX_REGIONS];
+    uint32_t min_cells = (uint32_t)(0.8f / (strip_mm * AN_CELL_MM)) + 1;
+    int nreg = label_regions(a, lab, reg, MAX_REGIONS, min_cells);
+    float ref_angle = 0;
+    {
+        float angs[AN_MAX_STRIPS];
+        uint32_t k = 0;
+        for (uint32_t i = 1; i + 1 < r->superficial.n; i++) {
+            float dx = r->superficial.x_mm[i + 1] - r->superficial.x_mm[i - 1];
+            float dz = (r->superficial.z_mm[i + 1] + r->deep.z_mm[i + 1]) -
+                       (r->superficial.z_mm[i - 1] + r->deep.z_mm[i - 1]);
+            angs[k++] = atan2f(0.5f * dz, dx) * 180.0f / (float)M_PI;
+        }
+        ref_angle = an_percentile_f(angs, k, 50);
+    }
+    for (int k = 0; k < nreg; k++) {
+        region *R = &reg[k];
+        float contrast = (float)(R->sum / R->n - normal) * db;
+        float x = ((float)(R->sx / R->n) + 0.5f) * strip_mm - 0.5f * a->sp;
+        float z = ((float)(R->sz / R->n) + 0.5f) * AN_CELL_MM;
+        tl_analysis_target t;
+        t.kind = contrast < -15.0f ? TL_TARGET_ANECHOIC : TL_TARGET_HYPOECHOIC;
+        t.x_mm = x;
+        t.z_mm = z;
+        t.width_mm = (float)(R->s1 - R->s0 + 1) * strip_mm;
+        t.depth_mm = (float)(R->c1 - R->c0 + 1) * AN_CELL_MM;
+        t.area_mm2 = (float)R->n * strip_mm * AN_CELL_MM;
+        t.contrast_db = contrast;
+        /* Confidence: how far the mean sits outside the normal spread,
+         * given how many cells back it. */
+        float zsc = -contrast / fmaxf(sigma * db, 0.5f) * sqrtf((float)R->n / 4.0f);
+        float conf = 1.0f - expf(-fmaxf(0.0f, zsc - 2.0f) / 4.0f);
+        t.confidence = conf * fminf(1.0f, 0.4f + t.area_mm2 / 5.0f);
+        /* Anisotropy guard: a dark stretch that fills the band's thickness
+         * where the band tilts away from the beam more than elsewhere. */
+        uint32_t sm = (R->s0 + R->s1) / 2;
+        float band_th = (a->deep_fit[sm] - a->sup_fit[sm]) * a->sp;
+        float local_angle = NAN;
+        if (R->s1 > R->s0 + 1 && !isnan(a->sup_fit[R->s0]) && !isnan(a->sup_fit[R->s1])) {
+            float dz = (a->sup_fit[R->s1] + a->deep_fit[R->s1] - a->sup_fit[R->s0] -
+                        a->deep_fit[R->s0]) * 0.5f * a->sp;
+            local_angle = atan2f(dz, (float)(R->s1 - R->s0) * strip_mm) * 180.0f / (float)M_PI;
+        }
+        bool fills = t.depth_mm >= 0.8f * band_th;
+        bool tilted = !isnan(local_angle) && fabsf(local_angle - ref_angle) > 6.0f;
+        if (fills && tilted && contrast > -15.0f) {
+            r->anisotropy = true;
+            an_warn(r, "dark band at x=%.1f mm explained by a %.0f deg fibre tilt: anisotropy, "
+                    "tilt the probe", x, fabsf(local_angle - ref_angle));
+            continue;
+        }
+        if (t.confidence < 0.15f)
+            continue;
+        if (t.kind == TL_TARGET_ANECHOIC)
+            r->cleft = true;
+        add_target(r, &t);
+    }
+    qsort(r->targets, r->n_targets, sizeof r->targets[0], cmp_target);
+    r->best_target = r->n_targets ? 0 : -1;
+    if (r->n_targets)
+        r->hypoechoic = true;
+}

@@ -1,0 +1,90 @@
+/* Internal to tl_imaging: the plan record shared by plan.c, envelope.c and
+ * scanconv.c. Not part of the public API. */
+#ifndef TL_IMAGING_INTERNAL_H
+#define TL_IMAGING_INTERNAL_H
+
+#include "tl_imaging.h"
+
+#include <fftw3.h>
+
+/* One display pixel of the general (convex) scan-conversion table: the
+ * top-left neighbour in the depth-major log image and 8-bit fixed-point
+ * weights (0..256) towards the next line and the next sample. */
+typedef struct {
+    uint32_t off;
+    uint16_t wl, wk;
+} tl_sc_entry;
+
+struct tl_imaging_plan {
+    tl_geometry geom;
+    tl_image_type type;
+    tl_imaging_params p;
+
+    uint32_t L, N;          /* lines, samples per line of the input */
+    uint32_t M;             /* envelope samples per line after demodulation */
+    uint32_t nbins;         /* N/2 + 1 spectrum bins (RF_REAL) */
+    uint32_t k_lo;          /* first spectrum bin mapped to baseband bin 0 */
+    uint32_t k_n;           /* spectrum bins copied (<= M; the rest is zero) */
+    double step;            /* input samples per envelope sample (N / M) */
+
+    /* RF_REAL buffers (fftwf_malloc'd) and plans. */
+    float *rf;              /* L x N real */
+    fftwf_complex *spec;    /* L x nbins */
+    fftwf_complex *bb;      /* L x M baseband analytic signal */
+    fftwf_plan fwd, inv;
+    bool inv_direct;        /* inverse reads the kept bins in place in spec */
+
+    /* Compression scratch: power and pixels of a block of 16 lines. */
+    float *pw;              /* 16 x M */
+    uint8_t *ctmp;          /* 16 x M */
+
+    /* Log compression: pixel = a * log2(power) + b[k] (clamped to 0..255),
+     * b holding gain, TGC and the reference level per envelope sample k in
+     * storage order. */
+    float log_a;
+    float *log_b;           /* M */
+
+    /* Depth-major log image: M rows of L bytes, followed by a zero block so
+     * table entries for holes inside a row's hull read zeros. */
+    uint8_t *logimg;
+    size_t logimg_bytes;
+
+    /* Display raster. */
+    uint32_t W, H;
+    float spacing, ox, oz;
+    uint8_t *valid;         /* W x H mask */
+
+    /* Linear geometry: separable tables. Valid rectangle rows [r0, r1),
+     * cols [c0, c1). */
+    bool separable;
+    uint32_t r0, r1, c0, c1;
+    uint32_t *row_k;        /* per valid row: envelope sample (storage) */
+    uint16_t *row_w;        /* weight of row_k + 1 (0..256) */
+    uint32_t *col_l;        /* per valid col: line (storage) */
+    uint16_t *col_w;
+    uint16_t *tmp;          /* L x 8.8 fixed point row, scratch */
+
+    /* General tables: per row the hull [hull_c0, hull_c1) of valid pixels and
+     * one entry per pixel of that hull, rows one after another. */
+    uint32_t *hull_c0, *hull_c1;
+    tl_sc_entry *entries;
+    size_t n_entries;
+
+    uint8_t *speckle_tmp;   /* W x H scratch for the speckle filter */
+};
+
+/* envelope.c: envelope + log compression into plan->logimg. Returns the
+ * envelope and compression times in ms through the pointers. */
+tl_status tl_imaging_envelope_compress(tl_imaging_plan *plan, const tl_frame *in,
+                                       double *envelope_ms, double *compress_ms);
+
+/* scanconv.c */
+tl_status tl_imaging_scanconv_build(tl_imaging_plan *plan);
+void tl_imaging_scanconv_free(tl_imaging_plan *plan);
+void tl_imaging_scanconv_run(const tl_imaging_plan *plan, uint8_t *out, uint32_t stride);
+
+/* Serialises FFTW's planner (it is not thread-safe) and owns wisdom I/O. */
+void tl_imaging_fftw_lock(void);
+void tl_imaging_fftw_unlock(void);
+
+#endif

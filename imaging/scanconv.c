@@ -1,0 +1,272 @@
+/* Scan conversion: depth-major log image (M envelope samples x L lines) to
+ * the display raster, bilinear, from tables built once per plan.
+ *
+ * Every display pixel centre (x, z) in probe mm is mapped back to a
+ * fractional (line, sample) of the geometry (tl_geometry in tl_core.h), then
+ * to storage order (orientation U reverses lines, N reverses samples) and to
+ * envelope samples (k = sample / step). Weights are 8-bit fixed point.
+ * Linear arrays are separable (line depends on the column only, sample on
+ * the row only), so they use two 1-D tables; convex arrays use one entry per
+ * pixel inside each row's hull. */
+#include "imaging_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Fractional position f in [0, n-1] -> base index (<= n-2) and weight of
+ * base + 1 in 0..256. */
+static void split(double f, uint32_t n, uint32_t *base, uint16_t *w)
+{
+    if (f < 0.0)
+        f = 0.0;
+    if (f > n - 1)
+        f = n - 1;
+    uint32_t i = (uint32_t)f;
+    long wi = lround((f - i) * 256.0);
+    if (wi >= 256 && i + 1 < n) {
+        i++;
+        wi = 0;
+    }
+    if (i > n - 2) { /* the last index: weight everything onto it */
+        i = n - 2;
+        wi = 256;
+    }
+    *base = i;
+    *w = (uint16_t)wi;
+}
+
+/* Display pixel -> fractional (line, sample) of the geometry; false outside
+ * the scanned area. */
+static bool pixel_to_line_sample(const tl_imaging_plan *pl, uint32_t col, uint32_t row,
+                                 double *line, double *sample)
+{
+    const tl_geometry *g = &pl->geom;
+    double x = pl->ox + (double)col * pl->spacing;
+    double z = pl->oz + (double)row * pl->spacing;
+    double dz = tl_geometry_dz_mm(g);
+    double half = 0.5 * (g->lines - 1);
+    double lf, r;
+    if (g->kind == TL_PROBE_CONVEX && g->radius_mm > 0.0f) {
+        double R = g->radius_mm;
+        double theta = atan2(x, z + R);
+        r = hypot(x, z + R) - R;
+        lf = theta * R / g->pitch_mm + half;
+    } else {
+        lf = x / g->pitch_mm + half;
+        r = z;
+    }
+    double sf = (r - g->depth_start_mm) / dz;
+    const double eps = 1e-6;
+    if (lf < -eps || lf > g->lines - 1 + eps || sf < -eps || sf > g->samples - 1 + eps)
+        return false;
+    *line = lf;
+    *sample = sf;
+    return true;
+}
+
+/* Geometry (line, sample) -> storage (line, envelope sample) coordinates. */
+static void to_storage(const tl_imaging_plan *pl, double line, double sample, double *ls,
+                       double *ks)
+{
+    tl_orientation o = pl->p.orientation;
+    if (o == TL_ORIENT_UF || o == TL_ORIENT_UN)
+        line = (pl->L - 1) - line;
+    if (o == TL_ORIENT_MN || o == TL_ORIENT_UN)
+        sample = (pl->N - 1) - sample;
+    *ls = line;
+    *ks = sample / pl->step;
+}
+
+static tl_status build_separable(tl_imaging_plan *pl)
+{
+    uint32_t W = pl->W, H = pl->H;
+    pl->row_k = malloc(sizeof(uint32_t) * H);
+    pl->row_w = malloc(sizeof(uint16_t) * H);
+    pl->col_l = malloc(sizeof(uint32_t) * W);
+    pl->col_w = malloc(sizeof(uint16_t) * W);
+    pl->tmp = malloc(sizeof(uint16_t) * (pl->L + 1));
+    if (!pl->row_k || !pl->row_w || !pl->col_l || !pl->col_w || !pl->tmp)
+        return TL_ERR_NO_MEM;
+    pl->r0 = H;
+    pl->r1 = 0;
+    pl->c0 = W;
+    pl->c1 = 0;
+    /* Linear: the line depends on x only and the sample on z only, so the
+     * valid area is a rectangle; probe it along row/column through it. */
+    const tl_geometry *g = &pl->geom;
+    double half = 0.5 * (g->lines - 1), dz = tl_geometry_dz_mm(g);
+    for (uint32_t c = 0; c < W; c++) {
+        double lf = (pl->ox + (double)c * pl->spacing) / g->pitch_mm + half;
+        if (lf < -1e-6 || lf > g->lines - 1 + 1e-6)
+            continue;
+        if (c < pl->c0)
+            pl->c0 = c;
+        pl->c1 = c + 1;
+        double ls, ks;
+        to_storage(pl, lf, 0.0, &ls, &ks);
+        split(ls, pl->L, &pl->col_l[c], &pl->col_w[c]);
+    }
+    for (uint32_t r = 0; r < H; r++) {
+        double sf = (pl->oz + (double)r * pl->spacing - g->depth_start_mm) / dz;
+        if (sf < -1e-6 || sf > g->samples - 1 + 1e-6)
+            continue;
+        if (r < pl->r0)
+            pl->r0 = r;
+        pl->r1 = r + 1;
+        double ls, ks;
+        to_storage(pl, 0.0, sf, &ls, &ks);
+        split(ks, pl->M, &pl->row_k[r], &pl->row_w[r]);
+    }
+    if (pl->r0 >= pl->r1 || pl->c0 >= pl->c1)
+        return TL_ERR_INVALID_ARG;
+    for (uint32_t r = pl->r0; r < pl->r1; r++)
+        memset(pl->valid + (size_t)r * W + pl->c0, 255, pl->c1 - pl->c0);
+    return TL_OK;
+}
+
+static tl_status build_general(tl_imaging_plan *pl)
+{
+    uint32_t W = pl->W, H = pl->H;
+    pl->hull_c0 = calloc(H, sizeof(uint32_t));
+    pl->hull_c1 = calloc(H, sizeof(uint32_t));
+    if (!pl->hull_c0 || !pl->hull_c1)
+        return TL_ERR_NO_MEM;
+    double *lsv = malloc(sizeof(double) * W), *ksv = malloc(sizeof(double) * W);
+    if (!lsv || !ksv) {
+        free(lsv);
+        free(ksv);
+        return TL_ERR_NO_MEM;
+    }
+    size_t cap = 0;
+    tl_status st = TL_OK;
+    const uint32_t zero_off = pl->M * pl->L;
+    for (uint32_t r = 0; r < H && st == TL_OK; r++) {
+        uint32_t c0 = W, c1 = 0;
+        for (uint32_t c = 0; c < W; c++) {
+            double lf, sf;
+            if (!pixel_to_line_sample(pl, c, r, &lf, &sf)) {
+                lsv[c] = -1.0;
+                continue;
+            }
+            to_storage(pl, lf, sf, &lsv[c], &ksv[c]);
+            pl->valid[(size_t)r * W + c] = 255;
+            if (c < c0)
+                c0 = c;
+            c1 = c + 1;
+        }
+        if (c0 >= c1)
+            c0 = c1 = 0;
+        pl->hull_c0[r] = c0;
+        pl->hull_c1[r] = c1;
+        if (pl->n_entries + (c1 - c0) > cap) {
+            size_t ncap = cap ? cap * 2 : (size_t)W * 64;
+            while (ncap < pl->n_entries + (c1 - c0))
+                ncap *= 2;
+            tl_sc_entry *e = realloc(pl->entries, ncap * sizeof *e);
+            if (!e) {
+                st = TL_ERR_NO_MEM;
+                break;
+            }
+            pl->entries = e;
+            cap = ncap;
+        }
+        for (uint32_t c = c0; c < c1; c++) {
+            tl_sc_entry *e = &pl->entries[pl->n_entries++];
+            if (lsv[c] < 0.0) { /* a hole inside the hull reads the zero block */
+                e->off = zero_off;
+                e->wl = e->wk = 0;
+                continue;
+            }
+            uint32_t l, k;
+            split(lsv[c], pl->L, &l, &e->wl);
+            split(ksv[c], pl->M, &k, &e->wk);
+            e->off = k * pl->L + l;
+        }
+    }
+    free(lsv);
+    free(ksv);
+    return st;
+}
+
+tl_status tl_imaging_scanconv_build(tl_imaging_plan *pl)
+{
+    /* The log image plus a zero block of L + 2 bytes (a 2 x 2 neighbourhood
+     * starting at zero_off). */
+    pl->logimg_bytes = (size_t)pl->M * pl->L + pl->L + 2;
+    pl->logimg = calloc(pl->logimg_bytes, 1);
+    pl->valid = calloc((size_t)pl->W * pl->H, 1);
+    if (!pl->logimg || !pl->valid)
+        return TL_ERR_NO_MEM;
+    pl->separable = pl->geom.kind == TL_PROBE_LINEAR || !(pl->geom.radius_mm > 0.0f);
+    return pl->separable ? build_separable(pl) : build_general(pl);
+}
+
+void tl_imaging_scanconv_free(tl_imaging_plan *pl)
+{
+    free(pl->logimg);
+    free(pl->valid);
+    free(pl->row_k);
+    free(pl->row_w);
+    free(pl->col_l);
+    free(pl->col_w);
+    free(pl->tmp);
+    free(pl->hull_c0);
+    free(pl->hull_c1);
+    free(pl->entries);
+}
+
+static void run_separable(const tl_imaging_plan *pl, uint8_t *out, uint32_t stride)
+{
+    const uint32_t W = pl->W, L = pl->L;
+    uint16_t *tmp = pl->tmp;
+    const uint32_t c0 = pl->c0, c1 = pl->c1;
+    for (uint32_t r = 0; r < pl->H; r++) {
+        uint8_t *o = out + (size_t)r * stride;
+        if (r < pl->r0 || r >= pl->r1) {
+            memset(o, 0, W);
+            continue;
+        }
+        /* Along depth first, on the short row of L lines (8.8 fixed point)... */
+        const uint8_t *a = pl->logimg + (size_t)pl->row_k[r] * L;
+        const uint8_t *b = a + L;
+        const uint32_t w = pl->row_w[r], wa = 256 - w;
+        for (uint32_t l = 0; l < L; l++)
+            tmp[l] = (uint16_t)(a[l] * wa + b[l] * w);
+        /* ...then across lines for every display column. */
+        memset(o, 0, c0);
+        for (uint32_t c = c0; c < c1; c++) {
+            uint32_t l = pl->col_l[c], wc = pl->col_w[c];
+            o[c] = (uint8_t)((tmp[l] * (256 - wc) + tmp[l + 1] * wc + 32768u) >> 16);
+        }
+        memset(o + c1, 0, W - c1);
+    }
+}
+
+static void run_general(const tl_imaging_plan *pl, uint8_t *out, uint32_t stride)
+{
+    const uint32_t W = pl->W, L = pl->L;
+    const uint8_t *img = pl->logimg;
+    const tl_sc_entry *e = pl->entries;
+    for (uint32_t r = 0; r < pl->H; r++) {
+        uint8_t *o = out + (size_t)r * stride;
+        uint32_t c0 = pl->hull_c0[r], c1 = pl->hull_c1[r];
+        memset(o, 0, c0);
+        for (uint32_t c = c0; c < c1; c++, e++) {
+            const uint8_t *p = img + e->off;
+            uint32_t wl = e->wl, wk = e->wk;
+            uint32_t top = p[0] * (256 - wl) + p[1] * wl;
+            uint32_t bot = p[L] * (256 - wl) + p[L + 1] * wl;
+            o[c] = (uint8_t)((top * (256 - wk) + bot * wk + 32768u) >> 16);
+        }
+        memset(o + c1, 0, W - c1);
+    }
+}
+
+void tl_imaging_scanconv_run(const tl_imaging_plan *pl, uint8_t *out, uint32_t stride)
+{
+    if (pl->separable)
+        run_separable(pl, out, stride);
+    else
+        run_general(pl, out, stride);
+}

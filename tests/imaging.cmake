@@ -1,0 +1,2 @@
+tl_test(test_imaging_analytic SOURCES test_imaging_analytic.c LIBS tl_imaging TIMEOUT 60)
+tl_test(test_imaging_geometry SOURCES test_imaging_geometry.c LIBS tl_imaging TIMEOUT 60)

@@ -1,0 +1,2 @@
+# hw-sim physics tests (owned by hw-sim).
+tl_test(test_sim_physics SOURCES test_sim_physics.c LIBS tl_sim TIMEOUT 120)

@@ -1,0 +1,282 @@
+/* imaging: scan-conversion geometry. A simulated point target at a known
+ * (x, z) in mm must appear at the display pixel the plan's calibration
+ * predicts, within half a pixel, for linear and convex arrays, every PLUS
+ * orientation and every input type. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl_imaging.h"
+
+/* Echo of a point target as the beamformed RF (or I/Q, or envelope) of each
+ * line: Gaussian beam across lines, Gaussian pulse envelope along range. */
+typedef struct {
+    tl_geometry g;
+    double line0, sample0;   /* the target in (line, sample) coordinates */
+    double beam_lines;       /* beam width, in lines */
+} target;
+
+static target make_target(const tl_geometry *g, double x, double z)
+{
+    target t = { .g = *g, .beam_lines = 3.0 };
+    double dz = tl_geometry_dz_mm(g), r;
+    if (g->kind == TL_PROBE_CONVEX) {
+        double th = atan2(x, z + g->radius_mm);
+        r = hypot(x, z + g->radius_mm) - g->radius_mm;
+        t.line0 = th * g->radius_mm / g->pitch_mm + 0.5 * (g->lines - 1);
+    } else {
+        r = z;
+        t.line0 = x / g->pitch_mm + 0.5 * (g->lines - 1);
+    }
+    t.sample0 = (r - g->depth_start_mm) / dz;
+    return t;
+}
+
+/* Fill a frame of `type` in orientation `o` (storage order reversed as PLUS
+ * does: U = lines right to left, N = samples far to near). */
+static void *synth(const target *t, tl_image_type type, tl_orientation o, size_t *bytes)
+{
+    const tl_geometry *g = &t->g;
+    uint32_t L = g->lines, N = g->samples;
+    size_t per = (type == TL_IMAGE_RF_IQ_LINE || type == TL_IMAGE_RF_I_LINE_Q_LINE) ? 2 : 1;
+    *bytes = (size_t)L * N * per * 2;
+    int16_t *d = calloc((size_t)L * N * per, 2);
+    double sigma = 1.0 * g->fs_hz / g->f0_hz; /* pulse envelope, in samples */
+    for (uint32_t l = 0; l < L; l++) {
+        double bl = exp(-0.5 * pow((l - t->line0) / t->beam_lines, 2.0));
+        uint32_t ls = (o == TL_ORIENT_UF || o == TL_ORIENT_UN) ? L - 1 - l : l;
+        for (uint32_t s = 0; s < N; s++) {
+            double u = s - t->sample0;
+            double env = 20000.0 * bl * exp(-0.5 * u * u / (sigma * sigma));
+            double ph = 2.0 * M_PI * g->f0_hz * u / g->fs_hz;
+            uint32_t ss = (o == TL_ORIENT_MN || o == TL_ORIENT_UN) ? N - 1 - s : s;
+            size_t i = (size_t)ls * N + ss;
+            switch (type) {
+            case TL_IMAGE_RF_REAL: d[i] = (int16_t)lrint(env * cos(ph)); break;
+            case TL_IMAGE_ENVELOPE: ((uint16_t *)d)[i] = (uint16_t)lrint(env); break;
+            case TL_IMAGE_RF_IQ_LINE:
+                d[2 * i] = (int16_t)lrint(env * cos(ph));
+                d[2 * i + 1] = (int16_t)lrint(env * sin(ph));
+                break;
+            case TL_IMAGE_RF_I_LINE_Q_LINE:
+                d[(size_t)(2 * ls) * N + ss] = (int16_t)lrint(env * cos(ph));
+                d[(size_t)(2 * ls + 1) * N + ss] = (int16_t)lrint(env * sin(ph));
+                break;
+            default: break;
+            }
+        }
+    }
+    return d;
+}
+
+/* Peak of the image: a least-squares 2-D quadratic through every pixel
+ * within `drop` grey levels of the maximum (the log of a Gaussian blob is a
+ * quadratic; the ridge between scan lines is linear, so a 3-point fit at the
+ * maximum would snap to a line). */
+static void find_peak(const tl_bmode *img, double *col, double *row)
+{
+    uint32_t bc = 0, br = 0;
+    int best = -1;
+    for (uint32_t r = 0; r < img->height; r++)
+        for (uint32_t c = 0; c < img->width; c++)
+            if (img->pixels[r * img->stride + c] > best) {
+                best = img->pixels[r * img->stride + c];
+                bc = c;
+                br = r;
+            }
+    const int drop = 100, box = 60;
+    int count = 0;
+    double A[6][7] = { { 0 } };
+    for (int dr = -box; dr <= box; dr++)
+        for (int dc = -box; dc <= box; dc++) {
+            long r = (long)br + dr, c = (long)bc + dc;
+            if (r < 0 || c < 0 || r >= (long)img->height || c >= (long)img->width)
+                continue;
+            int v = img->pixels[(size_t)r * img->stride + (size_t)c];
+            if (v < best - drop)
+                continue;
+            count++;
+            double f[6] = { 1, dc, dr, (double)dc * dc, (double)dc * dr, (double)dr * dr };
+            for (int i = 0; i < 6; i++) {
+                for (int j = 0; j < 6; j++)
+                    A[i][j] += f[i] * f[j];
+                A[i][6] += f[i] * v;
+            }
+        }
+    for (int i = 0; i < 6; i++) { /* Gauss-Jordan with partial pivoting */
+        int piv = i;
+        for (int k = i + 1; k < 6; k++)
+            if (fabs(A[k][i]) > fabs(A[piv][i]))
+                piv = k;
+        for (int j = 0; j < 7; j++) {
+            double t = A[i][j];
+            A[i][j] = A[piv][j];
+            A[piv][j] = t;
+        }
+        for (int k = 0; k < 6; k++) {
+            if (k == i)
+                continue;
+            double m = A[k][i] / A[i][i];
+            for (int j = 0; j < 7; j++)
+                A[k][j] -= m * A[i][j];
+        }
+    }
+    assert_true(count >= 12);
+    double q[6];
+    for (int i = 0; i < 6; i++)
+        q[i] = A[i][6] / A[i][i];
+    /* grad = 0: [2d e; e 2f] [x z] = -[b c] */
+    double a11 = 2 * q[3], a12 = q[4], a22 = 2 * q[5], det = a11 * a22 - a12 * a12;
+    double x = (-q[1] * a22 + q[2] * a12) / det;
+    double z = (-q[2] * a11 + q[1] * a12) / det;
+    *col = bc + x;
+    *row = br + z;
+}
+
+static void check_target(const tl_geometry *g, tl_image_type type, tl_orientation o, double x,
+                         double z)
+{
+    tl_imaging_params p = tl_imaging_params_default();
+    p.fft_effort = 0;
+    p.orientation = o;
+    p.dynamic_range_db = 40.0f;
+    p.gain_db = -3.0f; /* keep the peak below 255 */
+    tl_imaging_plan *plan = NULL;
+    assert_int_equal(tl_imaging_plan_create(g, type, &p, &plan), TL_OK);
+    uint32_t W, H;
+    float s, ox, oz;
+    assert_int_equal(tl_imaging_plan_output(plan, &W, &H, &s, &ox, &oz), TL_OK);
+    tl_bmode img;
+    assert_int_equal(tl_bmode_alloc(&img, W, H), TL_OK);
+    target t = make_target(g, x, z);
+    tl_frame fr = { .geom = *g, .type = type };
+    fr.data = synth(&t, type, o, &fr.data_bytes);
+    assert_int_equal(tl_imaging_execute(plan, &fr, &img, NULL), TL_OK);
+    double col, row;
+    find_peak(&img, &col, &row);
+    double ecol = (x - ox) / s, erow = (z - oz) / s;
+    printf("%s %s o=%d: target (%.2f, %.2f) mm expected px (%.2f, %.2f), found (%.2f, %.2f)\n",
+           g->kind == TL_PROBE_CONVEX ? "convex" : "linear", tl_image_type_name(type), (int)o,
+           x, z, ecol, erow, col, row);
+    assert_true(fabs(col - ecol) <= 0.5);
+    assert_true(fabs(row - erow) <= 0.5);
+    assert_int_equal(img.valid[(size_t)lrint(erow) * W + lrint(ecol)], 255);
+    assert_true(img.spacing_mm == s && img.origin_x_mm == ox && img.origin_z_mm == oz);
+    free(fr.data);
+    tl_bmode_free(&img);
+    tl_imaging_plan_destroy(plan);
+}
+
+static tl_geometry linear_geom(void)
+{
+    tl_geometry g = tl_geometry_default_linear();
+    g.samples = 1024;
+    g.f0_hz = 7.5e6f;
+    g.fs_hz = 30e6f;
+    return g;
+}
+
+static tl_geometry convex_geom(void)
+{
+    tl_geometry g = tl_geometry_default_linear();
+    g.kind = TL_PROBE_CONVEX;
+    g.radius_mm = 40.0f;
+    g.pitch_mm = 0.45f;
+    g.samples = 1536;
+    g.f0_hz = 5e6f;
+    g.fs_hz = 20e6f;
+    g.depth_start_mm = 1.0f;
+    return g;
+}
+
+static void test_linear_point_targets(void **state)
+{
+    (void)state;
+    tl_geometry g = linear_geom();
+    for (int o = 0; o < 4; o++)
+        check_target(&g, TL_IMAGE_RF_REAL, (tl_orientation)o, 3.13, 12.37);
+    check_target(&g, TL_IMAGE_RF_REAL, TL_ORIENT_MF, -15.02, 25.61);
+    check_target(&g, TL_IMAGE_RF_I_LINE_Q_LINE, TL_ORIENT_MN, -7.7, 5.05);
+    check_target(&g, TL_IMAGE_RF_IQ_LINE, TL_ORIENT_UF, 11.1, 18.2);
+    check_target(&g, TL_IMAGE_ENVELOPE, TL_ORIENT_UN, 0.4, 9.9);
+}
+
+static void test_convex_point_targets(void **state)
+{
+    (void)state;
+    tl_geometry g = convex_geom();
+    for (int o = 0; o < 4; o++)
+        check_target(&g, TL_IMAGE_RF_REAL, (tl_orientation)o, 8.03, 30.31);
+    check_target(&g, TL_IMAGE_RF_REAL, TL_ORIENT_MF, -25.4, 41.7);
+    check_target(&g, TL_IMAGE_RF_REAL, TL_ORIENT_MF, 1.2, 4.4);
+    check_target(&g, TL_IMAGE_RF_I_LINE_Q_LINE, TL_ORIENT_UN, -14.0, 20.0);
+}
+
+static void test_bad_input_is_refused(void **state)
+{
+    (void)state;
+    tl_geometry g = linear_geom();
+    tl_imaging_plan *plan = NULL;
+    tl_imaging_params p = tl_imaging_params_default();
+    p.fft_effort = 0;
+    p.dynamic_range_db = 0.0f;
+    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_ERR_INVALID_ARG);
+    p = tl_imaging_params_default();
+    p.fft_effort = 0;
+    g.samples = 3;
+    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_ERR_FORMAT);
+    g = linear_geom();
+    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_OK);
+    tl_bmode img;
+    uint32_t W, H;
+    tl_imaging_plan_output(plan, &W, &H, NULL, NULL, NULL);
+    assert_int_equal(tl_bmode_alloc(&img, W, H), TL_OK);
+    int16_t *d = calloc((size_t)g.lines * g.samples, 2);
+    tl_frame fr = { .geom = g, .type = TL_IMAGE_RF_REAL, .data = d,
+                    .data_bytes = (size_t)g.lines * g.samples * 2 - 2 }; /* short frame */
+    assert_int_equal(tl_imaging_execute(plan, &fr, &img, NULL), TL_ERR_FORMAT);
+    fr.data_bytes += 2;
+    fr.type = TL_IMAGE_ENVELOPE; /* not what the plan was built for */
+    assert_int_equal(tl_imaging_execute(plan, &fr, &img, NULL), TL_ERR_INVALID_ARG);
+    fr.type = TL_IMAGE_RF_REAL;
+    fr.geom.lines = 64;
+    assert_int_equal(tl_imaging_execute(plan, &fr, &img, NULL), TL_ERR_INVALID_ARG);
+    fr.geom = g;
+    assert_int_equal(tl_imaging_execute(plan, &fr, &img, NULL), TL_OK);
+    /* All-zero RF is black, never NaN garbage. */
+    for (uint32_t i = 0; i < W * H; i++)
+        assert_int_equal(img.pixels[i], 0);
+    free(d);
+    tl_bmode_free(&img);
+    tl_imaging_plan_destroy(plan);
+}
+
+static void test_orientation_names(void **state)
+{
+    (void)state;
+    assert_int_equal(tl_orientation_from_name("MF"), TL_ORIENT_MF);
+    assert_int_equal(tl_orientation_from_name("MFA"), TL_ORIENT_MF);
+    assert_int_equal(tl_orientation_from_name("NM"), TL_ORIENT_MN);
+    assert_int_equal(tl_orientation_from_name("FU"), TL_ORIENT_UF);
+    assert_int_equal(tl_orientation_from_name("UN"), TL_ORIENT_UN);
+    assert_int_equal(tl_orientation_from_name("XY"), -1);
+    assert_int_equal(tl_orientation_from_name(""), -1);
+    assert_int_equal(tl_orientation_from_name(NULL), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_linear_point_targets),
+        cmocka_unit_test(test_convex_point_targets),
+        cmocka_unit_test(test_bad_input_is_refused),
+        cmocka_unit_test(test_orientation_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
