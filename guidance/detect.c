@@ -65,7 +65,7 @@ float select_kth(float *v, size_t n, size_t k)
 tl_needle_params tl_needle_params_default(void)
 {
     tl_needle_params p = {
-        .min_angle_deg = 7.0f,
+        .min_angle_deg = 9.0f,
         .max_angle_deg = 72.0f,
         .min_length_mm = 2.5f,
         .gauge = 0.0f,
@@ -448,11 +448,97 @@ static int find_peaks(const float *acc, const hough_grid *g, float work_mm,
     return n;
 }
 
+/* Scanners put the image on a black canvas. Without a valid mask, crop
+ * black margins, so they neither skew the statistics nor count as "the
+ * image edge" a needle must come from. A margin is only taken where it ends
+ * at a clear scan-area edge: a column (row) mostly filled with echoes after
+ * columns (rows) that are black throughout. A sparse image (a water tank
+ * with wire dots) keeps its full extent. */
+static uint32_t lit(const tl_bmode *img, uint32_t idx, bool column, uint32_t *n)
+{
+    uint32_t step = 4, nz = 0, cnt = 0;
+    if (column) {
+        for (uint32_t r = 0; r < img->height; r += step, cnt++)
+            nz += img->pixels[(size_t)r * img->stride + idx] > 2;
+    } else {
+        const uint8_t *row = img->pixels + (size_t)idx * img->stride;
+        for (uint32_t x = 0; x < img->width; x += step, cnt++)
+            nz += row[x] > 2;
+    }
+    *n = cnt;
+    return nz;
+}
+
+static uint32_t margin(const tl_bmode *img, bool column, bool from_end)
+{
+    uint32_t len = column ? img->width : img->height;
+    for (uint32_t k = 0; k < len / 3; k++) {
+        uint32_t idx = from_end ? len - 1 - k : k, n;
+        uint32_t nz = lit(img, idx, column, &n);
+        if (nz * 10 >= n * 3)
+            return k;            /* a filled edge after black ones */
+        if (nz * 50 > n)
+            return 0;            /* not black, not an edge: no margin */
+    }
+    return 0;
+}
+
+static void content_box(const tl_bmode *img, uint32_t *c0, uint32_t *c1, uint32_t *r0,
+                        uint32_t *r1)
+{
+    *c0 = 0;
+    *c1 = img->width;
+    *r0 = 0;
+    *r1 = img->height;
+    if (img->valid)
+        return;
+    *c0 = margin(img, true, false);
+    *c1 = img->width - margin(img, true, true);
+    *r0 = margin(img, false, false);
+    *r1 = img->height - margin(img, false, true);
+}
+
+static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
+                           const tl_needle_guide *guide, tl_needle_detection *out);
+
 tl_status tl_needle_detect(tl_needle_detector *d, const tl_bmode *img,
                            const tl_needle_guide *guide, tl_needle_detection *out)
 {
     if (!d || !img || !out || !img->pixels || img->width < 32 || img->height < 32 ||
         img->stride < img->width || !(img->spacing_mm > 0.001f && img->spacing_mm < 5.0f))
+        return TL_ERR_INVALID_ARG;
+    uint32_t c0, c1, r0, r1;
+    content_box(img, &c0, &c1, &r0, &r1);
+#ifdef TL_NEEDLE_DEBUG
+    fprintf(stderr, "content box x %u..%u z %u..%u\n", c0, c1, r0, r1);
+#endif
+    if (c0 == 0 && r0 == 0 && c1 == img->width && r1 == img->height)
+        return detect_in(d, img, guide, out);
+    tl_bmode view = *img;
+    view.pixels = img->pixels + (size_t)r0 * img->stride + c0;
+    view.width = c1 - c0;
+    view.height = r1 - r0;
+    float dx = (float)c0 * img->spacing_mm, dz = (float)r0 * img->spacing_mm;
+    tl_needle_guide g2;
+    if (guide) {
+        /* the guide crosses the view's top at a shifted x */
+        g2 = *guide;
+        g2.offset_mm = guide->offset_mm - dx + dz / tanf(guide->angle_deg * (float)TL_DEG);
+    }
+    tl_status s = detect_in(d, &view, guide ? &g2 : NULL, out);
+    if (s == TL_OK) {
+        out->tip_x_mm += dx;
+        out->tip_z_mm += dz;
+        out->entry_x_mm += dx;
+        out->entry_z_mm += dz;
+    }
+    return s;
+}
+
+static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
+                           const tl_needle_guide *guide, tl_needle_detection *out)
+{
+    if (img->width < 32 || img->height < 32)
         return TL_ERR_INVALID_ARG;
     if (guide && !(isfinite(guide->angle_deg) && isfinite(guide->offset_mm) &&
                    fabsf(guide->angle_deg) < 89.0f))

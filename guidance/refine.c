@@ -404,6 +404,11 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
 
     /* 5. Features and confidence. */
     double len = fabs(ut - us) * px_along;
+    /* A needle comes from outside the image: its shallow end lies near where
+     * the line leaves the image (or the scanned area). Fibres, septa and
+     * bone flanks are segments that start and end inside the tissue. */
+    int u_border = deeper > 0 ? lo : hi;
+    double entry_gap = fabs((double)(us - u_border)) * px_along;
     float contrast = (shaft - bg) / bsig;
     int filled = 0, ridge = 0, span = re - rs + 1;
     n = 0;
@@ -466,7 +471,8 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     float s_shadow = clampf((ratio - 0.25f) / 0.3f, 0.0f, 1.0f);
     float fa_deg = fabsf(out->angle_deg);
     bool angle_ok = fa_deg >= p->min_angle_deg - 1.0f && fa_deg <= p->max_angle_deg + 1.0f;
-    out->confidence = sqrtf(s_con) * s_len * s_str * s_fill * s_ridge * s_shadow;
+    float s_entry = clampf(1.0f - ((float)entry_gap - 4.0f) / 4.0f, 0.0f, 1.0f);
+    out->confidence = sqrtf(s_con) * s_len * s_str * s_fill * s_ridge * s_shadow * s_entry;
     out->reason = "ok";
     if (len < p->min_length_mm) {
         out->reason = "shaft too short";
@@ -474,6 +480,8 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     } else if (!angle_ok) {
         out->reason = "angle out of range";
         out->confidence = 0.0f;
+    } else if (s_entry < 0.5f) {
+        out->reason = "shaft does not come from the image edge";
     } else if (s_shadow < 0.5f) {
         out->reason = "shadow beneath (bone)";
     } else if (s_str < 0.5f) {
