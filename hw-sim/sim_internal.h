@@ -100,6 +100,7 @@ typedef struct {
     float fib_nx, fib_nz;        /* fibre normal (unit, anatomy coordinates) */
     float fib_w;                 /* angular width of the fibre reflection (rad) */
     float fib_k;                 /* diffuse darkening weight with angle (0..1) */
+    float fib_rough;             /* incoherent (rough) share of the reflector (0..1) */
 } sim_med;
 
 typedef struct sim_model sim_model;

@@ -128,6 +128,12 @@ static void march_column(sim_scene *sc, const sim_params *p, build_ctx *bx, uint
             float mod = sim_noise1(m->seed ^ sim_hash(key, 77), ax / 1.2f);
             mod = (0.25f + 0.75f * mod) * (0.5f + sim_hash01(m->seed, key));
             float a = md.fib_amp * mod * lobe(md.fib_nx, md.fib_nz, adx, adz, md.fib_w);
+            if (md.fib_rough > 0.0f) {
+                /* rough septa scatter whatever their orientation: a part that
+                 * is incoherent across the beam (unit variance per column) */
+                float g = sim_hash01(m->seed ^ sim_hash(key, 991), j) * 2.0f - 1.0f;
+                a = (1.0f - md.fib_rough) * a + md.fib_rough * md.fib_amp * mod * 1.73f * g * 2.0f;
+            }
             sim_deposit(gs, S, (float)s - 1.0f + t, a * at);
         }
         prev_u = md.fib_u;
@@ -144,6 +150,15 @@ static void march_column(sim_scene *sc, const sim_params *p, build_ctx *bx, uint
                 float nrm = 1.0f / sqrtf(1.0f + slope * slope);
                 float a = cv->amp * lobe(-slope * nrm, nrm, adx, adz, cv->width_rad);
                 float att_here = bx->colatt[s > 0 ? s - 1 : 0];
+                if (cv->bone) {
+                    /* a rough surface: a part incoherent from column to column,
+                     * so a tilted cortex stays bright where a smooth interface
+                     * would cancel across the beam */
+                    uint64_t h = sim_hash(m->seed ^ (uint64_t)(k + 1) * 0x51ED27u, j);
+                    float g = (float)(h >> 40) * (1.0f / 16777216.0f) +
+                              (float)((h >> 16) & 0xFFFFFF) * (1.0f / 16777216.0f) - 1.0f;
+                    a = a + cv->amp * 1.2f * g;
+                }
                 sim_deposit(gs, S, pos, a * att_here);
                 if (cv->bone) {
                     /* the cortex has thickness: two weaker echoes just beneath */

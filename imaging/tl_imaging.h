@@ -75,7 +75,11 @@ tl_imaging_params tl_imaging_params_default(void);
 
 typedef struct tl_imaging_plan tl_imaging_plan;
 
-/* Build a plan for frames of this geometry and image type. */
+/* Build a plan for frames of this geometry and image type.
+ * Frame layouts (as recording/ reads them): RF_REAL / ENVELOPE `lines` rows
+ * of `samples` int16 / uint16; RF_I_LINE_Q_LINE 2*lines rows alternating I
+ * and Q; RF_IQ_LINE `lines` rows of `samples` I,Q pairs; BRIGHTNESS an image
+ * of `samples` rows of `lines` pixels. data_bytes must match exactly. */
 tl_status tl_imaging_plan_create(const tl_geometry *geom, tl_image_type type,
                                  const tl_imaging_params *params,
                                  tl_imaging_plan **out);

@@ -108,6 +108,8 @@ typedef struct {
     const char *operator_name; /* required */
     int age_years;           /* 0 = not given (Achilles tables need it) */
     char sex;                /* 'M', 'F' or 0 = not given */
+    int64_t started_ms;      /* 0 = now; else when the visit took place (Unix ms),
+                                for entering earlier visits from paper charts */
 } tl_injlog_session_info;
 
 typedef struct {
