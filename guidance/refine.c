@@ -148,65 +148,122 @@ static bool fit_line(const float *rv, const uint8_t *use, int lo, int hi, float 
     return true;
 }
 
+#define NCTL 4
+/* Perpendicular distances (mm) of the control lines on the shallow side. */
+static const double ctl_mm[NCTL] = { 0.8, 1.1, 1.4, 1.7 };
+
 /* Echo along the line v = v0 + m u in a band of half width hw (v pixels),
- * and along control lines 1.3 and 2.1 mm above it and one 3 mm below. */
-static bool sample_line(const walker *w, int above, int hw, float *I, float *ctrl, float *ctrl2,
+ * and NCTL control lines in the tissue on the shallow side of it (the comet
+ * tail of reverberations lies on the deep side). Where those leave the
+ * image (a needle just under the skin), a flat line's controls are taken
+ * at the same depth instead, shifted along the row towards the shallow
+ * side. Also a sample 3 mm beneath (shadow check).
+ * in[u]: 0 = the line is outside the image there, 1 = inside but its
+ * controls are not, 2 = all inside. */
+static bool sample_line(const walker *w, int above, double sina, int hw, float *I, float *ctl,
                         float *below, uint8_t *in, int *lo_out, int *hi_out)
 {
-    double px_perp = w->sp / w->cosb;
-    int off_c1 = (int)lround(1.3 / px_perp), off_c2 = (int)lround(2.1 / px_perp);
-    int off_b = (int)lround(3.0 / px_perp);
-    int nu = w->nu, lo = nu, hi = -1;
+    double vpx = 1.0 / (w->sp * w->cosb); /* v pixels per mm across the line */
+    int off[NCTL], sh[NCTL];
+    for (int k = 0; k < NCTL; k++) {
+        off[k] = (int)lround(ctl_mm[k] * vpx);
+        sh[k] = (int)lround(fmin(ctl_mm[k] / sina, 3.0 + 2.0 * k) / w->sp);
+    }
+    int off_b = (int)lround(3.0 * vpx);
+    int nu = w->nu, lo = nu, hi = -1, nc = 0;
     for (int u = 0; u < nu; u++) {
         double v = w->v0 + w->m * (u - w->u0);
         in[u] = 0;
-        double va = v + above * (off_c2 + hw);
-        if (fmin(v - hw, va) < 0.0 || fmax(v + hw, va) > w->nv - 2)
-            continue;
-        if (!valid_at(w, u, (int)lround(v)) || !valid_at(w, u, (int)lround(v + above * off_c2)))
+        if (v - hw < 0.0 || v + hw > w->nv - 2 || !valid_at(w, u, (int)lround(v)))
             continue;
         I[u] = band(w, u, v, hw);
-        ctrl[u] = band(w, u, v + above * off_c1, hw);
-        ctrl2[u] = band(w, u, v + above * off_c2, hw);
-        double vb = v - above * off_b;
-        below[u] = vb - hw >= 0.0 && vb + hw <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
-                       ? band(w, u, vb, hw)
-                       : ctrl2[u];
         in[u] = 1;
         if (u < lo)
             lo = u;
         if (u > hi)
             hi = u;
+        double va = v + above * (off[NCTL - 1] + hw);
+        if (va >= 0.0 && va <= w->nv - 2 &&
+            valid_at(w, u, (int)lround(v + above * off[NCTL - 1]))) {
+            for (int k = 0; k < NCTL; k++)
+                ctl[k * nu + u] = band(w, u, v + above * off[k], hw);
+        } else if (w->shallow) {
+            int ul = u - above * sh[NCTL - 1];
+            if (ul < 0 || ul >= nu || !valid_at(w, ul, (int)lround(v)))
+                continue;
+            for (int k = 0; k < NCTL; k++)
+                ctl[k * nu + u] = band(w, u - above * sh[k], v, hw);
+        } else {
+            continue;
+        }
+        double vb = v - above * off_b;
+        below[u] = vb - hw >= 0.0 && vb + hw <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
+                       ? band(w, u, vb, hw)
+                       : ctl[(NCTL - 1) * nu + u];
+        in[u] = 2;
+        nc++;
     }
     *lo_out = lo;
     *hi_out = hi;
-    return hi - lo >= 8;
+    return hi - lo >= 8 && nc >= 8;
 }
 
-static void smooth_along(const float *I, const uint8_t *in, int lo, int hi, int r, float *out);
+static void smooth_along(const float *I, const uint8_t *in, int lvl, int lo, int hi, int r,
+                         float *out);
 
-/* Background level and spread along the line: the control profiles,
- * smoothed like the echo they are compared with. tmp: 4 nu floats. */
-static void background(const float *ctrl, const float *ctrl2, const uint8_t *in, int lo, int hi,
-                       int r, int nu, const image_stats *st, float *tmp, float *cmax,
-                       float *bg, float *bsig)
+static float median4(float a, float b, float c, float d)
 {
-    float *s1 = tmp + 2 * nu, *s2 = tmp + 3 * nu;
-    smooth_along(ctrl, in, lo, hi, r, s1);
-    smooth_along(ctrl2, in, lo, hi, r, s2);
-    int n = 0;
-    for (int u = lo; u <= hi; u++)
-        if (in[u]) {
-            tmp[n++] = s1[u];
-            tmp[n++] = s2[u];
-            cmax[u] = fmaxf(s1[u], s2[u]);
-        }
-    float s = robust_spread(tmp + 2 * nu, tmp, n, bg);
-    *bsig = fmaxf(s, 0.02f * st->sigma + 0.5f);
+    float lo1 = fminf(a, b), hi1 = fmaxf(a, b), lo2 = fminf(c, d), hi2 = fmaxf(c, d);
+    return 0.5f * (fmaxf(lo1, lo2) + fminf(hi1, hi2));
 }
 
-/* Box average along the line over +/- r steps (only steps that are in). */
-static void smooth_along(const float *I, const uint8_t *in, int lo, int hi, int r, float *out)
+/* Local background along the line: the median of the control lines at the
+ * same step, each smoothed like the echo it is compared with (so a line
+ * running from tissue into a bone shadow, or past a bright septum, is
+ * judged against its own surroundings). Gives the excess ex = echo -
+ * background, the brightest control (cmax) and the excess's noise (from the
+ * controls' mutual differences, which carry the same speckle). Controls are
+ * smoothed in place. tmp: 4 nu floats. */
+static void background(const float *ism, float *ctl, const uint8_t *in, int lo, int hi, int r,
+                       int nu, const image_stats *st, float *tmp, float *bgl, float *ex,
+                       float *cmax, float *sig)
+{
+    for (int k = 0; k < NCTL; k++) {
+        smooth_along(ctl + (size_t)k * nu, in, 2, lo, hi, r, tmp);
+        memcpy(ctl + (size_t)k * nu + lo, tmp + lo, (size_t)(hi - lo + 1) * sizeof(float));
+    }
+    const float *c0 = ctl, *c1 = ctl + nu, *c2 = ctl + 2 * nu, *c3 = ctl + 3 * nu;
+    int n = 0, last = -1;
+    for (int u = lo; u <= hi; u++)
+        if (in[u] == 2) {
+            bgl[u] = median4(c0[u], c1[u], c2[u], c3[u]);
+            cmax[u] = fmaxf(fmaxf(c0[u], c1[u]), fmaxf(c2[u], c3[u]));
+            tmp[n++] = c0[u] - c2[u];
+            last = u;
+        } else if (in[u] == 1 && last >= 0) {
+            bgl[u] = bgl[last];   /* hold the nearest background */
+            cmax[u] = cmax[last];
+        }
+    int first = lo;
+    while (first <= hi && in[first] != 2)
+        first++;
+    for (int u = lo; u < first && first <= hi; u++)
+        if (in[u] == 1) {   /* before the first control: the first one's */
+            bgl[u] = bgl[first];
+            cmax[u] = cmax[first];
+        }
+    for (int u = lo; u <= hi; u++)
+        if (in[u])
+            ex[u] = ism[u] - bgl[u];
+    float med;
+    float sd = n > 0 ? robust_spread(tmp + nu, tmp, n, &med) : 0.0f;
+    /* the excess has about the spread of one control; a difference of two has sqrt 2 */
+    *sig = fmaxf(0.75f * sd, 0.02f * st->sigma + 0.5f);
+}
+
+/* Box average along the line over +/- r steps (only steps with in >= lvl). */
+static void smooth_along(const float *I, const uint8_t *in, int lvl, int lo, int hi, int r,
+                         float *out)
 {
     if (r < 1)
         r = 1;
@@ -214,12 +271,37 @@ static void smooth_along(const float *I, const uint8_t *in, int lo, int hi, int 
         float s = 0.0f;
         int n = 0;
         for (int k = u - r; k <= u + r; k++)
-            if (k >= lo && k <= hi && in[k]) {
+            if (k >= lo && k <= hi && in[k] >= lvl) {
                 s += I[k];
                 n++;
             }
         out[u] = n ? s / (float)n : 0.0f;
     }
+}
+
+/* Sub-pixel ridge (peak across the line, [1 2 1] smoothed, parabola) within
+ * +/- uv of the line at step u. */
+static bool ridge_at(const walker *w, int u, int uv, float *out)
+{
+    double vc = w->v0 + w->m * (u - w->u0);
+    int c = (int)lround(vc);
+    if (c - uv - 2 < 0 || c + uv + 2 > w->nv - 1)
+        return false;
+    float best = -1.0f;
+    int bv = c;
+    for (int v = c - uv; v <= c + uv; v++) {
+        float s = pix(w, u, v - 1) + 2.0f * pix(w, u, v) + pix(w, u, v + 1);
+        if (s > best) {
+            best = s;
+            bv = v;
+        }
+    }
+    float sm = pix(w, u, bv - 2) + 2.0f * pix(w, u, bv - 1) + pix(w, u, bv);
+    float sp = pix(w, u, bv) + 2.0f * pix(w, u, bv + 1) + pix(w, u, bv + 2);
+    float den = sm - 2.0f * best + sp;
+    float dv = den < 0.0f ? 0.5f * (sm - sp) / den : 0.0f;
+    *out = (float)bv + clampf(dv, -0.5f, 0.5f);
+    return true;
 }
 
 void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_stats *st,
@@ -248,44 +330,46 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     int above = w.shallow ? -1 : (a > 0 ? 1 : -1);
     /* +1: the deep end of the shaft is towards larger u. */
     int deeper = w.shallow ? (a > 0 ? 1 : -1) : 1;
-    double px_perp = w.sp / w.cosb;      /* mm across the line per v pixel */
+    double px_perp = w.sp * w.cosb;      /* mm across the line per v pixel */
+    double sina = fmax(fabs(sin(a)), 0.1);
     double px_along = w.sp / w.cosb;     /* mm along the line per u step */
 
     int nu = w.nu;
-    float *buf = scratch_get(prof, (size_t)nu * 12 * sizeof(float) + (size_t)nu * 2);
+    float *buf = scratch_get(prof, (size_t)nu * 16 * sizeof(float) + (size_t)nu * 2);
     if (!buf) {
         out->reason = "out of memory";
         return;
     }
     float *rv = buf, *itip = buf + nu, *cmax = buf + 2 * nu, *I = buf + 3 * nu;
-    float *ctrl = buf + 4 * nu, *ctrl2 = buf + 5 * nu, *below = buf + 6 * nu;
-    float *ism = buf + 7 * nu, *tmp = buf + 8 * nu; /* tmp: 4 nu */
-    uint8_t *in = (uint8_t *)(buf + 12 * nu), *on = in + nu;
+    float *ctl = buf + 4 * nu /* NCTL nu */, *below = buf + 8 * nu;
+    float *ism = buf + 9 * nu, *tmp = buf + 10 * nu; /* tmp: 4 nu */
+    float *bgl = buf + 14 * nu, *ex = buf + 15 * nu;
+    uint8_t *in = (uint8_t *)(buf + 16 * nu), *on = in + nu;
 
     int gap = (int)ceil(1.0 / px_along);
     int rs, re, lo, hi;
-    float bg, bsig;
+    float bsig;
 
     /* 1. Echo along the Hough line (a band wide enough for its ~0.2 mm
      * uncertainty) against control lines above it: the run of shaft. */
     int hw = (int)lround(0.25 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, hw < 1 ? 1 : hw, I, ctrl, ctrl2, below, in, &lo, &hi))
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, below, in, &lo, &hi))
         return;
     int rsm = (int)lround(0.4 / px_along);
-    smooth_along(I, in, lo, hi, rsm, ism);
-    background(ctrl, ctrl2, in, lo, hi, rsm, nu, st, tmp, cmax, &bg, &bsig);
-    float t1 = bg + 3.0f * bsig;
+    smooth_along(I, in, 1, lo, hi, rsm, ism);
+    background(ism, ctl, in, lo, hi, rsm, nu, st, tmp, bgl, ex, cmax, &bsig);
+    float t1 = 3.0f * bsig;
     for (int u = lo; u <= hi; u++)
-        on[u] = in[u] && ism[u] > t1;
+        on[u] = in[u] && ex[u] > t1;
 #ifdef TL_NEEDLE_DEBUG
-    fprintf(stderr, "  passA lo=%d hi=%d bg=%.1f bsig=%.1f hw=%d:", lo, hi, bg, bsig, hw);
+    fprintf(stderr, "  passA lo=%d hi=%d bsig=%.1f hw=%d:", lo, hi, bsig, hw);
     for (int u = lo; u <= hi; u += 10)
-        fprintf(stderr, " %.0f", ism[u]);
+        fprintf(stderr, " %.0f", ex[u]);
     fprintf(stderr, "\n");
 #endif
     out->reason = "no bright run along the line";
-    if (!best_run(on, ism, t1, 4.0f * bsig, lo, hi, gap, &rs, &re))
+    if (!best_run(on, ex, t1, 4.0f * bsig, lo, hi, gap, &rs, &re))
         return;
     if ((re - rs) * px_along < 0.6 * p->min_length_mm)
         return;
@@ -295,30 +379,9 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     int uv = (int)ceil(0.5 / px_perp);
     if (uv < 2)
         uv = 2;
-    for (int u = rs; u <= re; u++) {
-        if (!on[u])
-            continue;
-        double vc = w.v0 + w.m * (u - w.u0);
-        int c = (int)lround(vc);
-        if (c - uv - 2 < 0 || c + uv + 2 > w.nv - 1) {
+    for (int u = rs; u <= re; u++)
+        if (on[u] && !ridge_at(&w, u, uv, &rv[u]))
             on[u] = 0;
-            continue;
-        }
-        float best = -1.0f;
-        int bv = c;
-        for (int v = c - uv; v <= c + uv; v++) {
-            float s = pix(&w, u, v - 1) + 2.0f * pix(&w, u, v) + pix(&w, u, v + 1);
-            if (s > best) {
-                best = s;
-                bv = v;
-            }
-        }
-        float sm = pix(&w, u, bv - 2) + 2.0f * pix(&w, u, bv - 1) + pix(&w, u, bv);
-        float sp = pix(&w, u, bv) + 2.0f * pix(&w, u, bv + 1) + pix(&w, u, bv + 2);
-        float den = sm - 2.0f * best + sp;
-        float dv = den < 0.0f ? 0.5f * (sm - sp) / den : 0.0f;
-        rv[u] = (float)bv + clampf(dv, -0.5f, 0.5f);
-    }
     double fa = 0.0, fb = 0.0, rms_px = 0.0;
     out->reason = "ridge not straight";
     if (!fit_line(rv, on, rs, re, tmp, &fa, &fb, &rms_px))
@@ -327,45 +390,47 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     w.v0 = fa;
     w.m = fb;
     w.cosb = 1.0 / sqrt(1.0 + w.m * w.m);
-    px_perp = w.sp / w.cosb;
+    px_perp = w.sp * w.cosb;
     px_along = w.sp / w.cosb;
 
     /* 3. Echo along the fitted line, narrow band. */
     hw = (int)lround(0.1 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, hw < 1 ? 1 : hw, I, ctrl, ctrl2, below, in, &lo, &hi))
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, below, in, &lo, &hi))
         return;
     rsm = (int)lround(0.4 / px_along);
-    smooth_along(I, in, lo, hi, rsm, ism);
-    background(ctrl, ctrl2, in, lo, hi, rsm, nu, st, tmp, cmax, &bg, &bsig);
-    smooth_along(I, in, lo, hi, (int)lround(0.15 / px_along), itip);
-    t1 = bg + 3.0f * bsig;
+    smooth_along(I, in, 1, lo, hi, rsm, ism);
+    background(ism, ctl, in, lo, hi, rsm, nu, st, tmp, bgl, ex, cmax, &bsig);
+    smooth_along(I, in, 1, lo, hi, (int)lround(0.15 / px_along), itip);
     for (int u = lo; u <= hi; u++)
-        on[u] = in[u] && ism[u] > t1;
+        if (in[u])
+            itip[u] -= bgl[u]; /* excess at the finer scale, for the tip */
+    t1 = 3.0f * bsig;
+    for (int u = lo; u <= hi; u++)
+        on[u] = in[u] && ex[u] > t1;
     out->reason = "no bright run along the line";
-    if (!best_run(on, ism, t1, 4.0f * bsig, lo, hi, gap, &rs, &re))
+    if (!best_run(on, ex, t1, 4.0f * bsig, lo, hi, gap, &rs, &re))
         return;
     int n = 0;
     for (int u = rs; u <= re; u++)
         if (on[u])
-            tmp[n++] = ism[u];
+            tmp[n++] = ex[u];
     float shaft = median_inplace(tmp, (size_t)n);
-    float t2 = fmaxf(bg + 0.5f * (shaft - bg), bg + 2.0f * bsig);
+    float t2 = fmaxf(0.5f * shaft, 2.0f * bsig);
     for (int u = lo; u <= hi; u++)
-        on[u] = in[u] && ism[u] > t2;
+        on[u] = in[u] && ex[u] > t2;
     int rs2, re2;
-    if (best_run(on, ism, t2, 4.0f * bsig, rs, re, gap, &rs2, &re2)) {
-        /* extend the run over the bridged neighbourhood on both sides */
+    if (best_run(on, ex, t2, 4.0f * bsig, rs, re, gap, &rs2, &re2)) {
         rs = rs2;
         re = re2;
-        while (rs - 1 >= lo && in[rs - 1] && ism[rs - 1] > t2)
+        while (rs - 1 >= lo && in[rs - 1] && ex[rs - 1] > t2)
             rs--;
-        while (re + 1 <= hi && in[re + 1] && ism[re + 1] > t2)
+        while (re + 1 <= hi && in[re + 1] && ex[re + 1] > t2)
             re++;
     }
 
-    /* 4. The tip: half-way crossing past the deep end of the run, against
-     * the shaft level over its last 1.5 mm. */
+    /* 4. The tip: where the echo falls to half its level over the last
+     * 1.5 mm of shaft, past the deep end of the run. */
     int ue = deeper > 0 ? re : rs, us = deeper > 0 ? rs : re;
     int nb = (int)lround(1.5 / px_along);
     n = 0;
@@ -374,10 +439,9 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
         if (u < rs || u > re)
             break;
         if (in[u])
-            tmp[n++] = ism[u];
+            tmp[n++] = ex[u];
     }
-    float tip_level = n ? median_inplace(tmp, (size_t)n) : shaft;
-    float half = bg + 0.5f * (tip_level - bg);
+    float half = 0.5f * (n ? median_inplace(tmp, (size_t)n) : shaft);
     int u = ue;
     int back = (int)lround(1.0 / px_along);
     for (int k = 0; k < back && itip[u] < half; k++) {
@@ -409,29 +473,32 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
      * bone flanks are segments that start and end inside the tissue. */
     int u_border = deeper > 0 ? lo : hi;
     double entry_gap = fabs((double)(us - u_border)) * px_along;
-    float contrast = (shaft - bg) / bsig;
+    float contrast = shaft / bsig;
     int filled = 0, ridge = 0, span = re - rs + 1;
     n = 0;
     int nbel = 0;
     for (int k = rs; k <= re; k++) {
         if (!in[k])
             continue;
-        if (ism[k] > t2)
+        if (ex[k] > t2)
             filled++;
         if (ism[k] > cmax[k] + bsig)
             ridge++;
-        tmp[n++] = below[k];
-        tmp[nu + nbel++] = 0.5f * (ctrl[k] + ctrl2[k]);
+        if (in[k] == 2) {
+            tmp[n++] = below[k];
+            tmp[nu + nbel++] = bgl[k];
+        }
     }
-    float below_med = median_inplace(tmp, (size_t)n);
-    float above_med = median_inplace(tmp + nu, (size_t)nbel);
+    float below_med = n ? median_inplace(tmp, (size_t)n) : 0.0f;
+    float above_med = nbel ? median_inplace(tmp + nu, (size_t)nbel) : 0.0f;
     float fill = span > 0 ? (float)filled / (float)span : 0.0f;
     float ridgefrac = span > 0 ? (float)ridge / (float)span : 0.0f;
     /* Straightness of the ridge over the final run. */
     double ss = 0.0;
     int nr = 0;
+    int uvb = (int)ceil(0.5 / px_perp);
     for (int k = rs; k <= re; k++)
-        if (in[k] && ism[k] > t2) {
+        if (in[k] && ex[k] > t2 && ridge_at(&w, k, uvb < 2 ? 2 : uvb, &rv[k])) {
             double r = rv[k] - (w.v0 + w.m * k);
             if (fabs(r) < 0.7 / px_perp) {
                 ss += r * r;
@@ -467,7 +534,8 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     float s_str = clampf(1.0f - ((float)rms_mm - 0.08f) / 0.2f, 0.0f, 1.0f);
     float s_fill = clampf((fill - 0.4f) / 0.3f, 0.0f, 1.0f);
     float s_ridge = clampf((ridgefrac - 0.4f) / 0.3f, 0.0f, 1.0f);
-    float ratio = above_med - st->p1 > 1.0f ? (below_med - st->p1) / (above_med - st->p1) : 1.0f;
+    float ratio = n && above_med - st->p1 > 1.0f ? (below_med - st->p1) / (above_med - st->p1)
+                                                  : 1.0f;
     float s_shadow = clampf((ratio - 0.25f) / 0.3f, 0.0f, 1.0f);
     float fa_deg = fabsf(out->angle_deg);
     bool angle_ok = fa_deg >= p->min_angle_deg - 1.0f && fa_deg <= p->max_angle_deg + 1.0f;

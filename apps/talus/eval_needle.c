@@ -25,6 +25,7 @@ static void usage(FILE *out)
             "  --seed S     seed of the case generator (default 1)\n"
             "  --frames F   frames per case (default 12, 4..200)\n"
             "  --json       print the JSON result (the default; kept for symmetry)\n"
+            "  --dump DIR   write every B-mode frame as PNG and a line per frame (stderr)\n"
             "Prints ONE JSON object: tip_err_mm {median, p95}, angle_err_deg {median,\n"
             "p95}, detection_rate, false_positive_rate, frames_to_lock {median},\n"
             "miss_distance_err_mm {median}, cases, and the counts behind them.\n");
@@ -94,7 +95,8 @@ static tl_status aim(needle_pipe *p, uint32_t start_frame, float *tx, float *tz,
     return t.needle.present ? TL_OK : TL_ERR_STATE;
 }
 
-static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, char *err, size_t errlen)
+static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const char *dump,
+                          char *err, size_t errlen)
 {
     tl_rng rng;
     tl_rng_seed(&rng, seed * 1000003ull + (uint64_t)ci);
@@ -166,6 +168,17 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, char *err
             snprintf(err, errlen, "case %d frame %d: %s", ci, k, tl_strerror(st));
             break;
         }
+#ifdef TL_NEEDLE_DEBUG
+        if (dump && t.needle.present) {
+            float dtx, dtz;
+            needle_pipe_to_image(&p, t.needle.tip_x_mm, t.needle.tip_z_mm, &dtx, &dtz);
+            char tv[96];
+            snprintf(tv, sizeof tv, "%f,%f,%f", dtx, dtz, t.needle.angle_deg);
+            setenv("TL_NEEDLE_TRUTH", tv, 1);
+        } else {
+            unsetenv("TL_NEEDLE_TRUTH");
+        }
+#endif
         uint64_t t0 = tl_now_ns();
         tl_needle_detection d;
         tl_needle_track trk;
@@ -179,6 +192,20 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, char *err
             break;
         }
         const tl_sim_needle *n = &t.needle;
+        if (dump) {
+            char path[512];
+            snprintf(path, sizeof path, "%s/case%03d_f%02d.png", dump, ci, k);
+            tl_png_write(path, p.img.pixels, p.img.width, p.img.height, p.img.stride, 1);
+            float tx = 0, tz = 0;
+            needle_pipe_to_image(&p, n->tip_x_mm, n->tip_z_mm, &tx, &tz);
+            fprintf(stderr,
+                    "case %d %s frame %d: truth %s%s tip (%.2f, %.2f) %.1f deg vis %.2f | det %d "
+                    "(%.2f, %.2f) %.1f deg len %.1f con %.1f conf %.2f %s | track %s\n",
+                    ci, anat, k, n->present ? "needle" : "none", n->in_plane ? "" : " (out)", tx,
+                    tz, n->angle_deg, n->visibility, d.found, d.tip_x_mm, d.tip_z_mm,
+                    d.angle_deg, d.length_mm, d.contrast, d.confidence, d.reason,
+                    tl_track_state_name(trk.state));
+        }
         if (!n->present) {
             S->free_frames++;
             S->free_found += trk.found;
@@ -249,6 +276,7 @@ static double ratio(size_t a, size_t b)
 int eval_needle(int argc, char **argv)
 {
     long cases = 200, frames = 12;
+    const char *dump = NULL;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -258,6 +286,8 @@ int eval_needle(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--json") == 0) {
             continue;
+        } else if (strcmp(a, "--dump") == 0 && i + 1 < argc) {
+            dump = argv[++i];
         } else if (strcmp(a, "--cases") == 0 && i + 1 < argc) {
             cases = strtol(argv[++i], &end, 10);
             if (*end || cases < 1 || cases > 100000) {
@@ -288,7 +318,7 @@ int eval_needle(int argc, char **argv)
     int rc = 0;
     for (long c = 0; c < cases; c++) {
         progress((int)c, (int)cases);
-        if (run_case((int)c, seed, (int)frames, &S, err, sizeof err) != TL_OK) {
+        if (run_case((int)c, seed, (int)frames, &S, dump, err, sizeof err) != TL_OK) {
             fprintf(stderr, "\ntalus eval needle: %s\n", err);
             rc = 1;
             break;
