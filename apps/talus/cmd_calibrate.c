@@ -91,6 +91,9 @@ static bool element_list(const char *in, char *out, size_t size, cJSON *arr)
     return true;
 }
 
+/* Numbers as a person wrote them (no float noise like 0.20000000298). */
+static double r6(double v) { return round(v * 1e6) / 1e6; }
+
 static bool parse_float(const char *s, float *v)
 {
     char *end;
@@ -157,7 +160,7 @@ static int parse(int argc, char **argv, opts *o)
             } else {
                 if (!parse_float(v, &f) || !add_sim_param(o, map[k].key, v))
                     goto bad;
-                cJSON_AddNumberToObject(o->sim_errors, map[k].key, f);
+                cJSON_AddNumberToObject(o->sim_errors, map[k].key, strtod(v, NULL));
             }
         } else {
             fprintf(stderr, "talus calibrate: unknown option %s\n", a);
@@ -309,10 +312,10 @@ static int run_spatial(opts *o, const cal_frames *f, cJSON *res, cJSON *tol, boo
         }
         cJSON_AddItemToArray(ws, o1);
     }
-    cJSON_AddNumberToObject(tol, "residual_mm", t.residual_mm);
-    cJSON_AddNumberToObject(tol, "max_scale_err_pct", t.max_scale_err_pct);
-    cJSON_AddNumberToObject(tol, "max_offset_mm", t.max_offset_mm);
-    cJSON_AddNumberToObject(tol, "min_matched_frac", t.min_matched_frac);
+    cJSON_AddNumberToObject(tol, "residual_mm", r6(t.residual_mm));
+    cJSON_AddNumberToObject(tol, "max_scale_err_pct", r6(t.max_scale_err_pct));
+    cJSON_AddNumberToObject(tol, "max_offset_mm", r6(t.max_offset_mm));
+    cJSON_AddNumberToObject(tol, "min_matched_frac", r6(t.min_matched_frac));
     *pass = r->pass;
     if (o->plot && cal_plot_spatial(o->plot, f, r))
         return 1;
@@ -350,8 +353,8 @@ static int run_elements(opts *o, const cal_frames *f, cJSON *res, cJSON *tol, bo
         cJSON_AddNumberToObject(res, "elements", r->elements);
         cJSON_AddNumberToObject(res, "ringdown_mm", round(r->ringdown_mm * 1000) / 1000);
         cJSON_AddItemToObject(res, "sensitivity_db", num_array(r->sensitivity_db, r->elements));
-        cJSON_AddNumberToObject(tol, "dead_db", t.dead_db);
-        cJSON_AddNumberToObject(tol, "weak_db", t.weak_db);
+        cJSON_AddNumberToObject(tol, "dead_db", r6(t.dead_db));
+        cJSON_AddNumberToObject(tol, "weak_db", r6(t.weak_db));
         cJSON_AddNumberToObject(tol, "max_weak", t.max_weak);
         *pass = r->pass;
         if (o->plot && cal_plot_elements(o->plot, r))
@@ -411,8 +414,8 @@ static int run_uniformity(opts *o, cal_frames *f, cJSON *res, cJSON *tol, bool *
     cJSON_AddItemToObject(res, "level_db", num_array(r.level_db, r.points));
     cJSON_AddItemToObject(res, "correction_db", num_array(r.correction_db, r.points));
     cJSON_AddItemToObject(res, "corrected_db", num_array(r.corrected_db, r.points));
-    cJSON_AddNumberToObject(tol, "max_tilt_db", t.max_tilt_db);
-    cJSON_AddNumberToObject(tol, "max_lateral_db", t.max_lateral_db);
+    cJSON_AddNumberToObject(tol, "max_tilt_db", r6(t.max_tilt_db));
+    cJSON_AddNumberToObject(tol, "max_lateral_db", r6(t.max_lateral_db));
     *pass = r.pass;
     if (o->plot && cal_plot_uniformity(o->plot, &r))
         return 1;
@@ -444,7 +447,7 @@ static int run_guide(opts *o, const cal_frames *f, cJSON *res, cJSON *tol, bool 
     cJSON_AddNumberToObject(res, "points", r.points);
     if (isfinite(r.nominal_deg))
         cJSON_AddNumberToObject(res, "nominal_deg", r.nominal_deg);
-    cJSON_AddNumberToObject(tol, "max_angle_err_deg", t.max_angle_err_deg);
+    cJSON_AddNumberToObject(tol, "max_angle_err_deg", r6(t.max_angle_err_deg));
     cJSON_AddNumberToObject(tol, "max_residual_mm", 0.3);
     *pass = r.pass;
     if (o->plot && cal_plot_guide(o->plot, f, &r))
