@@ -115,6 +115,7 @@ struct sim_model {
     tl_sim_lesion lesions[TL_SIM_MAX_LESIONS];   /* anatomy coordinates */
     /* probe tilt against the anatomy (anisotropy), about the pivot */
     float rot_rad, pivot_x, pivot_z;
+    float convex_r;              /* convex face radius (skin follows the face), 0 linear */
     /* clinical truth (anatomy coordinates) */
     tl_anatomy anatomy;
     float thickness_mm, site_x, site_z;

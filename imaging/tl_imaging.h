@@ -61,7 +61,8 @@ typedef struct {
     uint32_t envelope_samples;  /* RF_REAL: envelope samples per line after
                                  * demodulation; 0 = auto (enough for the
                                  * display rows and a 100 % band around f0),
-                                 * `samples` = full-rate analytic signal */
+                                 * `samples` = full-rate analytic signal,
+                                 * up to 8 x samples = band-limited upsampling */
     int fft_effort;             /* 0 = FFTW_ESTIMATE (fast set-up),
                                  * 1 = FFTW_MEASURE (default), 2 = PATIENT */
     const char *wisdom_path;    /* FFTW wisdom file read before and written

@@ -37,8 +37,8 @@ static int setup(void **state)
     for (int v = 0; v < 3; v++) {
         tl_injlog_session_info si = demo_session("P-7, \"Smith\"");
         si.diagnosis = html_diag;
-        si.started_ms = t0 + v * 42 * day;
-        assert_int_equal(tl_injlog_start_session(log, &si, &fx->sid[v]), TL_OK);
+        assert_int_equal(tl_injlog_start_session_at(log, &si, t0 + v * 42 * day, &fx->sid[v]),
+                         TL_OK);
         test_image im;
         make_image(&im, v);
         tl_injlog_finding_info fi = { "plantar fascia", "thickness", thick[v], "mm",
@@ -284,6 +284,10 @@ static void test_report(void **state)
         free(px);
     }
     assert_non_null(strstr(html, "Injections (2)"));
+    /* Second visit: the trend of the two visits so far is in the report. */
+    assert_non_null(strstr(html, "Thickness per visit (2 visits)"));
+    snprintf(path, sizeof path, "%s/images/trend.png", dir);
+    assert_int_equal(file_mode(path), 0600);
     assert_non_null(strstr(html, "=HYPERLINK(&quot;x&quot;)"));
     /* The other sessions' injections are not in it. */
     char other[64];
