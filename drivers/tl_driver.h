@@ -186,7 +186,9 @@ typedef struct {
     uint64_t bad_headers;       /* magic/version/field/header-CRC invalid */
     uint64_t truncated;         /* transfer ended before header + payload */
     uint64_t oversize;          /* more bytes than the header announced */
+    uint64_t late_frames;       /* arrived after a newer frame: stale, not delivered */
     uint64_t ring_drops;        /* good frames dropped because the ring was full */
+    uint64_t stalls;            /* bulk endpoint halted (cleared and resumed) */
     uint64_t transfer_errors;   /* stalls, timeouts, other libusb errors */
     uint64_t disconnects;
     uint64_t reconnects;

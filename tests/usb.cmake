@@ -1,0 +1,2 @@
+# USB: the simulated probe on the umockdev bus, read by the real driver.
+tl_test(test_usb_stream SOURCES test_usb_stream.c LIBS tl_driver tl_simusb USB TIMEOUT 60)
