@@ -15,32 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tl_calibration.h"
 #include "tl_injlog.h"
 #include "tl_simusb.h"
 #include "tl_ui.h"
-
-static char dir[256];
-
-static int press(void *user)
-{
-    return tl_simusb_press_button(user);
-}
-
-static int fault(void *user, const char *name)
-{
-    uint32_t mask;
-    if (tl_fault_parse(name, &mask, NULL) != TL_OK)
-        return TL_ERR_INVALID_ARG;
-    return tl_simusb_inject(user, (tl_fault_kind)mask);
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
+#include "test_ui_util.h"
 
 static void test_window_procedure_with_probe_button(void **state)
 {
@@ -62,6 +41,21 @@ static void test_window_procedure_with_probe_button(void **state)
                "f78 note three injections, no complications\n"
                "f78 close\n"
                "f80 quit\n");
+
+    /* A valid calibration record for the simulated probe, so the status bar
+     * shows it (CAL valid) and the station applies it. */
+    char caldir[512];
+    snprintf(caldir, sizeof caldir, "%s/cal", dir);
+    setenv("TALUS_CAL_DIR", caldir, 1);
+    tl_cal_procedure proc = { "spatial",
+                              "{\"results\":{\"axial_scale\":1,\"lateral_scale\":1,"
+                              "\"axial_offset_mm\":0,\"lateral_offset_mm\":0,"
+                              "\"speed_of_sound_m_s\":1540}}",
+                              true };
+    tl_cal_record rec;
+    assert_int_equal(tl_cal_store_write(caldir, "TLSIMUI01", "TLSIM", "tester", &proc, 30,
+                                        tl_wall_time_s(), &rec),
+                     TL_OK);
 
     tl_simusb_config sc = tl_simusb_config_default();
     sc.preset = "plantar-fascia";
@@ -147,20 +141,7 @@ static void test_window_procedure_with_probe_button(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/talus-ui-station-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    if (getenv("TALUS_KEEP_TEST_DIR")) {
-        fprintf(stderr, "kept %s\n", dir);
-        return 0;
-    }
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return setup_dir("station");
 }
 
 int main(void)

@@ -63,6 +63,17 @@ struct ui_pipeline {
 #ifdef TL_UI_HAVE_GUIDANCE
     tl_needle_detector *det;
     tl_needle_tracker *ntrack;
+    /* The needle runs on its own worker, in parallel with the tissue
+     * analysis on the same B-mode (both only read it): on two cores the
+     * frame costs imaging + max(analysis, needle), not the sum. */
+    pthread_t nthread;
+    bool nstarted;
+    pthread_mutex_t nmu;
+    pthread_cond_t ncv;
+    int njob;                   /* 0 idle, 1 asked, 2 done */
+    bool nstop;
+    ui_view *nview;
+    double needle_ms;
 #endif
 #ifdef TL_UI_HAVE_CALIBRATION
     bool cal_on;
@@ -240,6 +251,30 @@ void ui_pipeline_set_calibration(ui_pipeline *pl, const void *record, const char
 #endif
 }
 
+#ifdef TL_UI_HAVE_GUIDANCE
+static void *needle_main(void *arg)
+{
+    ui_pipeline *pl = arg;
+    pthread_mutex_lock(&pl->nmu);
+    for (;;) {
+        while (pl->njob != 1 && !pl->nstop)
+            pthread_cond_wait(&pl->ncv, &pl->nmu);
+        if (pl->nstop)
+            break;
+        pthread_mutex_unlock(&pl->nmu);
+        uint64_t t0 = tl_now_ns();
+        run_needle(pl, pl->nview);
+        double ms = (tl_now_ns() - t0) / 1e6;
+        pthread_mutex_lock(&pl->nmu);
+        pl->needle_ms = ms;
+        pl->njob = 2;
+        pthread_cond_broadcast(&pl->ncv);
+    }
+    pthread_mutex_unlock(&pl->nmu);
+    return NULL;
+}
+#endif
+
 static void process_one(ui_pipeline *pl)
 {
     ui_view *v = &pl->view;
@@ -277,17 +312,30 @@ static void process_one(ui_pipeline *pl)
     v->have_analysis = false;
     v->have_needle = false;
     uint64_t t1 = tl_now_ns();
+#ifdef TL_UI_HAVE_GUIDANCE
+    pthread_mutex_lock(&pl->nmu);
+    pl->nview = v;
+    pl->njob = 1;
+    pthread_cond_broadcast(&pl->ncv);
+    pthread_mutex_unlock(&pl->nmu);
+#endif
 #ifdef TL_UI_HAVE_ANALYSIS
     run_analysis(pl, v);
 #endif
     uint64_t t2 = tl_now_ns();
+    double needle_ms = 0;
 #ifdef TL_UI_HAVE_GUIDANCE
-    run_needle(pl, v);
+    pthread_mutex_lock(&pl->nmu);
+    while (pl->njob != 2)
+        pthread_cond_wait(&pl->ncv, &pl->nmu);
+    pl->njob = 0;
+    needle_ms = pl->needle_ms;
+    pthread_mutex_unlock(&pl->nmu);
 #endif
     v->t_processed_ns = tl_now_ns();
     v->stage_ms[0] = (t1 - t0) / 1e6;
     v->stage_ms[1] = (t2 - t1) / 1e6;
-    v->stage_ms[2] = (v->t_processed_ns - t2) / 1e6;
+    v->stage_ms[2] = needle_ms;
     v->proc_ms = (v->t_processed_ns - t0) / 1e6;
 
     pthread_mutex_lock(&pl->mu);
@@ -347,6 +395,10 @@ tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out)
     pl->params.anatomy = pl->anatomy;
     pthread_mutex_init(&pl->mu, NULL);
     pthread_cond_init(&pl->cv, NULL);
+#ifdef TL_UI_HAVE_GUIDANCE
+    pthread_mutex_init(&pl->nmu, NULL);
+    pthread_cond_init(&pl->ncv, NULL);
+#endif
     atomic_init(&pl->pushed, 0);
     atomic_init(&pl->skipped, 0);
     tl_status st = TL_OK;
@@ -365,6 +417,10 @@ tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out)
         tl_tracker_params tp = tl_tracker_params_default();
         st = tl_needle_tracker_create(&tp, &pl->ntrack);
     }
+    if (st == TL_OK && pthread_create(&pl->nthread, NULL, needle_main, pl) != 0)
+        st = TL_ERR_NO_MEM;
+    else if (st == TL_OK)
+        pl->nstarted = true;
 #endif
     if (st == TL_OK && pthread_create(&pl->thread, NULL, thread_main, pl) != 0)
         st = TL_ERR_NO_MEM;
@@ -396,6 +452,15 @@ void ui_pipeline_destroy(ui_pipeline *pl)
     tl_analysis_tracker_destroy(pl->an_tracker);
 #endif
 #ifdef TL_UI_HAVE_GUIDANCE
+    if (pl->nstarted) {
+        pthread_mutex_lock(&pl->nmu);
+        pl->nstop = true;
+        pthread_cond_broadcast(&pl->ncv);
+        pthread_mutex_unlock(&pl->nmu);
+        pthread_join(pl->nthread, NULL);
+    }
+    pthread_mutex_destroy(&pl->nmu);
+    pthread_cond_destroy(&pl->ncv);
     tl_needle_detector_destroy(pl->det);
     tl_needle_tracker_destroy(pl->ntrack);
 #endif
