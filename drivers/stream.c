@@ -18,6 +18,7 @@
 #include "driver_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -106,7 +107,7 @@ static void begin_frame(tl_driver *d)
     d->cur_overflow = false;
 }
 
-static void publish(tl_driver *d, const tl_frame *f, const uint8_t *buf, size_t len)
+static bool publish(tl_driver *d, const tl_frame *f, const uint8_t *buf, size_t len)
 {
     uint64_t head = atomic_load_explicit(&d->head, memory_order_relaxed);
     uint64_t tail = atomic_load_explicit(&d->tail, memory_order_acquire);
@@ -116,7 +117,7 @@ static void publish(tl_driver *d, const tl_frame *f, const uint8_t *buf, size_t 
          * may have caught up since. */
         if (head - tail >= d->nslots) {
             stat_add(d, &d->stats.ring_drops, 1);
-            return;
+            return false;
         }
         memcpy(slot->buf, buf, len);
     }
@@ -127,6 +128,7 @@ static void publish(tl_driver *d, const tl_frame *f, const uint8_t *buf, size_t 
     pthread_mutex_lock(&d->dmu);
     pthread_cond_signal(&d->dcv);
     pthread_mutex_unlock(&d->dmu);
+    return true;
 }
 
 /* A transfer ended short: whatever was assembled is one frame. */
@@ -190,13 +192,13 @@ static void end_frame(tl_driver *d)
         d->resync = false;
         d->have_seq = true;
         d->last_seq = h.seq;
-        d->stats.frames_received++;
     }
     pthread_mutex_unlock(&d->smu);
     if (late)
         return;
     f.t_received_ns = now;
-    publish(d, &f, buf, len);
+    if (publish(d, &f, buf, len))
+        stat_add(d, &d->stats.frames_received, 1);
 }
 
 static void consume(tl_driver *d, const uint8_t *data, size_t n)
@@ -354,7 +356,10 @@ static bool try_reconnect(tl_driver *d)
 {
     libusb_device_handle *h = NULL;
     tl_probe_identity id;
-    if (drv_open_handle(d->ctx, d->serial, &h, &id) != TL_OK)
+    tl_status st = drv_open_handle(d->ctx, d->serial, &h, &id);
+    if (getenv("TL_DRIVER_DEBUG"))
+        fprintf(stderr, "tl_driver: reconnect attempt: %s\n", tl_strerror(st));
+    if (st != TL_OK)
         return false;
     if ((d->params_set && drv_send_params(h, &d->params) != TL_OK)) {
         libusb_release_interface(h, TL_PROTO_INTERFACE);
