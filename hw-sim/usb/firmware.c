@@ -497,6 +497,7 @@ void *simusb_pacer_main(void *arg)
             s->next_frame_ns += (uint64_t)(1e9 / fps);
             s->seq++;
             s->stats.frames_sent++;
+            s->stats.overruns++;
             if (s->cfg.max_frames && s->stats.frames_sent >= s->cfg.max_frames) {
                 s->stats.finished = true;
                 pthread_cond_broadcast(&s->done_cv);
