@@ -245,6 +245,7 @@ static void LIBUSB_CALL bulk_cb(struct libusb_transfer *x)
     tl_driver *d = x->user_data;
     switch (x->status) {
     case LIBUSB_TRANSFER_COMPLETED:
+        d->in_stall = false;
         stat_add(d, &d->stats.bytes_received, (uint64_t)x->actual_length);
         if (x->actual_length > 0)
             consume(d, x->buffer, (size_t)x->actual_length);
@@ -252,10 +253,14 @@ static void LIBUSB_CALL bulk_cb(struct libusb_transfer *x)
             end_frame(d);
         break;
     case LIBUSB_TRANSFER_STALL:
-        pthread_mutex_lock(&d->smu);
-        d->stats.stalls++;
-        d->stats.transfer_errors++;
-        pthread_mutex_unlock(&d->smu);
+        /* Every queued transfer fails with the halt: count the halt once. */
+        if (!d->in_stall) {
+            d->in_stall = true;
+            pthread_mutex_lock(&d->smu);
+            d->stats.stalls++;
+            d->stats.transfer_errors++;
+            pthread_mutex_unlock(&d->smu);
+        }
         discard_partial(d);
         libusb_clear_halt(x->dev_handle, TL_PROTO_EP_FRAMES);
         break;
@@ -566,9 +571,24 @@ tl_status drv_stream_start(tl_driver *d)
 void drv_stream_stop(tl_driver *d)
 {
     pthread_mutex_lock(&d->hmu);
-    if (d->h && atomic_load(&d->connected))
-        drv_simple_request(d->h, TL_REQ_STOP);
+    bool stopped = d->h && atomic_load(&d->connected) && drv_simple_request(d->h, TL_REQ_STOP) == TL_OK;
     pthread_mutex_unlock(&d->hmu);
+    /* The probe finishes the frame it is sending: let it land (until the
+     * bulk endpoint has been quiet for 30 ms, at most 500 ms) rather than
+     * cancel it half-way and count a frame that was never lost. */
+    if (stopped) {
+        uint64_t t0 = tl_now_ns(), quiet_since = t0, last = UINT64_MAX;
+        while (tl_now_ns() - t0 < 500000000ull && tl_now_ns() - quiet_since < 30000000ull) {
+            pthread_mutex_lock(&d->smu);
+            uint64_t b = d->stats.bytes_received;
+            pthread_mutex_unlock(&d->smu);
+            if (b != last) {
+                last = b;
+                quiet_since = tl_now_ns();
+            }
+            tl_sleep_ns(2000000);
+        }
+    }
     atomic_store(&d->running, false);
     cancel_all(d);
     pthread_join(d->usb_thread, NULL);
