@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,16 @@ static void run_fault(tl_fault_kind kind, tl_driver_stats *s, tl_simusb_stats *s
     assert_int_equal(tl_driver_stop(d), TL_OK);
     tl_driver_stats_get(d, s);
     tl_simusb_stats_get(c->sim, ss);
+    /* for the log when an assertion below fails */
+    fprintf(stderr, "  %s: sent %llu received %llu dropped %llu missing %llu gaps %llu crc %llu bad %llu "
+            "trunc %llu late %llu stalls %llu ring %llu reconnects %llu overruns %llu delivered %u\n",
+            tl_fault_name(kind), (unsigned long long)ss->frames_sent, (unsigned long long)s->frames_received,
+            (unsigned long long)s->frames_dropped, (unsigned long long)s->frames_missing,
+            (unsigned long long)s->seq_gaps, (unsigned long long)s->crc_errors,
+            (unsigned long long)s->bad_headers, (unsigned long long)s->truncated,
+            (unsigned long long)s->late_frames, (unsigned long long)s->stalls,
+            (unsigned long long)s->ring_drops, (unsigned long long)s->reconnects,
+            (unsigned long long)ss->overruns, frames_seen(c));
     /* recovered: frames kept coming after the fault */
     assert_true(frames_seen(c) >= before + 20);
     assert_int_equal(c->mismatches, 0);
