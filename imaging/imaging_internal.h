@@ -27,11 +27,14 @@ struct tl_imaging_plan {
     uint32_t k_n;           /* spectrum bins copied (<= M; the rest is zero) */
     double step;            /* input samples per envelope sample (N / M) */
 
-    /* RF_REAL buffers (fftwf_malloc'd) and plans. */
-    float *rf;              /* L x N real */
-    fftwf_complex *spec;    /* L x nbins */
-    fftwf_complex *bb;      /* L x M baseband analytic signal */
-    fftwf_plan fwd, inv;
+    /* RF_REAL buffers (fftwf_malloc'd) and plans. Lines go through in
+     * blocks of `blk` (<= 16) so a block's RF, spectrum and baseband stay in
+     * the L2 cache; the last block of L % blk lines has its own plans. */
+    uint32_t blk, tail;
+    float *rf;              /* blk x N real */
+    fftwf_complex *spec;    /* blk x nbins */
+    fftwf_complex *bb;      /* blk x M baseband analytic signal */
+    fftwf_plan fwd, inv, fwd_tail, inv_tail;
     bool inv_direct;        /* inverse reads the kept bins in place in spec */
 
     /* Compression scratch: power and pixels of a block of 16 lines. */
@@ -62,13 +65,25 @@ struct tl_imaging_plan {
     uint16_t *row_w;        /* weight of row_k + 1 (0..256) */
     uint32_t *col_l;        /* per valid col: line (storage) */
     uint16_t *col_w;
-    uint16_t *tmp;          /* L x 8.8 fixed point row, scratch */
+    /* SSSE3 lateral pass: groups of 8 display columns, each reading a
+     * 16-byte window of the depth-interpolated row at grp_base, gathered by
+     * a byte shuffle (pairs line, line+1) and weighted by pmaddubsw with
+     * 6-bit weights (0..64, 1/64 line). */
+    bool use_simd;
+    uint32_t n_groups;
+    uint32_t *grp_base;
+    uint8_t *grp_ctrl;      /* 16 per group */
+    int8_t *grp_wt;         /* 16 per group */
+    uint8_t *trow;          /* L + 16 bytes, scratch */
 
     /* General tables: per row the hull [hull_c0, hull_c1) of valid pixels and
-     * one entry per pixel of that hull, rows one after another. */
+     * one entry per pixel of that hull, rows one after another, as arrays
+     * (offset; weights wl | wk << 16) so AVX2 can gather 8 at a time. */
     uint32_t *hull_c0, *hull_c1;
-    tl_sc_entry *entries;
+    tl_sc_entry *entries;   /* while building */
     size_t n_entries;
+    uint32_t *e_off, *e_w;
+    bool use_avx2;
 
     uint8_t *speckle_tmp;   /* W x H scratch for the speckle filter */
 };

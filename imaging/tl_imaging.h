@@ -61,7 +61,8 @@ typedef struct {
     uint32_t envelope_samples;  /* RF_REAL: envelope samples per line after
                                  * demodulation; 0 = auto (enough for the
                                  * display rows and a 100 % band around f0),
-                                 * `samples` = full-rate analytic signal */
+                                 * `samples` = full-rate analytic signal,
+                                 * up to 8 x samples = band-limited upsampling */
     int fft_effort;             /* 0 = FFTW_ESTIMATE (fast set-up),
                                  * 1 = FFTW_MEASURE (default), 2 = PATIENT */
     const char *wisdom_path;    /* FFTW wisdom file read before and written
@@ -75,7 +76,11 @@ tl_imaging_params tl_imaging_params_default(void);
 
 typedef struct tl_imaging_plan tl_imaging_plan;
 
-/* Build a plan for frames of this geometry and image type. */
+/* Build a plan for frames of this geometry and image type.
+ * Frame layouts (as recording/ reads them): RF_REAL / ENVELOPE `lines` rows
+ * of `samples` int16 / uint16; RF_I_LINE_Q_LINE 2*lines rows alternating I
+ * and Q; RF_IQ_LINE `lines` rows of `samples` I,Q pairs; BRIGHTNESS an image
+ * of `samples` rows of `lines` pixels. data_bytes must match exactly. */
 tl_status tl_imaging_plan_create(const tl_geometry *geom, tl_image_type type,
                                  const tl_imaging_params *params,
                                  tl_imaging_plan **out);

@@ -182,6 +182,12 @@ static void test_unknown_session_and_bad_input(void **state)
     assert_non_null(strstr(tl_injlog_errmsg(log), "too long"));
 
     si = demo_session("P-2");
+    int64_t future = (int64_t)tl_wall_time_s() * 1000 + 3600 * 1000;
+    assert_int_equal(tl_injlog_start_session_at(log, &si, future, &sid), TL_ERR_INVALID_ARG);
+    assert_non_null(strstr(tl_injlog_errmsg(log), "future"));
+    assert_int_equal(tl_injlog_start_session_at(log, &si, 1700000000000, &sid), TL_OK);
+    assert_int_equal(tl_injlog_get_session(log, sid, &ses), TL_OK);
+    assert_int_equal(ses.started_ms, 1700000000000);
     assert_int_equal(tl_injlog_start_session(log, &si, &sid), TL_OK);
     in.product = NULL;
     assert_int_equal(tl_injlog_mark_injection(log, sid, &in, NULL, &id), TL_ERR_INVALID_ARG);

@@ -30,22 +30,6 @@ static int count_rows(const char *db, const char *sql)
     return n;
 }
 
-static int integrity_ok(const char *db)
-{
-    sqlite3 *h;
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        return 0;
-    sqlite3_stmt *s;
-    int ok = 0;
-    if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK) {
-        ok = sqlite3_step(s) == SQLITE_ROW &&
-             strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(h);
-    return ok;
-}
-
 /* The schema as version 1 released it, with a session and an injection. */
 static const char *v1_db =
     "CREATE TABLE sessions(id INTEGER PRIMARY KEY, patient_id TEXT NOT NULL,"

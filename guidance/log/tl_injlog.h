@@ -129,6 +129,10 @@ typedef struct {
 /* Start a session now; *session_id on commit. */
 tl_status tl_injlog_start_session(tl_injlog *log, const tl_injlog_session_info *info,
                                   int64_t *session_id);
+/* The same for a visit that took place at started_ms (Unix ms, not in the
+ * future): entering earlier visits from paper charts, so the trend has them. */
+tl_status tl_injlog_start_session_at(tl_injlog *log, const tl_injlog_session_info *info,
+                                     int64_t started_ms, int64_t *session_id);
 /* Close it with the post-procedure note (may be NULL). TL_ERR_STATE if it
  * is already closed, TL_ERR_NOT_FOUND if unknown. */
 tl_status tl_injlog_close_session(tl_injlog *log, int64_t session_id, const char *note);
