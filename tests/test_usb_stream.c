@@ -168,6 +168,14 @@ static void test_300_frames_bit_exact(void **state)
     assert_int_equal(c.buttons_down, 1);
     assert_int_equal(c.buttons_up, 1);
     assert_int_equal(s.events, 2);
+    /* ground truth of recent frames is kept (truth_keep = 64), old ones not */
+    tl_sim_truth *truth = malloc(sizeof *truth);
+    assert_int_equal(tl_simusb_truth(sim, 299, truth), TL_OK);
+    assert_int_equal(truth->frame_index, 299);
+    assert_int_equal(truth->geom.lines, 64);
+    assert_int_equal(tl_simusb_truth(sim, 236, truth), TL_OK);
+    assert_int_equal(tl_simusb_truth(sim, 10, truth), TL_ERR_NOT_FOUND);
+    free(truth);
     tl_driver_close(d);
     tl_simusb_stop(sim);
     free(c.ref);
