@@ -65,7 +65,6 @@ struct tl_imaging_plan {
     uint16_t *row_w;        /* weight of row_k + 1 (0..256) */
     uint32_t *col_l;        /* per valid col: line (storage) */
     uint16_t *col_w;
-    uint16_t *tmp;          /* L x 8.8 fixed point row, scratch */
     /* SSSE3 lateral pass: groups of 8 display columns, each reading a
      * 16-byte window of the depth-interpolated row at grp_base, gathered by
      * a byte shuffle (pairs line, line+1) and weighted by pmaddubsw with
@@ -78,10 +77,13 @@ struct tl_imaging_plan {
     uint8_t *trow;          /* L + 16 bytes, scratch */
 
     /* General tables: per row the hull [hull_c0, hull_c1) of valid pixels and
-     * one entry per pixel of that hull, rows one after another. */
+     * one entry per pixel of that hull, rows one after another, as arrays
+     * (offset; weights wl | wk << 16) so AVX2 can gather 8 at a time. */
     uint32_t *hull_c0, *hull_c1;
-    tl_sc_entry *entries;
+    tl_sc_entry *entries;   /* while building */
     size_t n_entries;
+    uint32_t *e_off, *e_w;
+    bool use_avx2;
 
     uint8_t *speckle_tmp;   /* W x H scratch for the speckle filter */
 };

@@ -284,6 +284,10 @@ static void test_report(void **state)
         free(px);
     }
     assert_non_null(strstr(html, "Injections (2)"));
+    /* Second visit: the trend of the two visits so far is in the report. */
+    assert_non_null(strstr(html, "Thickness per visit (2 visits)"));
+    snprintf(path, sizeof path, "%s/images/trend.png", dir);
+    assert_int_equal(file_mode(path), 0600);
     assert_non_null(strstr(html, "=HYPERLINK(&quot;x&quot;)"));
     /* The other sessions' injections are not in it. */
     char other[64];

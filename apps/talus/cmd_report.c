@@ -207,8 +207,8 @@ static int write_injection(FILE *fp, tl_injlog *log, const char *dir,
     fprintf(fp, "<div class=\"inj\" id=\"injection-%lld\"><h3>Injection %zu (record %lld) at %s"
                 "</h3>\n", (long long)in->id, k, (long long)in->id, t);
     if (rel[0])
-        fprintf(fp, "<p><img src=\"%s\" alt=\"injection %lld: needle in target\"></p>\n", rel,
-                (long long)in->id);
+        fprintf(fp, "<p><img src=\"%s\" alt=\"injection %lld: %s\"></p>\n", rel,
+                (long long)in->id, in->in_target ? "needle in target" : "needle position");
     else if (miss) {
         fputs("<p class=\"miss\">Image missing: ", fp);
         html(fp, in->image);
@@ -238,6 +238,28 @@ static int write_injection(FILE *fp, tl_injlog *log, const char *dir,
     row(fp, "Operator", in->operator_name);
     fputs("</table></div>\n", fp);
     return miss;
+}
+
+/* With two or more visits of the patient, the thickness trend up to this
+ * visit, so the chart shows the response to earlier injections. */
+static void write_trend(FILE *fp, tl_injlog *log, const char *dir, const tl_injlog_session *s)
+{
+    tl_injlog_trend_point *p = NULL;
+    size_t n = 0;
+    if (tl_injlog_trend(log, s->patient_id, "thickness", &p, &n) != TL_OK) {
+        free(p);
+        return;
+    }
+    size_t upto = 0;
+    while (upto < n && p[upto].time_ms <= s->started_ms)
+        upto++;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/images/trend.png", dir);
+    if (upto >= 2 &&
+        tl_injlog_plot_trend(p, upto, 4.0, "thickness per visit", 720, 400, path) == TL_OK)
+        fprintf(fp, "<h2>Thickness per visit (%zu visits)</h2>\n"
+                    "<p><img src=\"images/trend.png\" alt=\"thickness per visit\"></p>\n", upto);
+    free(p);
 }
 
 static int make_dir(const char *path)
@@ -316,6 +338,7 @@ int cmd_report(int argc, char **argv)
             fputs("<p>No injection recorded.</p>\n", fp);
         for (size_t i = 0; i < ni; i++)
             missing += write_injection(fp, log, dir, &in[i], i + 1);
+        write_trend(fp, log, dir, &s);
         fputs("<h2>Post-procedure note</h2>\n<p class=\"note\">", fp);
         html(fp, s.note[0] ? s.note : "-");
         fputs("</p>\n<p><small>From the talus injection log ", fp);

@@ -234,6 +234,32 @@ static void data_range(const tl_injlog_trend_point *pts, size_t n, double thresh
     f->t1 = (double)tmax + pad;
 }
 
+/* 1 if a point (with its value label under it) lies near the box. */
+static int crowded(const frame *f, const tl_injlog_trend_point *pts, size_t n, int x0, int x1,
+                   int y0, int y1)
+{
+    for (size_t i = 0; i < n; i++) {
+        int x = px_x(f, (double)pts[i].time_ms), y = px_y(f, pts[i].value);
+        if (x + 14 >= x0 && x - 14 <= x1 && y + 20 >= y0 && y - 18 <= y1)
+            return 1;
+    }
+    return 0;
+}
+
+/* The threshold's label: right end above the line, else left end, else
+ * below it, whichever first keeps clear of the points and their values. */
+static void place_label(canvas *c, const frame *f, const tl_injlog_trend_point *pts, size_t n,
+                        const char *label, int y)
+{
+    int w = text_width(label, 1);
+    const int xs[4] = { f->right - w - 2, f->left + 6, f->right - w - 2, f->left + 6 };
+    const int ys[4] = { y - 11, y - 11, y + 5, y + 5 };
+    int k = 0;
+    while (k < 3 && crowded(f, pts, n, xs[k], xs[k] + w, ys[k], ys[k] + 7))
+        k++;
+    text(c, xs[k], ys[k], label, 1, THRESH);
+}
+
 tl_status tl_injlog_plot_trend(const tl_injlog_trend_point *pts, size_t n, double threshold,
                                const char *title, uint32_t width, uint32_t height,
                                const char *png_path)
@@ -260,7 +286,7 @@ tl_status tl_injlog_plot_trend(const tl_injlog_trend_point *pts, size_t n, doubl
         line(&c, f.left + 2, y, f.right, y, THRESH, 2, 6);
         char buf[128];
         snprintf(buf, sizeof buf, "threshold %.1f %s", threshold, n ? pts[0].unit : "");
-        text(&c, f.right - text_width(buf, 1) - 2, y - 11, buf, 1, THRESH);
+        place_label(&c, &f, pts, n, buf, y);
     }
     if (n == 0)
         text_centred(&c, (f.left + f.right) / 2, (f.top + f.bottom) / 2, "no data", 2, BLACK);
