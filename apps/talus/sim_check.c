@@ -188,22 +188,20 @@ static double thickness_error(uint64_t seed, tl_rng *rng)
         float dz = tl_geometry_dz_mm(&f.g);
         uint32_t l = (uint32_t)lroundf(t->site_x_mm / f.g.pitch_mm + 0.5f * (float)(f.g.lines - 1));
         const float *e = f.env + (size_t)l * f.g.samples;
+        /* in a noise-free heel the echoes below the dermis are the fascia's
+         * two surfaces, then the calcaneus: take the first two */
         float mx = 0;
-        uint32_t bone = 0;
-        for (uint32_t k = 1; k + 1 < f.g.samples; k++)
-            if (e[k] > mx) {
-                mx = e[k];
-                bone = k;
-            }
-        float pk[64];
+        for (uint32_t k = (uint32_t)(3 / dz); k < f.g.samples; k++)
+            mx = e[k] > mx ? e[k] : mx;
+        float pk[2];
         int np = 0;
-        for (uint32_t k = (uint32_t)(3 / dz); k + 5 < bone && np < 64; k++)
+        for (uint32_t k = (uint32_t)(3 / dz); k + 1 < f.g.samples && np < 2; k++)
             if (e[k] > e[k - 1] && e[k] >= e[k + 1] && e[k] > 0.05f * mx) {
                 float d = e[k - 1] - 2 * e[k] + e[k + 1];
                 pk[np++] = (float)k + (d != 0 ? 0.5f * (e[k - 1] - e[k + 1]) / d : 0.0f);
             }
         if (np >= 2)
-            r = ((pk[np - 1] - pk[np - 2]) * dz - t->thickness_mm) / dz;
+            r = ((pk[1] - pk[0]) * dz - t->thickness_mm) / dz;
     }
     free(t);
     release(&f);
@@ -278,6 +276,10 @@ int sim_check(int argc, char **argv)
         v[3][k] = width_error(s, &rng);
         v[4][k] = shadow_db(s);
         v[5][k] = thickness_error(s, &rng);
+        for (int m = 0; m < NM; m++)
+            if (isnan(v[m][k]))
+                fprintf(stderr, "\nsim check: seed %llu: %s failed\n", (unsigned long long)s,
+                        names[m]);
         fprintf(stderr, "\rsim check: seed %llu (%d/%d)", (unsigned long long)s, k + 1, seeds);
     }
     fprintf(stderr, "\n");
