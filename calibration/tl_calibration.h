@@ -218,7 +218,7 @@ typedef struct {
     float min_peak;             /* smoothed intensity a dot must reach (default 40) */
     uint32_t max_extent_px;     /* larger blobs are not wires (default 80) */
     uint32_t min_area_px;       /* (default 4) */
-    uint32_t border_px;         /* ignore this margin (default 8) */
+    uint32_t border_px;         /* blobs touching this margin are cut off (default 3) */
     bool nwire_layers;          /* want = 3k: dots must form k collinear triplets
                                  * (N-wire layers, as the fCal phantom); default
                                  * true when want % 3 == 0 */
