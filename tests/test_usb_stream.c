@@ -180,5 +180,7 @@ int main(void)
         cmocka_unit_test(test_identify_params),
         cmocka_unit_test(test_300_frames_bit_exact),
     };
+    if (getenv("TL_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("TL_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,6 +111,7 @@ typedef struct {
     uint64_t frames_complete;  /* frames fully handed to the bus intact */
     uint64_t bytes_sent;
     uint64_t faults[7];        /* per kind, index = bit position of tl_fault_kind */
+    uint64_t overruns;         /* frames lost in the probe: the host had not taken the previous one */
     uint64_t events_sent;
     uint64_t unplugs, replugs;
     bool plugged;
