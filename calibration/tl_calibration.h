@@ -124,6 +124,8 @@ typedef struct {
     uint32_t dead[TL_CAL_MAX_ELEMENTS], n_dead;
     uint32_t weak[TL_CAL_MAX_ELEMENTS], n_weak;
     float ringdown_mm;          /* depth window used */
+    float neighbour_loss_db;    /* loss of a dead element's neighbours (measured,
+                                 * given back before weak ones are called) */
     bool pass;                  /* no dead, at most max_weak weak */
 } tl_cal_elements_result;
 
