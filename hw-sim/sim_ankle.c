@@ -50,10 +50,12 @@ static float fluid_h(const sim_model *m, float x)
 static float capsule(const sim_model *m, float x)
 {
     /* straight from the tibia's anterior surface to the talar neck... */
-    float x0 = -13.0f, x1 = 15.0f;
-    float z0 = tibia(m, x0) - 0.6f, z1 = talus(m, x1) - m->p[CART] - 1.5f;
+    float x0 = -13.0f, x1 = 16.0f;
+    float z0 = tibia(m, x0) - 0.6f, z1 = floor_z(m, x1) - 1.0f;
     float z = z0 + (z1 - z0) * (x - x0) / (x1 - x0);
-    /* ...pushed into a convex bulge by a grade 3 effusion */
+    /* ...never closer than 1 mm to the bone or cartilage... */
+    z = fminf(z, floor_z(m, x) - 1.0f);
+    /* ...and pushed into a convex bulge by a grade 3 effusion */
     float f = floor_z(m, x) - fluid_h(m, x) - 1.2f;
     if (m->p[GRADE] >= 3.0f && f < z)
         z = f;
@@ -79,32 +81,34 @@ static void ankle_medium(const sim_model *m, float x, float z, sim_med *o)
         return;
     }
     if (x > TIB_END && x < TAL_START && z > tibia(m, TIB_END) + 0.5f) {
-        o->echo = 0.1f;                        /* joint space */
-        o->atten = 0.3f;
+        o->echo = 0.05f;                       /* joint space */
+        o->atten = 3.0f;
         o->fib_u = NAN;
         return;
     }
     float tt = tendon_top(m, x);
     if (z < tt) {
-        sim_med_fat(m, x, z, 0.8f, 1.2f, o);
+        sim_med_fat(m, x, z, 0.25f, 10.0f, o);
         return;
     }
     if (z < tendon_deep(m, x)) {
-        sim_med_band(m, x, z, tt, 3.0f, 0.03f, 0.22f, 0.8f, 2.6f, o);
+        sim_med_band(m, x, z, tt, 3.0f, 0.03f, 0.22f, 0.5f, 7.5f, o);
         return;
     }
     float cap = capsule(m, x);
     if (z < cap) {
         sim_med_muscle(m, x, z, 10.0f, o);     /* extensor muscle / soft tissue */
-        o->echo = 0.45f;
         return;
     }
-    float fl = floor_z(m, x);
+    /* the fluid's top follows a smoothed floor (no steps at the joint) */
+    float fl = 0.0f;
+    for (int k = -2; k <= 2; k++)
+        fl += 0.2f * floor_z(m, x + 1.0f * (float)k);
     if (z > fl - fluid_h(m, x)) {
         sim_med_fluid(o);                      /* effusion */
         return;
     }
-    sim_med_fat(m, x, z, 1.3f, 1.5f, o);       /* intra-articular fat pad */
+    sim_med_fat(m, x, z, 0.5f, 14.0f, o);       /* intra-articular fat pad */
 }
 
 tl_status sim_model_ankle(sim_model *m, const sim_params *p)

@@ -89,7 +89,7 @@ static void pf_medium(const sim_model *m, float x, float z, sim_med *o)
     }
     float top = pf_top(m, x);
     if (z < top) {
-        sim_med_fat(m, x, z, 0.6f, 9.0f, o);
+        sim_med_fat(m, x, z, 0.3f, 16.0f, o);
         return;
     }
     float th = pf_thick(m, x);
@@ -98,7 +98,7 @@ static void pf_medium(const sim_model *m, float x, float z, sim_med *o)
         float k = m->p[TH] > 4.0f ? powf(10.0f, -(m->p[TH] - 4.0f) * 2.5f / 20.0f) : 1.0f;
         float dx = x - m->p[XS];
         float slope = dx < 0.0f ? 0.012f * dx : -0.005f * dx;
-        sim_med_band(m, x, z, top, th, slope, 0.28f, 0.6f * k, 5.0f * k, o);
+        sim_med_band(m, x, z, top, th, slope, 0.28f, 0.6f * k, 7.0f * k, o);
         sim_med_lesion(m, x, z, o);
         return;
     }
@@ -189,12 +189,12 @@ static void ach_medium(const sim_model *m, float x, float z, sim_med *o)
     }
     float top = ach_top(m, x);
     if (z < top) {
-        sim_med_fat(m, x, z, 0.5f, 3.0f, o);
+        sim_med_fat(m, x, z, 0.25f, 10.0f, o);
         return;
     }
     float th = ach_thick(m, x);
     if (z < top + th) {
-        sim_med_band(m, x, z, top, th, 0.02f, 0.22f, 0.45f, 5.5f, o);
+        sim_med_band(m, x, z, top, th, 0.02f, 0.22f, 0.5f, 7.5f, o);
         sim_med_lesion(m, x, z, o);
         return;
     }
@@ -204,7 +204,7 @@ static void ach_medium(const sim_model *m, float x, float z, sim_med *o)
         return;
     }
     if (z < 21.0f + 0.08f * x || m->p[INS] > 0.5f) {
-        sim_med_fat(m, x, z, 0.7f, 4.0f, o);  /* Kager's fat pad */
+        sim_med_fat(m, x, z, 0.3f, 14.0f, o);  /* Kager's fat pad */
         return;
     }
     sim_med_muscle(m, x, z, 15.0f, o);        /* flexor hallucis longus */

@@ -100,6 +100,7 @@ typedef struct {
     float fib_nx, fib_nz;        /* fibre normal (unit, anatomy coordinates) */
     float fib_w;                 /* angular width of the fibre reflection (rad) */
     float fib_k;                 /* diffuse darkening weight with angle (0..1) */
+    float fib_rough;             /* incoherent (rough) share of the reflector (0..1) */
 } sim_med;
 
 typedef struct sim_model sim_model;
@@ -114,6 +115,7 @@ struct sim_model {
     tl_sim_lesion lesions[TL_SIM_MAX_LESIONS];   /* anatomy coordinates */
     /* probe tilt against the anatomy (anisotropy), about the pivot */
     float rot_rad, pivot_x, pivot_z;
+    float convex_r;              /* convex face radius (skin follows the face), 0 linear */
     /* clinical truth (anatomy coordinates) */
     tl_anatomy anatomy;
     float thickness_mm, site_x, site_z;

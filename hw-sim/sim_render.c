@@ -166,10 +166,13 @@ tl_status tl_sim_render(tl_sim *sim, uint32_t index, int16_t *rf, size_t rf_coun
                                               SIM_NOISE_N;
             float na = sc->noise_amp;
             for (uint32_t s = 0; s < S; s++)
-                r[s] = ls[s] + c * la[s] + sn * lb[s] + na * nz[s];
+                r[s] = ls[s] + c * la[s] + sn * lb[s];
             uint32_t sh = sim_needle_line(sc, &nd, i, r);
             for (uint32_t s = sh; s < S; s++)
                 r[s] *= 0.45f;
+            /* electronic noise is not shadowed */
+            for (uint32_t s = 0; s < S; s++)
+                r[s] += na * nz[s];
             convolve(sc, sc->kidx + (size_t)i * S, rp, y);
             const float *gs = sc->sgain;
             float lg = sc->lgain[i];

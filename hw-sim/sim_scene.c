@@ -6,8 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Anatomy coordinates are depth below the skin, which conforms to the face:
+ * for a convex probe x is the arc length along the face and z the distance
+ * below it along the radius; for a linear probe they are probe coordinates.
+ * The probe's tilt (anisotropy) then rotates them about the pivot. */
 void sim_probe_to_anatomy(const sim_model *m, float px, float pz, float *ax, float *az)
 {
+    float R = m->convex_r;
+    if (R > 0.0f) {
+        float rr = hypotf(px, pz + R), th = atan2f(px, pz + R);
+        px = R * th;
+        pz = rr - R;
+    }
     float c = cosf(m->rot_rad), s = sinf(m->rot_rad);
     float dx = px - m->pivot_x, dz = pz - m->pivot_z;
     *ax = m->pivot_x + dx * c + dz * s;
@@ -18,8 +28,15 @@ void sim_anatomy_to_probe(const sim_model *m, float ax, float az, float *px, flo
 {
     float c = cosf(m->rot_rad), s = sinf(m->rot_rad);
     float dx = ax - m->pivot_x, dz = az - m->pivot_z;
-    *px = m->pivot_x + dx * c - dz * s;
-    *pz = m->pivot_z + dx * s + dz * c;
+    float fx = m->pivot_x + dx * c - dz * s, fz = m->pivot_z + dx * s + dz * c;
+    float R = m->convex_r;
+    if (R > 0.0f) {
+        float th = fx / R, rr = R + fz;
+        fx = rr * sinf(th);
+        fz = rr * cosf(th) - R;
+    }
+    *px = fx;
+    *pz = fz;
 }
 
 /* Ray of sub-column position u (in line units) in physical probe coordinates. */
@@ -86,9 +103,11 @@ static void march_column(sim_scene *sc, const sim_params *p, build_ctx *bx, uint
     sim_column_ray(g, u, p->lateral_offset_mm, &ox, &oz, &dx, &dz);
     float scale = 1.0f + p->sos_error_pct / 100.0f;
     float ds = sc->dz_disp * scale; /* physical mm per sample */
-    /* ray direction in anatomy coordinates */
+    /* ray direction in anatomy coordinates (radial = straight down under a
+     * convex face) */
     float c = cosf(m->rot_rad), sn = sinf(m->rot_rad);
-    float adx = dx * c + dz * sn, adz = -dx * sn + dz * c;
+    float rdx = m->convex_r > 0.0f ? 0.0f : dx, rdz = m->convex_r > 0.0f ? 1.0f : dz;
+    float adx = rdx * c + rdz * sn, adz = -rdx * sn + rdz * c;
     float f0 = p->f0_mhz, sf = sc->sigma_f_mhz;
     float A = 0.0f;
     float prev_u = NAN;
@@ -128,6 +147,12 @@ static void march_column(sim_scene *sc, const sim_params *p, build_ctx *bx, uint
             float mod = sim_noise1(m->seed ^ sim_hash(key, 77), ax / 1.2f);
             mod = (0.25f + 0.75f * mod) * (0.5f + sim_hash01(m->seed, key));
             float a = md.fib_amp * mod * lobe(md.fib_nx, md.fib_nz, adx, adz, md.fib_w);
+            if (md.fib_rough > 0.0f) {
+                /* rough septa scatter whatever their orientation: a part that
+                 * is incoherent across the beam (unit variance per column) */
+                float g = sim_hash01(m->seed ^ sim_hash(key, 991), j) * 2.0f - 1.0f;
+                a = (1.0f - md.fib_rough) * a + md.fib_rough * md.fib_amp * mod * 1.73f * g * 2.0f;
+            }
             sim_deposit(gs, S, (float)s - 1.0f + t, a * at);
         }
         prev_u = md.fib_u;
@@ -144,6 +169,15 @@ static void march_column(sim_scene *sc, const sim_params *p, build_ctx *bx, uint
                 float nrm = 1.0f / sqrtf(1.0f + slope * slope);
                 float a = cv->amp * lobe(-slope * nrm, nrm, adx, adz, cv->width_rad);
                 float att_here = bx->colatt[s > 0 ? s - 1 : 0];
+                if (cv->bone) {
+                    /* a rough surface: a part incoherent from column to column,
+                     * so a tilted cortex stays bright where a smooth interface
+                     * would cancel across the beam */
+                    uint64_t h = sim_hash(m->seed ^ (uint64_t)(k + 1) * 0x51ED27u, j);
+                    float g = (float)(h >> 40) * (1.0f / 16777216.0f) +
+                              (float)((h >> 16) & 0xFFFFFF) * (1.0f / 16777216.0f) - 1.0f;
+                    a = a + cv->amp * 1.2f * g;
+                }
                 sim_deposit(gs, S, pos, a * att_here);
                 if (cv->bone) {
                     /* the cortex has thickness: two weaker echoes just beneath */
@@ -295,6 +329,7 @@ tl_status sim_scene_build(sim_scene *sc, const sim_params *p, sim_preset preset,
         return st;
     sc->model.seed = seed;
     sc->model.par = p;
+    sc->model.convex_r = sc->g.kind == TL_PROBE_CONVEX ? sc->g.radius_mm : 0.0f;
     if ((st = build_model(&sc->model, p, preset)) != TL_OK) {
         sim_scene_free(sc);
         return st;
@@ -363,23 +398,39 @@ tl_status sim_scene_build(sim_scene *sc, const sim_params *p, sim_preset preset,
         float amp = 1.0f / sqrtf(rho * w2 * k2 * (2.0f / 3.0f));
         tl_rng rng;
         tl_rng_seed(&rng, seed * 0x9E3779B97F4A7C15ull + 12345u);
-        size_t n = (size_t)(rho * (float)CS);
+        /* stratified: a fixed count per block of 4 x 4 cells (uniform within
+         * it), so the local density does not fluctuate like a Poisson process
+         * and the speckle is fully developed at a modest count */
+        const uint32_t B = 4;
+        float per_block = rho * (float)(B * B), carry = 0.0f;
         for (int f = 0; f < 2; f++) {
             float *gf = f ? bx.gb : bx.ga;
-            for (size_t k = 0; k < n; k++) {
-                uint64_t rnd = tl_rng_next(&rng);
-                float jf = (float)(rnd >> 40) * (1.0f / 16777216.0f) * (float)(C - 1);
-                float sfp = (float)((rnd >> 16) & 0xFFFFFF) * (1.0f / 16777216.0f) *
-                            (float)(S - 1);
-                float a = amp * (float)tl_rng_normal(&rng);
-                uint32_t j0 = (uint32_t)jf, s0 = (uint32_t)sfp;
-                float tx = jf - (float)j0, tz = sfp - (float)s0;
-                float *c0 = gf + (size_t)j0 * S + s0;
-                c0[0] += a * (1 - tx) * (1 - tz);
-                c0[1] += a * (1 - tx) * tz;
-                c0[S] += a * tx * (1 - tz);
-                c0[S + 1] += a * tx * tz;
-            }
+            for (uint32_t bj = 0; bj + 1 < C; bj += B)
+                for (uint32_t bs = 0; bs + 1 < S; bs += B) {
+                    float wj = (float)(bj + B < C - 1 ? B : C - 1 - bj);
+                    float ws = (float)(bs + B < S - 1 ? B : S - 1 - bs);
+                    carry += per_block * wj * ws / (float)(B * B);
+                    int cnt = (int)carry;
+                    carry -= (float)cnt;
+                    for (int k = 0; k < cnt; k++) {
+                        uint64_t rnd = tl_rng_next(&rng);
+                        float jf = (float)bj + (float)(rnd >> 40) * (1.0f / 16777216.0f) * wj;
+                        float sfp = (float)bs + (float)((rnd >> 16) & 0xFFFFFF) *
+                                                    (1.0f / 16777216.0f) * ws;
+                        float a = amp * (float)tl_rng_normal(&rng);
+                        uint32_t j0 = (uint32_t)jf, s0 = (uint32_t)sfp;
+                        if (j0 >= C - 1)
+                            j0 = C - 2;
+                        if (s0 >= S - 1)
+                            s0 = S - 2;
+                        float tx = jf - (float)j0, tz = sfp - (float)s0;
+                        float *c0 = gf + (size_t)j0 * S + s0;
+                        c0[0] += a * (1 - tx) * (1 - tz);
+                        c0[1] += a * (1 - tx) * tz;
+                        c0[S] += a * tx * (1 - tz);
+                        c0[S + 1] += a * tx * tz;
+                    }
+                }
         }
     }
     for (uint32_t j = 0; j < C; j++) {

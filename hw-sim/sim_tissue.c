@@ -14,7 +14,7 @@ bool sim_med_skin(const sim_model *m, float z, sim_med *o)
         return true;
     }
     if (z < SIM_DERMIS_MM) {        /* dermis: bright, fine-grained */
-        o->echo = 1.7f;
+        o->echo = 1.5f;
         o->atten = 0.8f * katt(m);
         return true;
     }
@@ -37,20 +37,22 @@ void sim_med_fat(const sim_model *m, float x, float z, float echo, float septa, 
     o->fib_nz = g > 0.0f ? nz / g : 1.0f;
     o->fib_w = DEG2RAD(30.0f);
     o->fib_k = 0.0f;
+    o->fib_rough = 0.7f;
 }
 
 void sim_med_muscle(const sim_model *m, float x, float z, float pennation_deg, sim_med *o)
 {
     float tp = tanf(DEG2RAD(pennation_deg));
     float nrm = 1.0f / sqrtf(1.0f + tp * tp);
-    o->echo = 0.3f;
+    o->echo = 0.25f;
     o->atten = 0.65f * katt(m);
     o->fib_u = (z - x * tp) / 0.9f + 0.8f * sim_noise2(m->seed ^ 0x3A5Cu, x / 3.0f, z / 2.0f);
-    o->fib_amp = 3.5f;
+    o->fib_amp = 7.0f;
     o->fib_nx = -tp * nrm;
     o->fib_nz = nrm;
     o->fib_w = DEG2RAD(14.0f);
     o->fib_k = 0.3f;
+    o->fib_rough = 0.3f;
 }
 
 void sim_med_band(const sim_model *m, float x, float z, float top, float thick, float slope,

@@ -159,14 +159,25 @@ void sim_truth_fill(const tl_sim *sim, uint32_t frame, const sim_needle_state *n
         o->gauge = n->gauge;
         o->visibility = n->visibility;
     }
+    /* the wires the frame images (a shallow depth cuts off the deep rows) */
     for (int k = 0; k < m->nwires && k < TL_SIM_MAX_WIRES; k++) {
-        sim_anatomy_to_probe(m, m->wire_x[k], m->wire_z[k], &t->wire_x_mm[t->n_wires],
-                             &t->wire_z_mm[t->n_wires]);
+        float px, pz;
+        sim_anatomy_to_probe(m, m->wire_x[k], m->wire_z[k], &px, &pz);
+        if (!in_image(sc, px, pz))
+            continue;
+        t->wire_x_mm[t->n_wires] = px;
+        t->wire_z_mm[t->n_wires] = pz;
         t->n_wires++;
     }
 }
 
-static cJSON *num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+/* Truth is float: print it to 1e-5 (not 0.300000011920929), NAN as null. */
+static cJSON *num(double v)
+{
+    if (!isfinite(v))
+        return cJSON_CreateNull();
+    return cJSON_CreateNumber(fabs(v) < 1e9 ? round(v * 1e5) / 1e5 : v);
+}
 
 tl_status tl_sim_truth_to_json(const tl_sim_truth *t, char **json)
 {
@@ -185,12 +196,12 @@ tl_status tl_sim_truth_to_json(const tl_sim_truth *t, char **json)
         cJSON_AddStringToObject(g, "kind", t->geom.kind == TL_PROBE_CONVEX ? "convex" : "linear");
         cJSON_AddNumberToObject(g, "lines", t->geom.lines);
         cJSON_AddNumberToObject(g, "samples", t->geom.samples);
-        cJSON_AddNumberToObject(g, "pitch_mm", t->geom.pitch_mm);
-        cJSON_AddNumberToObject(g, "radius_mm", t->geom.radius_mm);
+        cJSON_AddItemToObject(g, "pitch_mm", num(t->geom.pitch_mm));
+        cJSON_AddItemToObject(g, "radius_mm", num(t->geom.radius_mm));
         cJSON_AddNumberToObject(g, "f0_hz", t->geom.f0_hz);
         cJSON_AddNumberToObject(g, "fs_hz", t->geom.fs_hz);
         cJSON_AddNumberToObject(g, "c_m_s", t->geom.c_m_s);
-        cJSON_AddNumberToObject(g, "depth_start_mm", t->geom.depth_start_mm);
+        cJSON_AddItemToObject(g, "depth_start_mm", num(t->geom.depth_start_mm));
     }
     cJSON *bs = cJSON_AddArrayToObject(o, "boundaries");
     for (uint32_t k = 0; bs && k < t->n_boundaries && k < TL_SIM_MAX_BOUNDARIES; k++) {

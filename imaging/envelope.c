@@ -15,64 +15,85 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* log2(x) for x > 0: exponent bits + a degree-4 minimax-style polynomial of
- * the mantissa on [1, 2) (max error 2e-4, i.e. 6e-4 dB). x = 0 gives -127. */
-static inline float fast_log2(float x)
-{
-    uint32_t i;
-    memcpy(&i, &x, sizeof i);
-    float e = (float)(int32_t)((i >> 23) & 0xffu) - 127.0f;
-    uint32_t mi = (i & 0x007fffffu) | 0x3f800000u;
-    float m;
-    memcpy(&m, &mi, sizeof m);
-    return e + (-2.4967737f + m * (4.0283728f + m * (-2.0810602f +
-                m * (0.62881571f + m * -0.07915036f))));
-}
-
-static inline uint8_t to_pixel(float v)
-{
-    v = v < 0.0f ? 0.0f : v;
-    v = v > 255.0f ? 255.0f : v;
-    return (uint8_t)(v + 0.5f);
-}
-
-static inline int16_t load_i16(const uint8_t *p, size_t i)
-{
-    int16_t v;
-    memcpy(&v, p + 2 * i, sizeof v); /* frames may sit at any byte offset */
-    return v;
-}
-
-static inline uint16_t load_u16(const uint8_t *p, size_t i)
-{
-    uint16_t v;
-    memcpy(&v, p + 2 * i, sizeof v);
-    return v;
-}
-
 /* Lines handled together so the transposed writes fill whole cache lines. */
 #define BLOCK 16
 
-/* Compress the power of BLOCK (or fewer) lines, already in `pw` (nl x M
- * floats), into columns l0.. of the depth-major log image. */
-static void compress_block(tl_imaging_plan *pl, float *pw, uint8_t *tmp, uint32_t l0,
-                           uint32_t nl)
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+/* Transpose 16 rows of 16 bytes (src rows `sstride` apart) into 16 rows of
+ * 16 bytes (dst rows `dstride` apart): four rounds of unpacks (SSE2 is part
+ * of x86-64, no runtime check needed). */
+static void transpose16(const uint8_t *src, size_t sstride, uint8_t *dst, size_t dstride)
 {
-    const uint32_t M = pl->M, L = pl->L;
-    const float a = pl->log_a;
-    const float *b = pl->log_b;
+    __m128i x[16], t[16], u[16];
+    for (int i = 0; i < 16; i++)
+        x[i] = _mm_loadu_si128((const __m128i *)(src + i * sstride));
+    for (int i = 0; i < 8; i++) {
+        t[i] = _mm_unpacklo_epi8(x[2 * i], x[2 * i + 1]);     /* cols 0..7 */
+        t[i + 8] = _mm_unpackhi_epi8(x[2 * i], x[2 * i + 1]); /* cols 8..15 */
+    }
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < 4; i++) {
+            u[8 * h + i] = _mm_unpacklo_epi16(t[8 * h + 2 * i], t[8 * h + 2 * i + 1]);
+            u[8 * h + 4 + i] = _mm_unpackhi_epi16(t[8 * h + 2 * i], t[8 * h + 2 * i + 1]);
+        }
+    /* u[4q .. 4q+3]: columns 4q..4q+3, rows in groups of 4. */
+    for (int q = 0; q < 4; q++) {
+        __m128i *g = u + 4 * q;
+        __m128i v0 = _mm_unpacklo_epi32(g[0], g[1]), v1 = _mm_unpackhi_epi32(g[0], g[1]);
+        __m128i v2 = _mm_unpacklo_epi32(g[2], g[3]), v3 = _mm_unpackhi_epi32(g[2], g[3]);
+        uint8_t *d = dst + (size_t)(4 * q) * dstride;
+        _mm_storeu_si128((__m128i *)d, _mm_unpacklo_epi64(v0, v2));
+        _mm_storeu_si128((__m128i *)(d + dstride), _mm_unpackhi_epi64(v0, v2));
+        _mm_storeu_si128((__m128i *)(d + 2 * dstride), _mm_unpacklo_epi64(v1, v3));
+        _mm_storeu_si128((__m128i *)(d + 3 * dstride), _mm_unpackhi_epi64(v1, v3));
+    }
+}
+#define TL_HAVE_TRANSPOSE16 1
+#endif
+
+/* Compress the power of nl (<= 16) lines, already in `pw` (nl x M floats),
+ * into rows j0.. of `tmp` (16 x M); when the 16-line group is complete (or
+ * the frame ends), write it transposed into columns l0.. of the depth-major
+ * log image. */
+TL_CLONES static void compress_lines(const float *pw, uint8_t *tmp, uint32_t nl, uint32_t M,
+                                     float a, const float *b)
+{
     for (uint32_t j = 0; j < nl; j++) {
         const float *p = pw + (size_t)j * M;
         uint8_t *t = tmp + (size_t)j * M;
         for (uint32_t k = 0; k < M; k++)
             t[k] = to_pixel(a * fast_log2(p[k]) + b[k]);
     }
+}
+
+static void compress_block(tl_imaging_plan *pl, const float *pw, uint8_t *tmp, uint32_t l0,
+                           uint32_t j0, uint32_t nl, bool flush)
+{
+    const uint32_t M = pl->M, L = pl->L;
+    compress_lines(pw, tmp + (size_t)j0 * M, nl, M, pl->log_a, pl->log_b);
+    if (!flush)
+        return;
+    uint32_t n = j0 + nl;
     uint8_t *dst = pl->logimg + l0;
-    for (uint32_t k = 0; k < M; k++) {
+    uint32_t k = 0;
+#ifdef TL_HAVE_TRANSPOSE16
+    if (n == 16)
+        for (; k + 16 <= M; k += 16)
+            transpose16(tmp + k, M, dst + (size_t)k * L, L);
+#endif
+    for (; k < M; k++) {
         uint8_t *d = dst + (size_t)k * L;
-        for (uint32_t j = 0; j < nl; j++)
+        for (uint32_t j = 0; j < n; j++)
             d[j] = tmp[(size_t)j * M + k];
     }
+}
+
+/* |c|^2 of n interleaved complex values (restrict: lets GCC vectorise). */
+TL_CLONES static void power_block(const float *restrict c, float *restrict p, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        p[k] = c[2 * k] * c[2 * k] + c[2 * k + 1] * c[2 * k + 1];
 }
 
 static size_t expected_bytes(const tl_imaging_plan *pl)
@@ -135,50 +156,59 @@ tl_status tl_imaging_envelope_compress(tl_imaging_plan *pl, const tl_frame *in,
     uint64_t t0 = tl_now_ns();
 
     if (pl->type == TL_IMAGE_BRIGHTNESS) {
-        for (uint32_t k = 0; k < N; k++)
-            for (uint32_t l = 0; l < L; l++)
-                pl->logimg[(size_t)k * L + l] = data[(size_t)l * N + k];
+        /* An image already, stored as recording/ reads it: `samples` rows of
+         * `lines` pixels, which is the log image's own layout. */
+        memcpy(pl->logimg, data, (size_t)L * N);
         *envelope_ms = 0.0;
         *compress_ms = (double)(tl_now_ns() - t0) * 1e-6;
         return TL_OK;
     }
 
+    if (pl->use_fir) {
+        tl_imaging_fir_run(pl, data, envelope_ms, compress_ms);
+        return TL_OK;
+    }
+
     if (pl->type == TL_IMAGE_RF_REAL) {
-        size_t n = (size_t)L * N;
-        float *rf = pl->rf;
-        for (size_t i = 0; i < n; i++)
-            rf[i] = (float)load_i16(data, i);
-        fftwf_execute(pl->fwd);
-        if (pl->inv_direct) {
-            /* The inverse reads the kept bins straight from the spectrum;
-             * a DC offset of the ADC is not an echo. */
-            if (pl->k_lo == 0)
-                for (uint32_t l = 0; l < L; l++)
-                    pl->spec[(size_t)l * pl->nbins][0] = pl->spec[(size_t)l * pl->nbins][1] = 0.0f;
-        } else {
-            for (uint32_t l = 0; l < L; l++) {
-                fftwf_complex *d = pl->bb + (size_t)l * M;
-                memcpy(d, pl->spec + (size_t)l * pl->nbins + pl->k_lo,
-                       sizeof(fftwf_complex) * pl->k_n);
-                memset(d + pl->k_n, 0, sizeof(fftwf_complex) * (M - pl->k_n));
+        uint64_t t_env = 0, t_comp = 0;
+        for (uint32_t l0 = 0; l0 < L; l0 += pl->blk) {
+            uint64_t ta = tl_now_ns();
+            uint32_t nl = L - l0 < pl->blk ? L - l0 : pl->blk;
+            bool tail = nl < pl->blk;
+            size_t n = (size_t)nl * N;
+            const uint8_t *src = data + (size_t)l0 * N * 2;
+            float *rf = pl->rf;
+            for (size_t i = 0; i < n; i++)
+                rf[i] = (float)load_i16(src, i);
+            fftwf_execute(tail ? pl->fwd_tail : pl->fwd);
+            if (pl->inv_direct) {
+                /* The inverse reads the kept bins straight from the
+                 * spectrum; a DC offset of the ADC is not an echo. */
                 if (pl->k_lo == 0)
-                    d[0][0] = d[0][1] = 0.0f;
+                    for (uint32_t j = 0; j < nl; j++)
+                        pl->spec[(size_t)j * pl->nbins][0] =
+                            pl->spec[(size_t)j * pl->nbins][1] = 0.0f;
+            } else {
+                for (uint32_t j = 0; j < nl; j++) {
+                    fftwf_complex *d = pl->bb + (size_t)j * M;
+                    memcpy(d, pl->spec + (size_t)j * pl->nbins + pl->k_lo,
+                           sizeof(fftwf_complex) * pl->k_n);
+                    memset(d + pl->k_n, 0, sizeof(fftwf_complex) * (M - pl->k_n));
+                    if (pl->k_lo == 0)
+                        d[0][0] = d[0][1] = 0.0f;
+                }
             }
+            fftwf_execute(tail ? pl->inv_tail : pl->inv);
+            uint64_t tb = tl_now_ns();
+            power_block((const float *)pl->bb, pw, (size_t)nl * M);
+            /* Lines gather in groups of 16 for the transposed write. */
+            uint32_t g0 = l0 - l0 % 16, j0 = l0 % 16;
+            compress_block(pl, pw, tmp, g0, j0, nl, j0 + nl == 16 || l0 + nl == L);
+            t_env += tb - ta;
+            t_comp += tl_now_ns() - tb;
         }
-        fftwf_execute(pl->inv);
-        uint64_t t1 = tl_now_ns();
-        *envelope_ms = (double)(t1 - t0) * 1e-6;
-        for (uint32_t l0 = 0; l0 < L; l0 += BLOCK) {
-            uint32_t nl = L - l0 < BLOCK ? L - l0 : BLOCK;
-            for (uint32_t j = 0; j < nl; j++) {
-                const float *c = (const float *)(pl->bb + (size_t)(l0 + j) * M);
-                float *p = pw + (size_t)j * M;
-                for (uint32_t k = 0; k < M; k++)
-                    p[k] = c[2 * k] * c[2 * k] + c[2 * k + 1] * c[2 * k + 1];
-            }
-            compress_block(pl, pw, tmp, l0, nl);
-        }
-        *compress_ms = (double)(tl_now_ns() - t1) * 1e-6;
+        *envelope_ms = (double)t_env * 1e-6;
+        *compress_ms = (double)t_comp * 1e-6;
         return TL_OK;
     }
 
@@ -188,7 +218,7 @@ tl_status tl_imaging_envelope_compress(tl_imaging_plan *pl, const tl_frame *in,
         uint32_t nl = L - l0 < BLOCK ? L - l0 : BLOCK;
         for (uint32_t j = 0; j < nl; j++)
             line_power(pl, data, l0 + j, pw + (size_t)j * M);
-        compress_block(pl, pw, tmp, l0, nl);
+        compress_block(pl, pw, tmp, l0, 0, nl, true);
     }
     *compress_ms = (double)(tl_now_ns() - t0) * 1e-6;
     return TL_OK;

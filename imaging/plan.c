@@ -97,6 +97,7 @@ tl_imaging_params tl_imaging_params_default(void)
         .envelope_samples = 0,
         .fft_effort = 1,
         .wisdom_path = NULL,
+        .demodulator = TL_DEMOD_AUTO,
         .reference_level = 0.0f,
     };
     return p;
@@ -164,10 +165,10 @@ static tl_status choose_raster(tl_imaging_plan *pl)
     double s;
     if (W == 0) {
         s = hmm / (H - 1);
-        W = (uint32_t)ceil(wmm / s - 1e-6) + 1;
+        W = (uint32_t)floor(wmm / s + 1e-6) + 1; /* every column inside the area */
     } else if (H == 0) {
         s = wmm / (W - 1);
-        H = (uint32_t)ceil(hmm / s - 1e-6) + 1;
+        H = (uint32_t)floor(hmm / s + 1e-6) + 1;
     } else {
         s = fmax(wmm / (W - 1), hmm / (H - 1));
     }
@@ -188,16 +189,22 @@ static void choose_demodulation(tl_imaging_plan *pl)
     uint32_t N = pl->N;
     uint32_t M = pl->p.envelope_samples;
     if (M == 0) {
-        /* As many envelope samples as display rows along a line, and at
-         * least a band of f0 Hz around f0 (100 % fractional bandwidth). */
+        /* Two envelope samples per display pixel along a line (one already
+         * keeps the echo band, but the bilinear display then drifts from
+         * the exact envelope: mean 3.8 grey levels on speckle at 128 x 2048
+         * against 1.7 with two, 0.6 at full rate), and at least a band of
+         * f0 Hz around f0 (100 % fractional bandwidth). Never more than
+         * N/2: that is the complete positive half of the spectrum. */
         double range_mm = (N - 1) * (double)tl_geometry_dz_mm(g);
-        uint32_t need_disp = (uint32_t)ceil(range_mm / pl->spacing) + 1;
+        uint32_t need_disp = (uint32_t)ceil(2.0 * range_mm / pl->spacing) + 1;
         uint32_t need_band = (uint32_t)ceil((double)N * g->f0_hz / g->fs_hz);
         M = need_disp > need_band ? need_disp : need_band;
         M = fft_friendly(M < 16 ? 16 : M);
+        if (M > N / 2 && N / 2 >= 16)
+            M = N / 2;
     }
-    if (M > N)
-        M = N;
+    if (M > 8 * N) /* beyond N: band-limited interpolation (zero-padded spectrum) */
+        M = 8 * N;
     if (M < 16)
         M = 16;
     pl->M = M;
@@ -219,36 +226,60 @@ static void choose_demodulation(tl_imaging_plan *pl)
     }
 }
 
+/* The per-line buffers and the log image grow with M x L: refuse what
+ * would not fit comfortably (a plan is set up once; failing clearly beats
+ * paging). */
+static tl_status check_sizes(const tl_imaging_plan *pl)
+{
+    if ((uint64_t)pl->M * pl->L > (1u << 28) || (uint64_t)pl->W * pl->H > (1u << 26))
+        return TL_ERR_UNSUPPORTED;
+    return TL_OK;
+}
+
+static tl_status plan_pair(tl_imaging_plan *pl, uint32_t howmany, unsigned flags,
+                           fftwf_plan *fwd, fftwf_plan *inv)
+{
+    int n = (int)pl->N, m = (int)pl->M, nb = (int)pl->nbins, h = (int)howmany;
+    *fwd = fftwf_plan_many_dft_r2c(1, &n, h, pl->rf, NULL, 1, n, pl->spec, NULL, 1, nb, flags);
+    /* When the kept bins are contiguous in the spectrum, the inverse reads
+     * them there (no copy); otherwise they are copied and zero-padded. */
+    if (pl->inv_direct)
+        *inv = fftwf_plan_many_dft(1, &m, h, pl->spec + pl->k_lo, NULL, 1, nb, pl->bb, NULL, 1,
+                                   m, FFTW_BACKWARD, flags);
+    else
+        *inv = fftwf_plan_many_dft(1, &m, h, pl->bb, NULL, 1, m, pl->bb, NULL, 1, m,
+                                   FFTW_BACKWARD, flags);
+    return *fwd && *inv ? TL_OK : TL_ERR_NO_MEM;
+}
+
 static tl_status build_fft(tl_imaging_plan *pl)
 {
-    uint32_t L = pl->L, N = pl->N, M = pl->M;
+    uint32_t N = pl->N, M = pl->M;
     pl->nbins = N / 2 + 1;
-    pl->rf = fftwf_malloc(sizeof(float) * L * N);
-    pl->spec = fftwf_malloc(sizeof(fftwf_complex) * L * pl->nbins);
-    pl->bb = fftwf_malloc(sizeof(fftwf_complex) * L * M);
+    /* ~128 KB of RF per block; a power of two <= 16 so blocks tile the
+     * 16-line groups of the transposed log-image write. */
+    pl->blk = 16;
+    while (pl->blk > 1 && (size_t)pl->blk * N > 32768)
+        pl->blk /= 2;
+    pl->tail = pl->L % pl->blk;
+    pl->rf = fftwf_malloc(sizeof(float) * pl->blk * N);
+    pl->spec = fftwf_malloc(sizeof(fftwf_complex) * pl->blk * pl->nbins);
+    pl->bb = fftwf_malloc(sizeof(fftwf_complex) * pl->blk * M);
     if (!pl->rf || !pl->spec || !pl->bb)
         return TL_ERR_NO_MEM;
     unsigned flags = pl->p.fft_effort <= 0 ? FFTW_ESTIMATE
                    : pl->p.fft_effort == 1 ? FFTW_MEASURE : FFTW_PATIENT;
-    int n = (int)N, m = (int)M, nb = (int)pl->nbins;
+    pl->inv_direct = pl->k_n == M && pl->k_lo + M <= pl->nbins;
     tl_imaging_fftw_lock();
     if (pl->p.wisdom_path && flags != FFTW_ESTIMATE)
         fftwf_import_wisdom_from_filename(pl->p.wisdom_path); /* missing = fine */
-    pl->fwd = fftwf_plan_many_dft_r2c(1, &n, (int)L, pl->rf, NULL, 1, n, pl->spec, NULL, 1, nb,
-                                      flags);
-    /* When the kept bins are contiguous in the spectrum, the inverse reads
-     * them there (no copy); otherwise they are copied and zero-padded. */
-    pl->inv_direct = pl->k_n == M && pl->k_lo + M <= pl->nbins;
-    if (pl->inv_direct)
-        pl->inv = fftwf_plan_many_dft(1, &m, (int)L, pl->spec + pl->k_lo, NULL, 1, nb, pl->bb,
-                                      NULL, 1, m, FFTW_BACKWARD, flags);
-    else
-        pl->inv = fftwf_plan_many_dft(1, &m, (int)L, pl->bb, NULL, 1, m, pl->bb, NULL, 1, m,
-                                      FFTW_BACKWARD, flags);
-    if (pl->p.wisdom_path && flags != FFTW_ESTIMATE && pl->fwd && pl->inv)
+    tl_status st = plan_pair(pl, pl->blk, flags, &pl->fwd, &pl->inv);
+    if (st == TL_OK && pl->tail)
+        st = plan_pair(pl, pl->tail, flags, &pl->fwd_tail, &pl->inv_tail);
+    if (st == TL_OK && pl->p.wisdom_path && flags != FFTW_ESTIMATE)
         fftwf_export_wisdom_to_filename(pl->p.wisdom_path); /* a cache: failure is harmless */
     tl_imaging_fftw_unlock();
-    return pl->fwd && pl->inv ? TL_OK : TL_ERR_NO_MEM;
+    return st;
 }
 
 /* log_b[k]: gain, TGC and reference level of envelope sample k (storage
@@ -263,8 +294,9 @@ static tl_status build_log_tables(tl_imaging_plan *pl)
     pl->log_a = (float)(k255 * 10.0 * log10(2.0));
     double ref = p->reference_level > 0.0f ? p->reference_level
                : pl->type == TL_IMAGE_ENVELOPE ? 65535.0 : 32767.0;
-    /* |bb| of the demodulated RF is N/2 times the analytic amplitude. */
-    double scale = pl->type == TL_IMAGE_RF_REAL ? 2.0 / pl->N : 1.0;
+    /* |bb| of the FFT-demodulated RF is N/2 times the analytic amplitude,
+     * the unit-gain FIR's output half of it. */
+    double scale = pl->type != TL_IMAGE_RF_REAL ? 1.0 : pl->use_fir ? 2.0 : 2.0 / pl->N;
     bool far_first = p->orientation == TL_ORIENT_MN || p->orientation == TL_ORIENT_UN;
     for (uint32_t k = 0; k < pl->M; k++) {
         double s = k * pl->step;
@@ -318,14 +350,28 @@ tl_status tl_imaging_plan_create(const tl_geometry *geom, tl_image_type type,
 
     st = choose_raster(pl);
     if (st == TL_OK) {
-        if (type == TL_IMAGE_RF_REAL) {
+        if (type == TL_IMAGE_RF_REAL)
             choose_demodulation(pl);
+        /* AUTO: at M >= N/2 the FFT path is the exact analytic signal;
+         * below, both paths band-limit and the FIR is faster (measured in
+         * bench/README.md, quality in docs/accuracy.md). */
+        pl->use_fir = type == TL_IMAGE_RF_REAL &&
+                      (p.demodulator == TL_DEMOD_FIR ||
+                       (p.demodulator == TL_DEMOD_AUTO && pl->M < pl->N / 2));
+        if (pl->use_fir) {
+            st = tl_imaging_fir_build(pl);
+            if (st == TL_OK)
+                st = check_sizes(pl);
+        } else if (type == TL_IMAGE_RF_REAL) {
+            st = check_sizes(pl);
             pl->p.wisdom_path = p.wisdom_path;
-            st = build_fft(pl);
+            if (st == TL_OK)
+                st = build_fft(pl);
             pl->p.wisdom_path = NULL;
         } else {
             pl->M = pl->N;
             pl->step = 1.0;
+            st = check_sizes(pl);
         }
     }
     if (st == TL_OK) {
@@ -336,6 +382,8 @@ tl_status tl_imaging_plan_create(const tl_geometry *geom, tl_image_type type,
     }
     if (st == TL_OK)
         st = build_log_tables(pl);
+    if (st == TL_OK && pl->use_fir)
+        st = tl_imaging_fir_tables(pl);
     if (st == TL_OK)
         st = tl_imaging_scanconv_build(pl);
     if (st == TL_OK && p.speckle_reduction) {
@@ -355,17 +403,19 @@ void tl_imaging_plan_destroy(tl_imaging_plan *pl)
 {
     if (!pl)
         return;
-    if (pl->fwd || pl->inv) {
-        tl_imaging_fftw_lock();
-        if (pl->fwd)
-            fftwf_destroy_plan(pl->fwd);
-        if (pl->inv)
-            fftwf_destroy_plan(pl->inv);
-        tl_imaging_fftw_unlock();
-    }
+    fftwf_plan plans[4] = { pl->fwd, pl->inv, pl->fwd_tail, pl->inv_tail };
+    tl_imaging_fftw_lock();
+    for (int i = 0; i < 4; i++)
+        if (plans[i])
+            fftwf_destroy_plan(plans[i]);
+    tl_imaging_fftw_unlock();
     fftwf_free(pl->rf);
     fftwf_free(pl->spec);
     fftwf_free(pl->bb);
+    fftwf_free(pl->fir_x);
+    fftwf_free(pl->fir_p);
+    free(pl->fir_b8);
+    free(pl->fir_px);
     free(pl->log_b);
     free(pl->pw);
     free(pl->ctmp);
@@ -395,6 +445,11 @@ tl_status tl_imaging_plan_output(const tl_imaging_plan *pl, uint32_t *width, uin
 uint32_t tl_imaging_plan_envelope_samples(const tl_imaging_plan *pl)
 {
     return pl ? pl->M : 0;
+}
+
+bool tl_imaging_plan_uses_fir(const tl_imaging_plan *pl)
+{
+    return pl && pl->use_fir;
 }
 
 static bool same_geometry(const tl_geometry *a, const tl_geometry *b)

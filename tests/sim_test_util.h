@@ -22,7 +22,7 @@ typedef struct {
 
 /* Render frame `frame` of preset with params "k=v" (NULL-terminated list);
  * fails the test on any error. Returns the simulator (owned by f). */
-static tl_sim *simt_render(simt_frame *f, const char *preset, uint64_t seed, uint32_t frame,
+static inline tl_sim *simt_render(simt_frame *f, const char *preset, uint64_t seed, uint32_t frame,
                            ...)
 {
     tl_sim *sim = NULL;
@@ -45,7 +45,7 @@ static tl_sim *simt_render(simt_frame *f, const char *preset, uint64_t seed, uin
     return sim;
 }
 
-static void simt_free(simt_frame *f)
+static inline void simt_free(simt_frame *f)
 {
     free(f->rf);
     free(f->env);
@@ -55,7 +55,7 @@ static void simt_free(simt_frame *f)
     f->env = NULL;
 }
 
-static const tl_sim_boundary *simt_boundary(const tl_sim_truth *t, tl_boundary_kind k)
+static inline const tl_sim_boundary *simt_boundary(const tl_sim_truth *t, tl_boundary_kind k)
 {
     for (uint32_t i = 0; i < t->n_boundaries; i++)
         if (t->boundaries[i].kind == k)
@@ -64,7 +64,7 @@ static const tl_sim_boundary *simt_boundary(const tl_sim_truth *t, tl_boundary_k
 }
 
 /* z of a boundary polyline at x (linear interpolation), NAN outside. */
-static float simt_boundary_z(const tl_sim_boundary *b, float x)
+static inline float simt_boundary_z(const tl_sim_boundary *b, float x)
 {
     for (uint32_t i = 0; i + 1 < b->n; i++) {
         float x0 = b->x_mm[i], x1 = b->x_mm[i + 1];
@@ -77,7 +77,7 @@ static float simt_boundary_z(const tl_sim_boundary *b, float x)
 }
 
 /* Sub-sample offset of a peak at k by a parabola through k-1, k, k+1. */
-static float simt_parabolic(const float *e, uint32_t k)
+static inline float simt_parabolic(const float *e, uint32_t k)
 {
     float a = e[k - 1], b = e[k], c = e[k + 1];
     float d = a - 2.0f * b + c;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tl_imaging.h"
+#include "imaging_internal.h" /* white-box: SIMD vs scalar paths */
 
 /* Echo of a point target as the beamformed RF (or I/Q, or envelope) of each
  * line: Gaussian beam across lines, Gaussian pulse envelope along range. */
@@ -24,7 +25,9 @@ typedef struct {
 
 static target make_target(const tl_geometry *g, double x, double z)
 {
-    target t = { .g = *g, .beam_lines = 3.0 };
+    /* Beam several lines wide, so the log-Gaussian is well sampled by the
+     * lines even where a convex fan spreads them ~12 pixels apart. */
+    target t = { .g = *g, .beam_lines = g->lines > 256 ? 12.0 : 4.0 };
     double dz = tl_geometry_dz_mm(g), r;
     if (g->kind == TL_PROBE_CONVEX) {
         double th = atan2(x, z + g->radius_mm);
@@ -47,7 +50,8 @@ static void *synth(const target *t, tl_image_type type, tl_orientation o, size_t
     size_t per = (type == TL_IMAGE_RF_IQ_LINE || type == TL_IMAGE_RF_I_LINE_Q_LINE) ? 2 : 1;
     *bytes = (size_t)L * N * per * 2;
     int16_t *d = calloc((size_t)L * N * per, 2);
-    double sigma = 1.0 * g->fs_hz / g->f0_hz; /* pulse envelope, in samples */
+    /* pulse envelope, in samples: one cycle, longer on coarse displays */
+    double sigma = (g->lines > 256 ? 10.0 : 1.0) * g->fs_hz / g->f0_hz;
     for (uint32_t l = 0; l < L; l++) {
         double bl = exp(-0.5 * pow((l - t->line0) / t->beam_lines, 2.0));
         uint32_t ls = (o == TL_ORIENT_UF || o == TL_ORIENT_UN) ? L - 1 - l : l;
@@ -75,11 +79,26 @@ static void *synth(const target *t, tl_image_type type, tl_orientation o, size_t
     return d;
 }
 
-/* Peak of the image: a least-squares 2-D quadratic through every pixel
- * within `drop` grey levels of the maximum (the log of a Gaussian blob is a
- * quadratic; the ridge between scan lines is linear, so a 3-point fit at the
- * maximum would snap to a line). */
-static void find_peak(const tl_bmode *img, double *col, double *row)
+/* Display pixel -> beam coordinates (u along the arc at the face, v range)
+ * using only the image calibration and the probe radius: for a convex fan
+ * the blob of a point is a Gaussian in (angle, range), curved in (x, z). */
+static void to_beam(const tl_bmode *img, double R, double col, double row, double *u, double *v)
+{
+    double x = img->origin_x_mm + col * img->spacing_mm, z = img->origin_z_mm + row * img->spacing_mm;
+    if (R > 0) {
+        *u = R * atan2(x, z + R);
+        *v = hypot(x, z + R) - R;
+    } else {
+        *u = x;
+        *v = z;
+    }
+}
+
+/* Peak of the image: a least-squares quadratic in beam coordinates through
+ * every pixel within `drop` grey levels of the maximum (the log of a
+ * Gaussian blob is a quadratic; the ridge between scan lines is linear, so a
+ * 3-point fit at the maximum would snap to a line). Returned in pixels. */
+static void find_peak(const tl_bmode *img, double R, double *col, double *row)
 {
     uint32_t bc = 0, br = 0;
     int best = -1;
@@ -92,6 +111,8 @@ static void find_peak(const tl_bmode *img, double *col, double *row)
             }
     const int drop = 100, box = 60;
     int count = 0;
+    double u0, v0;
+    to_beam(img, R, bc, br, &u0, &v0);
     double A[6][7] = { { 0 } };
     for (int dr = -box; dr <= box; dr++)
         for (int dc = -box; dc <= box; dc++) {
@@ -102,7 +123,11 @@ static void find_peak(const tl_bmode *img, double *col, double *row)
             if (v < best - drop)
                 continue;
             count++;
-            double f[6] = { 1, dc, dr, (double)dc * dc, (double)dc * dr, (double)dr * dr };
+            double bu, bv;
+            to_beam(img, R, (double)c, (double)r, &bu, &bv);
+            bu -= u0;
+            bv -= v0;
+            double f[6] = { 1, bu, bv, bu * bu, bu * bv, bv * bv };
             for (int i = 0; i < 6; i++) {
                 for (int j = 0; j < 6; j++)
                     A[i][j] += f[i] * f[j];
@@ -131,18 +156,28 @@ static void find_peak(const tl_bmode *img, double *col, double *row)
     double q[6];
     for (int i = 0; i < 6; i++)
         q[i] = A[i][6] / A[i][i];
-    /* grad = 0: [2d e; e 2f] [x z] = -[b c] */
+    /* grad = 0: [2d e; e 2f] [u v] = -[b c] */
     double a11 = 2 * q[3], a12 = q[4], a22 = 2 * q[5], det = a11 * a22 - a12 * a12;
-    double x = (-q[1] * a22 + q[2] * a12) / det;
-    double z = (-q[2] * a11 + q[1] * a12) / det;
-    *col = bc + x;
-    *row = br + z;
+    double u = u0 + (-q[1] * a22 + q[2] * a12) / det;
+    double v = v0 + (-q[2] * a11 + q[1] * a12) / det;
+    double x = u, z = v;
+    if (R > 0) {
+        x = (R + v) * sin(u / R);
+        z = (R + v) * cos(u / R) - R;
+    }
+    *col = (x - img->origin_x_mm) / img->spacing_mm;
+    *row = (z - img->origin_z_mm) / img->spacing_mm;
 }
 
-static void check_target(const tl_geometry *g, tl_image_type type, tl_orientation o, double x,
-                         double z)
+/* Returns the distance between found and expected pixel. demod selects the
+ * RF_REAL envelope path (TL_DEMOD_AUTO / _FFT / _FIR). */
+static double check_target_demod(const tl_geometry *g, tl_image_type type, tl_orientation o,
+                                 double x, double z, uint32_t out_w, uint32_t out_h, int demod)
 {
     tl_imaging_params p = tl_imaging_params_default();
+    p.demodulator = demod;
+    p.out_width = out_w;
+    p.out_height = out_h;
     p.fft_effort = 0;
     p.orientation = o;
     p.dynamic_range_db = 40.0f;
@@ -159,10 +194,11 @@ static void check_target(const tl_geometry *g, tl_image_type type, tl_orientatio
     fr.data = synth(&t, type, o, &fr.data_bytes);
     assert_int_equal(tl_imaging_execute(plan, &fr, &img, NULL), TL_OK);
     double col, row;
-    find_peak(&img, &col, &row);
+    find_peak(&img, g->kind == TL_PROBE_CONVEX ? g->radius_mm : 0.0, &col, &row);
     double ecol = (x - ox) / s, erow = (z - oz) / s;
-    printf("%s %s o=%d: target (%.2f, %.2f) mm expected px (%.2f, %.2f), found (%.2f, %.2f)\n",
-           g->kind == TL_PROBE_CONVEX ? "convex" : "linear", tl_image_type_name(type), (int)o,
+    printf("%s %s%s o=%d: target (%.2f, %.2f) mm expected px (%.2f, %.2f), found (%.2f, %.2f)\n",
+           g->kind == TL_PROBE_CONVEX ? "convex" : "linear", tl_image_type_name(type),
+           tl_imaging_plan_uses_fir(plan) ? " (FIR)" : "", (int)o,
            x, z, ecol, erow, col, row);
     assert_true(fabs(col - ecol) <= 0.5);
     assert_true(fabs(row - erow) <= 0.5);
@@ -171,6 +207,19 @@ static void check_target(const tl_geometry *g, tl_image_type type, tl_orientatio
     free(fr.data);
     tl_bmode_free(&img);
     tl_imaging_plan_destroy(plan);
+    return hypot(col - ecol, row - erow);
+}
+
+static double check_target_size(const tl_geometry *g, tl_image_type type, tl_orientation o,
+                                double x, double z, uint32_t out_w, uint32_t out_h)
+{
+    return check_target_demod(g, type, o, x, z, out_w, out_h, TL_DEMOD_AUTO);
+}
+
+static double check_target(const tl_geometry *g, tl_image_type type, tl_orientation o, double x,
+                           double z)
+{
+    return check_target_size(g, type, o, x, z, 800, 600);
 }
 
 static tl_geometry linear_geom(void)
@@ -200,11 +249,18 @@ static void test_linear_point_targets(void **state)
     (void)state;
     tl_geometry g = linear_geom();
     for (int o = 0; o < 4; o++)
-        check_target(&g, TL_IMAGE_RF_REAL, (tl_orientation)o, 3.13, 12.37);
+        for (int d = TL_DEMOD_FFT; d <= TL_DEMOD_FIR; d++)
+            check_target_demod(&g, TL_IMAGE_RF_REAL, (tl_orientation)o, 3.13, 12.37, 800, 600, d);
     check_target(&g, TL_IMAGE_RF_REAL, TL_ORIENT_MF, -15.02, 25.61);
     check_target(&g, TL_IMAGE_RF_I_LINE_Q_LINE, TL_ORIENT_MN, -7.7, 5.05);
     check_target(&g, TL_IMAGE_RF_IQ_LINE, TL_ORIENT_UF, 11.1, 18.2);
     check_target(&g, TL_IMAGE_ENVELOPE, TL_ORIENT_UN, 0.4, 9.9);
+    /* Fewer display columns than half the lines: the scalar lateral path
+     * (the shuffle window cannot hold 8 columns). Wide beam: the target must
+     * span several pixels. */
+    g.lines = 512;
+    g.pitch_mm = 0.1f;
+    check_target_size(&g, TL_IMAGE_RF_REAL, TL_ORIENT_UF, 4.1, 12.3, 200, 0);
 }
 
 static void test_convex_point_targets(void **state)
@@ -212,10 +268,42 @@ static void test_convex_point_targets(void **state)
     (void)state;
     tl_geometry g = convex_geom();
     for (int o = 0; o < 4; o++)
-        check_target(&g, TL_IMAGE_RF_REAL, (tl_orientation)o, 8.03, 30.31);
+        for (int d = TL_DEMOD_FFT; d <= TL_DEMOD_FIR; d++)
+            check_target_demod(&g, TL_IMAGE_RF_REAL, (tl_orientation)o, 8.03, 30.31, 800, 600, d);
     check_target(&g, TL_IMAGE_RF_REAL, TL_ORIENT_MF, -25.4, 41.7);
     check_target(&g, TL_IMAGE_RF_REAL, TL_ORIENT_MF, 1.2, 4.4);
     check_target(&g, TL_IMAGE_RF_I_LINE_Q_LINE, TL_ORIENT_UN, -14.0, 20.0);
+}
+
+/* Random targets anywhere in the scanned area, random orientation: the
+ * small version of the evaluation in docs/accuracy.md (TALUS_EVAL_CASES
+ * raises the count). */
+static void test_random_point_targets(void **state)
+{
+    (void)state;
+    const char *env = getenv("TALUS_EVAL_CASES");
+    int cases = env ? atoi(env) : 12;
+    tl_rng rng;
+    tl_rng_seed(&rng, 2026);
+    double *err = malloc(sizeof(double) * (size_t)cases * 2);
+    for (int kind = 0; kind < 2; kind++) {
+        tl_geometry g = kind ? convex_geom() : linear_geom();
+        for (int i = 0; i < cases; i++) {
+            /* (line, sample) inside the array, away from the edges by the
+             * blob's size, mapped to mm. */
+            double line = tl_rng_range(&rng, 8.0, g.lines - 9.0);
+            double sample = tl_rng_range(&rng, 40.0, g.samples - 41.0);
+            float x, z;
+            tl_geometry_sample_xz(&g, (float)line, (float)sample, &x, &z);
+            tl_orientation o = (tl_orientation)(tl_rng_next(&rng) % 4);
+            err[kind * cases + i] = check_target(&g, TL_IMAGE_RF_REAL, o, x, z);
+        }
+        printf("%s: %d random targets, error median %.3f px, p95 %.3f px, max %.3f px "
+               "(seed 2026)\n", kind ? "convex" : "linear", cases,
+               tl_median(err + kind * cases, cases), tl_percentile(err + kind * cases, cases, 95),
+               tl_percentile(err + kind * cases, cases, 100));
+    }
+    free(err);
 }
 
 static void test_bad_input_is_refused(void **state)
@@ -231,6 +319,15 @@ static void test_bad_input_is_refused(void **state)
     p.fft_effort = 0;
     g.samples = 3;
     assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_ERR_FORMAT);
+    /* Sizes that would need gigabytes are refused up front. */
+    g = linear_geom();
+    g.lines = 4096;
+    g.samples = 65536;
+    g.pitch_mm = 0.01f;
+    p.envelope_samples = 8 * 65536;
+    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_ERR_UNSUPPORTED);
+    assert_null(plan);
+    p.envelope_samples = 0;
     g = linear_geom();
     assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_OK);
     tl_bmode img;
@@ -257,6 +354,56 @@ static void test_bad_input_is_refused(void **state)
     tl_imaging_plan_destroy(plan);
 }
 
+/* The SIMD scan-conversion kernels (SSSE3 linear, AVX2 convex) against the
+ * scalar code on random images: convex identical, linear within 2 grey
+ * levels (6-bit instead of 8-bit lateral weights: 255/128 between
+ * neighbours of white noise). */
+static void compare_paths(const tl_geometry *g, int tol)
+{
+    tl_imaging_params p = tl_imaging_params_default();
+    p.fft_effort = 0;
+    tl_imaging_plan *pl = NULL;
+    assert_int_equal(tl_imaging_plan_create(g, TL_IMAGE_BRIGHTNESS, &p, &pl), TL_OK);
+    bool *flag = g->kind == TL_PROBE_CONVEX ? &pl->use_avx2 : &pl->use_simd;
+    uint32_t W, H;
+    tl_imaging_plan_output(pl, &W, &H, NULL, NULL, NULL);
+    tl_bmode a, b;
+    assert_int_equal(tl_bmode_alloc(&a, W, H), TL_OK);
+    assert_int_equal(tl_bmode_alloc(&b, W, H), TL_OK);
+    size_t n = (size_t)g->lines * g->samples;
+    uint8_t *d = malloc(n);
+    tl_rng rng;
+    tl_rng_seed(&rng, 99);
+    for (size_t i = 0; i < n; i++)
+        d[i] = (uint8_t)(tl_rng_next(&rng) & 0xff);
+    tl_frame fr = { .geom = *g, .type = TL_IMAGE_BRIGHTNESS, .data = d, .data_bytes = n };
+    bool had = *flag;
+    assert_int_equal(tl_imaging_execute(pl, &fr, &a, NULL), TL_OK);
+    *flag = false;
+    assert_int_equal(tl_imaging_execute(pl, &fr, &b, NULL), TL_OK);
+    int worst = 0;
+    for (size_t i = 0; i < (size_t)W * H; i++) {
+        int dv = abs((int)a.pixels[i] - (int)b.pixels[i]);
+        worst = dv > worst ? dv : worst;
+    }
+    printf("%s SIMD path %s: max |SIMD - scalar| = %d\n",
+           g->kind == TL_PROBE_CONVEX ? "convex" : "linear", had ? "used" : "unavailable", worst);
+    assert_true(worst <= tol);
+    free(d);
+    tl_bmode_free(&a);
+    tl_bmode_free(&b);
+    tl_imaging_plan_destroy(pl);
+}
+
+static void test_simd_matches_scalar(void **state)
+{
+    (void)state;
+    tl_geometry g = linear_geom();
+    compare_paths(&g, 2);
+    g = convex_geom();
+    compare_paths(&g, 0);
+}
+
 static void test_orientation_names(void **state)
 {
     (void)state;
@@ -275,6 +422,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear_point_targets),
         cmocka_unit_test(test_convex_point_targets),
+        cmocka_unit_test(test_random_point_targets),
+        cmocka_unit_test(test_simd_matches_scalar),
         cmocka_unit_test(test_bad_input_is_refused),
         cmocka_unit_test(test_orientation_names),
     };

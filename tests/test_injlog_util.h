@@ -11,6 +11,35 @@
 
 #include "tl_injlog.h"
 
+#ifdef SQLITE_OK
+/* 1 when PRAGMA integrity_check on db says "ok". Opened read-write: after a
+ * crash the first connection must be able to recover the WAL index. */
+static inline int integrity_ok(const char *db)
+{
+    sqlite3 *h;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        fprintf(stderr, "integrity: cannot open %s: %s\n", db, sqlite3_errmsg(h));
+        sqlite3_close(h);
+        return 0;
+    }
+    sqlite3_stmt *s;
+    int ok = 0;
+    if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK) {
+        int rc = sqlite3_step(s);
+        const char *r = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)
+                                         : sqlite3_errmsg(h);
+        ok = rc == SQLITE_ROW && r && strcmp(r, "ok") == 0;
+        if (!ok)
+            fprintf(stderr, "integrity_check: %s\n", r ? r : "(null)");
+        sqlite3_finalize(s);
+    } else {
+        fprintf(stderr, "integrity_check: %s\n", sqlite3_errmsg(h));
+    }
+    sqlite3_close(h);
+    return ok;
+}
+#endif
+
 /* A fresh private folder under $TMPDIR or /tmp; caller frees with rm_tree. */
 static inline char *tmp_dir(void)
 {

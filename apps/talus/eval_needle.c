@@ -1,9 +1,359 @@
+/* talus eval needle: randomised simulated insertions through the real chain
+ * (tl_sim RF -> tl_imaging B-mode -> tl_guidance detect + track + path),
+ * scored against the simulator's ground truth. ONE JSON object on stdout,
+ * a progress bar on stderr. */
 #include "commands.h"
 
-/* Placeholder: replaced when this command lands. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "needle_pipeline.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: talus eval needle [--cases N] [--seed S] [--frames F] [--json]\n"
+            "Randomised simulated insertions through the real pipeline (RF -> B-mode ->\n"
+            "needle detection and tracking). Every fifth case is needle-free (thick\n"
+            "fascia, tendon, bone); the others insert a needle into each anatomy in turn\n"
+            "(angle 10-60 deg, gauge 21-27, 0.2-1.0 mm/frame; a quarter drift out of\n"
+            "plane). The needle appears at frame 2 with 2-8 mm of shaft in the image.\n"
+            "  --cases N    cases (default 200)\n"
+            "  --seed S     seed of the case generator (default 1)\n"
+            "  --frames F   frames per case (default 12, 4..200)\n"
+            "  --json       print the JSON result (the default; kept for symmetry)\n"
+            "  --dump DIR   write every B-mode frame as PNG and a line per frame (stderr)\n"
+            "Prints ONE JSON object: tip_err_mm {median, p95}, angle_err_deg {median,\n"
+            "p95}, detection_rate, false_positive_rate, frames_to_lock {median},\n"
+            "miss_distance_err_mm {median}, cases, and the counts behind them.\n");
+}
+
+/* Growable list of doubles. */
+typedef struct {
+    double *v;
+    size_t n, cap;
+} dlist;
+
+static int dl_push(dlist *l, double x)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? 2 * l->cap : 256;
+        double *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = x;
+    return 0;
+}
+
+typedef struct {
+    dlist tip, ang, lock, miss;
+    size_t in_plane, in_plane_found;
+    size_t free_frames, free_found;
+    size_t oop_frames, oop_shown, oop_flagged;
+    size_t never_locked, needle_cases;
+    double detect_ms;
+    size_t detect_n;
+} stats;
+
+static const char *const anatomies[3] = { "plantar-fascia", "achilles", "ankle-recess" };
+
+static void progress(int done, int total)
+{
+    int w = 40, k = total ? done * w / total : w;
+    fprintf(stderr, "\r  eval needle [");
+    for (int i = 0; i < w; i++)
+        fputc(i < k ? '#' : '.', stderr);
+    fprintf(stderr, "] %d/%d", done, total);
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* Where the simulator aims the needle (the target it stops at): the tip of
+ * a very late frame. Also the skin entry point (the shaft's start). */
+static tl_status aim(needle_pipe *p, uint32_t start_frame, float *tx, float *tz, float *ex,
+                     float *ez)
+{
+    tl_sim_truth t;
+    tl_status st = tl_sim_render(p->sim, 1000000u, NULL, 0, &t);
+    if (st != TL_OK)
+        return st;
+    *tx = t.needle.tip_x_mm;
+    *tz = t.needle.tip_z_mm;
+    st = tl_sim_render(p->sim, start_frame, NULL, 0, &t);
+    if (st != TL_OK)
+        return st;
+    /* At the start frame with a 0.5 mm shaft the entry is the skin point. */
+    *ex = t.needle.tip_x_mm - 0.5f * cosf(t.needle.angle_deg * (float)M_PI / 180.0f);
+    *ez = t.needle.tip_z_mm - 0.5f * sinf(t.needle.angle_deg * (float)M_PI / 180.0f);
+    return t.needle.present ? TL_OK : TL_ERR_STATE;
+}
+
+static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const char *dump,
+                          char *err, size_t errlen)
+{
+    tl_rng rng;
+    tl_rng_seed(&rng, seed * 1000003ull + (uint64_t)ci);
+    bool needle = ci % 5 != 4;
+    const char *anat = anatomies[(ci / (needle ? 1 : 5)) % 3];
+    char pa[12][64];
+    const char *params[13];
+    int np = 0;
+    const uint32_t start = 2;
+    float angle = (float)tl_rng_range(&rng, 10.0, 60.0);
+    float drift = tl_rng_uniform(&rng) < 0.25 ? (float)tl_rng_range(&rng, 0.06, 0.2) : 0.0f;
+    float speed = (float)tl_rng_range(&rng, 0.2, 1.0);
+    int gauge = 21 + (int)(tl_rng_uniform(&rng) * 7.0);
+    float thick = (float)tl_rng_range(&rng, 2.5, 7.5);
+    const char *preset = needle ? "needle-insertion" : anat;
+    if (needle) {
+        snprintf(pa[np++], 64, "anatomy=%s", anat);
+        snprintf(pa[np++], 64, "needle_angle_deg=%.2f", angle);
+        snprintf(pa[np++], 64, "needle_gauge=%d", gauge);
+        snprintf(pa[np++], 64, "needle_speed_mm=%.3f", speed);
+        snprintf(pa[np++], 64, "needle_drift_mm=%.3f", drift);
+        snprintf(pa[np++], 64, "needle_start_frame=%u", start);
+        snprintf(pa[np++], 64, "needle_start_mm=0.5");
+    } else if (strcmp(anat, "ankle-recess") != 0) {
+        /* thick fascia / tendon */
+        snprintf(pa[np++], 64, "thickness_mm=%.2f", strcmp(anat, "achilles") == 0 ? thick + 2.0f
+                                                                                   : thick);
+    }
+    if (tl_rng_uniform(&rng) < 0.3)
+        snprintf(pa[np++], 64, "anisotropy_deg=%.1f", tl_rng_range(&rng, 2.0, 8.0));
+    for (int i = 0; i < np; i++)
+        params[i] = pa[i];
+    params[np] = NULL;
+
+    needle_pipe p;
+    tl_status st = needle_pipe_open(&p, preset, seed * 7919ull + (uint64_t)ci, params, err, errlen);
+    if (st != TL_OK)
+        return st;
+    float tgx = 0, tgz = 0;
+    if (needle) {
+        /* Start with 2-8 mm of shaft inside the image (the needle appears). */
+        float ex, ez;
+        st = aim(&p, start, &tgx, &tgz, &ex, &ez);
+        if (st != TL_OK) {
+            snprintf(err, errlen, "case %d: the simulator placed no needle", ci);
+            needle_pipe_close(&p);
+            return st;
+        }
+        float a = angle * (float)M_PI / 180.0f;
+        float left = -0.5f * tl_geometry_width_mm(&p.geom);
+        float to_edge = fmaxf(0.0f, (left - ex) / cosf(a));
+        float maxlen = hypotf(tgx - ex, tgz - ez);
+        float len0 = fminf(to_edge + (float)tl_rng_range(&rng, 2.0, 8.0), maxlen - 1.0f);
+        char kv[64];
+        snprintf(kv, sizeof kv, "needle_start_mm=%.3f", fmaxf(len0, 0.5f));
+        tl_sim_set_param(p.sim, kv, NULL);
+    }
+
+    tl_needle_detector *det = NULL;
+    tl_needle_tracker *tr = NULL;
+    st = tl_needle_detector_create(NULL, &det);
+    if (st == TL_OK)
+        st = tl_needle_tracker_create(NULL, &tr);
+    int first_visible = -1, lock_frame = -1;
+    for (int k = 0; st == TL_OK && k < frames; k++) {
+        tl_sim_truth t;
+        st = needle_pipe_frame(&p, (uint32_t)k, &t);
+        if (st != TL_OK) {
+            snprintf(err, errlen, "case %d frame %d: %s", ci, k, tl_strerror(st));
+            break;
+        }
+#ifdef TL_NEEDLE_DEBUG
+        if (dump && t.needle.present) {
+            float dtx, dtz;
+            needle_pipe_to_image(&p, t.needle.tip_x_mm, t.needle.tip_z_mm, &dtx, &dtz);
+            char tv[96];
+            snprintf(tv, sizeof tv, "%f,%f,%f", dtx, dtz, t.needle.angle_deg);
+            setenv("TL_NEEDLE_TRUTH", tv, 1);
+        } else {
+            unsetenv("TL_NEEDLE_TRUTH");
+        }
+#endif
+        uint64_t t0 = tl_now_ns();
+        tl_needle_detection d;
+        tl_needle_track trk;
+        st = tl_needle_detect(det, &p.img, NULL, &d);
+        if (st == TL_OK)
+            st = tl_needle_tracker_update(tr, &d, &trk);
+        S->detect_ms += (double)(tl_now_ns() - t0) * 1e-6;
+        S->detect_n++;
+        if (st != TL_OK) {
+            snprintf(err, errlen, "case %d frame %d: detection: %s", ci, k, tl_strerror(st));
+            break;
+        }
+        const tl_sim_needle *n = &t.needle;
+        if (dump) {
+            char path[512];
+            snprintf(path, sizeof path, "%s/case%03d_f%02d.png", dump, ci, k);
+            tl_png_write(path, p.img.pixels, p.img.width, p.img.height, p.img.stride, 1);
+            float tx = 0, tz = 0;
+            needle_pipe_to_image(&p, n->tip_x_mm, n->tip_z_mm, &tx, &tz);
+            fprintf(stderr,
+                    "case %d %s frame %d: truth %s%s tip (%.2f, %.2f) %.1f deg vis %.2f | det %d "
+                    "(%.2f, %.2f) %.1f deg len %.1f con %.1f conf %.2f %s | track %s\n",
+                    ci, anat, k, n->present ? "needle" : "none", n->in_plane ? "" : " (out)", tx,
+                    tz, n->angle_deg, n->visibility, d.found, d.tip_x_mm, d.tip_z_mm,
+                    d.angle_deg, d.length_mm, d.contrast, d.confidence, d.reason,
+                    tl_track_state_name(trk.state));
+        }
+        if (!n->present) {
+            S->free_frames++;
+            S->free_found += trk.found;
+            continue;
+        }
+        if (!n->in_plane) {
+            S->oop_frames++;
+            S->oop_shown += trk.found;
+            S->oop_flagged += trk.out_of_plane;
+            continue;
+        }
+        S->in_plane++;
+        if (first_visible < 0)
+            first_visible = k;
+        if (lock_frame < 0 && trk.state == TL_TRACK_LOCKED)
+            lock_frame = k;
+        if (!trk.found)
+            continue;
+        S->in_plane_found++;
+        float tx, tz;
+        needle_pipe_to_image(&p, n->tip_x_mm, n->tip_z_mm, &tx, &tz);
+        dl_push(&S->tip, hypot(trk.tip_x_mm - tx, trk.tip_z_mm - tz));
+        dl_push(&S->ang, fabs(trk.angle_deg - n->angle_deg));
+        /* Predicted lateral miss at the target's depth, against the truth's. */
+        float gx, gz;
+        needle_pipe_to_image(&p, tgx, tgz, &gx, &gz);
+        tl_target tg = { gx, gz, 1.0f };
+        tl_path pp, pt;
+        if (gz - tz > 1.0f &&
+            tl_needle_path(trk.tip_x_mm, trk.tip_z_mm, trk.angle_deg, &tg, NULL, NULL, 0.0f,
+                           &pp) == TL_OK &&
+            tl_needle_path(tx, tz, n->angle_deg, &tg, NULL, NULL, 0.0f, &pt) == TL_OK &&
+            isfinite(pp.miss_at_depth_mm) && isfinite(pt.miss_at_depth_mm))
+            dl_push(&S->miss, fabs(pp.miss_at_depth_mm - pt.miss_at_depth_mm));
+    }
+    if (st == TL_OK && needle && first_visible >= 0) {
+        S->needle_cases++;
+        if (lock_frame < 0) {
+            S->never_locked++;
+            lock_frame = frames; /* counted as one past the sequence */
+        }
+        dl_push(&S->lock, (double)(lock_frame - first_visible + 1));
+    }
+    tl_needle_tracker_destroy(tr);
+    tl_needle_detector_destroy(det);
+    needle_pipe_close(&p);
+    return st;
+}
+
+static cJSON *med_p95(const dlist *l, bool p95)
+{
+    cJSON *o = cJSON_CreateObject();
+    double m = tl_median(l->v, l->n);
+    cJSON_AddItemToObject(o, "median", isfinite(m) ? cJSON_CreateNumber(m) : cJSON_CreateNull());
+    if (p95) {
+        double q = tl_percentile(l->v, l->n, 95.0);
+        cJSON_AddItemToObject(o, "p95", isfinite(q) ? cJSON_CreateNumber(q) : cJSON_CreateNull());
+    }
+    cJSON_AddNumberToObject(o, "n", (double)l->n);
+    return o;
+}
+
+static double ratio(size_t a, size_t b)
+{
+    return b ? (double)a / (double)b : 0.0;
+}
+
 int eval_needle(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cmd_not_built("eval needle");
+    long cases = 200, frames = 12;
+    const char *dump = NULL;
+    unsigned long long seed = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *end = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            continue;
+        } else if (strcmp(a, "--dump") == 0 && i + 1 < argc) {
+            dump = argv[++i];
+        } else if (strcmp(a, "--cases") == 0 && i + 1 < argc) {
+            cases = strtol(argv[++i], &end, 10);
+            if (*end || cases < 1 || cases > 100000) {
+                fprintf(stderr, "talus eval needle: --cases wants 1..100000\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--frames") == 0 && i + 1 < argc) {
+            frames = strtol(argv[++i], &end, 10);
+            if (*end || frames < 4 || frames > 200) {
+                fprintf(stderr, "talus eval needle: --frames wants 4..200\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--seed") == 0 && i + 1 < argc) {
+            seed = strtoull(argv[++i], &end, 10);
+            if (*end) {
+                fprintf(stderr, "talus eval needle: --seed wants a number\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "talus eval needle: unexpected argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    stats S;
+    memset(&S, 0, sizeof S);
+    char err[256] = "";
+    int rc = 0;
+    for (long c = 0; c < cases; c++) {
+        progress((int)c, (int)cases);
+        if (run_case((int)c, seed, (int)frames, &S, dump, err, sizeof err) != TL_OK) {
+            fprintf(stderr, "\ntalus eval needle: %s\n", err);
+            rc = 1;
+            break;
+        }
+    }
+    if (rc == 0)
+        progress((int)cases, (int)cases);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "tip_err_mm", med_p95(&S.tip, true));
+    cJSON_AddItemToObject(o, "angle_err_deg", med_p95(&S.ang, true));
+    cJSON_AddNumberToObject(o, "detection_rate", ratio(S.in_plane_found, S.in_plane));
+    cJSON_AddNumberToObject(o, "false_positive_rate", ratio(S.free_found, S.free_frames));
+    cJSON_AddItemToObject(o, "frames_to_lock", med_p95(&S.lock, true));
+    cJSON_AddItemToObject(o, "miss_distance_err_mm", med_p95(&S.miss, true));
+    cJSON_AddNumberToObject(o, "cases", (double)cases);
+    cJSON_AddNumberToObject(o, "seed", (double)seed);
+    cJSON_AddNumberToObject(o, "frames_per_case", (double)frames);
+    cJSON_AddNumberToObject(o, "in_plane_frames", (double)S.in_plane);
+    cJSON_AddNumberToObject(o, "needle_free_frames", (double)S.free_frames);
+    cJSON_AddNumberToObject(o, "out_of_plane_frames", (double)S.oop_frames);
+    cJSON_AddNumberToObject(o, "out_of_plane_shown_rate", ratio(S.oop_shown, S.oop_frames));
+    cJSON_AddNumberToObject(o, "out_of_plane_flagged_rate", ratio(S.oop_flagged, S.oop_frames));
+    cJSON_AddNumberToObject(o, "needle_cases", (double)S.needle_cases);
+    cJSON_AddNumberToObject(o, "never_locked", (double)S.never_locked);
+    cJSON_AddNumberToObject(o, "detect_track_ms_mean", S.detect_n ? S.detect_ms / S.detect_n : 0.0);
+    if (rc)
+        cJSON_AddStringToObject(o, "error", err);
+    char *text = cJSON_PrintUnformatted(o);
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    cJSON_Delete(o);
+    free(S.tip.v);
+    free(S.ang.v);
+    free(S.lock.v);
+    free(S.miss.v);
+    return rc;
 }

@@ -40,4 +40,7 @@ tl_status injlog_exec(tl_injlog *log, const char *sql, const char *what);
 /* fsync a folder so a rename or create inside it is durable. */
 tl_status injlog_fsync_dir(const char *dir);
 
+/* The 5x7 glyph of c (font.c): 7 rows, bit 4 = leftmost column. */
+const uint8_t *injlog_glyph(char c);
+
 #endif

@@ -129,6 +129,10 @@ typedef struct {
 /* Start a session now; *session_id on commit. */
 tl_status tl_injlog_start_session(tl_injlog *log, const tl_injlog_session_info *info,
                                   int64_t *session_id);
+/* The same for a visit that took place at started_ms (Unix ms, not in the
+ * future): entering earlier visits from paper charts, so the trend has them. */
+tl_status tl_injlog_start_session_at(tl_injlog *log, const tl_injlog_session_info *info,
+                                     int64_t started_ms, int64_t *session_id);
 /* Close it with the post-procedure note (may be NULL). TL_ERR_STATE if it
  * is already closed, TL_ERR_NOT_FOUND if unknown. */
 tl_status tl_injlog_close_session(tl_injlog *log, int64_t session_id, const char *note);
@@ -229,6 +233,24 @@ tl_status tl_injlog_list_injections(tl_injlog *log, int64_t session_id,
 /* One injection by id. TL_ERR_NOT_FOUND if unknown. */
 tl_status tl_injlog_get_injection(tl_injlog *log, int64_t injection_id,
                                   tl_injlog_injection *out);
+
+/* ---- Checking ------------------------------------------------------------ */
+
+typedef struct {
+    int integrity_ok;            /* PRAGMA integrity_check said "ok" */
+    char integrity[256];         /* its first complaint otherwise */
+    size_t sessions, findings, injections;
+    size_t images;               /* rows that name an image */
+    size_t images_missing;       /* ... whose file is missing or not a whole PNG */
+    int64_t first_missing_injection; /* an injection id with a missing image, 0 if none */
+    size_t images_orphaned;      /* files in the image folder no row names (left by a
+                                    crash before COMMIT; harmless) */
+} tl_injlog_check_result;
+
+/* Check the database (integrity_check) and that every image a row names is
+ * there and whole (PNG signature and IEND trailer). TL_OK means the check
+ * ran; look at the result for what it found. */
+tl_status tl_injlog_check(tl_injlog *log, tl_injlog_check_result *out);
 
 /* ---- Trend ------------------------------------------------------------- */
 

@@ -91,6 +91,12 @@ static tl_status prepare(tl_injlog *log, const char *sql, sqlite3_stmt **s, cons
 tl_status tl_injlog_start_session(tl_injlog *log, const tl_injlog_session_info *info,
                                   int64_t *session_id)
 {
+    return tl_injlog_start_session_at(log, info, 0, session_id);
+}
+
+tl_status tl_injlog_start_session_at(tl_injlog *log, const tl_injlog_session_info *info,
+                                     int64_t started_ms, int64_t *session_id)
+{
     tl_status st = writable(log);
     if (st != TL_OK)
         return st;
@@ -106,6 +112,8 @@ tl_status tl_injlog_start_session(tl_injlog *log, const tl_injlog_session_info *
         return injlog_fail(log, TL_ERR_INVALID_ARG, "age %d out of range", info->age_years);
     if (info->sex != 0 && info->sex != 'M' && info->sex != 'F')
         return injlog_fail(log, TL_ERR_INVALID_ARG, "sex must be M or F (or not given)");
+    if (started_ms < 0 || started_ms > injlog_now_ms() + 60000)
+        return injlog_fail(log, TL_ERR_INVALID_ARG, "session start time is in the future");
     sqlite3_stmt *s;
     if ((st = prepare(log,
                       "INSERT INTO sessions(patient_id, side, anatomy, diagnosis, operator,"
@@ -118,7 +126,7 @@ tl_status tl_injlog_start_session(tl_injlog *log, const tl_injlog_session_info *
     bind_text(s, 3, info->anatomy);
     bind_text(s, 4, info->diagnosis);
     bind_text(s, 5, info->operator_name);
-    sqlite3_bind_int64(s, 6, injlog_now_ms());
+    sqlite3_bind_int64(s, 6, started_ms > 0 ? started_ms : injlog_now_ms());
     if (info->age_years > 0)
         sqlite3_bind_int(s, 7, info->age_years);
     if (info->sex)
@@ -194,9 +202,12 @@ static tl_status image_dir_ready(tl_injlog *log, char *abs, size_t cap)
         return injlog_fail(log, TL_ERR_OVERFLOW, "image folder path too long");
     if (log->image_dir_ready)
         return TL_OK;
-    if (mkdir(abs, 0700) != 0 && errno != EEXIST)
-        return injlog_fail(log, tl_status_from_errno(errno), "cannot create image folder %s: %s",
-                           abs, strerror(errno));
+    if (mkdir(abs, 0700) != 0) {
+        if (errno != EEXIST)
+            return injlog_fail(log, tl_status_from_errno(errno),
+                               "cannot create image folder %s: %s", abs, strerror(errno));
+        chmod(abs, 0700); /* patient images: private, whoever made the folder */
+    }
     /* Make the folder's own name durable before anything refers to it. */
     tl_status st = injlog_fsync_dir(log->dir);
     if (st != TL_OK)

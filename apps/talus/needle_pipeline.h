@@ -1,0 +1,34 @@
+/* The real chain the needle evaluation and benchmark run: simulated RF
+ * (tl_sim) -> B-mode (tl_imaging) -> needle detection/tracking (tl_guidance).
+ * Shared by eval_needle.c and bench_needle.c only. */
+#ifndef TALUS_NEEDLE_PIPELINE_H
+#define TALUS_NEEDLE_PIPELINE_H
+
+#include "tl_guidance.h"
+#include "tl_imaging.h"
+#include "tl_sim.h"
+
+typedef struct {
+    tl_sim *sim;
+    tl_geometry geom;
+    tl_imaging_plan *plan;
+    tl_bmode img;
+    int16_t *rf;
+    size_t rf_count;
+} needle_pipe;
+
+/* Create the simulator for preset/seed with "key=value" params (NULL-ended),
+ * then the imaging plan for its geometry. On failure everything is freed
+ * and a message is written to err. */
+tl_status needle_pipe_open(needle_pipe *p, const char *preset, uint64_t seed,
+                           const char *const *params, char *err, size_t errlen);
+void needle_pipe_close(needle_pipe *p);
+
+/* Render frame k and turn it into p->img; truth may be NULL. */
+tl_status needle_pipe_frame(needle_pipe *p, uint32_t k, tl_sim_truth *truth);
+
+/* Probe coordinates (mm) -> image coordinates of p->img (x from the left
+ * edge, z from the top). */
+void needle_pipe_to_image(const needle_pipe *p, float x_mm, float z_mm, float *xi, float *zi);
+
+#endif

@@ -1,0 +1,637 @@
+/* Needle detection, stage 1: find candidate lines.
+ *
+ * The image is decimated to ~0.2 mm pixels (averaging also tames speckle),
+ * a local-mean residual marks pixels brighter than their neighbourhood (the
+ * threshold is a multiple of the residual's own robust spread, so gain and
+ * dynamic range do not matter), and each such pixel votes in a Hough space
+ * restricted to needle angles -- but only for angles close to its own
+ * structure-tensor orientation. That last rule is what keeps long horizontal
+ * fascia, tendon fibres and cortex out: their pixels point horizontally and
+ * never vote for the oblique line that merely crosses them. The best few
+ * peaks are then traced at full resolution (refine.c) and the most
+ * convincing one wins. */
+#include "guidance_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef TL_NEEDLE_DEBUG
+#include <stdio.h>
+#endif
+
+void *scratch_get(scratch *s, size_t bytes)
+{
+    if (bytes > s->cap) {
+        void *np = realloc(s->p, bytes);
+        if (!np)
+            return NULL;
+        s->p = np;
+        s->cap = bytes;
+    }
+    return s->p;
+}
+
+float select_kth(float *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                float t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
+    }
+    return v[k];
+}
+
+tl_needle_params tl_needle_params_default(void)
+{
+    tl_needle_params p = {
+        .min_angle_deg = 9.0f,
+        .max_angle_deg = 72.0f,
+        .min_length_mm = 2.5f,
+        .gauge = 0.0f,
+        .min_confidence = 0.5f,
+        .side = 0,
+    };
+    return p;
+}
+
+tl_status tl_needle_detector_create(const tl_needle_params *params,
+                                    tl_needle_detector **out)
+{
+    if (!out)
+        return TL_ERR_INVALID_ARG;
+    *out = NULL;
+    tl_needle_params p = params ? *params : tl_needle_params_default();
+    if (!(p.min_angle_deg >= 0.0f) || !(p.max_angle_deg <= 80.0f) ||
+        !(p.min_angle_deg < p.max_angle_deg) || !(p.min_length_mm > 0.0f) ||
+        !(p.min_confidence >= 0.0f && p.min_confidence <= 1.0f) ||
+        (p.gauge != 0.0f && !(p.gauge >= 14.0f && p.gauge <= 34.0f)) ||
+        p.side < -1 || p.side > 1)
+        return TL_ERR_INVALID_ARG;
+    tl_needle_detector *d = calloc(1, sizeof *d);
+    if (!d)
+        return TL_ERR_NO_MEM;
+    d->p = p;
+    *out = d;
+    return TL_OK;
+}
+
+void tl_needle_detector_destroy(tl_needle_detector *d)
+{
+    if (!d)
+        return;
+    scratch *all[] = { &d->work, &d->wvalid, &d->resid, &d->acc, &d->cand, &d->prof };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]->p);
+    free(d);
+}
+
+/* Median and robust spread of the scanned area from a histogram of every
+ * second pixel of every second row. */
+static void full_stats(const tl_bmode *img, image_stats *st)
+{
+    uint32_t hist[256] = { 0 };
+    uint32_t n = 0;
+    for (uint32_t r = 0; r < img->height; r += 2) {
+        const uint8_t *row = img->pixels + (size_t)r * img->stride;
+        const uint8_t *vrow = img->valid ? img->valid + (size_t)r * img->width : NULL;
+        for (uint32_t c = 0; c < img->width; c += 2) {
+            if (vrow && !vrow[c])
+                continue;
+            hist[row[c]]++;
+            n++;
+        }
+    }
+    st->median = 0.0f;
+    st->p1 = 0.0f;
+    st->sigma = 1.0f;
+    st->p99 = 255.0f;
+    if (n == 0)
+        return;
+    uint32_t acc = 0, med = 0;
+    for (med = 0; med < 256; med++) {
+        acc += hist[med];
+        if (acc * 2 >= n)
+            break;
+    }
+    acc = 0;
+    bool p1 = false;
+    for (uint32_t v = 0; v < 256; v++) {
+        acc += hist[v];
+        if (!p1 && acc * 100 >= n) {
+            st->p1 = (float)v;
+            p1 = true;
+        }
+        if (acc * 100 >= n * 99u) {
+            st->p99 = (float)v;
+            break;
+        }
+    }
+    /* MAD: walk outwards from the median. */
+    uint32_t dev_hist[256] = { 0 };
+    for (uint32_t v = 0; v < 256; v++)
+        dev_hist[v > med ? v - med : med - v] += hist[v];
+    acc = 0;
+    uint32_t mad = 0;
+    for (mad = 0; mad < 256; mad++) {
+        acc += dev_hist[mad];
+        if (acc * 2 >= n)
+            break;
+    }
+    st->median = (float)med;
+    /* Floor: a flat (saturated or empty) image must not make every faint
+     * ripple look significant. */
+    st->sigma = fmaxf(1.4826f * (float)mad, fmaxf(2.0f, 0.02f * st->p99));
+}
+
+/* Decimate by block averages; a block is valid when most of it was scanned. */
+static tl_status build_work(tl_needle_detector *d, const tl_bmode *img)
+{
+    int f = (int)floorf(0.2f / img->spacing_mm + 0.5f);
+    if (f < 1)
+        f = 1;
+    if (f > 8)
+        f = 8;
+    uint32_t ww = img->width / (uint32_t)f, wh = img->height / (uint32_t)f;
+    if (ww < 16 || wh < 16)
+        return TL_ERR_INVALID_ARG;
+    float *w = scratch_get(&d->work, (size_t)ww * wh * sizeof(float));
+    uint8_t *wv = scratch_get(&d->wvalid, (size_t)ww * wh);
+    if (!w || !wv)
+        return TL_ERR_NO_MEM;
+    float inv = 1.0f / (float)(f * f);
+    for (uint32_t j = 0; j < wh; j++) {
+        for (uint32_t i = 0; i < ww; i++) {
+            uint32_t sum = 0, nv = 0;
+            for (int dz = 0; dz < f; dz++) {
+                size_t r = (size_t)j * (size_t)f + (size_t)dz;
+                const uint8_t *row = img->pixels + r * img->stride + (size_t)i * (size_t)f;
+                const uint8_t *vrow = img->valid ? img->valid + r * img->width + (size_t)i * (size_t)f
+                                                 : NULL;
+                for (int dx = 0; dx < f; dx++) {
+                    sum += row[dx];
+                    nv += vrow ? (vrow[dx] != 0) : 1u;
+                }
+            }
+            w[(size_t)j * ww + i] = (float)sum * inv;
+            wv[(size_t)j * ww + i] = (uint8_t)(2 * nv > (uint32_t)(f * f));
+        }
+    }
+    d->ww = ww;
+    d->wh = wh;
+    d->factor = f;
+    return TL_OK;
+}
+
+/* resid = work - local mean (box of radius r over valid pixels); returns the
+ * residual's robust sigma. */
+static tl_status local_residual(tl_needle_detector *d, int r, float *sigma)
+{
+    uint32_t ww = d->ww, wh = d->wh;
+    const float *w = d->work.p;
+    const uint8_t *wv = d->wvalid.p;
+    size_t n1 = (size_t)(ww + 1) * (wh + 1);
+    /* resid scratch holds: resid (ww*wh floats), integral sums and counts
+     * (n1 doubles + n1 floats), and a sample for the MAD. */
+    size_t need = (size_t)ww * wh * sizeof(float) * 2 + n1 * (sizeof(double) + sizeof(float));
+    uint8_t *base = scratch_get(&d->resid, need);
+    if (!base)
+        return TL_ERR_NO_MEM;
+    float *res = (float *)base;
+    float *sample = res + (size_t)ww * wh;
+    double *isum = (double *)(sample + (size_t)ww * wh);
+    float *icnt = (float *)(isum + n1);
+    for (uint32_t i = 0; i <= ww; i++) {
+        isum[i] = 0.0;
+        icnt[i] = 0.0f;
+    }
+    for (uint32_t j = 0; j < wh; j++) {
+        double rs = 0.0;
+        float rc = 0.0f;
+        size_t o = (size_t)(j + 1) * (ww + 1);
+        isum[o] = 0.0;
+        icnt[o] = 0.0f;
+        for (uint32_t i = 0; i < ww; i++) {
+            size_t k = (size_t)j * ww + i;
+            if (wv[k]) {
+                rs += w[k];
+                rc += 1.0f;
+            }
+            isum[o + i + 1] = isum[o - (ww + 1) + i + 1] + rs;
+            icnt[o + i + 1] = icnt[o - (ww + 1) + i + 1] + rc;
+        }
+    }
+    size_t ns = 0;
+    for (uint32_t j = 0; j < wh; j++) {
+        int z0 = (int)j - r, z1 = (int)j + r + 1;
+        if (z0 < 0)
+            z0 = 0;
+        if (z1 > (int)wh)
+            z1 = (int)wh;
+        for (uint32_t i = 0; i < ww; i++) {
+            size_t k = (size_t)j * ww + i;
+            if (!wv[k]) {
+                res[k] = 0.0f;
+                continue;
+            }
+            int x0 = (int)i - r, x1 = (int)i + r + 1;
+            if (x0 < 0)
+                x0 = 0;
+            if (x1 > (int)ww)
+                x1 = (int)ww;
+            size_t a = (size_t)z0 * (ww + 1), b = (size_t)z1 * (ww + 1);
+            double s = isum[b + x1] - isum[b + x0] - isum[a + x1] + isum[a + x0];
+            float c = icnt[b + x1] - icnt[b + x0] - icnt[a + x1] + icnt[a + x0];
+            res[k] = w[k] - (float)(s / (c > 0.0f ? c : 1.0f));
+            if (((i ^ j) & 1u) == 0)
+                sample[ns++] = res[k];
+        }
+    }
+    if (ns < 16)
+        return TL_ERR_INVALID_ARG;
+    float med = median_inplace(sample, ns);
+    for (size_t k = 0; k < ns; k++)
+        sample[k] = fabsf(sample[k] - med);
+    float mad = median_inplace(sample, ns);
+    *sigma = fmaxf(1.4826f * mad, 0.5f);
+    return TL_OK;
+}
+
+typedef struct {
+    float amin, amax;      /* searched |angle| range, degrees */
+    int na, nr, r0;        /* angle bins over [-amax, amax], rho bins, rho of bin 0 */
+    float cx, cz;          /* rho origin (work pixels) */
+    float sin_t[512], cos_t[512];
+    uint8_t allowed[512];
+} hough_grid;
+
+static void grid_setup(const tl_needle_params *p, const tl_needle_guide *guide,
+                       uint32_t ww, uint32_t wh, hough_grid *g)
+{
+    g->amin = p->min_angle_deg;
+    g->amax = p->max_angle_deg;
+    g->na = (int)(2.0f * g->amax / HOUGH_STEP_DEG) + 1;
+    if (g->na > 512)
+        g->na = 512;
+    g->cx = 0.5f * (float)ww;
+    g->cz = 0.5f * (float)wh;
+    g->r0 = (int)ceilf(sqrtf(g->cx * g->cx + g->cz * g->cz)) + 2;
+    g->nr = 2 * g->r0 + 1;
+    for (int k = 0; k < g->na; k++) {
+        float a = -g->amax + (float)k * HOUGH_STEP_DEG;
+        g->sin_t[k] = (float)sin(a * TL_DEG);
+        g->cos_t[k] = (float)cos(a * TL_DEG);
+        float aa = fabsf(a);
+        bool ok = aa >= g->amin && aa <= g->amax;
+        if (p->side > 0 && a < 0.0f)
+            ok = false;
+        if (p->side < 0 && a > 0.0f)
+            ok = false;
+        if (guide && fabsf(a - guide->angle_deg) > fmaxf(guide->tol_deg, 2.0f) + 1.0f)
+            ok = false;
+        g->allowed[k] = ok;
+    }
+}
+
+/* Accumulate orientation-restricted votes. */
+static void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
+                 float dark, int shadow_off)
+{
+    uint32_t ww = d->ww, wh = d->wh;
+    const float *w = d->work.p;
+    const float *res = d->resid.p;
+    const uint8_t *wv = d->wvalid.p;
+    const float k_thr = 2.0f;
+    for (uint32_t j = 3; j + 3 < wh; j++) {
+        for (uint32_t i = 3; i + 3 < ww; i++) {
+            size_t k = (size_t)j * ww + i;
+            float z = res[k] / sigma;
+            if (z < k_thr || !wv[k])
+                continue;
+            /* Bone cortex: bright with an acoustic shadow beneath. A needle
+             * is too thin to cast one. (local mean = w - res) */
+            if (j + (uint32_t)(shadow_off + 2) < wh) {
+                size_t kb = k + (size_t)shadow_off * ww;
+                float below = (w[kb - ww] + w[kb] + w[kb + ww] + w[kb + 2 * ww]) * 0.25f;
+                float local = w[k] - res[k];
+                if (below - dark < 0.35f * (local - dark))
+                    continue;
+            }
+            /* Structure tensor over 5 x 5 (central differences). */
+            float jxx = 0.0f, jxz = 0.0f, jzz = 0.0f;
+            for (int dz = -2; dz <= 2; dz++) {
+                const float *row = w + (size_t)((int)j + dz) * ww;
+                for (int dx = -2; dx <= 2; dx++) {
+                    int x = (int)i + dx;
+                    float gx = row[x + 1] - row[x - 1];
+                    float gz = row[x + (int)ww] - row[x - (int)ww];
+                    jxx += gx * gx;
+                    jxz += gx * gz;
+                    jzz += gz * gz;
+                }
+            }
+            float tr = jxx + jzz;
+            if (tr <= 0.0f)
+                continue;
+            float coh = sqrtf((jxx - jzz) * (jxx - jzz) + 4.0f * jxz * jxz) / tr;
+            if (coh < 0.25f)
+                continue;
+            /* Gradient direction; the line runs perpendicular to it. */
+            float phi = 0.5f * atan2f(2.0f * jxz, jxx - jzz);
+            float a = (float)((phi + 0.5 * M_PI) / TL_DEG);
+            if (a >= 90.0f)
+                a -= 180.0f;
+            if (a < -90.0f)
+                a += 180.0f;
+            int k0 = (int)ceilf((a - HOUGH_VOTE_TOL_DEG + g->amax) / HOUGH_STEP_DEG);
+            int k1 = (int)floorf((a + HOUGH_VOTE_TOL_DEG + g->amax) / HOUGH_STEP_DEG);
+            if (k0 < 0)
+                k0 = 0;
+            if (k1 >= g->na)
+                k1 = g->na - 1;
+            float wgt = fminf(z - k_thr, 4.0f) + 0.5f;
+            wgt *= coh;
+            float x = (float)i - g->cx, zz = (float)j - g->cz;
+            for (int kk = k0; kk <= k1; kk++) {
+                if (!g->allowed[kk])
+                    continue;
+                float rho = -x * g->sin_t[kk] + zz * g->cos_t[kk];
+                int ri = (int)lrintf(rho) + g->r0;
+                acc[(size_t)kk * (size_t)g->nr + (size_t)ri] += wgt;
+            }
+        }
+    }
+}
+
+/* Up to `max` peaks, strongest first, at least 3 degrees or 1.2 mm apart. */
+static int find_peaks(const float *acc, const hough_grid *g, float work_mm,
+                      const tl_needle_guide *guide, float img_w_mm, float img_h_mm,
+                      int max, int *pk, int *pr, float *pv)
+{
+    enum { KEEP = 32 };
+    int bk[KEEP], br[KEEP];
+    float bv[KEEP];
+    int nb = 0;
+    for (int k = 1; k + 1 < g->na; k++) {
+        if (!g->allowed[k])
+            continue;
+        const float *row = acc + (size_t)k * (size_t)g->nr;
+        for (int r = 1; r + 1 < g->nr; r++) {
+            float v = row[r];
+            if (v <= 0.0f || (nb == KEEP && v <= bv[KEEP - 1]))
+                continue;
+            if (v < row[r - 1] || v < row[r + 1] || v < row[r - g->nr] || v < row[r + g->nr] ||
+                v < row[r - g->nr - 1] || v < row[r - g->nr + 1] || v < row[r + g->nr - 1] ||
+                v < row[r + g->nr + 1])
+                continue;
+            if (guide) {
+                /* Only lines near the guide: compare the line's x at z = mid-depth. */
+                float a = (-g->amax + (float)k * HOUGH_STEP_DEG) * (float)TL_DEG;
+                float rho_mm = (float)(r - g->r0) * work_mm;
+                float cxm = g->cx * work_mm, czm = g->cz * work_mm;
+                float px = cxm - rho_mm * sinf(a), pz = czm + rho_mm * cosf(a);
+                float ga = guide->angle_deg * (float)TL_DEG;
+                /* perpendicular distance of (px,pz) from the guide line */
+                float dist = fabsf(-(px - guide->offset_mm) * sinf(ga) + pz * cosf(ga));
+                (void)img_w_mm;
+                (void)img_h_mm;
+                if (dist > fmaxf(guide->tol_mm, 0.5f) + 1.5f)
+                    continue;
+            }
+            int pos = nb < KEEP ? nb++ : KEEP - 1;
+            while (pos > 0 && bv[pos - 1] < v) {
+                bv[pos] = bv[pos - 1];
+                bk[pos] = bk[pos - 1];
+                br[pos] = br[pos - 1];
+                pos--;
+            }
+            bv[pos] = v;
+            bk[pos] = k;
+            br[pos] = r;
+        }
+    }
+    int n = 0;
+    int dr = (int)ceilf(1.2f / work_mm);
+    int dk = (int)(3.0f / HOUGH_STEP_DEG);
+    for (int i = 0; i < nb && n < max; i++) {
+        bool close = false;
+        for (int j = 0; j < n; j++)
+            if (abs(bk[i] - pk[j]) <= dk && abs(br[i] - pr[j]) <= dr)
+                close = true;
+        if (close)
+            continue;
+        pk[n] = bk[i];
+        pr[n] = br[i];
+        pv[n] = bv[i];
+        n++;
+    }
+    return n;
+}
+
+/* Scanners put the image on a black canvas. Without a valid mask, crop
+ * black margins, so they neither skew the statistics nor count as "the
+ * image edge" a needle must come from. A margin is only taken where it ends
+ * at a clear scan-area edge: a column (row) mostly filled with echoes after
+ * columns (rows) that are black throughout. A sparse image (a water tank
+ * with wire dots) keeps its full extent. */
+static uint32_t lit(const tl_bmode *img, uint32_t idx, bool column, uint32_t *n)
+{
+    uint32_t step = 4, nz = 0, cnt = 0;
+    if (column) {
+        for (uint32_t r = 0; r < img->height; r += step, cnt++)
+            nz += img->pixels[(size_t)r * img->stride + idx] > 2;
+    } else {
+        const uint8_t *row = img->pixels + (size_t)idx * img->stride;
+        for (uint32_t x = 0; x < img->width; x += step, cnt++)
+            nz += row[x] > 2;
+    }
+    *n = cnt;
+    return nz;
+}
+
+static uint32_t margin(const tl_bmode *img, bool column, bool from_end)
+{
+    uint32_t len = column ? img->width : img->height;
+    for (uint32_t k = 0; k < len / 3; k++) {
+        uint32_t idx = from_end ? len - 1 - k : k, n;
+        uint32_t nz = lit(img, idx, column, &n);
+        if (nz * 10 >= n * 3)
+            return k;            /* a filled edge after black ones */
+        if (nz * 50 > n)
+            return 0;            /* not black, not an edge: no margin */
+    }
+    return 0;
+}
+
+static void content_box(const tl_bmode *img, uint32_t *c0, uint32_t *c1, uint32_t *r0,
+                        uint32_t *r1)
+{
+    *c0 = 0;
+    *c1 = img->width;
+    *r0 = 0;
+    *r1 = img->height;
+    if (img->valid)
+        return;
+    *c0 = margin(img, true, false);
+    *c1 = img->width - margin(img, true, true);
+    *r0 = margin(img, false, false);
+    *r1 = img->height - margin(img, false, true);
+}
+
+static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
+                           const tl_needle_guide *guide, tl_needle_detection *out);
+
+tl_status tl_needle_detect(tl_needle_detector *d, const tl_bmode *img,
+                           const tl_needle_guide *guide, tl_needle_detection *out)
+{
+    if (!d || !img || !out || !img->pixels || img->width < 32 || img->height < 32 ||
+        img->stride < img->width || !(img->spacing_mm > 0.001f && img->spacing_mm < 5.0f))
+        return TL_ERR_INVALID_ARG;
+    uint32_t c0, c1, r0, r1;
+    content_box(img, &c0, &c1, &r0, &r1);
+#ifdef TL_NEEDLE_DEBUG
+    fprintf(stderr, "content box x %u..%u z %u..%u\n", c0, c1, r0, r1);
+#endif
+    if (c0 == 0 && r0 == 0 && c1 == img->width && r1 == img->height)
+        return detect_in(d, img, guide, out);
+    tl_bmode view = *img;
+    view.pixels = img->pixels + (size_t)r0 * img->stride + c0;
+    view.width = c1 - c0;
+    view.height = r1 - r0;
+    float dx = (float)c0 * img->spacing_mm, dz = (float)r0 * img->spacing_mm;
+    tl_needle_guide g2;
+    if (guide) {
+        /* the guide crosses the view's top at a shifted x */
+        g2 = *guide;
+        g2.offset_mm = guide->offset_mm - dx + dz / tanf(guide->angle_deg * (float)TL_DEG);
+    }
+    tl_status s = detect_in(d, &view, guide ? &g2 : NULL, out);
+    if (s == TL_OK) {
+        out->tip_x_mm += dx;
+        out->tip_z_mm += dz;
+        out->entry_x_mm += dx;
+        out->entry_z_mm += dz;
+    }
+    return s;
+}
+
+static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
+                           const tl_needle_guide *guide, tl_needle_detection *out)
+{
+    if (img->width < 32 || img->height < 32)
+        return TL_ERR_INVALID_ARG;
+    if (guide && !(isfinite(guide->angle_deg) && isfinite(guide->offset_mm) &&
+                   fabsf(guide->angle_deg) < 89.0f))
+        return TL_ERR_INVALID_ARG;
+    memset(out, 0, sizeof *out);
+    out->reason = "no candidate line";
+
+    image_stats st;
+    full_stats(img, &st);
+    tl_status s = build_work(d, img);
+    if (s != TL_OK)
+        return s;
+    float work_mm = img->spacing_mm * (float)d->factor;
+    int r = (int)ceilf(1.5f / work_mm);
+    if (r < 3)
+        r = 3;
+    float sigma = 1.0f;
+    if ((s = local_residual(d, r, &sigma)) != TL_OK)
+        return s;
+
+    hough_grid g;
+    grid_setup(&d->p, guide, d->ww, d->wh, &g);
+    size_t nacc = (size_t)g.na * (size_t)g.nr;
+    float *acc = scratch_get(&d->acc, nacc * sizeof(float));
+    if (!acc)
+        return TL_ERR_NO_MEM;
+    memset(acc, 0, nacc * sizeof(float));
+    vote(d, &g, acc, sigma, st.p1, (int)lrintf(2.5f / work_mm));
+
+    int pk[MAX_CANDIDATES], pr[MAX_CANDIDATES];
+    float pv[MAX_CANDIDATES];
+    int np = find_peaks(acc, &g, work_mm, guide, (float)img->width * img->spacing_mm,
+                        (float)img->height * img->spacing_mm, MAX_CANDIDATES, pk, pr, pv);
+
+    tl_needle_detection best;
+    memset(&best, 0, sizeof best);
+    best.reason = "no candidate line";
+    bool have = false;
+    double f = (double)d->factor;
+    for (int i = 0; i < np; i++) {
+        double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
+        double rho = (double)(pr[i] - g.r0);
+        double wx = g.cx - rho * sin(a), wz = g.cz + rho * cos(a);
+        needle_line cand = { .px = (wx + 0.5) * f - 0.5, .pz = (wz + 0.5) * f - 0.5,
+                             .a = a, .votes = pv[i] };
+        tl_needle_detection det;
+        needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
+#ifdef TL_NEEDLE_DEBUG
+        fprintf(stderr, "cand %d a=%.1f votes=%.0f -> tip=(%.2f,%.2f) ang=%.2f len=%.1f con=%.1f conf=%.2f %s\n",
+                i, a / TL_DEG, pv[i], det.tip_x_mm, det.tip_z_mm, det.angle_deg, det.length_mm,
+                det.contrast, det.confidence, det.reason);
+#endif
+        if (!have || det.confidence > best.confidence) {
+            /* A reverberation copy lies parallel and deeper than the shaft:
+             * between two parallel, overlapping candidates keep the
+             * shallower unless it is clearly weaker. */
+            best = det;
+            have = true;
+        }
+    }
+#ifdef TL_NEEDLE_DEBUG
+    {
+        const char *tv = getenv("TL_NEEDLE_TRUTH");
+        float tx, tz, ta;
+        if (tv && sscanf(tv, "%f,%f,%f", &tx, &tz, &ta) == 3) {
+            needle_line cand = { .px = tx / img->spacing_mm, .pz = tz / img->spacing_mm,
+                                 .a = ta * TL_DEG, .votes = 0 };
+            tl_needle_detection det;
+            needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
+            fprintf(stderr, "TRUTH a=%.1f -> tip=(%.2f,%.2f) ang=%.2f len=%.1f con=%.1f conf=%.2f %s\n",
+                    ta, det.tip_x_mm, det.tip_z_mm, det.angle_deg, det.length_mm, det.contrast,
+                    det.confidence, det.reason);
+            /* accumulator near the truth line */
+            double a = ta * TL_DEG;
+            double wx = (tx / img->spacing_mm + 0.5) / f - 0.5, wz = (tz / img->spacing_mm + 0.5) / f - 0.5;
+            int k = (int)lrintf((ta + g.amax) / HOUGH_STEP_DEG);
+            float rho = (float)(-(wx - g.cx) * sin(a) + (wz - g.cz) * cos(a));
+            int ri = (int)lrintf(rho) + g.r0;
+            float mx = 0;
+            for (int dk = -4; dk <= 4; dk++)
+                for (int dr = -4; dr <= 4; dr++)
+                    if (k + dk >= 0 && k + dk < g.na && ri + dr >= 0 && ri + dr < g.nr)
+                        mx = fmaxf(mx, acc[(size_t)(k + dk) * g.nr + ri + dr]);
+            fprintf(stderr, "TRUTH acc max near = %.1f (peaks:", mx);
+            for (int i = 0; i < np; i++)
+                fprintf(stderr, " %.0f", pv[i]);
+            fprintf(stderr, ")\n");
+        }
+    }
+#endif
+    *out = best;
+    out->found = have && best.confidence >= d->p.min_confidence && best.length_mm > 0.0f;
+    if (have && !out->found && best.reason && strcmp(best.reason, "ok") == 0)
+        out->reason = "low confidence";
+    return TL_OK;
+}

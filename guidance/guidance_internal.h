@@ -1,0 +1,67 @@
+/* Internals shared by the guidance sources (not installed, not public). */
+#ifndef TL_GUIDANCE_INTERNAL_H
+#define TL_GUIDANCE_INTERNAL_H
+
+#include "tl_guidance.h"
+
+#include <stddef.h>
+
+#define TL_DEG (3.14159265358979323846 / 180.0)
+
+/* Hough grid: 0.5 degree angle bins; a pixel votes within +/- VOTE_TOL of its
+ * own structure-tensor orientation, so horizontal fascia never votes for an
+ * oblique line that merely crosses it. */
+#define HOUGH_STEP_DEG 0.5f
+#define HOUGH_VOTE_TOL_DEG 5.0f
+#define MAX_CANDIDATES 12
+
+/* A candidate line in full-resolution pixel coordinates: through (px, pz)
+ * with direction angle a (radians, image axes, z down). */
+typedef struct {
+    double px, pz;
+    double a;
+    float votes;
+} needle_line;
+
+/* Growable scratch buffer (bytes); grows, never shrinks. */
+typedef struct {
+    void *p;
+    size_t cap;
+} scratch;
+
+void *scratch_get(scratch *s, size_t bytes);
+
+struct tl_needle_detector {
+    tl_needle_params p;
+    /* work (decimated) image and its statistics */
+    scratch work, wvalid, resid, acc, cand, prof;
+    uint32_t ww, wh;
+    int factor;
+};
+
+/* Image statistics of the full-resolution scanned area. */
+typedef struct {
+    float median;
+    float sigma;      /* 1.4826 * MAD, floored */
+    float p1, p99;    /* black level and highlight */
+} image_stats;
+
+/* Trace a candidate line at full resolution, fit it, find the run of shaft
+ * echo and its tip, and score it. Fills `out` (found is decided by the
+ * caller from confidence). prof: scratch for per-step profiles. */
+void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_stats *st,
+                   const needle_line *cand, scratch *prof, tl_needle_detection *out);
+
+/* In-place k-th smallest of n floats (reorders v). */
+float select_kth(float *v, size_t n, size_t k);
+static inline float median_inplace(float *v, size_t n)
+{
+    return n ? select_kth(v, n, n / 2) : 0.0f;
+}
+
+static inline float clampf(float v, float lo, float hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+#endif

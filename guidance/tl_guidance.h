@@ -1,0 +1,191 @@
+/* talus guidance: find the needle in the B-mode image, track it, project
+ * its path onto the target.
+ *
+ * Everything is in image millimetres, the axes the tissue analysis uses:
+ * x lateral from the image's left edge (col * spacing_mm), z depth from the
+ * top edge (row * spacing_mm). Angles are from the horizontal, positive when
+ * the shaft goes deeper to the right (a needle inserted from the left).
+ *
+ * Life cycle (FFTW style: set-up once, no allocation per frame):
+ *   tl_needle_detector_create() -> tl_needle_detect()* -> _destroy()
+ *   tl_needle_tracker_create()  -> tl_needle_tracker_update()* -> _destroy()
+ *   tl_needle_path() / tl_needle_guide_compare(): plain functions.
+ * One detector and one tracker per stream (per thread); no global state. */
+#ifndef TL_GUIDANCE_H
+#define TL_GUIDANCE_H
+
+#include "tl_core.h"
+#include "tl_imaging.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Detection ---------------------------------------------------------- */
+
+typedef struct {
+    float min_angle_deg;    /* shallowest |angle| searched (default 9): flatter lines
+                               are fascia, tendon fibres and cortex, never a needle */
+    float max_angle_deg;    /* steepest |angle| searched (default 72) */
+    float min_length_mm;    /* shortest visible shaft reported (default 2.5) */
+    float gauge;            /* needle gauge if known (21..27), 0 = unknown */
+    float min_confidence;   /* report a needle at or above this (default 0.5) */
+    int side;               /* 0 = either side, +1 = inserted from the left
+                               (angle > 0), -1 = from the right (angle < 0) */
+} tl_needle_params;
+
+tl_needle_params tl_needle_params_default(void);
+
+/* One frame's answer. When found is false nothing else but confidence and
+ * the rejected candidate's reason is meaningful: there is no needle in the
+ * plane (or nothing we would bet on), and none is invented. */
+typedef struct {
+    bool found;
+    float tip_x_mm, tip_z_mm;      /* the deep end of the shaft echo */
+    float entry_x_mm, entry_z_mm;  /* the shallow end of the visible shaft */
+    float angle_deg;               /* of the shaft */
+    float length_mm;               /* visible shaft length */
+    float contrast;                /* shaft echo above the tissue beside it, in
+                                      robust standard deviations of that tissue */
+    float confidence;              /* 0..1 */
+    const char *reason;            /* static text: why the best candidate was
+                                      rejected (or "ok") */
+} tl_needle_detection;
+
+typedef struct tl_needle_detector tl_needle_detector;
+
+tl_status tl_needle_detector_create(const tl_needle_params *params,
+                                    tl_needle_detector **out);
+void tl_needle_detector_destroy(tl_needle_detector *det);
+
+/* Find the in-plane shaft and its tip in one B-mode image. Thresholds come
+ * from the image's own statistics (median and spread of the scanned area),
+ * so gain and dynamic range do not matter. Scratch buffers grow to the
+ * largest image seen; later frames of that size do not allocate.
+ * Optional `guide`: search only near this line (angle_deg, x at z = 0),
+ * within +/- tol; pass NULL for a free-hand search. */
+typedef struct {
+    float angle_deg;     /* calibrated guide angle (same convention) */
+    float offset_mm;     /* x where the guide line crosses z = 0 (image top) */
+    float tol_deg;       /* how far a needle may deviate and still be "on guide" */
+    float tol_mm;        /* perpendicular distance tolerance */
+} tl_needle_guide;
+
+tl_status tl_needle_detect(tl_needle_detector *det, const tl_bmode *img,
+                           const tl_needle_guide *guide, tl_needle_detection *out);
+
+/* ---- Tracking ----------------------------------------------------------- */
+
+typedef enum {
+    TL_TRACK_NONE = 0,       /* nothing seen yet */
+    TL_TRACK_ACQUIRING,      /* a needle seen, not yet confirmed */
+    TL_TRACK_LOCKED,         /* confirmed: overlay is steady */
+    TL_TRACK_COASTING,       /* locked, this frame's measurement missing or rejected */
+    TL_TRACK_OUT_OF_PLANE,   /* was locked, has vanished: "needle out of plane" */
+} tl_track_state;
+
+const char *tl_track_state_name(tl_track_state s);  /* "locked", ... */
+
+typedef struct {
+    uint32_t lock_hits;       /* consistent detections needed to lock (default 2) */
+    float gate_angle_deg;     /* a measurement further than this ... (default 4) */
+    float gate_mm;            /* ... or this far from the prediction is an outlier (1.5) */
+    uint32_t coast_frames;    /* frames to coast before "out of plane" (default 4) */
+    float angle_noise_deg;    /* process noise per frame (default 0.15) */
+    float offset_noise_mm;    /* (default 0.05) */
+    float tip_noise_mm;       /* tip acceleration noise per frame (default 0.3) */
+} tl_tracker_params;
+
+tl_tracker_params tl_tracker_params_default(void);
+
+typedef struct {
+    tl_track_state state;
+    bool found;               /* a needle is shown (acquiring with a strong
+                                 detection, locked or coasting) */
+    bool out_of_plane;        /* show "needle out of plane" */
+    float tip_x_mm, tip_z_mm; /* filtered */
+    float angle_deg;          /* filtered */
+    float confidence;         /* 0..1 */
+    float tip_speed_mm;       /* along the shaft per frame, filtered */
+    uint32_t frames_seen;     /* detections since the track started */
+    uint32_t frames_to_lock;  /* frames from the first detection to lock (0 until locked) */
+    bool rejected;            /* this frame's detection was gated out */
+} tl_needle_track;
+
+typedef struct tl_needle_tracker tl_needle_tracker;
+
+tl_status tl_needle_tracker_create(const tl_tracker_params *params,
+                                   tl_needle_tracker **out);
+void tl_needle_tracker_destroy(tl_needle_tracker *tr);
+void tl_needle_tracker_reset(tl_needle_tracker *tr);
+/* Feed one frame's detection (found or not); get the steady estimate. */
+tl_status tl_needle_tracker_update(tl_needle_tracker *tr, const tl_needle_detection *det,
+                                   tl_needle_track *out);
+
+/* ---- Path and target ---------------------------------------------------- */
+
+typedef struct {
+    float x_mm, z_mm;         /* target centre */
+    float radius_mm;          /* "in target" when the tip is within this */
+} tl_target;
+
+/* A polyline (skin or bone surface), points left to right. */
+typedef struct {
+    const float *x_mm;
+    const float *z_mm;
+    uint32_t n;
+} tl_polyline;
+
+typedef enum {
+    TL_PATH_NONE = 0,         /* no needle */
+    TL_PATH_OFF_PATH,         /* the extrapolated shaft misses the target */
+    TL_PATH_ON_PATH,          /* it will hit; the tip is still far */
+    TL_PATH_APPROACHING,      /* on path and within approach_mm of the target */
+    TL_PATH_IN_TARGET,        /* the tip is in the target */
+    TL_PATH_PASSED,           /* the tip went beyond the target's depth */
+} tl_path_state;
+
+const char *tl_path_state_name(tl_path_state s);  /* "on path", ... */
+
+typedef struct {
+    tl_path_state state;
+    float tip_to_target_mm;   /* straight-line distance tip -> target centre */
+    float miss_mm;            /* closest approach of the extrapolated shaft to
+                                 the target centre (>= 0) */
+    float miss_at_depth_mm;   /* signed lateral miss where the path reaches the
+                                 target's depth (+ = passes right of it); NAN
+                                 for a path that cannot reach that depth */
+    float cross_x_mm;         /* where the path reaches the target depth */
+    float insertion_angle_deg;/* |angle| of the shaft from the skin surface */
+    float tip_depth_mm;       /* tip depth below the skin (below z = 0 without skin) */
+    float remaining_mm;       /* along the path from the tip to the closest approach */
+    bool bone_alert;          /* the path meets bone before the target */
+    float bone_x_mm, bone_z_mm;/* where (when bone_alert) */
+} tl_path;
+
+/* Needle tip and angle (from a detection or a track), a target, optional
+ * skin and bone polylines (NULL = none). approach_mm: distance under which
+ * an on-path tip is "approaching" (<= 0 means 5 mm). */
+tl_status tl_needle_path(float tip_x_mm, float tip_z_mm, float angle_deg,
+                         const tl_target *target, const tl_polyline *skin,
+                         const tl_polyline *bone, float approach_mm, tl_path *out);
+
+/* ---- Needle-guide mode --------------------------------------------------- */
+
+typedef struct {
+    float angle_diff_deg;     /* detected - guide */
+    float offset_mm;          /* perpendicular distance of the detected tip from the guide line */
+    bool on_guide;            /* both within the guide's tolerances */
+} tl_guide_check;
+
+/* Where the guide line crosses the image: two end points (for the overlay). */
+tl_status tl_needle_guide_segment(const tl_needle_guide *guide, float width_mm,
+                                  float height_mm, float *x0, float *z0, float *x1,
+                                  float *z1);
+tl_status tl_needle_guide_compare(const tl_needle_guide *guide, float tip_x_mm,
+                                  float tip_z_mm, float angle_deg, tl_guide_check *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,273 @@
+/* Needle tracking: a Kalman filter on the shaft's angle, its perpendicular
+ * offset and the tip's position along the shaft (constant velocity: the
+ * needle advances). Offsets are measured from a reference point fixed when
+ * the track starts (near the first tip seen), so angle noise does not leak
+ * into the offset. A measurement too far from the prediction is gated out
+ * (one bad frame does not move the overlay); a run of them re-acquires. */
+#include "guidance_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Measurement noise (1 sigma) of one detection at full confidence. */
+#define R_ANGLE_DEG 0.5f
+#define R_OFFSET_MM 0.12f
+#define R_TIP_MM 0.3f
+/* Gate on the tip along the shaft: the needle may be pushed quickly. */
+#define GATE_TIP_MM 4.0f
+#define REACQUIRE_AFTER 3
+
+struct tl_needle_tracker {
+    tl_tracker_params p;
+    tl_track_state state;
+    float ref_x, ref_z;          /* offsets are measured from here */
+    float th, p_th;              /* angle (deg) and its variance */
+    float c, p_c;                /* perpendicular offset (mm) */
+    float s, v;                  /* tip along the shaft (mm) and its speed (mm/frame) */
+    float pss, psv, pvv;         /* covariance of (s, v) */
+    float conf;
+    uint32_t hits, misses, rejects, frames, first_frame;
+    uint32_t frames_to_lock;
+    uint32_t frame_no;
+};
+
+const char *tl_track_state_name(tl_track_state s)
+{
+    switch (s) {
+    case TL_TRACK_NONE: return "none";
+    case TL_TRACK_ACQUIRING: return "acquiring";
+    case TL_TRACK_LOCKED: return "locked";
+    case TL_TRACK_COASTING: return "coasting";
+    case TL_TRACK_OUT_OF_PLANE: return "out of plane";
+    }
+    return "unknown";
+}
+
+tl_tracker_params tl_tracker_params_default(void)
+{
+    tl_tracker_params p = {
+        .lock_hits = 2,
+        .gate_angle_deg = 4.0f,
+        .gate_mm = 1.5f,
+        .coast_frames = 4,
+        .angle_noise_deg = 0.15f,
+        .offset_noise_mm = 0.05f,
+        .tip_noise_mm = 0.3f,
+    };
+    return p;
+}
+
+tl_status tl_needle_tracker_create(const tl_tracker_params *params, tl_needle_tracker **out)
+{
+    if (!out)
+        return TL_ERR_INVALID_ARG;
+    *out = NULL;
+    tl_tracker_params p = params ? *params : tl_tracker_params_default();
+    if (p.lock_hits < 1 || p.lock_hits > 50 || !(p.gate_angle_deg > 0.0f) ||
+        !(p.gate_mm > 0.0f) || p.coast_frames > 1000 || !(p.angle_noise_deg >= 0.0f) ||
+        !(p.offset_noise_mm >= 0.0f) || !(p.tip_noise_mm >= 0.0f))
+        return TL_ERR_INVALID_ARG;
+    tl_needle_tracker *t = calloc(1, sizeof *t);
+    if (!t)
+        return TL_ERR_NO_MEM;
+    t->p = p;
+    *out = t;
+    return TL_OK;
+}
+
+void tl_needle_tracker_destroy(tl_needle_tracker *tr)
+{
+    free(tr);
+}
+
+void tl_needle_tracker_reset(tl_needle_tracker *tr)
+{
+    if (!tr)
+        return;
+    tl_tracker_params p = tr->p;
+    memset(tr, 0, sizeof *tr);
+    tr->p = p;
+}
+
+/* Measurement of (angle, offset, along) from a detection, relative to ref. */
+static void measure(const tl_needle_tracker *t, const tl_needle_detection *d, float *th,
+                    float *c, float *s)
+{
+    double a = d->angle_deg * TL_DEG;
+    double dx = d->tip_x_mm - t->ref_x, dz = d->tip_z_mm - t->ref_z;
+    *th = d->angle_deg;
+    *c = (float)(-dx * sin(a) + dz * cos(a));
+    *s = (float)(dx * cos(a) + dz * sin(a));
+}
+
+static void start_track(tl_needle_tracker *t, const tl_needle_detection *d)
+{
+    t->ref_x = d->tip_x_mm;
+    t->ref_z = d->tip_z_mm;
+    t->th = d->angle_deg;
+    t->c = 0.0f;
+    t->s = 0.0f;
+    t->v = 0.0f;
+    t->p_th = R_ANGLE_DEG * R_ANGLE_DEG;
+    t->p_c = R_OFFSET_MM * R_OFFSET_MM;
+    t->pss = R_TIP_MM * R_TIP_MM;
+    t->psv = 0.0f;
+    t->pvv = 1.0f; /* speed unknown: ~1 mm/frame spread */
+    t->hits = 1;
+    t->misses = 0;
+    t->rejects = 0;
+    t->first_frame = t->frame_no;
+    t->conf = d->confidence;
+    t->state = TL_TRACK_ACQUIRING;
+    t->frames_to_lock = 0;
+}
+
+static void predict(tl_needle_tracker *t)
+{
+    float qa = t->p.angle_noise_deg, qc = t->p.offset_noise_mm, qs = t->p.tip_noise_mm;
+    t->p_th += qa * qa;
+    t->p_c += qc * qc;
+    /* constant velocity, white acceleration of spread qs per frame */
+    t->s += t->v;
+    float pss = t->pss + 2.0f * t->psv + t->pvv, psv = t->psv + t->pvv, pvv = t->pvv;
+    t->pss = pss + 0.25f * qs * qs;
+    t->psv = psv + 0.5f * qs * qs;
+    t->pvv = pvv + qs * qs;
+}
+
+static void correct(tl_needle_tracker *t, float th, float c, float s, float conf)
+{
+    float w = 1.0f / fmaxf(conf, 0.3f);
+    float ra = R_ANGLE_DEG * R_ANGLE_DEG * w, rc = R_OFFSET_MM * R_OFFSET_MM * w;
+    float rs = R_TIP_MM * R_TIP_MM * w;
+    float k = t->p_th / (t->p_th + ra);
+    t->th += k * (th - t->th);
+    t->p_th *= 1.0f - k;
+    k = t->p_c / (t->p_c + rc);
+    t->c += k * (c - t->c);
+    t->p_c *= 1.0f - k;
+    float sden = t->pss + rs;
+    float k0 = t->pss / sden, k1 = t->psv / sden;
+    float inn = s - t->s;
+    t->s += k0 * inn;
+    t->v += k1 * inn;
+    float pss = (1.0f - k0) * t->pss, psv = (1.0f - k0) * t->psv;
+    float pvv = t->pvv - k1 * t->psv;
+    t->pss = pss;
+    t->psv = psv;
+    t->pvv = pvv;
+    t->conf = 0.7f * t->conf + 0.3f * conf;
+}
+
+static bool consistent(const tl_needle_tracker *t, float th, float c, float s)
+{
+    float ga = t->p.gate_angle_deg + 3.0f * sqrtf(t->p_th);
+    float gc = t->p.gate_mm + 3.0f * sqrtf(t->p_c);
+    float gs = GATE_TIP_MM + 3.0f * sqrtf(t->pss);
+    return fabsf(th - t->th) <= ga && fabsf(c - t->c) <= gc && fabsf(s - t->s) <= gs;
+}
+
+static void output(const tl_needle_tracker *t, bool det_found, tl_needle_track *o)
+{
+    memset(o, 0, sizeof *o);
+    o->state = t->state;
+    double a = t->th * TL_DEG;
+    o->tip_x_mm = (float)(t->ref_x - t->c * sin(a) + t->s * cos(a));
+    o->tip_z_mm = (float)(t->ref_z + t->c * cos(a) + t->s * sin(a));
+    o->angle_deg = t->th;
+    o->confidence = t->conf;
+    /* speed towards the deep end, whichever side the needle came from */
+    o->tip_speed_mm = sin(a) >= 0.0 ? t->v : -t->v;
+    o->frames_seen = t->hits;
+    o->frames_to_lock = t->frames_to_lock;
+    switch (t->state) {
+    case TL_TRACK_LOCKED:
+    case TL_TRACK_COASTING:
+        o->found = true;
+        break;
+    case TL_TRACK_ACQUIRING:
+        o->found = det_found;
+        break;
+    case TL_TRACK_OUT_OF_PLANE:
+        o->out_of_plane = true;
+        break;
+    default:
+        break;
+    }
+    if (!o->found && t->state != TL_TRACK_OUT_OF_PLANE)
+        o->confidence = 0.0f;
+}
+
+tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detection *d,
+                                   tl_needle_track *out)
+{
+    if (!t || !d || !out)
+        return TL_ERR_INVALID_ARG;
+    bool found = d->found && isfinite(d->tip_x_mm) && isfinite(d->tip_z_mm) &&
+                 isfinite(d->angle_deg) && fabsf(d->angle_deg) < 90.0f;
+    t->frame_no++;
+    bool rejected = false;
+    switch (t->state) {
+    case TL_TRACK_NONE:
+    case TL_TRACK_OUT_OF_PLANE:
+        if (found)
+            start_track(t, d);
+        break;
+    case TL_TRACK_ACQUIRING:
+        predict(t);
+        if (found) {
+            float th, c, s;
+            measure(t, d, &th, &c, &s);
+            if (consistent(t, th, c, s)) {
+                correct(t, th, c, s, d->confidence);
+                t->hits++;
+                t->misses = 0;
+            } else {
+                start_track(t, d); /* the first sighting was a fluke */
+            }
+        } else if (++t->misses > 2) {
+            t->state = TL_TRACK_NONE;
+        }
+        if (t->state == TL_TRACK_ACQUIRING && t->hits >= t->p.lock_hits) {
+            t->state = TL_TRACK_LOCKED;
+            t->frames_to_lock = t->frame_no - t->first_frame + 1;
+        }
+        break;
+    case TL_TRACK_LOCKED:
+    case TL_TRACK_COASTING:
+        predict(t);
+        if (found) {
+            float th, c, s;
+            measure(t, d, &th, &c, &s);
+            if (consistent(t, th, c, s)) {
+                correct(t, th, c, s, d->confidence);
+                t->hits++;
+                t->misses = 0;
+                t->rejects = 0;
+                t->state = TL_TRACK_LOCKED;
+                break;
+            }
+            rejected = true;
+            if (++t->rejects >= REACQUIRE_AFTER) {
+                /* The needle really is somewhere else now (re-inserted). */
+                start_track(t, d);
+                break;
+            }
+        }
+        t->misses++;
+        t->state = TL_TRACK_COASTING;
+        if (t->misses > t->p.coast_frames)
+            t->state = found ? TL_TRACK_ACQUIRING : TL_TRACK_OUT_OF_PLANE;
+        if (t->state == TL_TRACK_ACQUIRING)
+            start_track(t, d);
+        break;
+    }
+    if (t->state == TL_TRACK_ACQUIRING && t->p.lock_hits <= 1 && t->hits >= 1) {
+        t->state = TL_TRACK_LOCKED;
+        t->frames_to_lock = 1;
+    }
+    output(t, found, out);
+    out->rejected = rejected;
+    return TL_OK;
+}

@@ -1,0 +1,5 @@
+# guidance/ (tl_guidance): needle detection, tracking, path. Synthetic scenes
+# come from test_guidance_synth.c (speckle, needle, fascia, tendon, bone).
+tl_test(test_guidance_detect SOURCES test_guidance_detect.c test_guidance_synth.c
+        LIBS tl_guidance TIMEOUT 60)
+tl_test(test_guidance_track SOURCES test_guidance_track.c LIBS tl_guidance TIMEOUT 30)

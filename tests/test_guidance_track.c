@@ -1,0 +1,251 @@
+/* Tracking (lock, steadiness, one bad frame, out of plane), path to target
+ * (states, miss distance, bone alert, skin depth) and the needle guide. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "tl_guidance.h"
+
+#define DEG (3.14159265358979 / 180.0)
+
+/* A needle at 30 degrees from (2, 3) advancing 1 mm a frame, with noise. */
+static tl_needle_detection det_at(int frame, tl_rng *rng, float noise)
+{
+    tl_needle_detection d;
+    memset(&d, 0, sizeof d);
+    float along = 8.0f + (float)frame;
+    d.found = true;
+    d.angle_deg = 30.0f + noise * (float)tl_rng_normal(rng);
+    d.tip_x_mm = 2.0f + along * (float)cos(30 * DEG) + noise * 0.2f * (float)tl_rng_normal(rng);
+    d.tip_z_mm = 3.0f + along * (float)sin(30 * DEG) + noise * 0.2f * (float)tl_rng_normal(rng);
+    d.confidence = 0.9f;
+    d.length_mm = along;
+    return d;
+}
+
+static void test_lock_and_steady(void **state)
+{
+    (void)state;
+    tl_needle_tracker *tr = NULL;
+    assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
+    tl_rng rng;
+    tl_rng_seed(&rng, 3);
+    tl_needle_track t;
+    tl_needle_detection none;
+    memset(&none, 0, sizeof none);
+    assert_int_equal(tl_needle_tracker_update(tr, &none, &t), TL_OK);
+    assert_int_equal(t.state, TL_TRACK_NONE);
+    assert_false(t.found);
+    assert_false(t.out_of_plane);
+
+    double raw_err = 0.0, filt_err = 0.0;
+    for (int f = 0; f < 30; f++) {
+        tl_needle_detection d = det_at(f, &rng, 0.6f);
+        assert_int_equal(tl_needle_tracker_update(tr, &d, &t), TL_OK);
+        assert_true(t.found);
+        if (f == 0)
+            assert_int_equal(t.state, TL_TRACK_ACQUIRING);
+        if (f == 1) {
+            assert_int_equal(t.state, TL_TRACK_LOCKED);
+            assert_int_equal(t.frames_to_lock, 2);
+        }
+        if (f >= 10) {
+            raw_err += fabs(d.angle_deg - 30.0);
+            filt_err += fabs(t.angle_deg - 30.0);
+            float along = 8.0f + (float)f;
+            float tx = 2.0f + along * (float)cos(30 * DEG), tz = 3.0f + along * (float)sin(30 * DEG);
+            assert_true(hypotf(t.tip_x_mm - tx, t.tip_z_mm - tz) < 0.6f);
+        }
+    }
+    /* The filter is steadier than the raw detections and has learnt the speed. */
+    assert_true(filt_err < 0.6 * raw_err);
+    assert_true(fabsf(t.tip_speed_mm - 1.0f) < 0.2f);
+    tl_needle_tracker_destroy(tr);
+}
+
+static void test_one_bad_frame_does_not_move_it(void **state)
+{
+    (void)state;
+    tl_needle_tracker *tr = NULL;
+    assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
+    tl_rng rng;
+    tl_rng_seed(&rng, 4);
+    tl_needle_track t, before;
+    for (int f = 0; f < 10; f++) {
+        tl_needle_detection d = det_at(f, &rng, 0.0f);
+        tl_needle_tracker_update(tr, &d, &before);
+    }
+    /* A fascia line reported as the needle for one frame. */
+    tl_needle_detection bad = det_at(10, &rng, 0.0f);
+    bad.angle_deg = 9.0f;
+    bad.tip_x_mm = 30.0f;
+    bad.tip_z_mm = 12.0f;
+    assert_int_equal(tl_needle_tracker_update(tr, &bad, &t), TL_OK);
+    assert_true(t.rejected);
+    assert_true(t.found);
+    assert_int_equal(t.state, TL_TRACK_COASTING);
+    assert_true(fabsf(t.angle_deg - 30.0f) < 0.2f);
+    /* It kept predicting the advance: the tip moved ~1 mm along the shaft. */
+    float adv = hypotf(t.tip_x_mm - before.tip_x_mm, t.tip_z_mm - before.tip_z_mm);
+    assert_true(adv > 0.7f && adv < 1.3f);
+    tl_needle_detection good = det_at(11, &rng, 0.0f);
+    tl_needle_tracker_update(tr, &good, &t);
+    assert_int_equal(t.state, TL_TRACK_LOCKED);
+    tl_needle_tracker_destroy(tr);
+}
+
+static void test_out_of_plane_and_reacquire(void **state)
+{
+    (void)state;
+    tl_tracker_params p = tl_tracker_params_default();
+    p.coast_frames = 3;
+    tl_needle_tracker *tr = NULL;
+    assert_int_equal(tl_needle_tracker_create(&p, &tr), TL_OK);
+    tl_rng rng;
+    tl_rng_seed(&rng, 5);
+    tl_needle_track t;
+    for (int f = 0; f < 6; f++) {
+        tl_needle_detection d = det_at(f, &rng, 0.1f);
+        tl_needle_tracker_update(tr, &d, &t);
+    }
+    tl_needle_detection none;
+    memset(&none, 0, sizeof none);
+    for (int f = 0; f < 3; f++) {
+        tl_needle_tracker_update(tr, &none, &t);
+        assert_int_equal(t.state, TL_TRACK_COASTING);
+        assert_true(t.found);
+    }
+    tl_needle_tracker_update(tr, &none, &t);
+    assert_int_equal(t.state, TL_TRACK_OUT_OF_PLANE);
+    assert_false(t.found);
+    assert_true(t.out_of_plane);
+    assert_string_equal(tl_track_state_name(t.state), "out of plane");
+    /* Back in plane: acquiring, then locked again. */
+    tl_needle_detection d = det_at(12, &rng, 0.1f);
+    tl_needle_tracker_update(tr, &d, &t);
+    assert_int_equal(t.state, TL_TRACK_ACQUIRING);
+    d = det_at(13, &rng, 0.1f);
+    tl_needle_tracker_update(tr, &d, &t);
+    assert_int_equal(t.state, TL_TRACK_LOCKED);
+    /* Garbage in (NaN) is not a detection. */
+    d.tip_x_mm = NAN;
+    tl_needle_tracker_update(tr, &d, &t);
+    assert_int_equal(t.state, TL_TRACK_COASTING);
+    assert_int_equal(tl_needle_tracker_update(NULL, &d, &t), TL_ERR_INVALID_ARG);
+    p.lock_hits = 0;
+    tl_needle_tracker *bad = NULL;
+    assert_int_equal(tl_needle_tracker_create(&p, &bad), TL_ERR_INVALID_ARG);
+    tl_needle_tracker_destroy(tr);
+}
+
+static void test_path_states(void **state)
+{
+    (void)state;
+    /* Needle at 45 degrees, tip at (10, 10); target on the line further on. */
+    tl_target tg = { .x_mm = 20.0f, .z_mm = 20.0f, .radius_mm = 1.5f };
+    tl_path p;
+    assert_int_equal(tl_needle_path(10.0f, 10.0f, 45.0f, &tg, NULL, NULL, 5.0f, &p), TL_OK);
+    assert_int_equal(p.state, TL_PATH_ON_PATH);
+    assert_true(fabsf(p.tip_to_target_mm - 14.142f) < 0.01f);
+    assert_true(p.miss_mm < 0.01f);
+    assert_true(fabsf(p.miss_at_depth_mm) < 0.01f);
+    assert_true(fabsf(p.tip_depth_mm - 10.0f) < 1e-4f);
+    assert_true(fabsf(p.insertion_angle_deg - 45.0f) < 1e-3f);
+    /* Target 2 mm right of the path: off path, passes left of it by 2 mm at depth. */
+    tg.x_mm = 22.0f;
+    tg.radius_mm = 1.0f;
+    assert_int_equal(tl_needle_path(10.0f, 10.0f, 45.0f, &tg, NULL, NULL, 5.0f, &p), TL_OK);
+    assert_int_equal(p.state, TL_PATH_OFF_PATH);
+    assert_true(fabsf(p.miss_at_depth_mm + 2.0f) < 0.01f);
+    assert_true(fabsf(p.miss_mm - 1.4142f) < 0.01f);
+    assert_string_equal(tl_path_state_name(p.state), "off path");
+    /* Close and on the line: approaching; at the target: in target. */
+    tg.radius_mm = 1.5f;
+    tg.x_mm = 13.0f;
+    tg.z_mm = 13.0f;
+    tl_needle_path(10.0f, 10.0f, 45.0f, &tg, NULL, NULL, 5.0f, &p);
+    assert_int_equal(p.state, TL_PATH_APPROACHING);
+    tl_needle_path(12.5f, 12.5f, 45.0f, &tg, NULL, NULL, 5.0f, &p);
+    assert_int_equal(p.state, TL_PATH_IN_TARGET);
+    tl_needle_path(16.0f, 16.0f, 45.0f, &tg, NULL, NULL, 5.0f, &p);
+    assert_int_equal(p.state, TL_PATH_PASSED);
+    /* A needle from the right (negative angle) heads down and left. */
+    tg.x_mm = 5.0f;
+    tg.z_mm = 15.0f;
+    tl_needle_path(10.0f, 10.0f, -45.0f, &tg, NULL, NULL, 5.0f, &p);
+    assert_int_equal(p.state, TL_PATH_ON_PATH);
+    assert_true(fabsf(p.cross_x_mm - 5.0f) < 0.01f);
+}
+
+static void test_bone_and_skin(void **state)
+{
+    (void)state;
+    float bx[] = { 0.0f, 40.0f }, bz[] = { 15.0f, 15.0f };
+    tl_polyline bone = { bx, bz, 2 };
+    float sx[] = { 0.0f, 20.0f, 40.0f }, sz[] = { 2.0f, 3.0f, 4.0f };
+    tl_polyline skin = { sx, sz, 3 };
+    tl_target tg = { .x_mm = 20.0f, .z_mm = 20.0f, .radius_mm = 1.5f };
+    tl_path p;
+    /* Target beneath the cortex: the path meets bone at z = 15 first. */
+    assert_int_equal(tl_needle_path(10.0f, 10.0f, 45.0f, &tg, &skin, &bone, 5.0f, &p), TL_OK);
+    assert_true(p.bone_alert);
+    assert_true(fabsf(p.bone_x_mm - 15.0f) < 0.01f && fabsf(p.bone_z_mm - 15.0f) < 0.01f);
+    /* Skin at x = 10 is at z = 2.5: the tip is 7.5 mm under it. */
+    assert_true(fabsf(p.tip_depth_mm - 7.5f) < 0.01f);
+    /* Skin slopes 2.86 degrees down to the right. */
+    assert_true(fabsf(p.insertion_angle_deg - (45.0f - 2.862f)) < 0.05f);
+    /* Target above the bone: no alert. */
+    tg.x_mm = 13.0f;
+    tg.z_mm = 13.0f;
+    tl_needle_path(10.0f, 10.0f, 45.0f, &tg, &skin, &bone, 5.0f, &p);
+    assert_false(p.bone_alert);
+    /* Bad input: NaN target, a one-point polyline. */
+    tg.x_mm = NAN;
+    assert_int_equal(tl_needle_path(10.0f, 10.0f, 45.0f, &tg, NULL, NULL, 5.0f, &p),
+                     TL_ERR_INVALID_ARG);
+    tg.x_mm = 13.0f;
+    bone.n = 1;
+    assert_int_equal(tl_needle_path(10.0f, 10.0f, 45.0f, &tg, NULL, &bone, 5.0f, &p),
+                     TL_ERR_INVALID_ARG);
+}
+
+static void test_guide(void **state)
+{
+    (void)state;
+    tl_needle_guide g = { .angle_deg = 40.0f, .offset_mm = 5.0f, .tol_deg = 3.0f, .tol_mm = 1.0f };
+    float x0, z0, x1, z1;
+    assert_int_equal(tl_needle_guide_segment(&g, 40.0f, 30.0f, &x0, &z0, &x1, &z1), TL_OK);
+    assert_true(fabsf(x0 - 5.0f) < 1e-3f && fabsf(z0) < 1e-3f);
+    assert_true(fabsf(z1 - 29.37f) < 0.05f && fabsf(x1 - 40.0f) < 1e-3f);
+    tl_guide_check c;
+    /* A needle on the guide line, 1 degree off. */
+    float tx = 5.0f + 10.0f * (float)cos(40 * DEG), tz = 10.0f * (float)sin(40 * DEG);
+    assert_int_equal(tl_needle_guide_compare(&g, tx, tz, 41.0f, &c), TL_OK);
+    assert_true(c.on_guide);
+    assert_true(fabsf(c.angle_diff_deg - 1.0f) < 1e-4f);
+    assert_true(c.offset_mm < 1e-3f);
+    /* 2 mm beside it: not on the guide. */
+    assert_int_equal(tl_needle_guide_compare(&g, tx + 2.0f / (float)sin(40 * DEG), tz, 40.0f, &c),
+                     TL_OK);
+    assert_false(c.on_guide);
+    assert_true(fabsf(c.offset_mm - 2.0f) < 1e-3f);
+    g.angle_deg = NAN;
+    assert_int_equal(tl_needle_guide_compare(&g, tx, tz, 40.0f, &c), TL_ERR_INVALID_ARG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lock_and_steady),
+        cmocka_unit_test(test_one_bad_frame_does_not_move_it),
+        cmocka_unit_test(test_out_of_plane_and_reacquire),
+        cmocka_unit_test(test_path_states),
+        cmocka_unit_test(test_bone_and_skin),
+        cmocka_unit_test(test_guide),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
