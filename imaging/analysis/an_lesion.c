@@ -16,7 +16,7 @@ typedef struct {
 
 /* 0 outside, 1 candidate (dark), 2 inside but normal; labels >= 3. */
 static int label_regions(tl_analyzer *a, int16_t *lab, region *reg, int max_reg,
-                         uint32_t min_cells)
+                         uint32_t min_cells, const float *trend)
 {
     const uint32_t ns = a->ns, nc = a->cell_rows;
     int nreg = 0;
@@ -36,7 +36,7 @@ static int label_regions(tl_analyzer *a, int16_t *lab, region *reg, int max_reg,
                 R.n++;
                 R.sx += js;
                 R.sz += jc;
-                R.sum += a->cell[j];
+                R.sum += a->cell[j] - trend[js];
                 if (js < R.s0) R.s0 = js;
                 if (js > R.s1) R.s1 = js;
                 if (jc < R.c0) R.c0 = jc;
@@ -112,11 +112,51 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
     }
     if (nin < 16)
         return;
-    float normal = an_percentile_f(vals, nin, 55);
+    /* The band's normal echo level along it: a straight trend across the
+     * image (depth, attenuation and a slowly changing beam-to-fibre angle
+     * all vary smoothly), fitted to the per-strip band levels while
+     * ignoring strips that sit well below it (the lesion itself). */
+    float trend[AN_MAX_STRIPS];
+    {
+        double c0 = 0, c1 = 0;
+        float gate = 1e9f;
+        for (int iter = 0; iter < 4; iter++) {
+            double su = 0, sv = 0, suu = 0, suv = 0, n = 0;
+            for (uint32_t s = 0; s < ns; s++) {
+                float v = a->band_level[s];
+                if (isnan(v) || isnan(a->sup_fit[s]))
+                    continue;
+                if (iter > 0 && v < c0 + c1 * s - gate)
+                    continue;
+                su += s;
+                sv += v;
+                suu += (double)s * s;
+                suv += (double)s * v;
+                n++;
+            }
+            double den = n * suu - su * su;
+            if (n < 4 || fabs(den) < 1e-9)
+                break;
+            c1 = (n * suv - su * sv) / den;
+            c0 = (sv - c1 * su) / n;
+            gate = 2.0f / db;
+        }
+        for (uint32_t s = 0; s < ns; s++)
+            trend[s] = (float)(c0 + c1 * s);
+    }
+    /* residual spread of single cells against the trend */
+    nin = 0;
+    for (uint32_t s = 0; s < ns; s++)
+        for (uint32_t c = 0; c < nc; c++)
+            if (lab[(size_t)s * nc + c] == 2 && nin < cap && ((s + c) & 1))
+                vals[nin++] = a->cell[(size_t)s * nc + c] - trend[s];
+    if (nin < 16)
+        return;
+    float med = an_percentile_f(vals, nin, 55);
     float q25 = an_percentile_f(vals, nin, 25);
-    float sigma = (normal - q25) / 0.674f; /* cell-level spread of the normal band */
+    float sigma = (med - q25) / 0.674f;
     /* Smoothed deficit over 3 x 3 inside cells, thresholded. */
-    float thr_db = fmaxf(3.0f, 0.9f * sigma * db);
+    float thr_db = an_maxf(3.0f, 0.9f * sigma * db);
     for (uint32_t s = 0; s < ns; s++)
         for (uint32_t c = 0; c < nc; c++) {
             size_t i = (size_t)s * nc + c;
@@ -132,15 +172,15 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
                     size_t j = (size_t)ss * nc + (size_t)cc;
                     if (lab[j] == 0)
                         continue;
-                    sum += a->cell[j];
+                    sum += a->cell[j] - trend[ss];
                     n++;
                 }
-            if (n >= 4 && (sum / n - normal) * db < -thr_db)
+            if (n >= 4 && (sum / n - med) * db < -thr_db)
                 lab[i] = 1;
         }
     region reg[MAX_REGIONS];
     uint32_t min_cells = (uint32_t)(0.8f / (strip_mm * AN_CELL_MM)) + 1;
-    int nreg = label_regions(a, lab, reg, MAX_REGIONS, min_cells);
+    int nreg = label_regions(a, lab, reg, MAX_REGIONS, min_cells, trend);
     float ref_angle = 0;
     {
         float angs[AN_MAX_STRIPS];
@@ -155,7 +195,7 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
     }
     for (int k = 0; k < nreg; k++) {
         region *R = &reg[k];
-        float contrast = (float)(R->sum / R->n - normal) * db;
+        float contrast = (float)(R->sum / R->n - med) * db;
         float x = ((float)(R->sx / R->n) + 0.5f) * strip_mm - 0.5f * a->sp;
         float z = ((float)(R->sz / R->n) + 0.5f) * AN_CELL_MM;
         tl_analysis_target t;
