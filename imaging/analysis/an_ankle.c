@@ -194,10 +194,16 @@ void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r
         /* Depth stands in for the EULAR-OMERACT grade (1 at or below the bony
          * joint line, 2 above it, 3 distending the capsule). */
         r->effusion_grade = dmax < 2.6f ? 1 : dmax < 4.8f ? 2 : 3;
+        /* the pocket's centre: over the talus just past the joint, where the
+         * floor is the cartilage (the recess proper) */
+        int ts = bs;
+        for (int s = notch + 1; s <= notch + 3 && s < (int)ns; s++)
+            if (!isnan(depth[s]) && depth[s] > 0.5f * dmax && (ts == bs || depth[s] > depth[ts]))
+                ts = s;
         tl_analysis_target t;
         t.kind = TL_TARGET_EFFUSION;
-        t.x_mm = an_strip_x(a, (uint32_t)bs);
-        t.z_mm = D[bs] + 0.5f * depth[bs];
+        t.x_mm = an_strip_x(a, (uint32_t)ts);
+        t.z_mm = D[ts] + 0.5f * depth[ts];
         t.width_mm = (float)(e1 - e0 + 1) * strip_mm;
         t.depth_mm = dmax;
         t.area_mm2 = (float)area;
