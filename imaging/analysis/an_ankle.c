@@ -35,12 +35,12 @@ static float cartilage_rows(const float *m, int h, float sp, float bone)
     return NAN;
 }
 
-/* The joint notch: the deepest bone strip with bone at least 1.5 mm
- * shallower within 8 mm on each side. */
+/* The joint notch: the deepest bone strip with bone at least 0.7 mm
+ * shallower within 10 mm on each side (a tilted probe flattens the V). */
 static int find_notch(const tl_analyzer *a)
 {
     const float sp = a->sp, strip_mm = (float)a->sw * sp;
-    const int win = (int)(8.0f / strip_mm);
+    const int win = (int)(10.0f / strip_mm);
     int best = -1;
     for (int s = 0; s < (int)a->ns; s++) {
         float z = a->bone_row[s];
@@ -48,9 +48,9 @@ static int find_notch(const tl_analyzer *a)
             continue;
         bool left = false, right = false;
         for (int d = 1; d <= win; d++) {
-            if (s - d >= 0 && a->bone_row[s - d] < z - 1.5f / sp)
+            if (s - d >= 0 && a->bone_row[s - d] < z - 0.7f / sp)
                 left = true;
-            if (s + d < (int)a->ns && a->bone_row[s + d] < z - 1.5f / sp)
+            if (s + d < (int)a->ns && a->bone_row[s + d] < z - 0.7f / sp)
                 right = true;
         }
         if (left && right)
