@@ -261,7 +261,10 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
         float zsc = -contrast / fmaxf(sigma * db, 0.5f) * sqrtf((float)R->n / 4.0f);
         float conf = 1.0f - expf(-fmaxf(0.0f, zsc - 2.0f) / 4.0f);
         t.confidence = conf * fminf(1.0f, 0.4f + t.area_mm2 / 5.0f);
-        if (t.confidence < 0.15f)
+        /* Weak, thin or streak-like dark areas are the fibrillar pattern and
+         * speckle, not damage worth a needle. */
+        if (t.confidence < 0.3f || contrast > -4.0f || t.depth_mm < 0.9f ||
+            t.width_mm > 6.0f * t.depth_mm)
             continue;
         /* A region cut by the edge of the band's extent is not fully in
          * view: not a target (the sonographer should centre it). */
