@@ -2,6 +2,7 @@
  * on the emulated USB bus (--sim: the process is talus-sim) or a real one. */
 #include "calibrate.h"
 
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,4 +161,62 @@ done:
     if (rc != 0)
         cal_frames_free(out);
     return rc;
+}
+
+/* Envelope of every frame, handed to fn. */
+int cal_each_envelope(const cal_frames *f, uint32_t from, uint32_t to,
+                         tl_status (*fn)(void *, const float *), void *acc)
+{
+    size_t n = (size_t)f->geom.lines * f->geom.samples;
+    float *env = malloc(n * sizeof *env);
+    if (!env)
+        return 1;
+    for (uint32_t i = from; i < to; i++) {
+        tl_frame fr = { .geom = f->geom, .type = TL_IMAGE_RF_REAL, .data = f->rf[i],
+                        .data_bytes = n * sizeof(int16_t) };
+        tl_status st = tl_cal_envelope(&fr, env);
+        if (st == TL_OK)
+            st = fn(acc, env);
+        if (st != TL_OK) {
+            fprintf(stderr, "talus calibrate: frame %u: %s\n", i, tl_strerror(st));
+            free(env);
+            return 1;
+        }
+    }
+    free(env);
+    return 0;
+}
+
+/* Phantom wires from a JSON file ({"wires":[{"x_mm":..,"z_mm":..},..]}). */
+int cal_load_phantom(const char *path, float *wx, float *wz, uint32_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    char *text = fp ? malloc(1 << 20) : NULL;
+    size_t len = text ? fread(text, 1, (1 << 20) - 1, fp) : 0;
+    if (fp)
+        fclose(fp);
+    if (!text) {
+        fprintf(stderr, "talus calibrate: cannot read %s\n", path);
+        return 1;
+    }
+    text[len] = '\0';
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *ws = cJSON_GetObjectItemCaseSensitive(root, "wires"), *w;
+    *n = 0;
+    cJSON_ArrayForEach(w, ws) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(w, "x_mm");
+        const cJSON *z = cJSON_GetObjectItemCaseSensitive(w, "z_mm");
+        if (!cJSON_IsNumber(x) || !cJSON_IsNumber(z) || *n >= TL_CAL_MAX_WIRES)
+            break;
+        wx[*n] = (float)x->valuedouble;
+        wz[*n] = (float)z->valuedouble;
+        (*n)++;
+    }
+    cJSON_Delete(root);
+    if (*n < 4) {
+        fprintf(stderr, "talus calibrate: %s: need at least 4 wires {x_mm, z_mm}\n", path);
+        return 1;
+    }
+    return 0;
 }
