@@ -72,6 +72,9 @@ int cal_acquire(const cal_source *src, cal_frames *out)
             cfg.serial = serial;
         cfg.fps = 0;
         cfg.truth_keep = 64;
+        /* The probe stops by itself after our frames, so it is idle (not
+         * rendering) when we unplug it; the ring below holds them all. */
+        cfg.max_frames = src->frames;
         st = tl_simusb_start(&cfg, &sim);
         if (st != TL_OK) {
             fprintf(stderr, "talus calibrate: cannot start the simulated probe (%s, %s): %s\n",
@@ -82,6 +85,8 @@ int cal_acquire(const cal_source *src, cal_frames *out)
     }
     tl_driver_options o = tl_driver_options_default();
     o.ring_slots = 16;
+    while (o.ring_slots < 256 && o.ring_slots < src->frames)
+        o.ring_slots *= 2;
     o.reconnect = false;
     tl_driver *d = NULL;
     int rc = 1;
@@ -122,19 +127,33 @@ int cal_acquire(const cal_source *src, cal_frames *out)
     collect_ctx c = { .out = out, .want = src->frames, .frame_bytes = bytes };
     pthread_mutex_init(&c.mu, NULL);
     st = tl_driver_start(d, on_frame, &c);
-    uint64_t t0 = tl_now_ns();
+    uint64_t t0 = tl_now_ns(), t_last = t0;
+    uint32_t last_n = 0;
     while (st == TL_OK) {
         pthread_mutex_lock(&c.mu);
         uint32_t n = out->n;
         pthread_mutex_unlock(&c.mu);
         if (n >= src->frames)
             break;
-        if (tl_now_ns() - t0 > 30ull * 1000000000ull) {
+        uint64_t now = tl_now_ns();
+        if (n != last_n) {
+            last_n = n;
+            t_last = now;
+        }
+        tl_simusb_stats ss;
+        if (sim)
+            tl_simusb_stats_get(sim, &ss);
+        /* the simulated probe sent all it will and nothing came for 1 s, or
+         * nothing at all for 30 s */
+        if ((sim && ss.finished && now - t_last > 1000000000ull) ||
+            now - t0 > 30ull * 1000000000ull) {
             st = TL_ERR_TIMEOUT;
             break;
         }
         tl_sleep_ns(2000000);
     }
+    if (sim)
+        tl_simusb_wait_finished(sim, 5000);
     tl_status st2 = tl_driver_stop(d);
     if (st == TL_OK)
         st = st2;

@@ -183,11 +183,11 @@ int cmd_record(int argc, char **argv)
         cfg.lines = lines;
         cfg.samples = samples;
         cfg.fps = fps;
-        /* As fast as possible: the probe stops after N frames so nothing is
-         * dropped while the writer catches up (the ring holds the burst).
-         * At a real frame rate it streams until we stop it, so a frame lost
-         * on the way does not leave the recording short. */
-        cfg.max_frames = fps == 0.0f ? (uint64_t)frames : 0;
+        /* The probe stops after N frames: it is then idle (not rendering)
+         * when we unplug it, and at fps 0 nothing is dropped while the
+         * writer catches up (the ring holds the burst). A frame lost on the
+         * way leaves the recording short: kept, and said (exit 1). */
+        cfg.max_frames = (uint64_t)frames;
         cfg.truth_keep = 256;
         if ((st = tl_simusb_start(&cfg, &sim)) != TL_OK) {
             fprintf(stderr, "talus record: cannot start the simulated probe: %s\n", tl_strerror(st));
@@ -265,6 +265,8 @@ int cmd_record(int argc, char **argv)
         }
         tl_sleep_ns(5000000);
     }
+    if (sim)
+        tl_simusb_wait_finished(sim, 5000);
     tl_driver_stop(d);
     tl_driver_stats ds;
     tl_driver_stats_get(d, &ds);
