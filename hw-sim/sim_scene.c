@@ -140,7 +140,9 @@ static void march_column(sim_scene *sc, const sim_params *p, build_ctx *bx, uint
         md.fib_u = NAN;
         /* the skin stays on the face when the probe tilts (anisotropy): the
          * tilt moves what lies beneath it */
-        if (!sim_med_skin(m, fz, &md))
+        if (m->anatomy == TL_ANATOMY_NONE)
+            m->medium(m, ax, az, &md); /* phantoms: no skin */
+        else if (!sim_med_skin(m, fz, &md))
             m->medium(m, ax, fmaxf(az, SIM_DERMIS_MM + 0.05f), &md);
         float at = sim_att_amp(A, f0, sf);
         bx->colatt[s] = at;
