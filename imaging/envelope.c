@@ -56,14 +56,6 @@ static void transpose16(const uint8_t *src, size_t sstride, uint8_t *dst, size_t
  * into rows j0.. of `tmp` (16 x M); when the 16-line group is complete (or
  * the frame ends), write it transposed into columns l0.. of the depth-major
  * log image. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-/* Runtime-dispatched AVX2 clone of the hot compression loops (8 floats a
- * vector instead of 4); the default clone is plain x86-64. */
-#define TL_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define TL_CLONES
-#endif
-
 TL_CLONES static void compress_lines(const float *pw, uint8_t *tmp, uint32_t nl, uint32_t M,
                                      float a, const float *b)
 {
