@@ -89,6 +89,17 @@ void ui_label(ui_station *st, const char *s, int size, float x, float y, uint32_
                   int align)
 {
     int w = ui_text_width(st->text, s, size);
+    /* Keep labels over the image: one that would run off its right edge
+     * goes to the left of its anchor instead, one above the top goes below. */
+    if (align == 0 && st->img_w > 0 && x + w + 6 > st->img_x + st->img_w) {
+        x -= w + 28;
+        if (x < st->img_x + 4)
+            x = (float)(st->img_x + 4);
+    }
+    if (st->img_h > 0 && y < st->img_y + 2)
+        y = (float)(st->img_y + 2);
+    if (st->img_h > 0 && y + size + 8 > st->img_y + st->img_h)
+        y = (float)(st->img_y + st->img_h - size - 10);
     int bx = (int)x - (align == 1 ? w / 2 : align == 2 ? w : 0) - 4;
     SDL_SetRenderDrawBlendMode(st->r, SDL_BLENDMODE_BLEND);
     ui_fill(st->r, bx, (int)y - 1, w + 8, size + 8, 0x000000B0u);
