@@ -287,7 +287,8 @@ static void draw_caliper(ui_station *st)
     float d = hypotf(st->cal[2] - st->cal[0], st->cal[3] - st->cal[1]);
     char buf[40];
     snprintf(buf, sizeof buf, "caliper %.1f mm", d);
-    ui_label(st, buf, 20, (x0 + x1) / 2 + 10, (y0 + y1) / 2 + 6, C_WHITE, 0);
+    /* Next to the second point, away from the structure's own labels. */
+    ui_label(st, buf, 20, x1 + 12, y1 + 8, C_WHITE, 0);
 }
 
 void ui_render(ui_station *st)
