@@ -116,10 +116,14 @@ static void layout(ui_station *st)
         st->px_per_mm = 0;
         return;
     }
-    float s = aw / wmm < ah / hmm ? aw / wmm : ah / hmm;
-    st->px_per_mm = s;
-    st->img_w = (int)(wmm * s);
-    st->img_h = (int)(hmm * s);
+    /* Whole screen pixels per raster pixel when the raster fits (it is made
+     * for this area): a plain copy, no per-frame scaling. */
+    float k = (float)aw / v->w < (float)ah / v->h ? (float)aw / v->w : (float)ah / v->h;
+    if (k >= 1.0f)
+        k = floorf(k);
+    st->px_per_mm = k / v->spacing_mm;
+    st->img_w = (int)lroundf(v->w * k);
+    st->img_h = (int)lroundf(v->h * k);
     st->img_x = ax + (aw - st->img_w) / 2;
     st->img_y = ay;
 }

@@ -553,7 +553,8 @@ tl_status tl_station_run(const tl_station_config *cfg, tl_station_summary *summa
         s = ui_replay_open(cfg->replay_path, &st->replay, &orientation, st->err,
                            sizeof st->err);
     if (s == TL_OK) {
-        ui_pipeline_params pp = { cfg->anatomy, cfg->age, cfg->sex, orientation };
+        ui_pipeline_params pp = { cfg->anatomy, cfg->age, cfg->sex, orientation,
+                                  (uint32_t)(st->H - STATUS_H - KEYS_H - RULER_H - 10) };
         s = ui_pipeline_create(&pp, &st->pl);
         if (s != TL_OK)
             snprintf(st->err, sizeof st->err, "cannot start processing: %s", tl_strerror(s));
