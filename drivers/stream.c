@@ -497,6 +497,18 @@ static void free_stream(tl_driver *d)
     d->spare = NULL;
 }
 
+/* The USB thread is gone: let the delivery thread drain the ring, join it,
+ * free the stream's buffers. */
+static void finish_delivery(tl_driver *d)
+{
+    pthread_mutex_lock(&d->dmu);
+    d->deliver_quit = true;
+    pthread_cond_signal(&d->dcv);
+    pthread_mutex_unlock(&d->dmu);
+    pthread_join(d->deliver_thread, NULL);
+    free_stream(d);
+}
+
 tl_status drv_stream_start(tl_driver *d)
 {
     tl_probe_params p;
@@ -557,14 +569,8 @@ tl_status drv_stream_start(tl_driver *d)
         cancel_all(d);
         pthread_join(d->usb_thread, NULL);
     }
-    if (st != TL_OK) {
-        pthread_mutex_lock(&d->dmu);
-        d->deliver_quit = true;
-        pthread_cond_signal(&d->dcv);
-        pthread_mutex_unlock(&d->dmu);
-        pthread_join(d->deliver_thread, NULL);
-        free_stream(d);
-    }
+    if (st != TL_OK)
+        finish_delivery(d);
     return st;
 }
 
@@ -592,10 +598,5 @@ void drv_stream_stop(tl_driver *d)
     atomic_store(&d->running, false);
     cancel_all(d);
     pthread_join(d->usb_thread, NULL);
-    pthread_mutex_lock(&d->dmu);
-    d->deliver_quit = true;
-    pthread_cond_signal(&d->dcv);
-    pthread_mutex_unlock(&d->dmu);
-    pthread_join(d->deliver_thread, NULL);
-    free_stream(d);
+    finish_delivery(d);
 }

@@ -474,8 +474,10 @@ void *simusb_pacer_main(void *arg)
         }
 
         /* New parameters: rebuild the frame source (scene, pre-rendered
-         * cycle) here, not in the control request, which must answer fast. */
-        if (s->params_dirty) {
+         * cycle) here, not in the control request, which must answer fast;
+         * and only once streaming is asked for (listing a probe should not
+         * build a scene). */
+        if (s->params_dirty && s->streaming) {
             source *old = s->src;
             s->src = NULL;
             s->params_dirty = false;
