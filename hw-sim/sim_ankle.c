@@ -124,9 +124,11 @@ tl_status sim_model_ankle(sim_model *m, const sim_params *p)
     m->p[JX] = -1.0f;
     m->p[GRADE] = (float)g;
     sim_curve *c = sim_curve_new(3.0f, 25.0f, TL_BOUNDARY_SKIN);
-    if (c)
+    if (c) {
         for (int i = 0; i < SIM_CURVE_N; i++)
             c->z[i] = SIM_SKIN_MM;
+        c->fixed = 1;
+    }
     sim_model_add_curve(m, c);
     struct {
         float (*fn)(const sim_model *, float);

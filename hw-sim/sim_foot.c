@@ -16,12 +16,16 @@ static float dermis_fn(const sim_model *m, float x) { (void)m; (void)x; return S
 static void add_skin(sim_model *m)
 {
     sim_curve *c = sim_curve_new(6.0f, 25.0f, TL_BOUNDARY_SKIN);
-    if (c)
+    if (c) {
         sim_curve_fill(c, -60.0f, 60.0f, skin_fn, m);
+        c->fixed = 1;
+    }
     sim_model_add_curve(m, c);
     c = sim_curve_new(2.5f, 25.0f, -1);
-    if (c)
+    if (c) {
         sim_curve_fill(c, -60.0f, 60.0f, dermis_fn, m);
+        c->fixed = 1;
+    }
     sim_model_add_curve(m, c);
 }
 

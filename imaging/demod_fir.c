@@ -156,6 +156,13 @@ __attribute__((target("avx2,fma"))) static void fir_avx2(const tl_imaging_plan *
 }
 #endif
 
+TL_CLONES static void fir_compress(const float *restrict p, const float *restrict b8,
+                                   uint8_t *restrict px, size_t n, float a)
+{
+    for (size_t i = 0; i < n; i++)
+        px[i] = to_pixel(a * fast_log2(p[i]) + b8[i]);
+}
+
 tl_status tl_imaging_fir_tables(tl_imaging_plan *pl)
 {
     pl->fir_b8 = malloc(sizeof(float) * FIR_LANES * pl->M);
@@ -192,11 +199,8 @@ void tl_imaging_fir_run(tl_imaging_plan *pl, const uint8_t *data, double *envelo
         uint64_t tb = tl_now_ns();
         /* Power is already depth-major: one flat vectorised pass to pixels
          * (log_b expanded per lane), then 8-byte rows into the log image. */
-        const float a = pl->log_a;
-        const float *p = pl->fir_p, *b8 = pl->fir_b8;
         uint8_t *px = pl->fir_px;
-        for (size_t i = 0; i < (size_t)M * FIR_LANES; i++)
-            px[i] = to_pixel(a * fast_log2(p[i]) + b8[i]);
+        fir_compress(pl->fir_p, pl->fir_b8, px, (size_t)M * FIR_LANES, pl->log_a);
         uint8_t *d = pl->logimg + l0;
         if (nl == FIR_LANES)
             for (uint32_t k = 0; k < M; k++)

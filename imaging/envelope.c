@@ -56,18 +56,22 @@ static void transpose16(const uint8_t *src, size_t sstride, uint8_t *dst, size_t
  * into rows j0.. of `tmp` (16 x M); when the 16-line group is complete (or
  * the frame ends), write it transposed into columns l0.. of the depth-major
  * log image. */
+TL_CLONES static void compress_lines(const float *pw, uint8_t *tmp, uint32_t nl, uint32_t M,
+                                     float a, const float *b)
+{
+    for (uint32_t j = 0; j < nl; j++) {
+        const float *p = pw + (size_t)j * M;
+        uint8_t *t = tmp + (size_t)j * M;
+        for (uint32_t k = 0; k < M; k++)
+            t[k] = to_pixel(a * fast_log2(p[k]) + b[k]);
+    }
+}
+
 static void compress_block(tl_imaging_plan *pl, const float *pw, uint8_t *tmp, uint32_t l0,
                            uint32_t j0, uint32_t nl, bool flush)
 {
     const uint32_t M = pl->M, L = pl->L;
-    const float a = pl->log_a;
-    const float *b = pl->log_b;
-    for (uint32_t j = 0; j < nl; j++) {
-        const float *p = pw + (size_t)j * M;
-        uint8_t *t = tmp + (size_t)(j0 + j) * M;
-        for (uint32_t k = 0; k < M; k++)
-            t[k] = to_pixel(a * fast_log2(p[k]) + b[k]);
-    }
+    compress_lines(pw, tmp + (size_t)j0 * M, nl, M, pl->log_a, pl->log_b);
     if (!flush)
         return;
     uint32_t n = j0 + nl;
@@ -86,7 +90,7 @@ static void compress_block(tl_imaging_plan *pl, const float *pw, uint8_t *tmp, u
 }
 
 /* |c|^2 of n interleaved complex values (restrict: lets GCC vectorise). */
-static void power_block(const float *restrict c, float *restrict p, size_t n)
+TL_CLONES static void power_block(const float *restrict c, float *restrict p, size_t n)
 {
     for (size_t k = 0; k < n; k++)
         p[k] = c[2 * k] * c[2 * k] + c[2 * k + 1] * c[2 * k + 1];

@@ -247,6 +247,26 @@ static void test_convex_and_depth(void **state)
     simt_free(&f);
 }
 
+/* Phantoms have no skin: the uniform phantom is uniform from the face. */
+static void test_phantom_has_no_skin(void **state)
+{
+    (void)state;
+    simt_frame f;
+    simt_render(&f, "uniform-phantom", 6, 0, "noise_db=-140", NULL);
+    float dz = tl_geometry_dz_mm(&f.g);
+    double a = 0, b = 0;
+    for (uint32_t l = 0; l < f.g.lines; l++) {
+        for (uint32_t k = (uint32_t)(0.6f / dz); k < (uint32_t)(1.6f / dz); k++)
+            a += f.env[(size_t)l * f.g.samples + k];
+        for (uint32_t k = (uint32_t)(3.0f / dz); k < (uint32_t)(4.0f / dz); k++)
+            b += f.env[(size_t)l * f.g.samples + k];
+    }
+    double db = 20 * log10(a / b);
+    printf("uniform phantom: 0.6-1.6 mm vs 3-4 mm: %.2f dB\n", db);
+    assert_true(fabs(db) < 1.5);
+    simt_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_lesions_are_darker),
         cmocka_unit_test(test_probe_errors),
         cmocka_unit_test(test_convex_and_depth),
+        cmocka_unit_test(test_phantom_has_no_skin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
