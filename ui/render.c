@@ -202,23 +202,23 @@ static uint32_t level_colour(tl_level l)
 static void draw_structure(ui_station *st)
 {
     const ui_view *v = &st->view;
-    if (!v->have_analysis || !v->structure_found)
+    if (!v->an.have_analysis || !v->an.structure_found)
         return;
-    polyline(st, &v->bone, 3, C_BONE, true);
-    polyline(st, &v->bone2, 3, C_BONE, true);
-    polyline(st, &v->sup, 3, C_YELLOW, false);
-    polyline(st, &v->deep, 3, C_YELLOW, false);
-    if (isfinite(v->thickness_mm) && v->thickness_mm > 0) {
-        tl_level lv = tl_ui_thickness_level(v->thickness_mm, v->limit_mm);
+    polyline(st, &v->an.bone, 3, C_BONE, true);
+    polyline(st, &v->an.bone2, 3, C_BONE, true);
+    polyline(st, &v->an.sup, 3, C_YELLOW, false);
+    polyline(st, &v->an.deep, 3, C_YELLOW, false);
+    if (isfinite(v->an.thickness_mm) && v->an.thickness_mm > 0) {
+        tl_level lv = tl_ui_thickness_level(v->an.thickness_mm, v->an.limit_mm);
         uint32_t c = level_colour(lv);
         float x, y0, y1;
-        ui_mm_to_screen(st, v->site_x, v->site_z - v->thickness_mm / 2, &x, &y0);
-        ui_mm_to_screen(st, v->site_x, v->site_z + v->thickness_mm / 2, &x, &y1);
+        ui_mm_to_screen(st, v->an.site_x, v->an.site_z - v->an.thickness_mm / 2, &x, &y0);
+        ui_mm_to_screen(st, v->an.site_x, v->an.site_z + v->an.thickness_mm / 2, &x, &y1);
         ui_line(st->r, x, y0, x, y1, 4, c);
         ui_line(st->r, x - 9, y0, x + 9, y0, 3, c);
         ui_line(st->r, x - 9, y1, x + 9, y1, 3, c);
         char buf[48];
-        snprintf(buf, sizeof buf, "%.1f mm", v->thickness_mm);
+        snprintf(buf, sizeof buf, "%.1f mm", v->an.thickness_mm);
         ui_label(st, buf, 26, x + 14, (y0 + y1) / 2 - 16, c, 0);
     }
 }
@@ -228,8 +228,8 @@ static void draw_targets(ui_station *st)
     const ui_view *v = &st->view;
     const ui_aim *a = &st->aim;
     char buf[16];
-    for (uint32_t i = 0; v->have_analysis && i < v->n_targets; i++) {
-        const ui_target *t = &v->targets[i];
+    for (uint32_t i = 0; v->an.have_analysis && i < v->an.n_targets; i++) {
+        const ui_target *t = &v->an.targets[i];
         bool chosen = a->valid && !a->from_tap && a->index == (int)i;
         float cx, cy;
         ui_mm_to_screen(st, t->x, t->z, &cx, &cy);

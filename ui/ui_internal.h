@@ -23,6 +23,25 @@ typedef struct {
     float confidence;
 } ui_target;
 
+/* What the tissue analysis found in one frame. */
+typedef struct {
+    bool built;                       /* the analysis stage exists in this build */
+    bool have_analysis;               /* a result is available */
+    uint32_t seq;                     /* frame it was computed on */
+    bool structure_found;
+    float thickness_mm, thickness_sd_mm, limit_mm;
+    bool abnormal;
+    float site_x, site_z;
+    ui_polyline sup, deep, bone, bone2;
+    float fibre_angle_deg;
+    bool anisotropy, hypoechoic, cleft, fluid;
+    int effusion_grade;
+    uint32_t n_targets;
+    ui_target targets[UI_MAX_TARGETS];
+    int best_target;
+    char warning[120];
+} ui_analysis;
+
 /* One processed frame: B-mode and everything found in it. Image mm: x from
  * the left edge, z from the top edge. */
 typedef struct {
@@ -38,20 +57,9 @@ typedef struct {
     double proc_ms;
     double stage_ms[3];               /* imaging, analysis, needle */
 
-    /* tissue analysis */
-    bool have_analysis;               /* the analysis stage ran */
-    bool structure_found;
-    float thickness_mm, thickness_sd_mm, limit_mm;
-    bool abnormal;
-    float site_x, site_z;
-    ui_polyline sup, deep, bone, bone2;
-    float fibre_angle_deg;
-    bool anisotropy, hypoechoic, cleft, fluid;
-    int effusion_grade;
-    uint32_t n_targets;
-    ui_target targets[UI_MAX_TARGETS];
-    int best_target;
-    char warning[120];
+    /* tissue analysis (from this frame or, when the analysis is slower than
+     * the frame rate, from a recent one: see an.seq) */
+    ui_analysis an;
 
     /* needle */
     bool have_needle;                 /* the guidance stage ran */
