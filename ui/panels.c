@@ -82,7 +82,7 @@ void ui_draw_panel(ui_station *st)
         uint32_t c = lv == TL_LEVEL_OK ? C_GREEN : lv == TL_LEVEL_BORDER ? C_AMBER : C_RED;
         snprintf(buf, sizeof buf, "%.1f mm", v->an.thickness_mm);
         int w = ui_text_draw(st->text, buf, 52, x, y - 4, c, 0);
-        if (v->an.thickness_sd_mm > 0) {
+        if (v->an.thickness_sd_mm >= 0.05f) {
             snprintf(buf, sizeof buf, "\xC2\xB1%.1f", v->an.thickness_sd_mm);
             ui_text_draw(st->text, buf, 20, x + w + 8, y + 28, C_GREY, 0);
         }

@@ -21,6 +21,7 @@
 #include "tl_calibration.h"
 #endif
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,7 @@ struct ui_pipeline {
     ui_view aview;              /* worker scratch */
     ui_analysis alatest;        /* under amu */
     double analysis_ms;         /* under amu */
+    bool patient_changed;       /* under amu (with anatomy, params.age/sex) */
 #endif
 #ifdef TL_UI_HAVE_GUIDANCE
     tl_needle_detector *det;
@@ -163,14 +165,26 @@ static void copy_poly(ui_polyline *d, const tl_analysis_polyline *s)
     memcpy(d->z, s->z_mm, d->n * sizeof(float));
 }
 
-static void run_analysis(ui_pipeline *pl, ui_view *v, const tl_bmode *bm)
+/* The analysis' name for an anatomy as an operator may type it
+ * ("Plantar fascia" -> "plantar-fascia"); -1 if it is none it knows. */
+static int anatomy_code(const char *name)
 {
-    int anatomy = tl_analysis_anatomy_from_name(pl->anatomy);
+    char norm[32];
+    size_t i = 0;
+    for (; name && name[i] && i + 1 < sizeof norm; i++)
+        norm[i] = name[i] == ' ' || name[i] == '_' ? '-' : (char)tolower((unsigned char)name[i]);
+    norm[i] = '\0';
+    return tl_analysis_anatomy_from_name(norm);
+}
+
+static void run_analysis(ui_pipeline *pl, ui_view *v, const tl_bmode *bm, int anatomy, int age,
+                         char sex)
+{
     if (anatomy < 0)
         return;
     tl_analysis_params ap = tl_analysis_params_default(anatomy);
-    ap.age_years = (float)pl->params.age;
-    ap.sex = pl->params.sex;
+    ap.age_years = (float)age;
+    ap.sex = sex;
     if (tl_analyze(pl->analyzer, bm, &ap, &pl->an_frame) != TL_OK)
         return;
     tl_analysis_result *r = &pl->an_smooth;
@@ -238,6 +252,25 @@ static void run_needle(ui_pipeline *pl, ui_view *v)
 }
 #endif
 
+void ui_pipeline_set_patient(ui_pipeline *pl, const char *anatomy, int age, char sex)
+{
+#ifdef TL_UI_HAVE_ANALYSIS
+    if (anatomy_code(anatomy) < 0)
+        return; /* keep analysing what the scan is set up for */
+    pthread_mutex_lock(&pl->amu);
+    snprintf(pl->anatomy, sizeof pl->anatomy, "%s", anatomy);
+    pl->params.age = age;
+    pl->params.sex = sex;
+    pl->patient_changed = true;
+    pthread_mutex_unlock(&pl->amu);
+#else
+    (void)pl;
+    (void)anatomy;
+    (void)age;
+    (void)sex;
+#endif
+}
+
 void ui_pipeline_set_calibration(ui_pipeline *pl, const void *record, const char *serial)
 {
 #ifdef TL_UI_HAVE_CALIBRATION
@@ -265,9 +298,16 @@ static void *analysis_main(void *arg)
             pthread_cond_wait(&pl->acv, &pl->amu);
         if (pl->astop)
             break;
+        int anatomy = anatomy_code(pl->anatomy), age = pl->params.age;
+        char sex = pl->params.sex;
+        if (pl->patient_changed) {
+            /* Another patient or structure: earlier frames say nothing. */
+            tl_analysis_tracker_reset(pl->an_tracker);
+            pl->patient_changed = false;
+        }
         pthread_mutex_unlock(&pl->amu);
         uint64_t t0 = tl_now_ns();
-        run_analysis(pl, &pl->aview, &pl->abm);
+        run_analysis(pl, &pl->aview, &pl->abm, anatomy, age, sex);
         double ms = (tl_now_ns() - t0) / 1e6;
         pthread_mutex_lock(&pl->amu);
         pl->alatest = pl->aview.an;

@@ -72,6 +72,8 @@ void ui_workflow_new_session(ui_station *st, const char *patient, char side,
     snprintf(st->operator_name, sizeof st->operator_name, "%.63s", operator_name);
     st->age = age;
     st->sex = sex;
+    if (st->pl)
+        ui_pipeline_set_patient(st->pl, st->anatomy, age, sex);
     start_session(st);
 }
 
@@ -104,6 +106,8 @@ void ui_workflow_start(ui_station *st)
         snprintf(st->diagnosis, sizeof st->diagnosis, "%s", c->diagnosis ? c->diagnosis : "");
         st->age = c->age;
         st->sex = c->sex;
+        if (st->pl)
+            ui_pipeline_set_patient(st->pl, st->anatomy, st->age, st->sex);
         start_session(st);
     } else if (c->demo_session && !script_session) {
         snprintf(st->patient, sizeof st->patient, "DEMO-0001");
@@ -117,6 +121,8 @@ void ui_workflow_start(ui_station *st)
             snprintf(st->lot, sizeof st->lot, "DEMO-LOT");
             snprintf(st->expiry, sizeof st->expiry, "2099-12");
         }
+        if (st->pl)
+            ui_pipeline_set_patient(st->pl, st->anatomy, st->age, st->sex);
         start_session(st);
     }
 }
