@@ -192,7 +192,9 @@ void ui_workflow_update(ui_station *st)
 void ui_workflow_mark(ui_station *st, const char *how)
 {
     if (!st->session_open) {
-        set_ack(st, 0xB3261EF0u, "NO SESSION - injection (%s) not logged", how);
+        /* Told in red and counted: a mark that was not logged is a failure. */
+        st->injections_failed++;
+        set_ack(st, 0xB3261EF0u, "NO SESSION - injection (%s) NOT logged", how);
         return;
     }
     st->injections_marked++;
