@@ -135,7 +135,7 @@ static tl_status make_bmode(ui_pipeline *pl, const tl_frame *f)
         /* Height fixed, width from the scanned area: no black margins, and
          * about one raster pixel per screen pixel in the station's layout. */
         ip.out_width = 0;
-        ip.out_height = 640;
+        ip.out_height = pl->params.out_height ? pl->params.out_height : 640;
         tl_status st = tl_imaging_plan_create(&f->geom, f->type, &ip, &pl->plan);
         if (st != TL_OK)
             return st;

@@ -89,6 +89,17 @@ void ui_label(ui_station *st, const char *s, int size, float x, float y, uint32_
                   int align)
 {
     int w = ui_text_width(st->text, s, size);
+    /* Keep labels over the image: one that would run off its right edge
+     * goes to the left of its anchor instead, one above the top goes below. */
+    if (align == 0 && st->img_w > 0 && x + w + 6 > st->img_x + st->img_w) {
+        x -= w + 28;
+        if (x < st->img_x + 4)
+            x = (float)(st->img_x + 4);
+    }
+    if (st->img_h > 0 && y < st->img_y + 2)
+        y = (float)(st->img_y + 2);
+    if (st->img_h > 0 && y + size + 8 > st->img_y + st->img_h)
+        y = (float)(st->img_y + st->img_h - size - 10);
     int bx = (int)x - (align == 1 ? w / 2 : align == 2 ? w : 0) - 4;
     SDL_SetRenderDrawBlendMode(st->r, SDL_BLENDMODE_BLEND);
     ui_fill(st->r, bx, (int)y - 1, w + 8, size + 8, 0x000000B0u);
@@ -105,10 +116,14 @@ static void layout(ui_station *st)
         st->px_per_mm = 0;
         return;
     }
-    float s = aw / wmm < ah / hmm ? aw / wmm : ah / hmm;
-    st->px_per_mm = s;
-    st->img_w = (int)(wmm * s);
-    st->img_h = (int)(hmm * s);
+    /* Whole screen pixels per raster pixel when the raster fits (it is made
+     * for this area): a plain copy, no per-frame scaling. */
+    float k = (float)aw / v->w < (float)ah / v->h ? (float)aw / v->w : (float)ah / v->h;
+    if (k >= 1.0f)
+        k = floorf(k);
+    st->px_per_mm = k / v->spacing_mm;
+    st->img_w = (int)lroundf(v->w * k);
+    st->img_h = (int)lroundf(v->h * k);
     st->img_x = ax + (aw - st->img_w) / 2;
     st->img_y = ay;
 }
@@ -276,7 +291,8 @@ static void draw_caliper(ui_station *st)
     float d = hypotf(st->cal[2] - st->cal[0], st->cal[3] - st->cal[1]);
     char buf[40];
     snprintf(buf, sizeof buf, "caliper %.1f mm", d);
-    ui_label(st, buf, 20, (x0 + x1) / 2 + 10, (y0 + y1) / 2 + 6, C_WHITE, 0);
+    /* Next to the second point, away from the structure's own labels. */
+    ui_label(st, buf, 20, x1 + 12, y1 + 8, C_WHITE, 0);
 }
 
 void ui_render(ui_station *st)

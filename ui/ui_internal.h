@@ -73,6 +73,8 @@ typedef struct {
     int age;
     char sex;
     int orientation;          /* tl_orientation of the input samples */
+    uint32_t out_height;      /* B-mode raster rows: the screen rows the image gets,
+                                 so it is drawn 1:1 (no scaling per frame) */
 } ui_pipeline_params;
 
 tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out);
