@@ -544,6 +544,10 @@ void *simusb_pacer_main(void *arg)
         if (!s->tx_active && s->plugged && s->streaming && !s->stats.finished && s->src && fps <= 0.0f &&
             s->late_countdown != 0)
             continue;
+        /* mu was released while rendering: a stop may have been signalled
+         * then; check under the lock we wait with, or the wake-up is lost. */
+        if (atomic_load(&s->quit))
+            break;
         if (wake == 0) {
             pthread_cond_wait(&s->cv, &s->mu);
         } else if (wake > now) {
