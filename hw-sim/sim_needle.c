@@ -82,7 +82,8 @@ uint32_t sim_needle_line(const sim_scene *sc, const sim_needle_state *n, uint32_
     if (pos < 1.0f || pos >= (float)S - 2.0f)
         return S;
     float at = sc->att[(size_t)line * S + (size_t)pos];
-    float a0 = 35.0f * n->visibility * at;
+    /* a thicker shaft returns more (22 G = 1) */
+    float a0 = 35.0f * n->visibility * sqrtf(n->diameter_mm / 0.718f) * at;
     if (t > n->len - 0.6f)
         a0 *= 1.6f; /* the bevel */
     /* vertical extent of the shaft along this beam, in samples */

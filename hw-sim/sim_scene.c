@@ -203,8 +203,9 @@ static void march_column(sim_scene *sc, const sim_params *p, build_ctx *bx, uint
                 sim_deposit(gs, S, pos, a * att_here);
                 if (cv->bone) {
                     /* the cortex has thickness: two weaker echoes just beneath */
-                    sim_deposit(gs, S, pos + 0.2f / ds, 0.35f * a * att_here);
-                    sim_deposit(gs, S, pos + 0.45f / ds, 0.15f * a * att_here);
+                    sim_deposit(gs, S, pos + 0.15f / ds, 0.45f * a * att_here);
+                    sim_deposit(gs, S, pos + 0.3f / ds, 0.25f * a * att_here);
+                    sim_deposit(gs, S, pos + 0.5f / ds, 0.12f * a * att_here);
                 }
             }
             prev_sd[k] = sd;

@@ -224,6 +224,21 @@ static void test_probe_errors(void **state)
     assert_true(dead <= -14.0);
     assert_true(weak <= -4.0 && weak >= -8.0);
     simt_free(&f);
+    /* gain tilt: +6 dB at the bottom, 0 at the top, linear in depth */
+    simt_frame a, b;
+    simt_render(&a, "uniform-phantom", 8, 0, "noise_db=-140", NULL);
+    simt_render(&b, "uniform-phantom", 8, 0, "noise_db=-140", "gain_tilt_db=6", NULL);
+    float zmax = tl_geometry_depth_mm(&a.g);
+    double top = tl_sim_band_level_db(b.rf, &b.g, b.g.f0_hz, 2, 6) -
+                 tl_sim_band_level_db(a.rf, &a.g, a.g.f0_hz, 2, 6);
+    double mid = tl_sim_band_level_db(b.rf, &b.g, b.g.f0_hz, zmax / 2 - 2, zmax / 2 + 2) -
+                 tl_sim_band_level_db(a.rf, &a.g, a.g.f0_hz, zmax / 2 - 2, zmax / 2 + 2);
+    printf("gain tilt 6 dB: %.2f dB near the top (expect %.2f), %.2f dB mid-depth (3)\n", top,
+           6.0 * 4.0 / zmax, mid);
+    assert_true(fabs(top - 6.0 * 4.0 / zmax) < 0.3);
+    assert_true(fabs(mid - 3.0) < 0.3);
+    simt_free(&a);
+    simt_free(&b);
 }
 
 static void test_convex_and_depth(void **state)
