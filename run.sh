@@ -15,7 +15,7 @@ if ! "$TALUS" calibrate show --probe TLSIM0001 2>/dev/null | grep -q "calibratio
   echo "calibrating the simulated probe on the wire phantom ..." >&2
   "$TALUS" calibrate spatial --sim wire-phantom --technician demo >/dev/null
 fi
-SCENE=(--sim needle-insertion --sim-param anatomy=achilles,needle_speed_mm=0.15)
+SCENE=(--sim needle-insertion --sim-param anatomy=plantar-fascia,needle_speed_mm=0.1)
 if [ -n "${DISPLAY:-}" ]; then
   exec "$TALUS" run "${SCENE[@]}" "$@"
 else
