@@ -109,7 +109,9 @@ static void find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_
             if (!below || rc > lim)
                 continue;
             float v = a->cell[(size_t)s * nc + c];
-            lab[(size_t)s * nc + c] = !isnan(v) && (v - trend[s]) * db < -15.0f ? 1 : 2;
+            /* anechoic: near the display floor, not just darker tissue */
+            lab[(size_t)s * nc + c] =
+                !isnan(v) && (v - trend[s]) * db < -15.0f && v < 0.25f * trend[s] ? 1 : 2;
         }
     }
     region reg[16];
