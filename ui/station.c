@@ -340,7 +340,7 @@ static void cine_push(ui_station *st)
     ui_view_copy(&st->cine[slot], &st->view);
 }
 
-static void show_cine(ui_station *st)
+void ui_show_cine(ui_station *st)
 {
     if (!st->cine || st->cine_len == 0)
         return;
@@ -378,7 +378,7 @@ static void loop_once(ui_station *st, bool *composed_new)
             ui_workflow_update(st);
         }
     } else {
-        show_cine(st);
+        ui_show_cine(st);
         ui_workflow_update(st);
     }
     uint64_t now = tl_now_ns();
@@ -386,7 +386,7 @@ static void loop_once(ui_station *st, bool *composed_new)
      * clock, banners and "stale" state stay current. */
     static const uint64_t idle_redraw_ns = 100000000ull;
     if (!fresh && now - st->t_last_compose_ns < idle_redraw_ns && !st->mark_requests &&
-        !st->snap_requested && !st->dirty)
+        !st->dirty)
         return;
     st->dirty = false;
     uint64_t t_c0 = tl_now_ns();
@@ -408,10 +408,6 @@ static void loop_once(ui_station *st, bool *composed_new)
         *composed_new = true;
     }
     ui_workflow_after_compose(st);
-    if (st->snap_requested) {
-        st->snap_requested = false;
-        ui_snapshot(st, st->snap_name);
-    }
     uint32_t every = st->cfg->snapshot_every ? st->cfg->snapshot_every : 100;
     if (fresh && st->cfg->headless && st->frames_shown % every == 0) {
         char name[64];

@@ -321,8 +321,6 @@ typedef struct ui_station {
     uint32_t snapshots;
     ui_snap snaps[UI_MAX_SNAPS];
     uint32_t n_snaps;
-    bool snap_requested;
-    char snap_name[TL_SCRIPT_TEXT_MAX];
     uint32_t injections_queued;
     ui_form form;
     int label_rects[UI_MAX_LABELS][4];  /* labels drawn this frame: x, y, w, h */
@@ -333,6 +331,8 @@ typedef struct ui_station {
     bool dirty;                  /* redraw at the next pass */
 } ui_station;
 
+/* station.c: show the cine frame selected while frozen. */
+void ui_show_cine(ui_station *st);
 /* render.c: compose the whole screen for the current state (no present). */
 void ui_render(ui_station *st);
 /* Read the composed screen (or a rectangle; w = 0: all) as RGB, malloc'd. */
