@@ -267,17 +267,25 @@ static uint64_t device_to_host_ns(ui_station *st, const ui_view *v)
     return (uint64_t)((int64_t)v->t_device_us + st->clock_offset_us) * 1000;
 }
 
-static void record_latency(ui_station *st, double ms)
+/* Per frame: total (device -> composed) and its parts: USB (device ->
+ * received), processing (received -> B-mode, analysis, needle ready, with
+ * the wait in the inbox), display (ready -> composed, with the UI's pickup). */
+static void record_latency(ui_station *st, double total, double usb, double proc, double disp)
 {
     if (st->n_lat == st->cap_lat) {
         size_t nc = st->cap_lat ? st->cap_lat * 2 : 4096;
-        double *n = realloc(st->lat_ms, nc * sizeof *n);
+        double *n = realloc(st->lat_ms, nc * 4 * sizeof *n);
         if (!n)
             return;
         st->lat_ms = n;
         st->cap_lat = nc;
     }
-    st->lat_ms[st->n_lat++] = ms;
+    double *row = st->lat_ms + st->n_lat * 4;
+    row[0] = total;
+    row[1] = usb;
+    row[2] = proc;
+    row[3] = disp;
+    st->n_lat++;
 }
 
 /* Frames lost since the first image was shown: the driver's count plus the
@@ -402,9 +410,12 @@ static void loop_once(ui_station *st, bool *composed_new)
         }
         st->frames_shown++;
         st->t_last_shown_ns = t_composed;
-        double lat = ((double)t_composed - (double)st->view.t_device_host_ns) / 1e6;
+        const ui_view *v = &st->view;
+        double lat = ((double)t_composed - (double)v->t_device_host_ns) / 1e6;
         st->lat_now = lat;
-        record_latency(st, lat);
+        record_latency(st, lat, ((double)v->t_received_ns - (double)v->t_device_host_ns) / 1e6,
+                       ((double)v->t_processed_ns - (double)v->t_received_ns) / 1e6,
+                       ((double)t_composed - (double)v->t_processed_ns) / 1e6);
         *composed_new = true;
     }
     ui_workflow_after_compose(st);
@@ -433,10 +444,19 @@ static void fill_summary(ui_station *st, tl_station_summary *s)
                       ? (st->t_last_shown_ns - st->t_first_ns) / 1e9 : 0;
     s->fps = span > 0 && st->frames_shown > 1 ? (st->frames_shown - 1) / span : 0;
     if (st->n_lat) {
-        qsort(st->lat_ms, st->n_lat, sizeof *st->lat_ms, cmp_double);
-        s->latency_p50_ms = tl_percentile(st->lat_ms, st->n_lat, 50);
-        s->latency_p99_ms = tl_percentile(st->lat_ms, st->n_lat, 99);
-        s->latency_max_ms = st->lat_ms[st->n_lat - 1];
+        double *col = malloc(st->n_lat * sizeof *col);
+        for (int k = 0; col && k < 4; k++) {
+            for (size_t i = 0; i < st->n_lat; i++)
+                col[i] = st->lat_ms[i * 4 + k];
+            qsort(col, st->n_lat, sizeof *col, cmp_double);
+            s->stage_latency_ms[k][0] = tl_percentile(col, st->n_lat, 50);
+            s->stage_latency_ms[k][1] = tl_percentile(col, st->n_lat, 99);
+            if (k == 0)
+                s->latency_max_ms = col[st->n_lat - 1];
+        }
+        free(col);
+        s->latency_p50_ms = s->stage_latency_ms[0][0];
+        s->latency_p99_ms = s->stage_latency_ms[0][1];
     }
     if (st->pl) {
         size_t n;
