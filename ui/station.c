@@ -600,8 +600,10 @@ tl_status tl_station_run(const tl_station_config *cfg, tl_station_summary *summa
                 break;
             if (st->n_snaps == UI_MAX_SNAPS)
                 ui_snapshots_flush(st);
+            /* Wake on the next result at once; look at input, probe events
+             * and the log at least every 5 ms. */
             if (!composed)
-                tl_sleep_ns(1000000);
+                ui_pipeline_wait(st->pl, st->view_counter, 5);
         }
         if (cfg->out_dir && st->frames_shown) {
             /* The last screen, whatever the script asked for. */

@@ -100,6 +100,9 @@ void ui_pipeline_push(ui_pipeline *pl, const tl_frame *frame);
 /* From the UI thread: the newest result if it is newer than *last_seq_shown
  * (copied into *dst). */
 bool ui_pipeline_latest(ui_pipeline *pl, uint64_t *last_counter, ui_view *dst);
+/* From the UI thread: sleep until a result newer than last_counter is
+ * published, or timeout_ms. */
+void ui_pipeline_wait(ui_pipeline *pl, uint64_t last_counter, uint32_t timeout_ms);
 uint64_t ui_pipeline_skipped(const ui_pipeline *pl);
 uint64_t ui_pipeline_pushed(const ui_pipeline *pl);
 /* Processing times (ms) of every frame so far (copied out, malloc'd). */
