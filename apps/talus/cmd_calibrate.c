@@ -56,6 +56,7 @@ static void usage(FILE *out)
         "  --no-store              do not write a record\n"
         "  --nominal-deg A         needle-guide: the bracket's marked angle (pass within 2 deg)\n"
         "  --phantom FILE.json     spatial with a real probe: {\"wires\":[{\"x_mm\":..,\"z_mm\":..}]}\n"
+        "  --sim-param K=V         any other simulator parameter (e.g. convex=1; repeatable)\n"
         "simulated probe errors:\n"
         "  --sim-sos-error-pct P  --sim-lateral-offset-mm D  --sim-dead-elements I,J,..\n"
         "  --sim-weak-elements I,J,..  --sim-gain-tilt-db G  --sim-guide-angle-deg A\n"
@@ -136,6 +137,16 @@ static int parse(int argc, char **argv, opts *o)
         else if (strcmp(a, "--valid-days") == 0) o->valid_days = (uint32_t)strtoul(v, NULL, 10);
         else if (strcmp(a, "--cal-dir") == 0) o->cal_dir = v;
         else if (strcmp(a, "--phantom") == 0) o->phantom = v;
+        else if (strcmp(a, "--sim-param") == 0) {
+            /* any other simulator parameter, e.g. convex=1 (lists: spaces) */
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || strchr(v, ',') ||
+                strlen(o->src.sim_params) + strlen(v) + 2 > sizeof o->src.sim_params)
+                goto bad;
+            size_t len = strlen(o->src.sim_params);
+            snprintf(o->src.sim_params + len, sizeof o->src.sim_params - len, "%s%s",
+                     len ? "," : "", v);
+        }
         else if (strcmp(a, "--nominal-deg") == 0) {
             if (!parse_float(v, &o->nominal_deg)) goto bad;
         } else if (strncmp(a, "--sim-", 6) == 0) {
@@ -173,7 +184,7 @@ static int parse(int argc, char **argv, opts *o)
         return 2;
     }
     if (o->src.sim_params[0] && !o->src.preset) {
-        fprintf(stderr, "talus calibrate: --sim-* errors need --sim PRESET\n");
+        fprintf(stderr, "talus calibrate: --sim-* options need --sim PRESET\n");
         return 2;
     }
     if (o->valid_days == 0 || o->valid_days > 3650) {
