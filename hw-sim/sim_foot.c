@@ -93,7 +93,7 @@ static void pf_medium(const sim_model *m, float x, float z, sim_med *o)
     }
     float top = pf_top(m, x);
     if (z < top) {
-        sim_med_fat(m, x, z, 0.5f, 15.0f, o);
+        sim_med_fat(m, x, z, 0.35f, 16.0f, o);
         return;
     }
     float th = pf_thick(m, x);
