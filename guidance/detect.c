@@ -67,7 +67,7 @@ tl_needle_params tl_needle_params_default(void)
     tl_needle_params p = {
         .min_angle_deg = 9.0f,
         .max_angle_deg = 72.0f,
-        .min_length_mm = 2.5f,
+        .min_length_mm = 4.0f,
         .gauge = 0.0f,
         .min_confidence = 0.5f,
         .side = 0,
@@ -388,7 +388,7 @@ static int find_peaks(const float *acc, const hough_grid *g, float work_mm,
                       const tl_needle_guide *guide, float img_w_mm, float img_h_mm,
                       int max, int *pk, int *pr, float *pv)
 {
-    enum { KEEP = 32 };
+    enum { KEEP = 96 };
     int bk[KEEP], br[KEEP];
     float bv[KEEP];
     int nb = 0;
@@ -446,6 +446,92 @@ static int find_peaks(const float *acc, const hough_grid *g, float work_mm,
         n++;
     }
     return n;
+}
+
+/* Bilinear sample of the work image; false outside it or the scanned area. */
+static bool work_at(const tl_needle_detector *d, double x, double z, float *out)
+{
+    if (x < 0.0 || z < 0.0 || x > d->ww - 1.001 || z > d->wh - 1.001)
+        return false;
+    int i = (int)x, j = (int)z;
+    size_t k = (size_t)j * d->ww + (size_t)i;
+    const uint8_t *wv = d->wvalid.p;
+    if (!wv[k])
+        return false;
+    const float *w = d->work.p;
+    float fx = (float)(x - i), fz = (float)(z - j);
+    *out = (w[k] * (1 - fx) + w[k + 1] * fx) * (1 - fz) +
+           (w[k + d->ww] * (1 - fx) + w[k + d->ww + 1] * fx) * fz;
+    return true;
+}
+
+/* Quick score of a Hough peak on the work image, so the expensive
+ * full-resolution trace is spent on the likely ones: the best interval of
+ * echo brighter than the tissue on its shallow side (Kadane, in units of
+ * the residual spread, per mm), times the "comes from the image edge"
+ * prior. Bone and long fascia collect many Hough votes; this ranks by what
+ * a needle looks like instead. */
+static float prescreen(const tl_needle_detector *d, double wx, double wz, double a,
+                       float sigma, float work_mm)
+{
+    double ca = cos(a), sa = sin(a);
+    /* unit step along the major axis, in work pixels, going deeper */
+    double dx, dz;
+    if (fabs(a) <= 0.25 * M_PI) {
+        dx = sa >= 0.0 ? 1.0 : -1.0;
+        dz = dx * tan(a);
+    } else {
+        dz = 1.0;
+        dx = ca / sa;
+    }
+    double step_mm = hypot(dx, dz) * work_mm;
+    /* shallow side: -n, n = (-sin a, cos a) */
+    double o1 = 0.8 / work_mm, o2 = 1.4 / work_mm;
+    double c1x = sa * o1, c1z = -ca * o1, c2x = sa * o2, c2z = -ca * o2;
+    /* walk back to where the line leaves the image, then forwards */
+    double x = wx, z = wz;
+    int guard = 0;
+    while (x >= 0 && z >= 0 && x <= d->ww - 1 && z <= d->wh - 1 && guard++ < 4000) {
+        x -= dx;
+        z -= dz;
+    }
+    float tau = sigma, cap = 4.0f * sigma;
+    float best = 0.0f, cur = 0.0f;
+    int k = 0, start = -1, cur_start = 0, best_start = -1, first_in = -1;
+    for (guard = 0; guard < 4000; guard++, k++) {
+        x += dx;
+        z += dz;
+        if (x > d->ww || z > d->wh || x < -1 || z < -1) {
+            if (start >= 0)
+                break;
+            continue;
+        }
+        float v, c1, c2;
+        float e = -tau;
+        if (work_at(d, x, z, &v)) {
+            if (first_in < 0)
+                first_in = k;
+            if (start < 0)
+                start = k;
+            if (work_at(d, x + c1x, z + c1z, &c1) && work_at(d, x + c2x, z + c2z, &c2))
+                e = fminf(v - 0.5f * (c1 + c2), cap) - tau;
+        }
+        if (cur <= 0.0f) {
+            cur = e;
+            cur_start = k;
+        } else {
+            cur += e;
+        }
+        if (cur > best) {
+            best = cur;
+            best_start = cur_start;
+        }
+    }
+    if (best_start < 0 || first_in < 0)
+        return 0.0f;
+    double gap_mm = (best_start - first_in) * step_mm;
+    float entry = clampf(1.0f - ((float)gap_mm - 4.0f) / 4.0f, 0.0f, 1.0f);
+    return best / sigma * (float)step_mm * entry;
 }
 
 /* Scanners put the image on a black canvas. Without a valid mask, crop
@@ -568,10 +654,27 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     memset(acc, 0, nacc * sizeof(float));
     vote(d, &g, acc, sigma, st.p1, (int)lrintf(2.5f / work_mm));
 
-    int pk[MAX_CANDIDATES], pr[MAX_CANDIDATES];
-    float pv[MAX_CANDIDATES];
+    int pk[MAX_PEAKS], pr[MAX_PEAKS];
+    float pv[MAX_PEAKS], score[MAX_PEAKS];
     int np = find_peaks(acc, &g, work_mm, guide, (float)img->width * img->spacing_mm,
-                        (float)img->height * img->spacing_mm, MAX_CANDIDATES, pk, pr, pv);
+                        (float)img->height * img->spacing_mm, MAX_PEAKS, pk, pr, pv);
+    /* Rank by the quick needle-likeness score; keep the best few. */
+    for (int i = 0; i < np; i++) {
+        double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
+        double rho = (double)(pr[i] - g.r0);
+        score[i] = prescreen(d, g.cx - rho * sin(a), g.cz + rho * cos(a), a, sigma, work_mm);
+    }
+    for (int i = 1; i < np; i++)
+        for (int j = i; j > 0 && score[j] > score[j - 1]; j--) {
+            float ts = score[j]; score[j] = score[j - 1]; score[j - 1] = ts;
+            float tv = pv[j]; pv[j] = pv[j - 1]; pv[j - 1] = tv;
+            int tk = pk[j]; pk[j] = pk[j - 1]; pk[j - 1] = tk;
+            int tr = pr[j]; pr[j] = pr[j - 1]; pr[j - 1] = tr;
+        }
+    if (np > MAX_CANDIDATES)
+        np = MAX_CANDIDATES;
+    while (np > 0 && score[np - 1] <= 0.0f)
+        np--;
 
     tl_needle_detection best;
     memset(&best, 0, sizeof best);

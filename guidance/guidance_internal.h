@@ -13,7 +13,8 @@
  * oblique line that merely crosses it. */
 #define HOUGH_STEP_DEG 0.5f
 #define HOUGH_VOTE_TOL_DEG 5.0f
-#define MAX_CANDIDATES 12
+#define MAX_CANDIDATES 6
+#define MAX_PEAKS 40
 
 /* A candidate line in full-resolution pixel coordinates: through (px, pz)
  * with direction angle a (radians, image axes, z down). */

@@ -59,39 +59,32 @@ static inline float band(const walker *w, int u, double v, int hw)
     return s / (float)(2 * hw + 1);
 }
 
-/* Longest-excess run of on[] with gaps of at most `gap` bridged, restricted
- * to [lo, hi]. Returns false when nothing is on. */
-static bool best_run(const uint8_t *on, const float *val, float thr, float cap, int lo, int hi,
-                     int gap, int *rs, int *re)
+/* The interval of the line that is most convincingly shaft: maximum of
+ * sum(min(val, cap) - tau) over contiguous steps (Kadane). Steps outside the
+ * image count as -tau. For a step signal in noise with tau half its height
+ * this is the maximum-likelihood change point, and it is not broken up by
+ * the dips a dotted, speckled shaft echo has. */
+static float max_interval(const float *val, const uint8_t *in, int lo, int hi, float tau,
+                          float cap, int *rs, int *re)
 {
-    bool have = false;
-    float best = 0.0f;
-    int s = -1, last = -1;
-    float acc = 0.0f;
-    for (int u = lo; u <= hi + 1; u++) {
-        bool o = u <= hi && on[u];
-        if (o) {
-            if (s < 0 || u - last > gap + 1) {
-                if (s >= 0 && (!have || acc > best)) {
-                    best = acc;
-                    *rs = s;
-                    *re = last;
-                    have = true;
-                }
-                s = u;
-                acc = 0.0f;
-            }
-            /* capped: a long shaft beats a short, very bright crossing */
-            acc += fminf(val[u] - thr, cap);
-            last = u;
+    float best = 0.0f, cur = 0.0f;
+    int s = lo;
+    *rs = *re = -1;
+    for (int u = lo; u <= hi; u++) {
+        float x = in[u] ? fminf(val[u], cap) - tau : -tau;
+        if (cur <= 0.0f) {
+            cur = x;
+            s = u;
+        } else {
+            cur += x;
+        }
+        if (cur > best) {
+            best = cur;
+            *rs = s;
+            *re = u;
         }
     }
-    if (s >= 0 && (!have || acc > best)) {
-        *rs = s;
-        *re = last;
-        have = true;
-    }
-    return have;
+    return best;
 }
 
 static float robust_spread(float *tmp, const float *v, int n, float *med)
@@ -161,7 +154,7 @@ static const double ctl_mm[NCTL] = { 0.8, 1.1, 1.4, 1.7 };
  * in[u]: 0 = the line is outside the image there, 1 = inside but its
  * controls are not, 2 = all inside. */
 static bool sample_line(const walker *w, int above, double sina, int hw, float *I, float *ctl,
-                        float *below, uint8_t *in, int *lo_out, int *hi_out)
+                        float *sd, float *below, uint8_t *in, int *lo_out, int *hi_out)
 {
     double vpx = 1.0 / (w->sp * w->cosb); /* v pixels per mm across the line */
     int off[NCTL], sh[NCTL];
@@ -182,6 +175,19 @@ static bool sample_line(const walker *w, int above, double sina, int hw, float *
             lo = u;
         if (u > hi)
             hi = u;
+        /* Same-depth samples on the shallow side (1 and 2 mm away along the
+         * row, or across it for a steep line): a horizontal layer the line
+         * crosses is as bright there as on the line. */
+        if (w->shallow) {
+            int d1 = (int)lround(1.0 / w->sp), d2 = (int)lround(2.0 / w->sp);
+            int u1 = u - above * d1, u2 = u - above * d2;
+            if (u2 >= 0 && u2 < nu && valid_at(w, u2, (int)lround(v))) {
+                sd[u] = band(w, u1, v, hw);
+                sd[nu + u] = band(w, u2, v, hw);
+            } else {
+                sd[u] = sd[nu + u] = -1.0f;
+            }
+        }
         double va = v + above * (off[NCTL - 1] + hw);
         if (va >= 0.0 && va <= w->nv - 2 &&
             valid_at(w, u, (int)lround(v + above * off[NCTL - 1]))) {
@@ -200,6 +206,10 @@ static bool sample_line(const walker *w, int above, double sina, int hw, float *
         below[u] = vb - hw >= 0.0 && vb + hw <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
                        ? band(w, u, vb, hw)
                        : ctl[(NCTL - 1) * nu + u];
+        if (!w->shallow) {
+            sd[u] = ctl[u];
+            sd[nu + u] = ctl[2 * nu + u];
+        }
         in[u] = 2;
         nc++;
     }
@@ -335,7 +345,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     double px_along = w.sp / w.cosb;     /* mm along the line per u step */
 
     int nu = w.nu;
-    float *buf = scratch_get(prof, (size_t)nu * 16 * sizeof(float) + (size_t)nu * 2);
+    float *buf = scratch_get(prof, (size_t)nu * 18 * sizeof(float) + (size_t)nu * 2);
     if (!buf) {
         out->reason = "out of memory";
         return;
@@ -343,45 +353,34 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     float *rv = buf, *itip = buf + nu, *cmax = buf + 2 * nu, *I = buf + 3 * nu;
     float *ctl = buf + 4 * nu /* NCTL nu */, *below = buf + 8 * nu;
     float *ism = buf + 9 * nu, *tmp = buf + 10 * nu; /* tmp: 4 nu */
-    float *bgl = buf + 14 * nu, *ex = buf + 15 * nu;
-    uint8_t *in = (uint8_t *)(buf + 16 * nu), *on = in + nu;
+    float *bgl = buf + 14 * nu, *ex = buf + 15 * nu, *sdc = buf + 16 * nu; /* 2 nu */
+    uint8_t *in = (uint8_t *)(buf + 18 * nu), *on = in + nu;
 
-    int gap = (int)ceil(1.0 / px_along);
     int rs, re, lo, hi;
     float bsig;
 
     /* 1. Echo along the Hough line (a band wide enough for its ~0.2 mm
-     * uncertainty) against control lines above it: the run of shaft. */
+     * uncertainty) against control lines on its shallow side. */
     int hw = (int)lround(0.25 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, below, in, &lo, &hi))
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, sdc, below, in, &lo, &hi))
         return;
-    int rsm = (int)lround(0.4 / px_along);
+    int rsm = (int)lround(0.3 / px_along);
     smooth_along(I, in, 1, lo, hi, rsm, ism);
     background(ism, ctl, in, lo, hi, rsm, nu, st, tmp, bgl, ex, cmax, &bsig);
-    float t1 = 3.0f * bsig;
-    for (int u = lo; u <= hi; u++)
-        on[u] = in[u] && ex[u] > t1;
-#ifdef TL_NEEDLE_DEBUG
-    fprintf(stderr, "  passA lo=%d hi=%d bsig=%.1f hw=%d:", lo, hi, bsig, hw);
-    for (int u = lo; u <= hi; u += 10)
-        fprintf(stderr, " %.0f", ex[u]);
-    fprintf(stderr, "\n");
-#endif
     out->reason = "no bright run along the line";
-    if (!best_run(on, ex, t1, 4.0f * bsig, lo, hi, gap, &rs, &re))
+    if (max_interval(ex, in, lo, hi, 1.5f * bsig, 5.0f * bsig, &rs, &re) <= 0.0f)
         return;
     if ((re - rs) * px_along < 0.6 * p->min_length_mm)
         return;
 
-    /* 2. Ridge (sub-pixel peak across the line) over the run, then a
+    /* 2. Ridge (sub-pixel peak across the line) over the interval, then a
      * robust line fit through it. */
     int uv = (int)ceil(0.5 / px_perp);
     if (uv < 2)
         uv = 2;
-    for (int u = rs; u <= re; u++)
-        if (on[u] && !ridge_at(&w, u, uv, &rv[u]))
-            on[u] = 0;
+    for (int u = lo; u <= hi; u++)
+        on[u] = u >= rs && u <= re && in[u] && ex[u] > 0.0f && ridge_at(&w, u, uv, &rv[u]);
     double fa = 0.0, fb = 0.0, rms_px = 0.0;
     out->reason = "ridge not straight";
     if (!fit_line(rv, on, rs, re, tmp, &fa, &fb, &rms_px))
@@ -393,77 +392,84 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     px_perp = w.sp * w.cosb;
     px_along = w.sp / w.cosb;
 
-    /* 3. Echo along the fitted line, narrow band. */
+    /* 3. Echo along the fitted line, narrow band; the shaft interval with
+     * tau at half the shaft's own level. */
     hw = (int)lround(0.1 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, below, in, &lo, &hi))
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, sdc, below, in, &lo, &hi))
         return;
-    rsm = (int)lround(0.4 / px_along);
     smooth_along(I, in, 1, lo, hi, rsm, ism);
     background(ism, ctl, in, lo, hi, rsm, nu, st, tmp, bgl, ex, cmax, &bsig);
-    smooth_along(I, in, 1, lo, hi, (int)lround(0.15 / px_along), itip);
+    smooth_along(I, in, 1, lo, hi, (int)lround(0.2 / px_along), itip);
+    /* Excess at the finer scale, for the tip, against the stricter of the
+     * two backgrounds (shallow side, and same depth: beyond the tip a line
+     * crossing a fibrillar tendon is bright only because the layers are). */
+    smooth_along(sdc, in, 2, lo, hi, rsm, tmp);
+    smooth_along(sdc + nu, in, 2, lo, hi, rsm, tmp + nu);
     for (int u = lo; u <= hi; u++)
-        if (in[u])
-            itip[u] -= bgl[u]; /* excess at the finer scale, for the tip */
-    t1 = 3.0f * bsig;
-    for (int u = lo; u <= hi; u++)
-        on[u] = in[u] && ex[u] > t1;
+        if (in[u]) {
+            float b = bgl[u];
+            if (in[u] == 2 && sdc[u] >= 0.0f && sdc[nu + u] >= 0.0f)
+                b = fmaxf(b, 0.5f * (tmp[u] + tmp[nu + u]));
+            itip[u] -= b;
+        }
+    float cap = 5.0f * bsig;
     out->reason = "no bright run along the line";
-    if (!best_run(on, ex, t1, 4.0f * bsig, lo, hi, gap, &rs, &re))
+    if (max_interval(ex, in, lo, hi, 1.5f * bsig, cap, &rs, &re) <= 0.0f)
         return;
-    int n = 0;
-    for (int u = rs; u <= re; u++)
-        if (on[u])
-            tmp[n++] = ex[u];
-    float shaft = median_inplace(tmp, (size_t)n);
-    float t2 = fmaxf(0.5f * shaft, 2.0f * bsig);
-    for (int u = lo; u <= hi; u++)
-        on[u] = in[u] && ex[u] > t2;
-    int rs2, re2;
-    if (best_run(on, ex, t2, 4.0f * bsig, rs, re, gap, &rs2, &re2)) {
-        rs = rs2;
-        re = re2;
-        while (rs - 1 >= lo && in[rs - 1] && ex[rs - 1] > t2)
-            rs--;
-        while (re + 1 <= hi && in[re + 1] && ex[re + 1] > t2)
-            re++;
+    float shaft = 0.0f;
+    for (int it = 0; it < 2; it++) {
+        double sum = 0.0;
+        int n = 0;
+        for (int u = rs; u <= re; u++)
+            if (in[u]) {
+                sum += fminf(ex[u], cap);
+                n++;
+            }
+        shaft = n ? (float)(sum / n) : 0.0f;
+        float tau = fmaxf(0.5f * shaft, 1.0f * bsig);
+        if (max_interval(ex, in, lo, hi, tau, cap, &rs, &re) <= 0.0f)
+            return;
     }
+    float t2 = fmaxf(0.5f * shaft, 1.0f * bsig);
 
-    /* 4. The tip: where the echo falls to half its level over the last
-     * 1.5 mm of shaft, past the deep end of the run. */
+    /* 4. The tip: walking from the shallow end of the shaft, the first place
+     * where the fine-scale echo stays below half the shaft's level for
+     * 0.8 mm (a dotted shaft dips between scan lines, a septum beside it
+     * dips the excess; a bright layer the line crosses further on must not
+     * extend it). */
     int ue = deeper > 0 ? re : rs, us = deeper > 0 ? rs : re;
-    int nb = (int)lround(1.5 / px_along);
-    n = 0;
-    for (int k = 0; k <= nb; k++) {
-        int u = ue - deeper * k;
-        if (u < rs || u > re)
-            break;
-        if (in[u])
-            tmp[n++] = ex[u];
-    }
+    int n = 0;
+    for (int k = rs; k <= re; k++)
+        if (in[k])
+            tmp[n++] = itip[k];
     float half = 0.5f * (n ? median_inplace(tmp, (size_t)n) : shaft);
-    int u = ue;
-    int back = (int)lround(1.0 / px_along);
-    for (int k = 0; k < back && itip[u] < half; k++) {
-        int ub = u - deeper;
-        if (ub < rs || ub > re || !in[ub])
+    int ulast = -1, below_run = 0, need = (int)lround(0.8 / px_along);
+    for (int uu = us; uu >= lo && uu <= hi && in[uu]; uu += deeper) {
+        if (itip[uu] >= half) {
+            ulast = uu;
+            below_run = 0;
+        } else if (ulast >= 0 && ++below_run > need) {
             break;
-        u = ub;
+        }
     }
-    double ut = u;
-    for (;;) {
-        int un = u + deeper;
-        if (un < lo || un > hi || !in[un]) {
-            ut = u;
-            break;
+    if (ulast >= 0) {
+        /* the shaft ends where its own echo does, not where the interval did */
+        if (deeper > 0)
+            re = ulast;
+        else
+            rs = ulast;
+        ue = ulast;
+    }
+    double ut = ue;
+    if (ulast >= 0) {
+        int un = ulast + deeper;
+        ut = ulast;
+        if (un >= lo && un <= hi && in[un]) {
+            float d = itip[ulast] - itip[un];
+            double t = d > 1e-6f ? (itip[ulast] - half) / d : 0.5;
+            ut = ulast + deeper * clampf((float)t, 0.0f, 1.0f);
         }
-        if (itip[un] < half) {
-            float d = itip[u] - itip[un];
-            double t = d > 1e-6f ? (itip[u] - half) / d : 0.5;
-            ut = u + deeper * clampf((float)t, 0.0f, 1.0f);
-            break;
-        }
-        u = un;
     }
 
     /* 5. Features and confidence. */
@@ -473,16 +479,21 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
      * bone flanks are segments that start and end inside the tissue. */
     int u_border = deeper > 0 ? lo : hi;
     double entry_gap = fabs((double)(us - u_border)) * px_along;
-    float contrast = shaft / bsig;
-    int filled = 0, ridge = 0, span = re - rs + 1;
     n = 0;
+    for (int k = rs; k <= re; k++)
+        if (in[k])
+            tmp[n++] = ex[k];
+    float contrast = (n ? median_inplace(tmp, (size_t)n) : 0.0f) / bsig;
+    (void)t2;
+    int filled = 0, ridge = 0, span = re - rs + 1;
     int nbel = 0;
+    n = 0;
     for (int k = rs; k <= re; k++) {
         if (!in[k])
             continue;
         if (ex[k] > t2)
             filled++;
-        if (ism[k] > cmax[k] + bsig)
+        if (ism[k] > cmax[k])
             ridge++;
         if (in[k] == 2) {
             tmp[n++] = below[k];
@@ -529,7 +540,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     out->length_mm = (float)len;
     out->contrast = contrast;
 
-    float s_con = clampf((contrast - 2.0f) / 3.0f, 0.0f, 1.0f);
+    float s_con = clampf((contrast - 2.0f) / 2.5f, 0.0f, 1.0f);
     float s_len = sqrtf(clampf((float)len / (2.0f * p->min_length_mm), 0.0f, 1.0f));
     float s_str = clampf(1.0f - ((float)rms_mm - 0.08f) / 0.2f, 0.0f, 1.0f);
     float s_fill = clampf((fill - 0.4f) / 0.3f, 0.0f, 1.0f);

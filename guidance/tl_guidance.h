@@ -27,7 +27,7 @@ typedef struct {
     float min_angle_deg;    /* shallowest |angle| searched (default 9): flatter lines
                                are fascia, tendon fibres and cortex, never a needle */
     float max_angle_deg;    /* steepest |angle| searched (default 72) */
-    float min_length_mm;    /* shortest visible shaft reported (default 2.5) */
+    float min_length_mm;    /* shortest visible shaft reported (default 4) */
     float gauge;            /* needle gauge if known (21..27), 0 = unknown */
     float min_confidence;   /* report a needle at or above this (default 0.5) */
     int side;               /* 0 = either side, +1 = inserted from the left

@@ -20,7 +20,7 @@ static void usage(FILE *out)
             "needle detection and tracking). Every fifth case is needle-free (thick\n"
             "fascia, tendon, bone); the others insert a needle into each anatomy in turn\n"
             "(angle 10-60 deg, gauge 21-27, 0.2-1.0 mm/frame; a quarter drift out of\n"
-            "plane). The needle appears at frame 2 with 2-8 mm of shaft in the image.\n"
+            "plane). The needle appears at frame 2 with 4-10 mm of shaft in the image.\n"
             "  --cases N    cases (default 200)\n"
             "  --seed S     seed of the case generator (default 1)\n"
             "  --frames F   frames per case (default 12, 4..200)\n"
@@ -149,7 +149,7 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
         float left = -0.5f * tl_geometry_width_mm(&p.geom);
         float to_edge = fmaxf(0.0f, (left - ex) / cosf(a));
         float maxlen = hypotf(tgx - ex, tgz - ez);
-        float len0 = fminf(to_edge + (float)tl_rng_range(&rng, 2.0, 8.0), maxlen - 1.0f);
+        float len0 = fminf(to_edge + (float)tl_rng_range(&rng, 4.0, 10.0), maxlen - 1.0f);
         char kv[64];
         snprintf(kv, sizeof kv, "needle_start_mm=%.3f", fmaxf(len0, 0.5f));
         tl_sim_set_param(p.sim, kv, NULL);
