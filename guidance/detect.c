@@ -124,6 +124,7 @@ static void full_stats(const tl_bmode *img, image_stats *st)
     }
     st->median = 0.0f;
     st->p1 = 0.0f;
+    st->p90 = 255.0f;
     st->sigma = 1.0f;
     st->p99 = 255.0f;
     if (n == 0)
@@ -135,12 +136,16 @@ static void full_stats(const tl_bmode *img, image_stats *st)
             break;
     }
     acc = 0;
-    bool p1 = false;
+    bool p1 = false, p90 = false;
     for (uint32_t v = 0; v < 256; v++) {
         acc += hist[v];
         if (!p1 && acc * 100 >= n) {
             st->p1 = (float)v;
             p1 = true;
+        }
+        if (!p90 && acc * 10 >= n * 9u) {
+            st->p90 = (float)v;
+            p90 = true;
         }
         if (acc * 100 >= n * 99u) {
             st->p99 = (float)v;

@@ -44,7 +44,7 @@ struct tl_needle_detector {
 typedef struct {
     float median;
     float sigma;      /* 1.4826 * MAD, floored */
-    float p1, p99;    /* black level and highlight */
+    float p1, p90, p99; /* black level, bright tissue, highlight */
 } image_stats;
 
 /* Trace a candidate line at full resolution, fit it, find the run of shaft

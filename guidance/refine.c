@@ -150,11 +150,13 @@ static const double ctl_mm[NCTL] = { 0.8, 1.1, 1.4, 1.7 };
  * tail of reverberations lies on the deep side). Where those leave the
  * image (a needle just under the skin), a flat line's controls are taken
  * at the same depth instead, shifted along the row towards the shallow
- * side. Also a sample 3 mm beneath (shadow check).
+ * side. Also a sample 1 mm beneath: black under bone cortex, the
+ * reverberation tail or plain tissue under a needle.
  * in[u]: 0 = the line is outside the image there, 1 = inside but its
  * controls are not, 2 = all inside. */
 static bool sample_line(const walker *w, int above, double sina, int hw, float *I, float *ctl,
-                        float *sd, float *below, uint8_t *in, int *lo_out, int *hi_out)
+                        float *sd, float *below, float *below3, uint8_t *in, int *lo_out,
+                        int *hi_out)
 {
     double vpx = 1.0 / (w->sp * w->cosb); /* v pixels per mm across the line */
     int off[NCTL], sh[NCTL];
@@ -162,7 +164,7 @@ static bool sample_line(const walker *w, int above, double sina, int hw, float *
         off[k] = (int)lround(ctl_mm[k] * vpx);
         sh[k] = (int)lround(fmin(ctl_mm[k] / sina, 3.0 + 2.0 * k) / w->sp);
     }
-    int off_b = (int)lround(3.0 * vpx);
+    int off_b = (int)lround(1.0 * vpx), off_b3 = (int)lround(3.0 * vpx);
     int nu = w->nu, lo = nu, hi = -1, nc = 0;
     for (int u = 0; u < nu; u++) {
         double v = w->v0 + w->m * (u - w->u0);
@@ -206,6 +208,10 @@ static bool sample_line(const walker *w, int above, double sina, int hw, float *
         below[u] = vb - hw >= 0.0 && vb + hw <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
                        ? band(w, u, vb, hw)
                        : ctl[(NCTL - 1) * nu + u];
+        vb = v - above * off_b3;
+        below3[u] = vb - hw >= 0.0 && vb + hw <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
+                        ? band(w, u, vb, hw)
+                        : below[u];
         if (!w->shallow) {
             sd[u] = ctl[u];
             sd[nu + u] = ctl[2 * nu + u];
@@ -345,7 +351,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     double px_along = w.sp / w.cosb;     /* mm along the line per u step */
 
     int nu = w.nu;
-    float *buf = scratch_get(prof, (size_t)nu * 18 * sizeof(float) + (size_t)nu * 2);
+    float *buf = scratch_get(prof, (size_t)nu * 19 * sizeof(float) + (size_t)nu * 2);
     if (!buf) {
         out->reason = "out of memory";
         return;
@@ -354,7 +360,8 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     float *ctl = buf + 4 * nu /* NCTL nu */, *below = buf + 8 * nu;
     float *ism = buf + 9 * nu, *tmp = buf + 10 * nu; /* tmp: 4 nu */
     float *bgl = buf + 14 * nu, *ex = buf + 15 * nu, *sdc = buf + 16 * nu; /* 2 nu */
-    uint8_t *in = (uint8_t *)(buf + 18 * nu), *on = in + nu;
+    float *below3 = buf + 18 * nu;
+    uint8_t *in = (uint8_t *)(buf + 19 * nu), *on = in + nu;
 
     int rs, re, lo, hi;
     float bsig;
@@ -363,7 +370,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
      * uncertainty) against control lines on its shallow side. */
     int hw = (int)lround(0.25 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, sdc, below, in, &lo, &hi))
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, sdc, below, below3, in, &lo, &hi))
         return;
     int rsm = (int)lround(0.3 / px_along);
     smooth_along(I, in, 1, lo, hi, rsm, ism);
@@ -396,7 +403,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
      * tau at half the shaft's own level. */
     hw = (int)lround(0.1 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, sdc, below, in, &lo, &hi))
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, sdc, below, below3, in, &lo, &hi))
         return;
     smooth_along(I, in, 1, lo, hi, rsm, ism);
     background(ism, ctl, in, lo, hi, rsm, nu, st, tmp, bgl, ex, cmax, &bsig);
@@ -497,11 +504,13 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
             ridge++;
         if (in[k] == 2) {
             tmp[n++] = below[k];
-            tmp[nu + nbel++] = bgl[k];
+            tmp[nu + nbel] = bgl[k];
+            tmp[2 * nu + nbel++] = below3[k];
         }
     }
     float below_med = n ? median_inplace(tmp, (size_t)n) : 0.0f;
     float above_med = nbel ? median_inplace(tmp + nu, (size_t)nbel) : 0.0f;
+    float below3_med = nbel ? median_inplace(tmp + 2 * nu, (size_t)nbel) : 0.0f;
     float fill = span > 0 ? (float)filled / (float)span : 0.0f;
     float ridgefrac = span > 0 ? (float)ridge / (float)span : 0.0f;
     /* Straightness of the ridge over the final run. */
@@ -540,18 +549,39 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     out->length_mm = (float)len;
     out->contrast = contrast;
 
-    float s_con = clampf((contrast - 2.0f) / 2.5f, 0.0f, 1.0f);
+    /* Per-sample contrast, and the evidence of the whole shaft (samples
+     * about 0.4 mm apart are independent speckle). */
+    float z_tot = contrast * sqrtf((float)len / 0.4f);
+    /* Flat lines (9-13 degrees) are where tilted fascia and tendon fibres
+     * live: ask them for a clearly brighter echo. */
+    float c0 = 1.2f + 2.5f * clampf((13.0f - fabsf((float)(ang / TL_DEG))) / 4.0f, 0.0f, 1.0f);
+    float s_con = clampf((contrast - c0) / 1.5f, 0.0f, 1.0f) *
+                  clampf((z_tot - 6.0f) / 6.0f, 0.0f, 1.0f);
     float s_len = sqrtf(clampf((float)len / (2.0f * p->min_length_mm), 0.0f, 1.0f));
     float s_str = clampf(1.0f - ((float)rms_mm - 0.08f) / 0.2f, 0.0f, 1.0f);
     float s_fill = clampf((fill - 0.4f) / 0.3f, 0.0f, 1.0f);
     float s_ridge = clampf((ridgefrac - 0.4f) / 0.3f, 0.0f, 1.0f);
-    float ratio = n && above_med - st->p1 > 1.0f ? (below_med - st->p1) / (above_med - st->p1)
-                                                  : 1.0f;
-    float s_shadow = clampf((ratio - 0.25f) / 0.3f, 0.0f, 1.0f);
+    /* Bone: black beneath, both just under the echo and further down. A
+     * needle has its reverberation tail (or plain tissue) just beneath it,
+     * and at most a partial shadow further down. */
+    float dark = st->p1, ref = above_med - dark;
+    float r1 = n && ref > 1.0f ? (below_med - dark) / ref : 1.0f;
+    float r3 = n && ref > 1.0f ? (below3_med - dark) / ref : 1.0f;
+    float s_shadow = clampf((fmaxf(r1, r3) - 0.25f) / 0.3f, 0.0f, 1.0f);
     float fa_deg = fabsf(out->angle_deg);
     bool angle_ok = fa_deg >= p->min_angle_deg - 1.0f && fa_deg <= p->max_angle_deg + 1.0f;
     float s_entry = clampf(1.0f - ((float)entry_gap - 4.0f) / 4.0f, 0.0f, 1.0f);
-    out->confidence = sqrtf(s_con) * s_len * s_str * s_fill * s_ridge * s_shadow * s_entry;
+    /* A needle is among the brightest echoes of the image, not only
+     * brighter than the dark tissue around it. */
+    n = 0;
+    for (int k = rs; k <= re; k++)
+        if (in[k])
+            tmp[n++] = ism[k];
+    float level = n ? median_inplace(tmp, (size_t)n) : 0.0f;
+    float span_hi = fmaxf(st->p90 - st->median, 1.0f);
+    float s_abs = clampf(((level - st->median) / span_hi - 0.4f) / 0.4f, 0.0f, 1.0f);
+    out->confidence =
+        sqrtf(s_con) * s_len * s_str * s_fill * s_ridge * s_shadow * s_entry * sqrtf(s_abs);
     out->reason = "ok";
     if (len < p->min_length_mm) {
         out->reason = "shaft too short";
@@ -561,6 +591,8 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
         out->confidence = 0.0f;
     } else if (s_entry < 0.5f) {
         out->reason = "shaft does not come from the image edge";
+    } else if (s_abs < 0.3f) {
+        out->reason = "not among the bright echoes of the image";
     } else if (s_shadow < 0.5f) {
         out->reason = "shadow beneath (bone)";
     } else if (s_str < 0.5f) {
