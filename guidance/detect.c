@@ -388,12 +388,12 @@ static void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float s
     }
 }
 
-/* Up to `max` peaks, strongest first, at least 3 degrees or 1.2 mm apart. */
+/* Up to `max` local maxima of the accumulator, strongest first. */
 static int find_peaks(const float *acc, const hough_grid *g, float work_mm,
                       const tl_needle_guide *guide, float img_w_mm, float img_h_mm,
                       int max, int *pk, int *pr, float *pv)
 {
-    enum { KEEP = 96 };
+    enum { KEEP = MAX_PEAKS };
     int bk[KEEP], br[KEEP];
     float bv[KEEP];
     int nb = 0;
@@ -435,20 +435,12 @@ static int find_peaks(const float *acc, const hough_grid *g, float work_mm,
             br[pos] = r;
         }
     }
-    int n = 0;
-    int dr = (int)ceilf(1.2f / work_mm);
-    int dk = (int)(3.0f / HOUGH_STEP_DEG);
-    for (int i = 0; i < nb && n < max; i++) {
-        bool close = false;
-        for (int j = 0; j < n; j++)
-            if (abs(bk[i] - pk[j]) <= dk && abs(br[i] - pr[j]) <= dr)
-                close = true;
-        if (close)
-            continue;
-        pk[n] = bk[i];
-        pr[n] = br[i];
-        pv[n] = bv[i];
-        n++;
+    int n = nb < max ? nb : max;
+    (void)work_mm;
+    for (int i = 0; i < n; i++) {
+        pk[i] = bk[i];
+        pr[i] = br[i];
+        pv[i] = bv[i];
     }
     return n;
 }
@@ -676,10 +668,27 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
             int tk = pk[j]; pk[j] = pk[j - 1]; pk[j - 1] = tk;
             int tr = pr[j]; pr[j] = pr[j - 1]; pr[j - 1] = tr;
         }
-    if (np > MAX_CANDIDATES)
-        np = MAX_CANDIDATES;
-    while (np > 0 && score[np - 1] <= 0.0f)
-        np--;
+    /* Greedy suppression by score: 1.5 degrees / 0.5 mm apart (a
+     * reverberation copy ~0.8 mm under the shaft must not hide it). */
+    {
+        int dr = (int)ceilf(0.5f / work_mm), dk = (int)(1.5f / HOUGH_STEP_DEG), m = 0;
+        for (int i = 0; i < np && m < MAX_CANDIDATES; i++) {
+            if (score[i] <= 0.0f)
+                break;
+            bool close = false;
+            for (int j = 0; j < m; j++)
+                if (abs(pk[i] - pk[j]) <= dk && abs(pr[i] - pr[j]) <= dr)
+                    close = true;
+            if (close)
+                continue;
+            pk[m] = pk[i];
+            pr[m] = pr[i];
+            pv[m] = pv[i];
+            score[m] = score[i];
+            m++;
+        }
+        np = m;
+    }
 
     tl_needle_detection best;
     memset(&best, 0, sizeof best);
@@ -730,9 +739,10 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
                 for (int dr = -4; dr <= 4; dr++)
                     if (k + dk >= 0 && k + dk < g.na && ri + dr >= 0 && ri + dr < g.nr)
                         mx = fmaxf(mx, acc[(size_t)(k + dk) * g.nr + ri + dr]);
-            fprintf(stderr, "TRUTH acc max near = %.1f (peaks:", mx);
+            fprintf(stderr, "TRUTH acc max near = %.1f prescreen %.1f (peaks:", mx,
+                    prescreen(d, wx, wz, a, sigma, work_mm));
             for (int i = 0; i < np; i++)
-                fprintf(stderr, " %.0f", pv[i]);
+                fprintf(stderr, " %.0f/%.1f", pv[i], score[i]);
             fprintf(stderr, ")\n");
         }
     }

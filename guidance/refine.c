@@ -569,7 +569,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     float r3 = n && ref > 1.0f ? (below3_med - dark) / ref : 1.0f;
     float s_shadow = clampf((fmaxf(r1, r3) - 0.25f) / 0.3f, 0.0f, 1.0f);
     float fa_deg = fabsf(out->angle_deg);
-    bool angle_ok = fa_deg >= p->min_angle_deg - 1.0f && fa_deg <= p->max_angle_deg + 1.0f;
+    bool angle_ok = fa_deg >= p->min_angle_deg - 0.25f && fa_deg <= p->max_angle_deg + 1.0f;
     float s_entry = clampf(1.0f - ((float)entry_gap - 4.0f) / 4.0f, 0.0f, 1.0f);
     /* A needle is among the brightest echoes of the image, not only
      * brighter than the dark tissue around it. */
