@@ -17,7 +17,7 @@ tl_cal_dot_params tl_cal_dot_params_default(uint32_t want)
         .min_peak = 40.0f,
         .max_extent_px = 80,
         .min_area_px = 4,
-        .border_px = 8,
+        .border_px = 3,
         .nwire_layers = want >= 3 && want % 3 == 0,
     };
     return p;

@@ -126,18 +126,51 @@ tl_status tl_cal_elements_finish(tl_cal_elements *e, const tl_cal_elements_tol *
     float x, z;
     cal_line_sample_mm(&e->g, 0, s_end, &x, &z);
     r->ringdown_mm = z;
+    bool *is_dead = calloc(e->elements, sizeof *is_dead);
+    if (!is_dead) {
+        free(tmp);
+        free(prof);
+        free(level);
+        return TL_ERR_NO_MEM;
+    }
     for (uint32_t el = 0; el < e->elements; el++) {
         /* the line whose centre falls on this element */
         uint32_t line = (uint32_t)(((double)el + 0.5) * L / e->elements);
         if (line >= L)
             line = L - 1;
-        float db = (float)(level[line] - med);
-        r->sensitivity_db[el] = db;
+        r->sensitivity_db[el] = (float)(level[line] - med);
+        /* clearly dead: well below the dead threshold even if darkened by
+         * dead neighbours' share of its line */
+        is_dead[el] = r->sensitivity_db[el] < t.dead_db - 3.0f;
+    }
+    /* A line is formed by a few neighbouring elements, so a dead element
+     * also darkens its neighbours' lines. That loss is measured on the
+     * neighbours of the clearly dead elements (the least darkened one: a
+     * neighbour may itself be weak) and given back before the others are
+     * called dead or weak, so a healthy element next to (or between) dead
+     * ones is not "weak", and a weak one between two dead ones not "dead". */
+    float loss = 0.0f;
+    bool any = false;
+    for (uint32_t el = 0; el < e->elements; el++) {
+        if (is_dead[el])
+            continue;
+        int nd = (el > 0 && is_dead[el - 1]) + (el + 1 < e->elements && is_dead[el + 1]);
+        if (nd == 1 && (!any || r->sensitivity_db[el] > loss)) {
+            loss = r->sensitivity_db[el];
+            any = true;
+        }
+    }
+    loss = loss > 0.0f ? 0.0f : loss < t.weak_db + 0.5f ? t.weak_db + 0.5f : loss;
+    r->neighbour_loss_db = loss;
+    for (uint32_t el = 0; el < e->elements; el++) {
+        int nd = (el > 0 && is_dead[el - 1]) + (el + 1 < e->elements && is_dead[el + 1]);
+        float db = is_dead[el] ? r->sensitivity_db[el] : r->sensitivity_db[el] - (float)nd * loss;
         if (db < t.dead_db)
             r->dead[r->n_dead++] = el;
         else if (db < t.weak_db)
             r->weak[r->n_weak++] = el;
     }
+    free(is_dead);
     r->pass = r->n_dead == 0 && r->n_weak <= t.max_weak;
     free(tmp);
     free(prof);

@@ -124,6 +124,8 @@ typedef struct {
     uint32_t dead[TL_CAL_MAX_ELEMENTS], n_dead;
     uint32_t weak[TL_CAL_MAX_ELEMENTS], n_weak;
     float ringdown_mm;          /* depth window used */
+    float neighbour_loss_db;    /* loss of a dead element's neighbours (measured,
+                                 * given back before weak ones are called) */
     bool pass;                  /* no dead, at most max_weak weak */
 } tl_cal_elements_result;
 
@@ -218,7 +220,7 @@ typedef struct {
     float min_peak;             /* smoothed intensity a dot must reach (default 40) */
     uint32_t max_extent_px;     /* larger blobs are not wires (default 80) */
     uint32_t min_area_px;       /* (default 4) */
-    uint32_t border_px;         /* ignore this margin (default 8) */
+    uint32_t border_px;         /* blobs touching this margin are cut off (default 3) */
     bool nwire_layers;          /* want = 3k: dots must form k collinear triplets
                                  * (N-wire layers, as the fCal phantom); default
                                  * true when want % 3 == 0 */

@@ -58,6 +58,7 @@ struct tl_driver {
     size_t frame_cap;             /* header + expected payload */
     bool have_seq;
     bool resync;                  /* first frame after a reconnect */
+    bool in_stall;                /* the bulk endpoint is halted (count once) */
     uint32_t last_seq;
 
     /* Ring (single producer: USB thread; single consumer: delivery thread). */

@@ -18,6 +18,7 @@
 #include "driver_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -106,7 +107,7 @@ static void begin_frame(tl_driver *d)
     d->cur_overflow = false;
 }
 
-static void publish(tl_driver *d, const tl_frame *f, const uint8_t *buf, size_t len)
+static bool publish(tl_driver *d, const tl_frame *f, const uint8_t *buf, size_t len)
 {
     uint64_t head = atomic_load_explicit(&d->head, memory_order_relaxed);
     uint64_t tail = atomic_load_explicit(&d->tail, memory_order_acquire);
@@ -116,7 +117,7 @@ static void publish(tl_driver *d, const tl_frame *f, const uint8_t *buf, size_t 
          * may have caught up since. */
         if (head - tail >= d->nslots) {
             stat_add(d, &d->stats.ring_drops, 1);
-            return;
+            return false;
         }
         memcpy(slot->buf, buf, len);
     }
@@ -127,6 +128,7 @@ static void publish(tl_driver *d, const tl_frame *f, const uint8_t *buf, size_t 
     pthread_mutex_lock(&d->dmu);
     pthread_cond_signal(&d->dcv);
     pthread_mutex_unlock(&d->dmu);
+    return true;
 }
 
 /* A transfer ended short: whatever was assembled is one frame. */
@@ -190,13 +192,13 @@ static void end_frame(tl_driver *d)
         d->resync = false;
         d->have_seq = true;
         d->last_seq = h.seq;
-        d->stats.frames_received++;
     }
     pthread_mutex_unlock(&d->smu);
     if (late)
         return;
     f.t_received_ns = now;
-    publish(d, &f, buf, len);
+    if (publish(d, &f, buf, len))
+        stat_add(d, &d->stats.frames_received, 1);
 }
 
 static void consume(tl_driver *d, const uint8_t *data, size_t n)
@@ -243,6 +245,7 @@ static void LIBUSB_CALL bulk_cb(struct libusb_transfer *x)
     tl_driver *d = x->user_data;
     switch (x->status) {
     case LIBUSB_TRANSFER_COMPLETED:
+        d->in_stall = false;
         stat_add(d, &d->stats.bytes_received, (uint64_t)x->actual_length);
         if (x->actual_length > 0)
             consume(d, x->buffer, (size_t)x->actual_length);
@@ -250,10 +253,14 @@ static void LIBUSB_CALL bulk_cb(struct libusb_transfer *x)
             end_frame(d);
         break;
     case LIBUSB_TRANSFER_STALL:
-        pthread_mutex_lock(&d->smu);
-        d->stats.stalls++;
-        d->stats.transfer_errors++;
-        pthread_mutex_unlock(&d->smu);
+        /* Every queued transfer fails with the halt: count the halt once. */
+        if (!d->in_stall) {
+            d->in_stall = true;
+            pthread_mutex_lock(&d->smu);
+            d->stats.stalls++;
+            d->stats.transfer_errors++;
+            pthread_mutex_unlock(&d->smu);
+        }
         discard_partial(d);
         libusb_clear_halt(x->dev_handle, TL_PROTO_EP_FRAMES);
         break;
@@ -354,7 +361,10 @@ static bool try_reconnect(tl_driver *d)
 {
     libusb_device_handle *h = NULL;
     tl_probe_identity id;
-    if (drv_open_handle(d->ctx, d->serial, &h, &id) != TL_OK)
+    tl_status st = drv_open_handle(d->ctx, d->serial, &h, &id);
+    if (getenv("TL_DRIVER_DEBUG"))
+        fprintf(stderr, "tl_driver: reconnect attempt: %s\n", tl_strerror(st));
+    if (st != TL_OK)
         return false;
     if ((d->params_set && drv_send_params(h, &d->params) != TL_OK)) {
         libusb_release_interface(h, TL_PROTO_INTERFACE);
@@ -487,6 +497,18 @@ static void free_stream(tl_driver *d)
     d->spare = NULL;
 }
 
+/* The USB thread is gone: let the delivery thread drain the ring, join it,
+ * free the stream's buffers. */
+static void finish_delivery(tl_driver *d)
+{
+    pthread_mutex_lock(&d->dmu);
+    d->deliver_quit = true;
+    pthread_cond_signal(&d->dcv);
+    pthread_mutex_unlock(&d->dmu);
+    pthread_join(d->deliver_thread, NULL);
+    free_stream(d);
+}
+
 tl_status drv_stream_start(tl_driver *d)
 {
     tl_probe_params p;
@@ -547,30 +569,34 @@ tl_status drv_stream_start(tl_driver *d)
         cancel_all(d);
         pthread_join(d->usb_thread, NULL);
     }
-    if (st != TL_OK) {
-        pthread_mutex_lock(&d->dmu);
-        d->deliver_quit = true;
-        pthread_cond_signal(&d->dcv);
-        pthread_mutex_unlock(&d->dmu);
-        pthread_join(d->deliver_thread, NULL);
-        free_stream(d);
-    }
+    if (st != TL_OK)
+        finish_delivery(d);
     return st;
 }
 
 void drv_stream_stop(tl_driver *d)
 {
     pthread_mutex_lock(&d->hmu);
-    if (d->h && atomic_load(&d->connected))
-        drv_simple_request(d->h, TL_REQ_STOP);
+    bool stopped = d->h && atomic_load(&d->connected) && drv_simple_request(d->h, TL_REQ_STOP) == TL_OK;
     pthread_mutex_unlock(&d->hmu);
+    /* The probe finishes the frame it is sending: let it land (until the
+     * bulk endpoint has been quiet for 30 ms, at most 500 ms) rather than
+     * cancel it half-way and count a frame that was never lost. */
+    if (stopped) {
+        uint64_t t0 = tl_now_ns(), quiet_since = t0, last = UINT64_MAX;
+        while (tl_now_ns() - t0 < 500000000ull && tl_now_ns() - quiet_since < 30000000ull) {
+            pthread_mutex_lock(&d->smu);
+            uint64_t b = d->stats.bytes_received;
+            pthread_mutex_unlock(&d->smu);
+            if (b != last) {
+                last = b;
+                quiet_since = tl_now_ns();
+            }
+            tl_sleep_ns(2000000);
+        }
+    }
     atomic_store(&d->running, false);
     cancel_all(d);
     pthread_join(d->usb_thread, NULL);
-    pthread_mutex_lock(&d->dmu);
-    d->deliver_quit = true;
-    pthread_cond_signal(&d->dcv);
-    pthread_mutex_unlock(&d->dmu);
-    pthread_join(d->deliver_thread, NULL);
-    free_stream(d);
+    finish_delivery(d);
 }

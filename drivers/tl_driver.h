@@ -177,7 +177,7 @@ tl_status tl_driver_stop(tl_driver *d);
 /* Counters since open (they survive reconnects). Every frame the probe sent
  * either arrives good (frames_received) or is counted as lost somewhere. */
 typedef struct {
-    uint64_t frames_received;   /* good frames (header + CRC ok) */
+    uint64_t frames_received;   /* good frames (header + CRC + order ok) queued for delivery */
     uint64_t frames_delivered;  /* handed to frame_cb */
     uint64_t frames_dropped;    /* lost: missing sequence numbers + ring_drops */
     uint64_t seq_gaps;          /* gap events (seq != last + 1) */

@@ -59,32 +59,3 @@ tl_status sim_pulse_build(sim_scene *sc, const sim_params *p)
     sc->pulse_fwhm_mm = 2.35482f * st * 1e-6f * 1540.0f / 2.0f * 1e3f;
     return TL_OK;
 }
-
-tl_status tl_sim_envelope(const int16_t *rf, uint32_t lines, uint32_t samples, float *env)
-{
-    if (!rf || !env || lines == 0 || samples < 16)
-        return TL_ERR_INVALID_ARG;
-    enum { M = 31 };
-    float h[2 * M + 1];
-    for (int n = -M; n <= M; n++) {
-        /* windowed ideal Hilbert transformer (Blackman) */
-        float w = 0.42f + 0.5f * cosf((float)M_PI * (float)n / (float)(M + 1)) +
-                  0.08f * cosf(2.0f * (float)M_PI * (float)n / (float)(M + 1));
-        h[n + M] = (n % 2) ? w * 2.0f / ((float)M_PI * (float)n) : 0.0f;
-    }
-    for (uint32_t l = 0; l < lines; l++) {
-        const int16_t *x = rf + (size_t)l * samples;
-        float *e = env + (size_t)l * samples;
-        for (uint32_t s = 0; s < samples; s++) {
-            float q = 0.0f;
-            int lo = (int)s + M - (int)samples + 1, hi = (int)s + M;
-            lo = lo < 0 ? 0 : lo;
-            hi = hi > 2 * M ? 2 * M : hi;
-            for (int n = lo; n <= hi; n++)
-                q += h[n] * (float)x[(int)s + M - n];
-            float i = (float)x[s];
-            e[s] = sqrtf(i * i + q * q);
-        }
-    }
-    return TL_OK;
-}

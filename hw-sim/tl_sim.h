@@ -169,6 +169,13 @@ float tl_sim_scatterers_per_cell(tl_sim *sim);
  * frames, lines x samples, into env (same layout). For quick looks and
  * tests; the imaging chain has its own. */
 tl_status tl_sim_envelope(const int16_t *rf, uint32_t lines, uint32_t samples, float *env);
+/* Mean power (dB, 10 log10) of the component at f_hz of RF frames (geometry
+ * g) over depths [z0_mm, z1_mm) of every line: quadrature demodulation with a
+ * Gaussian window of 20 samples (sigma). Attenuation is specified per
+ * frequency, so without TGC this level falls by exactly 2 a f dB/cm. NAN on
+ * bad input or an empty range. */
+double tl_sim_band_level_db(const int16_t *rf, const tl_geometry *g, float f_hz, float z0_mm,
+                            float z1_mm);
 
 #ifdef __cplusplus
 }

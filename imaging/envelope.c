@@ -15,45 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* log2(x) for x > 0: exponent bits + a degree-4 minimax-style polynomial of
- * the mantissa on [1, 2) (max error 2e-4, i.e. 6e-4 dB). x = 0 gives -127. */
-static inline float fast_log2(float x)
-{
-    uint32_t i;
-    memcpy(&i, &x, sizeof i);
-    float e = (float)(int32_t)(i >> 23) - 127.0f; /* power >= 0: no sign bit */
-    uint32_t mi = (i & 0x007fffffu) | 0x3f800000u;
-    float m;
-    memcpy(&m, &mi, sizeof m);
-    return e + (-2.4967737f + m * (4.0283728f + m * (-2.0810602f +
-                m * (0.62881571f + m * -0.07915036f))));
-}
-
-/* v is bounded (log2 of a finite power lies in [-127, 128] and the plan
- * validates gain, TGC and range), so the int conversion is defined; the
- * integer clamp, unlike a float one, lets GCC vectorise the loop. */
-static inline uint8_t to_pixel(float v)
-{
-    int32_t i = (int32_t)(v + 0.5f);
-    i = i < 0 ? 0 : i;
-    i = i > 255 ? 255 : i;
-    return (uint8_t)i;
-}
-
-static inline int16_t load_i16(const uint8_t *p, size_t i)
-{
-    int16_t v;
-    memcpy(&v, p + 2 * i, sizeof v); /* frames may sit at any byte offset */
-    return v;
-}
-
-static inline uint16_t load_u16(const uint8_t *p, size_t i)
-{
-    uint16_t v;
-    memcpy(&v, p + 2 * i, sizeof v);
-    return v;
-}
-
 /* Lines handled together so the transposed writes fill whole cache lines. */
 #define BLOCK 16
 
@@ -95,18 +56,22 @@ static void transpose16(const uint8_t *src, size_t sstride, uint8_t *dst, size_t
  * into rows j0.. of `tmp` (16 x M); when the 16-line group is complete (or
  * the frame ends), write it transposed into columns l0.. of the depth-major
  * log image. */
+TL_CLONES static void compress_lines(const float *pw, uint8_t *tmp, uint32_t nl, uint32_t M,
+                                     float a, const float *b)
+{
+    for (uint32_t j = 0; j < nl; j++) {
+        const float *p = pw + (size_t)j * M;
+        uint8_t *t = tmp + (size_t)j * M;
+        for (uint32_t k = 0; k < M; k++)
+            t[k] = to_pixel(a * fast_log2(p[k]) + b[k]);
+    }
+}
+
 static void compress_block(tl_imaging_plan *pl, const float *pw, uint8_t *tmp, uint32_t l0,
                            uint32_t j0, uint32_t nl, bool flush)
 {
     const uint32_t M = pl->M, L = pl->L;
-    const float a = pl->log_a;
-    const float *b = pl->log_b;
-    for (uint32_t j = 0; j < nl; j++) {
-        const float *p = pw + (size_t)j * M;
-        uint8_t *t = tmp + (size_t)(j0 + j) * M;
-        for (uint32_t k = 0; k < M; k++)
-            t[k] = to_pixel(a * fast_log2(p[k]) + b[k]);
-    }
+    compress_lines(pw, tmp + (size_t)j0 * M, nl, M, pl->log_a, pl->log_b);
     if (!flush)
         return;
     uint32_t n = j0 + nl;
@@ -125,7 +90,7 @@ static void compress_block(tl_imaging_plan *pl, const float *pw, uint8_t *tmp, u
 }
 
 /* |c|^2 of n interleaved complex values (restrict: lets GCC vectorise). */
-static void power_block(const float *restrict c, float *restrict p, size_t n)
+TL_CLONES static void power_block(const float *restrict c, float *restrict p, size_t n)
 {
     for (size_t k = 0; k < n; k++)
         p[k] = c[2 * k] * c[2 * k] + c[2 * k + 1] * c[2 * k + 1];
@@ -196,6 +161,11 @@ tl_status tl_imaging_envelope_compress(tl_imaging_plan *pl, const tl_frame *in,
         memcpy(pl->logimg, data, (size_t)L * N);
         *envelope_ms = 0.0;
         *compress_ms = (double)(tl_now_ns() - t0) * 1e-6;
+        return TL_OK;
+    }
+
+    if (pl->use_fir) {
+        tl_imaging_fir_run(pl, data, envelope_ms, compress_ms);
         return TL_OK;
     }
 

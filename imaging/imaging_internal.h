@@ -6,10 +6,15 @@
 #include "tl_imaging.h"
 
 #include <fftw3.h>
+#include <string.h>
 
 /* One display pixel of the general (convex) scan-conversion table: the
  * top-left neighbour in the depth-major log image and 8-bit fixed-point
  * weights (0..256) towards the next line and the next sample. */
+/* Taps of the time-domain demodulator: odd, so the filter centre is a
+ * sample. */
+#define TL_FIR_TAPS 31
+
 typedef struct {
     uint32_t off;
     uint16_t wl, wk;
@@ -36,6 +41,14 @@ struct tl_imaging_plan {
     fftwf_complex *bb;      /* blk x M baseband analytic signal */
     fftwf_plan fwd, inv, fwd_tail, inv_tail;
     bool inv_direct;        /* inverse reads the kept bins in place in spec */
+
+    /* Time-domain demodulator (demod_fir.c), when params ask for it. */
+    bool use_fir, fir_avx2;
+    float fir_re[TL_FIR_TAPS], fir_im[TL_FIR_TAPS];
+    float *fir_x;           /* (N + 2 T + 8) x 8 lines, sample-major */
+    float *fir_p;           /* M x 8 power */
+    float *fir_b8;          /* log_b, 8 copies per sample */
+    uint8_t *fir_px;        /* M x 8 pixels */
 
     /* Compression scratch: power and pixels of a block of 16 lines. */
     float *pw;              /* 16 x M */
@@ -88,10 +101,66 @@ struct tl_imaging_plan {
     uint8_t *speckle_tmp;   /* W x H scratch for the speckle filter */
 };
 
+/* ---- Shared per-sample helpers (envelope.c, demod_fir.c) ---------------- */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* Runtime-dispatched AVX2 clone of the hot compression loops (8 floats a
+ * vector instead of 4); the default clone is plain x86-64. */
+#define TL_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TL_CLONES
+#endif
+
+
+/* log2(x) for x > 0: exponent bits + a degree-4 minimax-style polynomial of
+ * the mantissa on [1, 2) (max error 2e-4, i.e. 6e-4 dB). x = 0 gives -127. */
+static inline float fast_log2(float x)
+{
+    uint32_t i;
+    memcpy(&i, &x, sizeof i);
+    float e = (float)(int32_t)(i >> 23) - 127.0f; /* power >= 0: no sign bit */
+    uint32_t mi = (i & 0x007fffffu) | 0x3f800000u;
+    float m;
+    memcpy(&m, &mi, sizeof m);
+    return e + (-2.4967737f + m * (4.0283728f + m * (-2.0810602f +
+                m * (0.62881571f + m * -0.07915036f))));
+}
+
+/* v is bounded (log2 of a finite power lies in [-127, 128] and the plan
+ * validates gain, TGC and range), so the int conversion is defined; the
+ * integer clamp, unlike a float one, lets GCC vectorise the loop. */
+static inline uint8_t to_pixel(float v)
+{
+    int32_t i = (int32_t)(v + 0.5f);
+    i = i < 0 ? 0 : i;
+    i = i > 255 ? 255 : i;
+    return (uint8_t)i;
+}
+
+static inline int16_t load_i16(const uint8_t *p, size_t i)
+{
+    int16_t v;
+    memcpy(&v, p + 2 * i, sizeof v); /* frames may sit at any byte offset */
+    return v;
+}
+
+static inline uint16_t load_u16(const uint8_t *p, size_t i)
+{
+    uint16_t v;
+    memcpy(&v, p + 2 * i, sizeof v);
+    return v;
+}
+
 /* envelope.c: envelope + log compression into plan->logimg. Returns the
  * envelope and compression times in ms through the pointers. */
 tl_status tl_imaging_envelope_compress(tl_imaging_plan *plan, const tl_frame *in,
                                        double *envelope_ms, double *compress_ms);
+
+/* demod_fir.c: set up (adjusts M to an integer decimation) and run. */
+tl_status tl_imaging_fir_build(tl_imaging_plan *plan);
+tl_status tl_imaging_fir_tables(tl_imaging_plan *plan); /* after the log tables */
+void tl_imaging_fir_run(tl_imaging_plan *plan, const uint8_t *data, double *envelope_ms,
+                        double *compress_ms);
 
 /* scanconv.c */
 tl_status tl_imaging_scanconv_build(tl_imaging_plan *plan);

@@ -97,6 +97,7 @@ tl_imaging_params tl_imaging_params_default(void)
         .envelope_samples = 0,
         .fft_effort = 1,
         .wisdom_path = NULL,
+        .demodulator = TL_DEMOD_AUTO,
         .reference_level = 0.0f,
     };
     return p;
@@ -225,6 +226,16 @@ static void choose_demodulation(tl_imaging_plan *pl)
     }
 }
 
+/* The per-line buffers and the log image grow with M x L: refuse what
+ * would not fit comfortably (a plan is set up once; failing clearly beats
+ * paging). */
+static tl_status check_sizes(const tl_imaging_plan *pl)
+{
+    if ((uint64_t)pl->M * pl->L > (1u << 28) || (uint64_t)pl->W * pl->H > (1u << 26))
+        return TL_ERR_UNSUPPORTED;
+    return TL_OK;
+}
+
 static tl_status plan_pair(tl_imaging_plan *pl, uint32_t howmany, unsigned flags,
                            fftwf_plan *fwd, fftwf_plan *inv)
 {
@@ -283,8 +294,9 @@ static tl_status build_log_tables(tl_imaging_plan *pl)
     pl->log_a = (float)(k255 * 10.0 * log10(2.0));
     double ref = p->reference_level > 0.0f ? p->reference_level
                : pl->type == TL_IMAGE_ENVELOPE ? 65535.0 : 32767.0;
-    /* |bb| of the demodulated RF is N/2 times the analytic amplitude. */
-    double scale = pl->type == TL_IMAGE_RF_REAL ? 2.0 / pl->N : 1.0;
+    /* |bb| of the FFT-demodulated RF is N/2 times the analytic amplitude,
+     * the unit-gain FIR's output half of it. */
+    double scale = pl->type != TL_IMAGE_RF_REAL ? 1.0 : pl->use_fir ? 2.0 : 2.0 / pl->N;
     bool far_first = p->orientation == TL_ORIENT_MN || p->orientation == TL_ORIENT_UN;
     for (uint32_t k = 0; k < pl->M; k++) {
         double s = k * pl->step;
@@ -338,14 +350,28 @@ tl_status tl_imaging_plan_create(const tl_geometry *geom, tl_image_type type,
 
     st = choose_raster(pl);
     if (st == TL_OK) {
-        if (type == TL_IMAGE_RF_REAL) {
+        if (type == TL_IMAGE_RF_REAL)
             choose_demodulation(pl);
+        /* AUTO: at M >= N/2 the FFT path is the exact analytic signal;
+         * below, both paths band-limit and the FIR is faster (measured in
+         * bench/README.md, quality in docs/accuracy.md). */
+        pl->use_fir = type == TL_IMAGE_RF_REAL &&
+                      (p.demodulator == TL_DEMOD_FIR ||
+                       (p.demodulator == TL_DEMOD_AUTO && pl->M < pl->N / 2));
+        if (pl->use_fir) {
+            st = tl_imaging_fir_build(pl);
+            if (st == TL_OK)
+                st = check_sizes(pl);
+        } else if (type == TL_IMAGE_RF_REAL) {
+            st = check_sizes(pl);
             pl->p.wisdom_path = p.wisdom_path;
-            st = build_fft(pl);
+            if (st == TL_OK)
+                st = build_fft(pl);
             pl->p.wisdom_path = NULL;
         } else {
             pl->M = pl->N;
             pl->step = 1.0;
+            st = check_sizes(pl);
         }
     }
     if (st == TL_OK) {
@@ -356,6 +382,8 @@ tl_status tl_imaging_plan_create(const tl_geometry *geom, tl_image_type type,
     }
     if (st == TL_OK)
         st = build_log_tables(pl);
+    if (st == TL_OK && pl->use_fir)
+        st = tl_imaging_fir_tables(pl);
     if (st == TL_OK)
         st = tl_imaging_scanconv_build(pl);
     if (st == TL_OK && p.speckle_reduction) {
@@ -384,6 +412,10 @@ void tl_imaging_plan_destroy(tl_imaging_plan *pl)
     fftwf_free(pl->rf);
     fftwf_free(pl->spec);
     fftwf_free(pl->bb);
+    fftwf_free(pl->fir_x);
+    fftwf_free(pl->fir_p);
+    free(pl->fir_b8);
+    free(pl->fir_px);
     free(pl->log_b);
     free(pl->pw);
     free(pl->ctmp);
@@ -413,6 +445,11 @@ tl_status tl_imaging_plan_output(const tl_imaging_plan *pl, uint32_t *width, uin
 uint32_t tl_imaging_plan_envelope_samples(const tl_imaging_plan *pl)
 {
     return pl ? pl->M : 0;
+}
+
+bool tl_imaging_plan_uses_fir(const tl_imaging_plan *pl)
+{
+    return pl && pl->use_fir;
 }
 
 static bool same_geometry(const tl_geometry *a, const tl_geometry *b)

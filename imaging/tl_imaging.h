@@ -25,7 +25,8 @@ typedef struct tl_bmode_s {
     float origin_x_mm;          /* probe x of pixel (0,0) */
     float origin_z_mm;          /* probe z of pixel (0,0) */
     uint8_t *pixels;            /* 8-bit grey */
-    uint8_t *valid;             /* 255 inside the scanned area, 0 outside (may be NULL = all valid) */
+    uint8_t *valid;             /* 255 inside the scanned area, 0 outside (may be NULL = all valid);
+                                 * width x height bytes, rows `width` apart */
     uint32_t seq;               /* from the source frame */
     uint64_t t_device_us, t_received_ns, t_processed_ns;
 } tl_bmode;
@@ -48,6 +49,13 @@ int tl_orientation_from_name(const char *name); /* "MF" ... ; -1 if unknown */
 
 #define TL_TGC_POINTS 8
 
+/* RF_REAL envelope: band of the FFT kept as baseband (exact analytic signal
+ * in the band), or a 31-tap complex FIR (mix down + low-pass) evaluated at
+ * every D-th sample (time domain; band edges roll off slightly). AUTO: the
+ * FFT when the display wants half the samples or more (then it is the exact
+ * analytic signal), else the FIR (both band-limit; the FIR is faster). */
+enum { TL_DEMOD_AUTO = 0, TL_DEMOD_FFT = 1, TL_DEMOD_FIR = 2 };
+
 typedef struct {
     float dynamic_range_db;     /* displayed range below the reference (default 60) */
     float gain_db;              /* overall gain (default 0) */
@@ -67,6 +75,7 @@ typedef struct {
                                  * 1 = FFTW_MEASURE (default), 2 = PATIENT */
     const char *wisdom_path;    /* FFTW wisdom file read before and written
                                  * after planning; NULL = none */
+    int demodulator;            /* RF_REAL: TL_DEMOD_AUTO (default), _FFT, _FIR */
     float reference_level;      /* amplitude shown at 0 dB (before gain);
                                  * 0 = full scale of the input type
                                  * (32767 for int16 RF, 65535 for envelope) */
@@ -104,6 +113,8 @@ tl_status tl_imaging_execute(tl_imaging_plan *plan, const tl_frame *in, tl_bmode
 /* Envelope samples per line the plan computes (RF_REAL: after demodulation;
  * other types: the input samples). */
 uint32_t tl_imaging_plan_envelope_samples(const tl_imaging_plan *plan);
+/* True when the plan demodulates RF with the time-domain FIR. */
+bool tl_imaging_plan_uses_fir(const tl_imaging_plan *plan);
 
 /* The analytic signal x + i H{x} of `count` real sequences of length n, the
  * way scipy.signal.hilbert / ITK's AnalyticSignalImageFilter compute it

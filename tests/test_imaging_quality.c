@@ -111,19 +111,27 @@ static void test_demodulated_envelope_matches_exact(void **state)
     tl_imaging_params p = tl_imaging_params_default();
     p.out_width = 400;
     p.out_height = 300;
-    tl_bmode demod, full, truth;
-    render(&g, rf, p, &demod);                 /* auto: demodulated, decimated */
+    tl_bmode demod, fir, full, truth;
+    p.demodulator = TL_DEMOD_FFT;
+    render(&g, rf, p, &demod);                 /* FFT band, decimated */
+    p.demodulator = TL_DEMOD_FIR;
+    render(&g, rf, p, &fir);                   /* time-domain IQ demodulator */
+    p.demodulator = TL_DEMOD_FFT;
     p.envelope_samples = g.samples;
     render(&g, rf, p, &full);                  /* full-rate analytic signal */
     p.envelope_samples = 8 * g.samples;
     render(&g, rf, p, &truth);                 /* 8x band-limited: ~exact */
-    double mad_d, ncc_d, mad_f, ncc_f;
+    double mad_d, ncc_d, mad_f, ncc_f, mad_r, ncc_r;
     compare(&demod, &truth, &mad_d, &ncc_d);
+    compare(&fir, &truth, &mad_r, &ncc_r);
     compare(&full, &truth, &mad_f, &ncc_f);
-    printf("vs exact envelope: demodulated mean |diff| %.2f grey levels, NCC %.4f; "
-           "full rate %.2f, NCC %.4f\n", mad_d, ncc_d, mad_f, ncc_f);
+    printf("vs exact envelope: FFT demodulated mean |diff| %.2f grey levels, NCC %.4f; "
+           "FIR %.2f, NCC %.4f; full rate %.2f, NCC %.4f\n", mad_d, ncc_d, mad_r, ncc_r, mad_f,
+           ncc_f);
     assert_true(ncc_f > 0.99 && mad_f < 1.5);
     assert_true(ncc_d > 0.97 && mad_d < 2.5);
+    assert_true(ncc_r > 0.96 && mad_r < 3.0);
+    tl_bmode_free(&fir);
     tl_bmode_free(&demod);
     tl_bmode_free(&full);
     tl_bmode_free(&truth);

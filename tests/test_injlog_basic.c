@@ -268,6 +268,100 @@ static void test_default_path(void **state)
     assert_int_equal(tl_injlog_default_path(buf, 8), TL_ERR_OVERFLOW);
 }
 
+static void test_check_finds_missing_and_orphaned_images(void **state)
+{
+    (void)state;
+    char *dir = tmp_dir();
+    char db[600], p[1200];
+    join(db, sizeof db, dir, "c.db");
+    tl_injlog *log = NULL;
+    assert_int_equal(tl_injlog_open(db, TL_INJLOG_CREATE, &log, NULL, 0), TL_OK);
+    tl_injlog_session_info si = demo_session("C");
+    int64_t sid, ids[3];
+    assert_int_equal(tl_injlog_start_session(log, &si, &sid), TL_OK);
+    test_image im;
+    make_image(&im, 4);
+    tl_injlog_finding_info fi = { "plantar fascia", "thickness", 4.5, "mm", 1, 4.0, NULL };
+    assert_int_equal(tl_injlog_add_finding(log, sid, &fi, &im.img, NULL), TL_OK);
+    for (int k = 0; k < 3; k++) {
+        tl_injlog_injection_info in = demo_injection(k);
+        assert_int_equal(tl_injlog_mark_injection(log, sid, &in, &im.img, &ids[k]), TL_OK);
+    }
+    tl_injlog_check_result r;
+    assert_int_equal(tl_injlog_check(log, &r), TL_OK);
+    assert_true(r.integrity_ok);
+    assert_string_equal(r.integrity, "ok");
+    assert_int_equal(r.sessions, 1);
+    assert_int_equal(r.findings, 1);
+    assert_int_equal(r.injections, 3);
+    assert_int_equal(r.images, 4);
+    assert_int_equal(r.images_missing, 0);
+    assert_int_equal(r.images_orphaned, 0);
+
+    /* Lose one image, cut another short, leave a stray file. */
+    tl_injlog_injection inj;
+    assert_int_equal(tl_injlog_get_injection(log, ids[1], &inj), TL_OK);
+    assert_int_equal(tl_injlog_image_path(log, inj.image, p, sizeof p), TL_OK);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(tl_injlog_get_injection(log, ids[2], &inj), TL_OK);
+    assert_int_equal(tl_injlog_image_path(log, inj.image, p, sizeof p), TL_OK);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(truncate(p, sb.st_size - 20), 0);
+    snprintf(p, sizeof p, "%s.images/stray.png.tmp123", db);
+    FILE *fp = fopen(p, "w");
+    fputs("x", fp);
+    fclose(fp);
+    assert_int_equal(tl_injlog_check(log, &r), TL_OK);
+    assert_true(r.integrity_ok);
+    assert_int_equal(r.images_missing, 2);
+    assert_int_equal(r.first_missing_injection, ids[1]);
+    assert_int_equal(r.images_orphaned, 1);
+    tl_injlog_close(log);
+    rm_tree(dir);
+}
+
+static void test_check_finds_a_damaged_database(void **state)
+{
+    (void)state;
+    char *dir = tmp_dir();
+    char db[600];
+    join(db, sizeof db, dir, "d.db");
+    tl_injlog *log = NULL;
+    assert_int_equal(tl_injlog_open(db, TL_INJLOG_CREATE, &log, NULL, 0), TL_OK);
+    tl_injlog_session_info si = demo_session("D");
+    int64_t sid, id;
+    assert_int_equal(tl_injlog_start_session(log, &si, &sid), TL_OK);
+    for (int k = 0; k < 300; k++) {
+        tl_injlog_injection_info in = demo_injection(k);
+        assert_int_equal(tl_injlog_mark_injection(log, sid, &in, NULL, &id), TL_OK);
+    }
+    tl_injlog_close(log); /* checkpoints everything into the file */
+    char wal[700];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    assert_int_equal(access(wal, F_OK), -1);
+    struct stat sb;
+    assert_int_equal(stat(db, &sb), 0);
+    assert_true(sb.st_size > 8 * 4096);
+    /* Scribble over a page in the middle, as a failing disk might. */
+    FILE *fp = fopen(db, "r+b");
+    assert_non_null(fp);
+    fseek(fp, 5 * 4096, SEEK_SET);
+    for (int i = 0; i < 4096; i++)
+        fputc((i * 37 + 11) & 0xff, fp);
+    fclose(fp);
+    /* Opening reads only the first page, so it works; the check says what
+     * is wrong instead of failing on it. */
+    assert_int_equal(tl_injlog_open(db, 0, &log, NULL, 0), TL_OK);
+    tl_injlog_check_result r;
+    assert_int_equal(tl_injlog_check(log, &r), TL_OK);
+    assert_false(r.integrity_ok);
+    assert_true(strlen(r.integrity) > 0);
+    assert_string_not_equal(r.integrity, "ok");
+    tl_injlog_close(log);
+    rm_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +369,8 @@ int main(void)
         cmocka_unit_test(test_unknown_session_and_bad_input),
         cmocka_unit_test(test_bad_paths),
         cmocka_unit_test(test_default_path),
+        cmocka_unit_test(test_check_finds_missing_and_orphaned_images),
+        cmocka_unit_test(test_check_finds_a_damaged_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

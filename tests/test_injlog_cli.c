@@ -359,6 +359,23 @@ static void test_trend(void **state)
     free(out), free(err);
 }
 
+static void test_log_check(void **state)
+{
+    fixture *fx = *state;
+    char *out, *err;
+    assert_int_equal(talus(&out, &err, (const char *const[]){ "log", "check", "--db", fx->db,
+                                                              NULL }), 0);
+    cJSON *root = cJSON_Parse(out);
+    assert_non_null(root);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(root, "ok")));
+    assert_string_equal(cJSON_GetObjectItem(root, "integrity")->valuestring, "ok");
+    assert_int_equal(cJSON_GetObjectItem(root, "injections")->valueint, 4);
+    assert_int_equal(cJSON_GetObjectItem(root, "images")->valueint, 4 + 3);
+    assert_int_equal(cJSON_GetObjectItem(root, "images_missing")->valueint, 0);
+    cJSON_Delete(root);
+    free(out), free(err);
+}
+
 static void test_cli_errors(void **state)
 {
     fixture *fx = *state;
@@ -391,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_log_list_show_export),
         cmocka_unit_test(test_report),
         cmocka_unit_test(test_trend),
+        cmocka_unit_test(test_log_check),
         cmocka_unit_test(test_cli_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -36,38 +36,58 @@ static void test_speckle_snr_is_rayleigh(void **state)
     simt_free(&f);
 }
 
-/* Without TGC the mean echo falls by 2 a f0 dB/cm (round trip). */
+/* Without TGC the echo at f0 falls by 2 a f0 dB/cm (round trip). The
+ * broadband level falls a little slower (the spectrum's centre moves down
+ * with depth): printed, and held to the same 15% at the default settings. */
 static void test_attenuation_slope(void **state)
 {
     (void)state;
-    const float att[2] = { 0.5f, 0.8f };
-    for (int c = 0; c < 2; c++) {
-        char a[64];
+    const float att[3] = { 0.5f, 0.8f, 1.2f };
+    const float f0s[3] = { 10.0f, 10.0f, 12.0f };
+    enum { NB = 12, NF = 4 };
+    for (int c = 0; c < 3; c++) {
+        char a[64], fq[64];
         snprintf(a, sizeof a, "attenuation_db_cm_mhz=%.2f", att[c]);
-        simt_frame f;
-        simt_render(&f, "uniform-phantom", 3, 0, "noise_db=-140", "tgc_db_cm=0", a, NULL);
-        float dz = tl_geometry_dz_mm(&f.g);
-        /* mean envelope in 1 mm bins from 2 to 12 mm, least-squares slope */
-        double sx = 0, sy = 0, sxx = 0, sxy = 0;
-        int nb = 0;
-        for (float z = 2.0f; z < 12.0f; z += 1.0f, nb++) {
-            double m = 0;
-            size_t n = 0;
-            for (uint32_t l = 0; l < f.g.lines; l++)
-                for (uint32_t k = (uint32_t)(z / dz); k < (uint32_t)((z + 1.0f) / dz); k++, n++)
-                    m += f.env[(size_t)l * f.g.samples + k];
-            double y = 20.0 * log10(m / (double)n), x = z + 0.5;
-            sx += x;
-            sy += y;
-            sxx += x * x;
-            sxy += x * y;
+        snprintf(fq, sizeof fq, "f0_mhz=%.1f", f0s[c]);
+        /* 1 mm bins from 2 to 14 mm, over 2 seeds x 2 decorrelated frames
+         * (the speckle of one frame leaves ~2% noise on the slope) */
+        double env[NB] = { 0 }, nb_db[NB] = { 0 };
+        for (int r = 0; r < NF; r++) {
+            simt_frame f;
+            simt_render(&f, "uniform-phantom", 3 + (uint64_t)(r / 2), (uint32_t)(10 * (r % 2)),
+                        "noise_db=-140", "tgc_db_cm=0", a, fq, NULL);
+            float dz = tl_geometry_dz_mm(&f.g);
+            for (int b = 0; b < NB; b++) {
+                float z = 2.0f + (float)b;
+                double m = 0;
+                size_t n = 0;
+                for (uint32_t l = 0; l < f.g.lines; l++)
+                    for (uint32_t k = (uint32_t)(z / dz); k < (uint32_t)((z + 1.0f) / dz); k++, n++)
+                        m += f.env[(size_t)l * f.g.samples + k];
+                env[b] += m / (double)n / NF;
+                nb_db[b] += tl_sim_band_level_db(f.rf, &f.g, f.g.f0_hz, z, z + 1.0f) / NF;
+            }
+            simt_free(&f);
         }
-        double slope = (nb * sxy - sx * sy) / (nb * sxx - sx * sx); /* dB/mm */
-        double expect = -2.0 * att[c] * 10.0 / 10.0;                 /* f0 10 MHz */
-        printf("attenuation %.2f dB/cm/MHz: slope %.3f dB/mm, expected %.3f\n", att[c], slope,
-               expect);
-        assert_true(fabs(slope - expect) <= 0.15 * fabs(expect));
-        simt_free(&f);
+        double sx = 0, sxx = 0, sy = 0, sxy = 0, sn = 0, sxn = 0;
+        for (int b = 0; b < NB; b++) {
+            double x = 2.5 + b, y = 20.0 * log10(env[b]), yn = nb_db[b];
+            sx += x;
+            sxx += x * x;
+            sy += y;
+            sxy += x * y;
+            sn += yn;
+            sxn += x * yn;
+        }
+        double den = NB * sxx - sx * sx;
+        double broad = (NB * sxy - sx * sy) / den, at_f0 = (NB * sxn - sx * sn) / den;
+        double expect = -2.0 * att[c] * f0s[c] / 10.0; /* dB/mm */
+        printf("attenuation %.2f dB/cm/MHz at %.0f MHz: slope at f0 %.3f dB/mm, broadband %.3f, "
+               "configured %.3f\n",
+               att[c], f0s[c], at_f0, broad, expect);
+        assert_true(fabs(at_f0 - expect) <= 0.15 * fabs(expect));
+        if (c == 0)
+            assert_true(fabs(broad - expect) <= 0.15 * fabs(expect));
     }
 }
 
@@ -144,21 +164,19 @@ static void check_thickness(const char *thick)
     float line = f.truth.site_x_mm / f.g.pitch_mm + 0.5f * (float)(f.g.lines - 1);
     uint32_t l = (uint32_t)lroundf(line);
     const float *e = f.env + (size_t)l * f.g.samples;
-    /* local maxima above 5% of the line's maximum (the bone) */
+    /* in a noise-free heel the echoes below the dermis are the fascia's two
+     * surfaces, then the calcaneus: take the first two local maxima above 5%
+     * of the strongest echo */
     float mx = 0;
-    uint32_t bone = 0;
-    for (uint32_t k = 1; k + 1 < f.g.samples; k++)
-        if (e[k] > mx) {
-            mx = e[k];
-            bone = k;
-        }
-    float pk[64];
+    for (uint32_t k = (uint32_t)(3.0f / dz); k < f.g.samples; k++)
+        mx = e[k] > mx ? e[k] : mx;
+    float pk[2];
     int np = 0;
-    for (uint32_t k = (uint32_t)(3.0f / dz); k < bone - 5 && np < 64; k++)
+    for (uint32_t k = (uint32_t)(3.0f / dz); k + 1 < f.g.samples && np < 2; k++)
         if (e[k] > e[k - 1] && e[k] >= e[k + 1] && e[k] > 0.05f * mx)
             pk[np++] = (float)k + simt_parabolic(e, k);
-    assert_true(np >= 2);
-    float measured = (pk[np - 1] - pk[np - 2]) * dz;
+    assert_int_equal(np, 2);
+    float measured = (pk[1] - pk[0]) * dz;
     printf("fascia thickness: truth %.4f mm, rendered %.4f mm (one sample %.4f mm)\n",
            f.truth.thickness_mm, measured, dz);
     assert_true(fabsf(measured - f.truth.thickness_mm) <= dz);

@@ -30,8 +30,8 @@ static void on_frame(const tl_frame *f, void *user)
     if (c->frames == 0)
         c->first_seq = f->seq;
     c->last_seq = f->seq;
-    if (f->type != TL_IMAGE_RF_REAL || f->geom.lines != 64 || f->geom.samples != 1024 ||
-        f->data_bytes != 64u * 1024u * 2u || f->t_received_ns == 0 || f->t_device_us <= c->last_t_device)
+    if (f->type != TL_IMAGE_RF_REAL || f->geom.lines != 32 || f->geom.samples != 512 ||
+        f->data_bytes != 32u * 512u * 2u || f->t_received_ns == 0 || f->t_device_us <= c->last_t_device)
         c->bad_meta++;
     c->last_t_device = f->t_device_us;
     /* bit-exact against an independent render of the same sequence number */
@@ -60,6 +60,8 @@ static void test_identify_params(void **state)
     (void)state;
     tl_simusb_config cfg = tl_simusb_config_default();
     cfg.serial = "TLTEST01";
+    cfg.lines = 32;      /* small scenes: the test must stay fast under sanitizers */
+    cfg.samples = 512;
     tl_simusb *sim = NULL;
     assert_int_equal(tl_simusb_start(&cfg, &sim), TL_OK);
 
@@ -122,8 +124,8 @@ static void test_300_frames_bit_exact(void **state)
 {
     (void)state;
     tl_simusb_config cfg = tl_simusb_config_default();
-    cfg.lines = 64;
-    cfg.samples = 1024;
+    cfg.lines = 32;
+    cfg.samples = 512;
     cfg.fps = 0;          /* as fast as possible */
     cfg.max_frames = 300;
     tl_simusb *sim = NULL;
@@ -133,7 +135,7 @@ static void test_300_frames_bit_exact(void **state)
     memset(&c, 0, sizeof c);
     pthread_mutex_init(&c.mu, NULL);
     c.sim = sim;
-    c.ref_count = 64u * 1024u;
+    c.ref_count = 32u * 512u;
     c.ref = malloc(c.ref_count * sizeof(int16_t));
     tl_driver_options o = tl_driver_options_default();
     o.ring_slots = 512;   /* the checking callback is slow: never drop here */
@@ -168,6 +170,14 @@ static void test_300_frames_bit_exact(void **state)
     assert_int_equal(c.buttons_down, 1);
     assert_int_equal(c.buttons_up, 1);
     assert_int_equal(s.events, 2);
+    /* ground truth of recent frames is kept (truth_keep = 64), old ones not */
+    tl_sim_truth *truth = malloc(sizeof *truth);
+    assert_int_equal(tl_simusb_truth(sim, 299, truth), TL_OK);
+    assert_int_equal(truth->frame_index, 299);
+    assert_int_equal(truth->geom.lines, 32);
+    assert_int_equal(tl_simusb_truth(sim, 236, truth), TL_OK);
+    assert_int_equal(tl_simusb_truth(sim, 10, truth), TL_ERR_NOT_FOUND);
+    free(truth);
     tl_driver_close(d);
     tl_simusb_stop(sim);
     free(c.ref);
@@ -180,5 +190,7 @@ int main(void)
         cmocka_unit_test(test_identify_params),
         cmocka_unit_test(test_300_frames_bit_exact),
     };
+    if (getenv("TL_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("TL_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,13 +14,16 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: talus bench imaging --lines L --samples S [--frames N] [--json]\n"
             "         [--convex] [--width W] [--height H] [--envelope-samples M]\n"
-            "         [--effort 0|1|2] [--seed N]\n"
+            "         [--effort 0|1|2] [--demod auto|fft|fir] [--seed N]\n"
             "Runs RF_REAL -> envelope (FFTW) -> log compression -> scan conversion\n"
             "(default 800 x 600, linear) on synthetic speckle RF, single thread, and\n"
             "prints per-stage medians in ms: envelope_ms, compress_ms,\n"
             "scan_convert_ms, total_ms, and frames. FFTW plans use MEASURE (--effort 1)\n"
             "with the wisdom file in ~/.cache/talus. --envelope-samples S disables the\n"
-            "demodulation (full-rate analytic signal).\n");
+            "demodulation (full-rate analytic signal). --demod picks the envelope path:\n"
+            "fft (band of a batched FFT), fir (time-domain IQ demodulator, 31-tap\n"
+            "complex FIR, decimated) or auto (fft when it is the exact analytic signal\n"
+            "at half rate, else fir).\n");
 }
 
 /* Speckle RF: Gaussian scatterers convolved with a Gaussian-windowed pulse
@@ -58,7 +61,7 @@ static void synth_rf(int16_t *rf, const tl_geometry *g, tl_rng *rng)
 int bench_imaging(int argc, char **argv)
 {
     uint32_t lines = 128, samples = 2048, frames = 200, width = 800, height = 600, env = 0;
-    int effort = 1, convex = 0, json = 0;
+    int effort = 1, convex = 0, json = 0, demod = TL_DEMOD_AUTO;
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -84,6 +87,18 @@ int bench_imaging(int argc, char **argv)
             env = (uint32_t)strtoul(v, NULL, 10), i++;
         } else if (v && strcmp(a, "--effort") == 0) {
             effort = atoi(v), i++;
+        } else if (v && strcmp(a, "--demod") == 0) {
+            if (strcmp(v, "auto") == 0) {
+                demod = TL_DEMOD_AUTO;
+            } else if (strcmp(v, "fft") == 0) {
+                demod = TL_DEMOD_FFT;
+            } else if (strcmp(v, "fir") == 0) {
+                demod = TL_DEMOD_FIR;
+            } else {
+                fprintf(stderr, "talus bench imaging: --demod auto, fft or fir\n");
+                return 2;
+            }
+            i++;
         } else if (v && strcmp(a, "--seed") == 0) {
             seed = strtoull(v, NULL, 10), i++;
         } else {
@@ -115,6 +130,7 @@ int bench_imaging(int argc, char **argv)
     p.out_height = height;
     p.envelope_samples = env;
     p.fft_effort = effort;
+    p.demodulator = demod;
     char wisdom[1100];
     if (tl_imaging_default_wisdom_path(wisdom, sizeof wisdom) == TL_OK)
         p.wisdom_path = wisdom;
@@ -173,6 +189,7 @@ int bench_imaging(int argc, char **argv)
     if (rc == 0) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "geometry", convex ? "convex" : "linear");
+        cJSON_AddStringToObject(o, "demodulator", tl_imaging_plan_uses_fir(plan) ? "fir" : "fft");
         cJSON_AddNumberToObject(o, "lines", lines);
         cJSON_AddNumberToObject(o, "samples", samples);
         cJSON_AddNumberToObject(o, "width", W);

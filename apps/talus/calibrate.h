@@ -43,5 +43,7 @@ int cal_plot_guide(const char *path, const cal_frames *f, const tl_cal_guide_res
 /* `talus calibrate detect-wires` and `show`. */
 int cal_cmd_detect_wires(int argc, char **argv);
 int cal_cmd_show(int argc, char **argv);
+/* `talus calibrate eval`: accuracy over randomised simulated cases. */
+int cal_cmd_eval(int argc, char **argv);
 
 #endif

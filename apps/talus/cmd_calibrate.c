@@ -41,6 +41,7 @@ static void usage(FILE *out)
         "  needle-guide  guide bracket line: angle and offset          (--sim needle-guide)\n"
         "  detect-wires FILE.mha --wires N [--json]   wire dots in B-mode frames\n"
         "  show [--probe SERIAL] [--json]             stored record and its state\n"
+        "  eval [--cases N] [--seed S] [--json]       accuracy over randomised simulated cases\n"
         "options of the procedures:\n"
         "  --sim PRESET            the simulated probe (else a real probe through the driver)\n"
         "  --probe SERIAL          the probe to open (simulated: its serial, default TLSIM0001)\n"
@@ -352,6 +353,7 @@ static int run_elements(opts *o, const cal_frames *f, cJSON *res, cJSON *tol, bo
         cJSON_AddItemToObject(res, "weak", uint_array(r->weak, r->n_weak));
         cJSON_AddNumberToObject(res, "elements", r->elements);
         cJSON_AddNumberToObject(res, "ringdown_mm", round(r->ringdown_mm * 1000) / 1000);
+        cJSON_AddNumberToObject(res, "neighbour_loss_db", round(r->neighbour_loss_db * 1000) / 1000);
         cJSON_AddItemToObject(res, "sensitivity_db", num_array(r->sensitivity_db, r->elements));
         cJSON_AddNumberToObject(tol, "dead_db", r6(t.dead_db));
         cJSON_AddNumberToObject(tol, "weak_db", r6(t.weak_db));
@@ -487,6 +489,8 @@ int cmd_calibrate(int argc, char **argv)
         return cal_cmd_detect_wires(argc - 1, argv + 1);
     if (strcmp(argv[1], "show") == 0)
         return cal_cmd_show(argc - 1, argv + 1);
+    if (strcmp(argv[1], "eval") == 0)
+        return cal_cmd_eval(argc - 1, argv + 1);
     const char *procs[] = { "spatial", "elements", "uniformity", "needle-guide" };
     bool known = false;
     for (int i = 0; i < 4; i++)

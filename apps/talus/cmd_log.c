@@ -1,4 +1,4 @@
-/* talus log list | show SESSION | export SESSION --format csv|json [--db FILE] */
+/* talus log list | show SESSION | export SESSION --format csv|json | check [--db FILE] */
 #include "commands.h"
 #include "injlog_cli.h"
 
@@ -13,7 +13,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: talus log list [--patient ID] [--json] [--db FILE]\n"
             "       talus log show SESSION [--json] [--db FILE]\n"
-            "       talus log export SESSION --format csv|json [-o FILE] [--db FILE]\n\n"
+            "       talus log export SESSION --format csv|json [-o FILE] [--db FILE]\n"
+            "       talus log check [--db FILE]\n\n"
             "The injection log: sessions, their findings and injections.\n"
             "  list     one line per session (id, date, patient, side, anatomy, operator,\n"
             "           findings, injections, open/closed)\n"
@@ -21,6 +22,8 @@ static void usage(FILE *out)
             "  export   the session as CSV (one row per record: session, finding,\n"
             "           injection; RFC 4180 quoting; text cells starting with = + - @ get a\n"
             "           leading ' so spreadsheets do not run them) or as one JSON object\n"
+            "  check    integrity_check of the database and every image the log names\n"
+            "           (present, a whole PNG); one JSON object; exit 1 if anything is wrong\n"
             "  --db FILE     the database (default $TALUS_DB, else\n"
             "                ~/.local/share/talus/talus.db)\n"
             "  -o FILE       write the export there (mode 0600) instead of stdout\n"
@@ -285,6 +288,34 @@ static int do_list(tl_injlog *log, const char *patient, int json)
     return 0;
 }
 
+static int do_check(tl_injlog *log)
+{
+    tl_injlog_check_result r;
+    if (tl_injlog_check(log, &r) != TL_OK) {
+        fprintf(stderr, "talus log: %s\n", tl_injlog_errmsg(log));
+        return 1;
+    }
+    int ok = r.integrity_ok && r.images_missing == 0;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "db", tl_injlog_path(log));
+    cJSON_AddBoolToObject(root, "ok", ok);
+    cJSON_AddStringToObject(root, "integrity", r.integrity);
+    cJSON_AddNumberToObject(root, "schema_version", tl_injlog_schema_version(log));
+    cJSON_AddNumberToObject(root, "sessions", (double)r.sessions);
+    cJSON_AddNumberToObject(root, "findings", (double)r.findings);
+    cJSON_AddNumberToObject(root, "injections", (double)r.injections);
+    cJSON_AddNumberToObject(root, "images", (double)r.images);
+    cJSON_AddNumberToObject(root, "images_missing", (double)r.images_missing);
+    cJSON_AddNumberToObject(root, "images_orphaned", (double)r.images_orphaned);
+    if (!r.integrity_ok)
+        fprintf(stderr, "talus log: the database is damaged: %s\n", r.integrity);
+    if (r.images_missing)
+        fprintf(stderr, "talus log: %zu image(s) named by the log are missing or cut short "
+                        "(e.g. injection %lld)\n", r.images_missing,
+                (long long)r.first_missing_injection);
+    return print_json(stdout, root) || !ok;
+}
+
 typedef struct {
     tl_injlog_session s;
     tl_injlog_finding *f;
@@ -392,14 +423,14 @@ int cmd_log(int argc, char **argv)
         }
     }
     int is_list = sub && strcmp(sub, "list") == 0, is_show = sub && strcmp(sub, "show") == 0,
-        is_export = sub && strcmp(sub, "export") == 0;
-    if (!is_list && !is_show && !is_export) {
-        fprintf(stderr, "talus log: say list, show SESSION or export SESSION\n");
+        is_export = sub && strcmp(sub, "export") == 0, is_check = sub && strcmp(sub, "check") == 0;
+    if (!is_list && !is_show && !is_export && !is_check) {
+        fprintf(stderr, "talus log: say list, show SESSION, export SESSION or check\n");
         usage(stderr);
         return 2;
     }
     int64_t id = 0;
-    if (!is_list) {
+    if (!is_list && !is_check) {
         int rc = injlog_cli_session_id("log", session, &id);
         if (rc)
             return rc;
@@ -414,7 +445,9 @@ int cmd_log(int argc, char **argv)
         return 1;
     int rc = 0;
     session_dump d;
-    if (is_list) {
+    if (is_check) {
+        rc = do_check(log);
+    } else if (is_list) {
         rc = do_list(log, patient, json);
     } else if ((rc = load(log, id, &d)) == 0) {
         if (is_show && !json) {

@@ -29,10 +29,12 @@ static void render_usage(FILE *out)
             "ground truth as JSON. `talus sim list` shows presets and parameters.\n");
 }
 
+int sim_check(int argc, char **argv); /* sim_check.c */
+
 static void sim_usage(FILE *out)
 {
-    fprintf(out, "usage: talus sim list|render [ARGS...]   (talus sim list --help, "
-                 "talus sim render --help)\n");
+    fprintf(out, "usage: talus sim list|render|check [ARGS...]   (talus sim list --help, "
+                 "talus sim render --help, talus sim check --help)\n");
 }
 
 static int cmd_list(int argc, char **argv)
@@ -303,6 +305,8 @@ int cmd_sim(int argc, char **argv)
         return cmd_list(argc - 1, argv + 1);
     if (!strcmp(argv[1], "render"))
         return cmd_render(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "check"))
+        return sim_check(argc - 1, argv + 1);
     fprintf(stderr, "talus sim: unknown subcommand '%s'\n", argv[1]);
     sim_usage(stderr);
     return 2;

@@ -234,6 +234,24 @@ tl_status tl_injlog_list_injections(tl_injlog *log, int64_t session_id,
 tl_status tl_injlog_get_injection(tl_injlog *log, int64_t injection_id,
                                   tl_injlog_injection *out);
 
+/* ---- Checking ------------------------------------------------------------ */
+
+typedef struct {
+    int integrity_ok;            /* PRAGMA integrity_check said "ok" */
+    char integrity[256];         /* its first complaint otherwise */
+    size_t sessions, findings, injections;
+    size_t images;               /* rows that name an image */
+    size_t images_missing;       /* ... whose file is missing or not a whole PNG */
+    int64_t first_missing_injection; /* an injection id with a missing image, 0 if none */
+    size_t images_orphaned;      /* files in the image folder no row names (left by a
+                                    crash before COMMIT; harmless) */
+} tl_injlog_check_result;
+
+/* Check the database (integrity_check) and that every image a row names is
+ * there and whole (PNG signature and IEND trailer). TL_OK means the check
+ * ran; look at the result for what it found. */
+tl_status tl_injlog_check(tl_injlog *log, tl_injlog_check_result *out);
+
 /* ---- Trend ------------------------------------------------------------- */
 
 /* One visit's value of a measure (largest of the session's findings). */

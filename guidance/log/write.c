@@ -202,9 +202,12 @@ static tl_status image_dir_ready(tl_injlog *log, char *abs, size_t cap)
         return injlog_fail(log, TL_ERR_OVERFLOW, "image folder path too long");
     if (log->image_dir_ready)
         return TL_OK;
-    if (mkdir(abs, 0700) != 0 && errno != EEXIST)
-        return injlog_fail(log, tl_status_from_errno(errno), "cannot create image folder %s: %s",
-                           abs, strerror(errno));
+    if (mkdir(abs, 0700) != 0) {
+        if (errno != EEXIST)
+            return injlog_fail(log, tl_status_from_errno(errno),
+                               "cannot create image folder %s: %s", abs, strerror(errno));
+        chmod(abs, 0700); /* patient images: private, whoever made the folder */
+    }
     /* Make the folder's own name durable before anything refers to it. */
     tl_status st = injlog_fsync_dir(log->dir);
     if (st != TL_OK)

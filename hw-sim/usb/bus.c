@@ -290,7 +290,7 @@ static void on_reap(tl_simusb *s, UMockdevIoctlClient *client)
         s->parked[s->n_parked] = g_object_ref(client);
         s->parked_deadline[s->n_parked] = tl_now_ns() + SIM_PARK_NS;
         s->n_parked++;
-        pthread_cond_broadcast(&s->cv);
+        pthread_cond_signal(&s->park_cv);
     }
 }
 
@@ -385,4 +385,29 @@ gboolean simusb_handle_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *client, 
     }
     pthread_mutex_unlock(&s->mu);
     return TRUE;
+}
+
+/* Answers parked reaps when their deadline passes. A thread of its own, so
+ * that rendering or rebuilding a scene in the pacer never holds libusb's
+ * event loop (a sync control transfer waits for that EAGAIN). */
+void *simusb_timer_main(void *arg)
+{
+    tl_simusb *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!atomic_load(&s->quit)) {
+        uint64_t now = tl_now_ns();
+        simusb_service_parked_locked(s, now);
+        uint64_t wake = 0;
+        for (int i = 0; i < s->n_parked; i++)
+            if (wake == 0 || s->parked_deadline[i] < wake)
+                wake = s->parked_deadline[i];
+        if (wake == 0) {
+            pthread_cond_wait(&s->park_cv, &s->mu);
+        } else {
+            struct timespec ts = { (time_t)(wake / 1000000000u), (long)(wake % 1000000000u) };
+            pthread_cond_timedwait(&s->park_cv, &s->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
 }

@@ -184,9 +184,17 @@ void simusb_control_locked(tl_simusb *s, sim_urb *u)
                 u->status = -EPIPE;
                 return;
             }
+            /* Rebuild the frame source only when the frames change (not for
+             * a new rate or depth label): building a scene is slow. */
+            tl_proto_params a = s->params, b = p;
+            a.fps = b.fps = 0.0f;
+            a.depth_mm = b.depth_mm = 0.0f;
+            bool same = a.lines == b.lines && a.samples == b.samples && a.f0_hz == b.f0_hz &&
+                        a.gain_db == b.gain_db && a.output == b.output &&
+                        memcmp(a.tgc_db, b.tgc_db, sizeof a.tgc_db) == 0;
             s->params = p;
             s->params_id++;
-            s->params_dirty = true;
+            s->params_dirty = s->params_dirty || !same;
             s->last_error = TL_PERR_NONE;
             u->actual = (int)wlength;
             return;
@@ -324,18 +332,6 @@ static void produce_frame_locked(tl_simusb *s, tl_sim_truth *truth_tmp)
             simusb_urb_complete_locked(s, u);
         }
         return;
-    }
-    if (s->params_dirty) {
-        source *old = s->src;
-        s->src = NULL;
-        tl_proto_params p = s->params;
-        pthread_mutex_unlock(&s->mu);
-        source_destroy(old);
-        source *fresh = NULL;
-        tl_status st = source_create(s, &p, &fresh);
-        pthread_mutex_lock(&s->mu);
-        s->src = st == TL_OK ? fresh : NULL;
-        s->params_dirty = false;
     }
     if (!s->src)
         return;
@@ -477,8 +473,30 @@ void *simusb_pacer_main(void *arg)
             continue;
         }
 
+        /* New parameters: rebuild the frame source (scene, pre-rendered
+         * cycle) here, not in the control request, which must answer fast;
+         * and only once streaming is asked for (listing a probe should not
+         * build a scene). */
+        if (s->params_dirty && s->streaming) {
+            source *old = s->src;
+            s->src = NULL;
+            s->params_dirty = false;
+            tl_proto_params p = s->params;
+            pthread_mutex_unlock(&s->mu);
+            source_destroy(old);
+            source *fresh = NULL;
+            if (source_create(s, &p, &fresh) != TL_OK)
+                fresh = NULL;
+            pthread_mutex_lock(&s->mu);
+            if (s->params_dirty)
+                source_destroy(fresh);    /* changed again meanwhile */
+            else
+                s->src = fresh;
+            continue;
+        }
+
         /* Frames: at the set rate, or back to back at fps 0. */
-        bool can_produce = s->plugged && s->streaming && !s->stats.finished && truth_tmp;
+        bool can_produce = s->plugged && s->streaming && !s->stats.finished && truth_tmp && s->src;
         float fps = s->params.fps;
         if (can_produce && !s->tx_active && s->late_countdown != 0 && (fps <= 0.0f || now >= s->next_frame_ns)) {
             if (fps > 0.0f) {
@@ -497,6 +515,7 @@ void *simusb_pacer_main(void *arg)
             s->next_frame_ns += (uint64_t)(1e9 / fps);
             s->seq++;
             s->stats.frames_sent++;
+            s->stats.overruns++;
             if (s->cfg.max_frames && s->stats.frames_sent >= s->cfg.max_frames) {
                 s->stats.finished = true;
                 pthread_cond_broadcast(&s->done_cv);
@@ -513,18 +532,16 @@ void *simusb_pacer_main(void *arg)
             }
         }
         simusb_feed_events_locked(s);
-        simusb_service_parked_locked(s, now);
 
-        /* Sleep until something is due; submits, reaps, events and stop wake us. */
+        /* Sleep until something is due; submits, events and stop wake us
+         * (parked reaps are the timer thread's). */
         uint64_t wake = 0;
-        for (int i = 0; i < s->n_parked; i++)
-            deadline_min(&wake, s->parked_deadline[i]);
         deadline_min(&wake, s->replug_at_ns);
-        if (s->plugged && s->streaming && !s->stats.finished && fps > 0.0f)
+        if (s->plugged && s->streaming && !s->stats.finished && s->src && fps > 0.0f)
             deadline_min(&wake, s->next_frame_ns + (s->tx_active ? (uint64_t)(1e9 / fps) : 0));
         if (s->tx_active && s->bulk_pending.head)
             continue;
-        if (!s->tx_active && s->plugged && s->streaming && !s->stats.finished && fps <= 0.0f &&
+        if (!s->tx_active && s->plugged && s->streaming && !s->stats.finished && s->src && fps <= 0.0f &&
             s->late_countdown != 0)
             continue;
         if (wake == 0) {
@@ -534,7 +551,6 @@ void *simusb_pacer_main(void *arg)
             pthread_cond_timedwait(&s->cv, &s->mu, &ts);
         }
     }
-    s->n_parked = s->n_parked;  /* parked clients are answered by stop */
     pthread_mutex_unlock(&s->mu);
     free(truth_tmp);
     return NULL;

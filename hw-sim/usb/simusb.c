@@ -77,13 +77,15 @@ void tl_simusb_stop(tl_simusb *s)
 {
     if (!s)
         return;
-    if (s->pacer_started) {
-        pthread_mutex_lock(&s->mu);
-        atomic_store(&s->quit, true);
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->quit, true);
+    pthread_cond_broadcast(&s->cv);
+    pthread_cond_broadcast(&s->park_cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->pacer_started)
         pthread_join(s->pacer, NULL);
-    }
+    if (s->timer_started)
+        pthread_join(s->timer, NULL);
     atomic_store(&s->quit, true);
     if (s->tb) {
         pthread_mutex_lock(&s->mu);
@@ -108,6 +110,7 @@ void tl_simusb_stop(tl_simusb *s)
     free(s->truth_valid);
     pthread_cond_destroy(&s->cv);
     pthread_cond_destroy(&s->done_cv);
+    pthread_cond_destroy(&s->park_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -145,6 +148,7 @@ tl_status tl_simusb_start(const tl_simusb_config *cfg_in, tl_simusb **out)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* tl_now_ns() deadlines */
     pthread_cond_init(&s->cv, &ca);
     pthread_cond_init(&s->done_cv, &ca);
+    pthread_cond_init(&s->park_cv, &ca);
     pthread_condattr_destroy(&ca);
     atomic_init(&s->quit, false);
     tl_rng_seed(&s->rng, cfg.seed ^ 0x5EEDF00Dull);
@@ -183,6 +187,11 @@ tl_status tl_simusb_start(const tl_simusb_config *cfg_in, tl_simusb **out)
         return TL_ERR_NO_MEM;
     }
     s->pacer_started = true;
+    if (pthread_create(&s->timer, NULL, simusb_timer_main, s) != 0) {
+        tl_simusb_stop(s);
+        return TL_ERR_NO_MEM;
+    }
+    s->timer_started = true;
     st = simusb_plug(s);
     if (st != TL_OK) {
         tl_simusb_stop(s);

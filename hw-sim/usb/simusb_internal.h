@@ -64,6 +64,9 @@ struct tl_simusb {
 
     pthread_t pacer;
     bool pacer_started;
+    pthread_t timer;            /* answers parked reaps on time while the pacer renders */
+    bool timer_started;
+    pthread_cond_t park_cv;
     atomic_bool quit;
 
     pthread_mutex_t mu;
@@ -129,6 +132,7 @@ tl_status simusb_plug(tl_simusb *s);            /* mu NOT held */
 void simusb_unplug_locked(tl_simusb *s);        /* mu held */
 void simusb_urb_complete_locked(tl_simusb *s, sim_urb *u); /* to `done`, wake reapers */
 void simusb_service_parked_locked(tl_simusb *s, uint64_t now); /* answer what can be */
+void *simusb_timer_main(void *arg);
 void simusb_queue_push(urb_queue *q, sim_urb *u);
 sim_urb *simusb_queue_pop(urb_queue *q);
 

@@ -226,6 +226,14 @@ tl_status source_create(const tl_simusb *s, const tl_proto_params *p, source **o
             src->cycle_crc[k] = (uint32_t)crc32(0L, (const Bytef *)f, (uInt)(src->count * sizeof(int16_t)));
         }
         src->ncycle = n;
+    } else {
+        /* Build the scene now (the first render is the expensive one), so
+         * frame 0's timestamp is not hundreds of ms ahead of its delivery. */
+        st = render(src, 0, src->frame, NULL);
+        if (st != TL_OK) {
+            source_destroy(src);
+            return st;
+        }
     }
     *out = src;
     return TL_OK;

@@ -22,8 +22,9 @@
  * cycle_frames > 0 (then frame seq is render (seq % cycle_frames), all
  * pre-rendered at start so the bus, not the renderer, is what is measured).
  *
- * One process may hold several simulated probes (different serials); no
- * global state beyond what umockdev itself keeps in the environment. */
+ * Each tl_simusb owns its umockdev testbed, and a testbed is process-wide
+ * (it sets $UMOCKDEV_DIR): one simulated probe per process at a time. No
+ * other global state. */
 #ifndef TL_SIMUSB_H
 #define TL_SIMUSB_H
 
@@ -79,9 +80,10 @@ typedef struct {
 
 tl_simusb_config tl_simusb_config_default(void);
 
-/* Create the testbed (once per process; shared by several probes) and plug
- * the probe in. The pacing thread is running when this returns, so a driver
- * may open the probe at once. */
+/* Create the testbed and plug the probe in. The pacing thread is running
+ * when this returns, so a driver may open the probe at once.
+ * TL_ERR_NOT_FOUND for an unknown preset, TL_ERR_INVALID_ARG for a bad
+ * config, TL_ERR_UNSUPPORTED without umockdev's preload. */
 tl_status tl_simusb_start(const tl_simusb_config *cfg, tl_simusb **out);
 /* Unplug and free. Close drivers using it first. NULL ok. */
 void tl_simusb_stop(tl_simusb *sim);
@@ -111,6 +113,7 @@ typedef struct {
     uint64_t frames_complete;  /* frames fully handed to the bus intact */
     uint64_t bytes_sent;
     uint64_t faults[7];        /* per kind, index = bit position of tl_fault_kind */
+    uint64_t overruns;         /* frames lost in the probe: the host had not taken the previous one */
     uint64_t events_sent;
     uint64_t unplugs, replugs;
     bool plugged;

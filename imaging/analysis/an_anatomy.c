@@ -128,14 +128,67 @@ static uint32_t bone_run(const tl_analyzer *a, const float *rows, uint32_t *s0, 
     return best;
 }
 
+/* Where the bone surface leaves the band: walking along the run towards
+ * `dir` (+1 right, -1 left), the first place its surface turns away from
+ * the band (local slope over 1 mm steeper than ~20 deg) or ends. */
+static float bone_knee(const tl_analyzer *a, uint32_t s0, uint32_t s1, int dir)
+{
+    int span = (int)lroundf(1.0f / (a->sp * (float)a->sw));
+    if (span < 1)
+        span = 1;
+    int start = (int)(s0 + s1) / 2, end = dir > 0 ? (int)s1 : (int)s0;
+    for (int s = start; s != end; s += dir) {
+        int t = s + dir * span;
+        if (dir > 0 ? t > end : t < end)
+            break;
+        if (isnan(a->bone_row[s]) || isnan(a->bone_row[t]))
+            continue;
+        float slope = (a->bone_row[t] - a->bone_row[s]) / (float)(span * (int)a->sw);
+        if (slope > 0.35f)
+            return an_strip_x(a, (uint32_t)s) + (float)dir * 0.5f * (float)span * (float)a->sw * a->sp;
+    }
+    return an_strip_x(a, (uint32_t)end);
+}
+
+/* The bone run under the band and the side on which the band carries on
+ * without it (anterior for the fascia, the insertion side for the tendon):
+ * returns the x of the insertion edge, NAN when there is no bone. */
+static float insertion_edge(tl_analyzer *a)
+{
+    uint32_t s0 = 0, s1 = 0;
+    /* bone cannot lie inside the band: what does is the band's own edge */
+    for (uint32_t s = 0; s < a->ns; s++)
+        if (!isnan(a->bone_row[s]) && !isnan(a->deep_fit[s]) &&
+            a->bone_row[s] < a->deep_fit[s] + 0.4f / a->sp)
+            a->bone_row[s] = NAN;
+    if (bone_run(a, a->bone_row, &s0, &s1) < 4)
+        return NAN;
+    /* band strips with no bone close beneath, on each side of the run */
+    uint32_t left = 0, right = 0;
+    for (uint32_t s = 0; s < a->ns; s++) {
+        if (isnan(a->deep_fit[s]))
+            continue;
+        bool free = isnan(a->bone_row[s]) || a->bone_row[s] - a->deep_fit[s] > 3.0f / a->sp;
+        if (!free)
+            continue;
+        if (s <= (s0 + s1) / 2)
+            left++;
+        else
+            right++;
+    }
+    int dir = right >= left ? 1 : -1;
+    float k = bone_knee(a, s0, s1, dir);
+    return isnan(k) ? an_strip_x(a, dir > 0 ? s1 : s0) : k;
+}
+
 /* Band above the bone, bone limiting the depth. */
-static void band_over_bone(tl_analyzer *a, float max_thick_mm)
+static void band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm)
 {
     float lim[AN_MAX_STRIPS];
     an_find_bone(a, 3.0f);
     for (uint32_t s = 0; s < a->ns; s++)
         lim[s] = isnan(a->bone_row[s]) ? NAN : a->bone_row[s] - 0.15f / a->sp;
-    an_find_band(a, 0.8f, max_thick_mm, lim);
+    an_find_band(a, min_depth_mm, max_thick_mm, top_max_mm, lim);
 }
 
 /* Echo level of the band against the tissue above it, in dB. */
@@ -155,25 +208,17 @@ static float band_vs_above(tl_analyzer *a, const tl_analysis_params *p)
 
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
-    band_over_bone(a, 10.0f);
+    band_over_bone(a, 3.0f, 10.0f, 0.0f); /* under the heel fat pad */
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
         return;
     r->echogenicity_db = band_vs_above(a, p);
     r->hypoechoic = r->echogenicity_db < 0;
-    /* Insertion: the end of the calcaneus run from which the band carries
-     * on without bone beneath (anterior edge of the inferior calcaneus). */
-    uint32_t s0 = 0, s1 = 0;
-    float x_site;
-    if (bone_run(a, a->bone_row, &s0, &s1) >= 4) {
-        uint32_t left = 0, right = 0;
-        for (uint32_t s = 0; s < s0; s++)
-            left += !isnan(a->sup_fit[s]);
-        for (uint32_t s = s1 + 1; s < a->ns; s++)
-            right += !isnan(a->sup_fit[s]);
-        x_site = an_strip_x(a, right >= left ? s1 : s0);
-    } else {
+    /* Insertion: the anterior edge of the inferior calcaneus, where its
+     * surface leaves the band. */
+    float x_site = insertion_edge(a);
+    if (isnan(x_site)) {
         an_warn(r, "calcaneus not found: thickness measured at the thickest part of the band");
         float best = 0;
         x_site = r->profile_x_mm[0];
@@ -195,25 +240,21 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
 
 void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
-    band_over_bone(a, 14.0f);
+    /* the first structure under the skin and a thin subcutaneous layer */
+    band_over_bone(a, 1.8f, 12.0f, 8.0f);
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
         return;
     r->echogenicity_db = band_vs_above(a, p);
-    uint32_t s0 = 0, s1 = 0;
-    bool bone = bone_run(a, a->bone_row, &s0, &s1) >= 4;
-    float x_ins = NAN;
-    if (bone) {
-        /* The tendon meets the calcaneus at the bone end nearest the band's
-         * continuation. */
-        uint32_t left = 0, right = 0;
-        for (uint32_t s = 0; s < s0; s++)
-            left += !isnan(a->sup_fit[s]);
-        for (uint32_t s = s1 + 1; s < a->ns; s++)
-            right += !isnan(a->sup_fit[s]);
-        x_ins = an_strip_x(a, right >= left ? s1 : s0);
-    }
+    /* Insertion view: the calcaneus right under the tendon over >= 2 mm. */
+    uint32_t under = 0;
+    for (uint32_t s = 0; s < a->ns; s++)
+        under += !isnan(a->bone_row[s]) && !isnan(a->deep_fit[s]) &&
+                 a->bone_row[s] - a->deep_fit[s] < 2.0f / a->sp;
+    bool bone = (float)under * (float)a->sw * a->sp >= 2.0f;
+    float x_ins = bone ? insertion_edge(a) : NAN;
+    bone = bone && !isnan(x_ins);
     r->insertion_view = bone;
     /* Maximum AP thickness along the tendon away from the insertion. */
     float best = -1, bx = NAN;

@@ -1,244 +1,274 @@
 /* Anterior ankle recess (sagittal): tibia and talar dome cortices, the
  * anechoic effusion in the recess between them with its depth, area and
- * EULAR-OMERACT grade, and the talar cartilage over the dome. */
+ * grade, and the talar cartilage over the dome.
+ *
+ * Near the joint the talar surface is steep and shows no echo (specular
+ * reflection goes elsewhere), so the floor of the recess there is
+ * extrapolated from the visible dome (a quadratic fit of its cortex) minus
+ * the cartilage measured on the dome; the effusion depth is the anechoic
+ * run above that floor. */
 #include "an_internal.h"
 
 #include <string.h>
 
-/* Split the bone strips into runs of continuous depth. */
-static int bone_runs(const tl_analyzer *a, uint32_t *r0, uint32_t *r1, int max_runs)
+/* Least-squares quadratic z = c0 + c1 u + c2 u^2 through (u, z) points. */
+static bool fit_quad(const float *u, const float *z, uint32_t n, double c[3])
 {
-    int n = 0;
-    const float tol = 1.0f / a->sp;
-    uint32_t s = 0;
-    while (s < a->ns && n < max_runs) {
-        while (s < a->ns && isnan(a->bone_row[s]))
-            s++;
-        if (s >= a->ns)
-            break;
-        uint32_t start = s;
-        while (s + 1 < a->ns && !isnan(a->bone_row[s + 1]) &&
-               fabsf(a->bone_row[s + 1] - a->bone_row[s]) < tol)
-            s++;
-        r0[n] = start;
-        r1[n] = s;
-        n++;
-        s++;
+    double A[3][3] = { { 0 } }, B[3] = { 0 };
+    for (uint32_t i = 0; i < n; i++) {
+        double f[3] = { 1.0, u[i], (double)u[i] * u[i] };
+        for (int r = 0; r < 3; r++) {
+            for (int k = 0; k < 3; k++)
+                A[r][k] += f[r] * f[k];
+            B[r] += f[r] * z[i];
+        }
     }
-    return n;
+    /* Gaussian elimination with partial pivoting */
+    for (int col = 0; col < 3; col++) {
+        int piv = col;
+        for (int r = col + 1; r < 3; r++)
+            if (fabs(A[r][col]) > fabs(A[piv][col]))
+                piv = r;
+        if (fabs(A[piv][col]) < 1e-12)
+            return false;
+        for (int k = 0; k < 3; k++) {
+            double t = A[col][k];
+            A[col][k] = A[piv][k];
+            A[piv][k] = t;
+        }
+        double t = B[col];
+        B[col] = B[piv];
+        B[piv] = t;
+        for (int r = col + 1; r < 3; r++) {
+            double f = A[r][col] / A[col][col];
+            for (int k = col; k < 3; k++)
+                A[r][k] -= f * A[col][k];
+            B[r] -= f * B[col];
+        }
+    }
+    for (int r = 2; r >= 0; r--) {
+        double v = B[r];
+        for (int k = r + 1; k < 3; k++)
+            v -= A[r][k] * c[k];
+        c[r] = v / A[r][r];
+    }
+    return true;
 }
 
-/* Talar cartilage: the hypoechoic layer between the cortex and the thin
- * bright chondrosynovial line above it. */
-static float cartilage(tl_analyzer *a, uint32_t s0, uint32_t s1)
+/* Robust quadratic (order 1 or 2) through points, dropping points that lie
+ * shallower than the fit (an effusion only ever lifts the dark onset). */
+static bool fit_lower(const float *u, const float *z, uint32_t n, int order, double c[3])
 {
-    float v[AN_MAX_STRIPS];
-    uint32_t n = 0;
-    for (uint32_t s = s0; s <= s1; s++) {
-        if (isnan(a->bone2_row[s]))
-            continue;
-        const float *m = an_sm(a, s);
-        int b = (int)a->bone2_row[s];
-        int lo = b - (int)(3.0f / a->sp), hi = b - (int)(0.3f / a->sp);
-        if (lo < 1)
-            lo = 1;
-        float dark = INFINITY, best = 0;
-        int br = -1;
-        /* the darkest row just above the cortex, then the brightest line above it */
-        int dr = hi;
-        for (int r = hi; r >= lo + 2; r--)
-            if (m[r] < dark) {
-                dark = m[r];
-                dr = r;
+    float uu[AN_MAX_STRIPS], zz[AN_MAX_STRIPS];
+    memcpy(uu, u, n * sizeof *u);
+    memcpy(zz, z, n * sizeof *z);
+    uint32_t m = n;
+    c[0] = c[1] = c[2] = 0;
+    for (int iter = 0; iter < 8; iter++) {
+        if (m < 4)
+            return iter > 0;
+        if (order == 2) {
+            if (!fit_quad(uu, zz, m, c))
+                return false;
+        } else {
+            double su = 0, sz = 0, suu = 0, suz = 0;
+            for (uint32_t i = 0; i < m; i++) {
+                su += uu[i];
+                sz += zz[i];
+                suu += (double)uu[i] * uu[i];
+                suz += (double)uu[i] * zz[i];
             }
-        for (int r = dr - 1; r >= lo; r--)
-            if (m[r] - dark > best && m[r] >= m[r - 1] && m[r] >= m[r + 1]) {
-                best = m[r] - dark;
-                br = r;
+            double den = m * suu - su * su;
+            if (fabs(den) < 1e-9)
+                return false;
+            c[1] = (m * suz - su * sz) / den;
+            c[0] = (sz - c[1] * su) / m;
+            c[2] = 0;
+        }
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            double f = c[0] + c[1] * u[i] + c[2] * (double)u[i] * u[i];
+            if (z[i] > f - 0.12) {
+                uu[k] = u[i];
+                zz[k] = z[i];
+                k++;
             }
-        if (br < 0 || best < 8.0f)
-            continue;
-        /* the line's deep edge: half way down to the dark layer */
-        float half = 0.5f * (m[br] + dark), row = (float)br;
-        for (int r = br; r < dr; r++)
-            if (m[r + 1] < half) {
-                row = (float)r + (m[r] - half) / (m[r] - m[r + 1] + 1e-6f);
-                break;
-            }
-        v[n++] = (a->bone2_row[s] - row) * a->sp;
+        }
+        m = k;
     }
-    return n >= 3 ? an_percentile_f(v, n, 50) : NAN;
+    return true;
 }
 
 void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     an_find_bone(a, 3.0f);
-    uint32_t r0[16], r1[16];
-    int n = bone_runs(a, r0, r1, 16);
-    /* the two longest runs: tibia on the left, talus on the right */
-    int i1 = -1, i2 = -1;
-    for (int i = 0; i < n; i++) {
-        uint32_t len = r1[i] - r0[i] + 1;
-        if (i1 < 0 || len > r1[i1] - r0[i1] + 1) {
-            i2 = i1;
-            i1 = i;
-        } else if (i2 < 0 || len > r1[i2] - r0[i2] + 1) {
-            i2 = i;
+    const uint32_t ns = a->ns, h = a->h;
+    const float sp = a->sp, strip_mm = (float)a->sw * sp;
+    /* Dark onset per strip: where the echoes end (bone, cartilage, fluid). */
+    uint32_t nt = 0;
+    for (uint32_t s = 0; s < ns; s += 3)
+        for (uint32_t rr = (uint32_t)(2.0f / sp); rr < h; rr += 6) {
+            float v = an_sm(a, s)[rr];
+            if (!isnan(v) && v > 1.0f && nt < h)
+                a->tmp[nt++] = v;
+        }
+    float tissue = an_percentile_f(a->tmp, nt, 50);
+    float thr = 0.3f * tissue;
+    float D[AN_MAX_STRIPS];
+    int sv0 = -1, sv1 = -1;
+    const int run = (int)(0.5f / sp);
+    for (uint32_t s = 0; s < ns; s++) {
+        D[s] = NAN;
+        const float *m = an_sm(a, s);
+        if (isnan(an_prof(a, s)[h / 2]))
+            continue;
+        for (int rr = (int)(3.0f / sp); rr + run < (int)h; rr++) {
+            if (!(m[rr] < thr) || !(m[rr - 1] >= thr))
+                continue;
+            if (!(an_mean(m, h, (float)rr, (float)(rr + run)) < 0.6f * thr))
+                continue;
+            D[s] = ((float)rr - 1 + (m[rr - 1] - thr) / (m[rr - 1] - m[rr] + 1e-6f)) * sp;
+            break;
+        }
+        if (!isnan(D[s])) {
+            if (sv0 < 0)
+                sv0 = (int)s;
+            sv1 = (int)s;
         }
     }
-    if (i1 < 0 || r1[i1] - r0[i1] + 1 < 4)
+    if (sv0 < 0 || sv1 - sv0 < (int)(16.0f / strip_mm)) {
+        an_polyline(a, a->bone_row, &r->bone);
         return;
-    if (i2 >= 0 && r1[i2] - r0[i2] + 1 < 3)
-        i2 = -1;
-    int it = i1, ik = i2;           /* tibia, talus */
-    if (ik >= 0 && r0[ik] < r0[it]) {
-        int t = it;
-        it = ik;
-        ik = t;
     }
-    float tib[AN_MAX_STRIPS], tal[AN_MAX_STRIPS];
-    for (uint32_t s = 0; s < a->ns; s++) {
-        tib[s] = (s >= r0[it] && s <= r1[it]) ? a->bone_row[s] : NAN;
-        tal[s] = (ik >= 0 && s >= r0[ik] && s <= r1[ik]) ? a->bone_row[s] : NAN;
+    /* Tibia: a line through the left 8 mm; talar dome: a quadratic through
+     * the right half (the joint is centred when the recess is scanned). */
+    float u[AN_MAX_STRIPS], z[AN_MAX_STRIPS];
+    uint32_t n = 0;
+    int lsplit = sv0 + (int)(10.0f / strip_mm);
+    for (int s = sv0; s <= lsplit; s++)
+        if (!isnan(D[s])) {
+            u[n] = an_strip_x(a, (uint32_t)s);
+            z[n++] = D[s];
+        }
+    double tl[3];
+    bool ok = fit_lower(u, z, n, 1, tl);
+    if (!ok || tl[1] <= 0) {
+        an_polyline(a, a->bone_row, &r->bone);
+        an_warn(r, "tibia not found: centre the anterior joint in the image");
+        return;
     }
-    memcpy(a->bone2_row, tal, a->ns * sizeof(float));
-    memcpy(a->bone_row, tib, a->ns * sizeof(float));
+    /* The joint space lets sound through to depth between two shadows:
+     * find the strip with the most echo well below the onset. */
+    float deep[AN_MAX_STRIPS], dv[AN_MAX_STRIPS];
+    uint32_t nd = 0;
+    for (uint32_t s = 0; s < ns; s++) {
+        deep[s] = NAN;
+        if (isnan(D[s]))
+            continue;
+        deep[s] = an_mean(an_prof(a, s), h, (D[s] + 3.0f) / sp, (float)h);
+        if (!isnan(deep[s]))
+            dv[nd++] = deep[s];
+    }
+    float dmed = an_percentile_f(dv, nd, 50);
+    int joint = -1;
+    float jbest = 0;
+    int c0 = sv0 + (int)(8.0f / strip_mm), c1 = sv1 - (int)(4.0f / strip_mm);
+    for (int s = c0; s <= c1; s++)
+        if (!isnan(deep[s]) && deep[s] > jbest) {
+            jbest = deep[s];
+            joint = s;
+        }
+    if (joint < 0 || !(jbest > 3.0f * dmed + 1.0f)) {
+        an_polyline(a, a->bone_row, &r->bone);
+        an_warn(r, "joint space not seen: centre the anterior tibiotalar joint");
+        return;
+    }
+    /* Tibia (the fitted line up to the joint) and the dome cortex beyond. */
+    float tib[AN_MAX_STRIPS], tal[AN_MAX_STRIPS], cv[AN_MAX_STRIPS];
+    uint32_t nc = 0;
+    for (uint32_t s = 0; s < ns; s++) {
+        tib[s] = tal[s] = NAN;
+        float x = an_strip_x(a, s);
+        if ((int)s <= joint && !isnan(D[s]) && (int)s >= sv0)
+            tib[s] = (float)((tl[0] + tl[1] * x) / sp);
+        /* a cortex line under an anechoic layer (cartilage) */
+        if ((int)s > joint && a->bone_line[s] && !isnan(D[s]) &&
+            a->bone_row[s] * sp > D[s] + 0.15f && a->bone_row[s] * sp < D[s] + 3.0f) {
+            tal[s] = a->bone_row[s];
+            cv[nc++] = a->bone_row[s] * sp - D[s];
+        }
+    }
+    memcpy(a->bone_row, tib, ns * sizeof(float));
+    memcpy(a->bone2_row, tal, ns * sizeof(float));
     an_polyline(a, a->bone_row, &r->bone);
     an_polyline(a, a->bone2_row, &r->bone2);
-    r->structure_found = ik >= 0;
-    if (!r->structure_found)
-        return;
-    r->cartilage_mm = cartilage(a, r0[ik], r1[ik]);
+    r->structure_found = true;
+    /* cartilage: the thinnest anechoic layer over the cortex (fluid only adds) */
+    r->cartilage_mm = nc >= 3 ? an_percentile_f(cv, nc, 20) : NAN;
 
-    /* Effusion: anechoic cells above the bones around the joint. */
-    const uint32_t nc = a->cell_rows;
-    const float rpc = AN_CELL_MM / a->sp, db = p->dynamic_range_db / 255.0f;
-    float vals[4096];
-    uint32_t nv = 0;
-    float floor_row[AN_MAX_STRIPS];
-    for (uint32_t s = 0; s < a->ns; s++) {
-        float b = !isnan(tib[s]) ? tib[s] : !isnan(tal[s]) ? tal[s] : NAN;
-        if (isnan(b)) {
-            /* the gap between the bones: interpolate the deeper of the two ends */
-            b = fmaxf(a->bone_row[r1[it]], a->bone2_row[r0[ik]]);
-            if (s < r1[it] || s > r0[ik])
-                b = NAN;
+    /* Effusion: how far the end of the echoes is lifted above the tibial
+     * line at the joint (the deepest pocket of the recess). */
+    float lift = 0;
+    int n_l = 0;
+    for (int s = joint - 1; s <= joint; s++)
+        if (s >= 0 && !isnan(D[s])) {
+            lift += (float)(tl[0] + tl[1] * an_strip_x(a, (uint32_t)s)) - D[s];
+            n_l++;
         }
-        floor_row[s] = b;
-        if (isnan(b))
-            continue;
-        for (uint32_t c = (uint32_t)(1.0f / AN_CELL_MM); c < nc; c++) {
-            float rc = ((float)c + 0.5f) * rpc;
-            if (rc > b - 0.8f / a->sp)
-                break;
-            float v = a->cell[(size_t)s * nc + c];
-            if (!isnan(v) && nv < 4096 && ((s + c) & 1))
-                vals[nv++] = v;
-        }
-    }
-    float soft = an_percentile_f(vals, nv, 50);
-    float thr = soft - 12.0f / db;
-    int16_t *lab = a->label;
-    memset(lab, 0, (size_t)a->ns * nc * sizeof *lab);
-    for (uint32_t s = 0; s < a->ns; s++) {
-        if (isnan(floor_row[s]))
-            continue;
-        for (uint32_t c = (uint32_t)(1.0f / AN_CELL_MM); c < nc; c++) {
-            float rc = ((float)c + 0.5f) * rpc;
-            if (rc > floor_row[s] - 0.3f / a->sp)
-                break;
-            float v = a->cell[(size_t)s * nc + c];
-            if (!isnan(v) && v < thr)
-                lab[(size_t)s * nc + c] = 1;
-        }
-    }
-    /* the largest dark component touching the joint region */
-    uint32_t sj0 = r1[it] > 4 ? r1[it] - 4 : 0, sj1 = r0[ik] + 4 < a->ns ? r0[ik] + 4 : a->ns - 1;
-    uint32_t best_n = 0;
-    int best_id = 0;
-    int id = 3;
-    for (uint32_t s = sj0; s <= sj1; s++)
-        for (uint32_t c = 0; c < nc; c++) {
-            size_t i = (size_t)s * nc + c;
-            if (lab[i] != 1)
-                continue;
-            uint32_t cnt = 0;
-            int32_t top = 0;
-            a->stack[top++] = (int32_t)i;
-            lab[i] = (int16_t)id;
-            while (top) {
-                int32_t j = a->stack[--top];
-                cnt++;
-                uint32_t jc = (uint32_t)j % nc;
-                const int32_t nb[4] = { j - (int32_t)nc, j + (int32_t)nc, jc ? j - 1 : -1,
-                                        jc + 1 < nc ? j + 1 : -1 };
-                for (int k = 0; k < 4; k++)
-                    if (nb[k] >= 0 && nb[k] < (int32_t)(a->ns * nc) && lab[nb[k]] == 1) {
-                        lab[nb[k]] = (int16_t)id;
-                        a->stack[top++] = nb[k];
-                    }
-            }
-            if (cnt > best_n) {
-                best_n = cnt;
-                best_id = id;
-            }
-            id++;
-        }
-    const float strip_mm = (float)a->sw * a->sp, cell_area = strip_mm * AN_CELL_MM;
-    r->effusion_depth_mm = 0;
+    float depth = n_l ? fmaxf(0.0f, lift / (float)n_l) : 0.0f;
+    if (depth < 0.6f)
+        depth = 0;
+    r->effusion_depth_mm = depth;
+    r->thickness_mm = depth;
+    r->thickness_sd_mm = 0.15f;
     r->effusion_area_mm2 = 0;
-    r->thickness_mm = 0;
-    if (best_n * cell_area >= 1.5f) {
-        double sx = 0, sz = 0, sum = 0;
-        float depth = 0, top_min = INFINITY, dx = NAN;
-        uint32_t smin = a->ns, smax = 0;
-        for (uint32_t s = 0; s < a->ns; s++) {
-            int c0 = -1, c1 = -1;
-            for (uint32_t c = 0; c < nc; c++)
-                if (lab[(size_t)s * nc + c] == best_id) {
-                    if (c0 < 0)
-                        c0 = (int)c;
-                    c1 = (int)c;
-                    sx += s;
-                    sz += c;
-                    sum += a->cell[(size_t)s * nc + c];
-                }
-            if (c0 < 0)
-                continue;
-            smin = s < smin ? s : smin;
-            smax = s;
-            float d = (float)(c1 - c0 + 1) * AN_CELL_MM;
-            if (d > depth) {
-                depth = d;
-                dx = an_strip_x(a, s);
+    r->effusion_grade = 0;
+    float top = NAN;
+    if (depth > 0) {
+        /* lateral extent: where the onset stays within half the depth of
+         * the pocket's top; centroid between the joint and the top */
+        float dj = D[joint] - 0.0f;
+        int e0 = joint, e1 = joint, smin = joint;
+        while (e0 > sv0 && !isnan(D[e0 - 1]) && D[e0 - 1] < dj + 0.5f * depth)
+            e0--;
+        while (e1 < sv1 && !isnan(D[e1 + 1]) && D[e1 + 1] < dj + 0.5f * depth)
+            e1++;
+        double sum = 0;
+        int cnt = 0;
+        for (int s = e0; s <= e1; s++) {
+            if (D[s] < D[smin])
+                smin = s;
+            const float *m = an_sm(a, (uint32_t)s);
+            for (float zz = D[s] + 0.2f; zz < D[s] + 0.5f * depth; zz += sp) {
+                sum += m[(int)(zz / sp)];
+                cnt++;
             }
-            top_min = fminf(top_min, (float)c0 * AN_CELL_MM);
         }
+        top = D[joint];
+        r->effusion_area_mm2 = depth * (float)(e1 - e0 + 1) * strip_mm * 0.7f;
+        /* Depth stands in for the EULAR-OMERACT grade (1 at or below the bony
+         * joint line, 2 above it, 3 distending the capsule). */
+        r->effusion_grade = depth < 2.6f ? 1 : depth < 4.8f ? 2 : 3;
         tl_analysis_target t;
         t.kind = TL_TARGET_EFFUSION;
-        t.x_mm = ((float)(sx / best_n) + 0.5f) * strip_mm;
-        t.z_mm = ((float)(sz / best_n) + 0.5f) * AN_CELL_MM;
-        t.width_mm = (float)(smax - smin + 1) * strip_mm;
+        t.x_mm = 0.5f * (an_strip_x(a, (uint32_t)joint) + an_strip_x(a, (uint32_t)smin));
+        t.z_mm = top + 0.5f * depth;
+        t.width_mm = (float)(e1 - e0 + 1) * strip_mm;
         t.depth_mm = depth;
-        t.area_mm2 = (float)best_n * cell_area;
-        t.contrast_db = (float)(sum / best_n - soft) * db;
-        t.confidence = fminf(1.0f, 0.3f + t.area_mm2 / 20.0f);
+        t.area_mm2 = r->effusion_area_mm2;
+        float lvl = cnt ? (float)(sum / cnt) : 0.0f;
+        t.contrast_db = (fmaxf(lvl, 0.5f) - tissue) * p->dynamic_range_db / 255.0f;
+        t.confidence = fminf(1.0f, 0.4f + depth / 4.0f);
         r->targets[0] = t;
         r->n_targets = 1;
         r->best_target = 0;
-        r->effusion_depth_mm = depth;
-        r->effusion_area_mm2 = t.area_mm2;
-        r->thickness_mm = depth;
-        r->site_x_mm = dx;
-        /* Grade against the bony joint line (the shallower bone edge at the
-         * joint): 1 at or below it, 2 above it, 3 well above (convex). */
-        float line = fminf(a->bone_row[r1[it]], a->bone2_row[r0[ik]]) * a->sp;
-        float above = line - top_min;
-        r->effusion_grade = above <= 0.5f ? 1 : above <= 3.0f ? 2 : 3;
-        r->site_z_mm = top_min + 0.5f * depth;
+        r->site_x_mm = t.x_mm;
+        r->site_z_mm = t.z_mm;
+    } else {
+        r->site_x_mm = an_strip_x(a, (uint32_t)joint);
+        r->site_z_mm = D[joint];
     }
-    r->thickness_sd_mm = 0.1f;
-    r->abnormal_limit_mm = NAN;
+    r->abnormal_limit_mm = 2.6f;
     r->abnormal = r->effusion_grade >= 2;
     if (r->effusion_grade > 0)
         an_warn(r, "joint effusion grade %d (depth %.1f mm)", r->effusion_grade,

@@ -1,21 +1,22 @@
-/* The bright fibrillar band (plantar fascia, Achilles tendon): a matched
- * filter for "bright layer between darker layers" on groups of strips, a
- * dynamic programme across groups so the band is continuous, then sub-pixel
- * borders per strip at the half level between band and surroundings. */
+/* The fibrillar band (plantar fascia, Achilles tendon) between two
+ * interfaces. A band may be brighter than its surroundings or, thickened
+ * and hypoechoic, darker; what it always has is two borders that run the
+ * width of the image: a specular line and/or a step in echo level. So the
+ * borders are found as layer boundaries are in OCT: an interface-strength
+ * map (|step| + line) over strips x rows, and the best laterally continuous
+ * path through it by dynamic programming (graph search). The first path is
+ * the strongest border; the second is searched 1-maxthick mm above or below
+ * it. Borders are then refined per strip (line peak or half-level crossing)
+ * and smoothed across strips with a running median so a lesion cannot drag
+ * them. */
 #include "an_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-#define CANDS 4
-#define MAX_GROUPS 256
-
-typedef struct {
-    float c, hh, score;   /* centre row, half thickness rows, contrast */
-} cand;
-
-static float box_mean(const double *cum, int h, float r0, float r1)
+static float mean_c(const double *cum, int h, float r0, float r1)
 {
-    int i0 = (int)lroundf(r0), i1 = (int)lroundf(r1);
+    int i0 = (int)(r0 + 0.5f), i1 = (int)(r1 + 0.5f);   /* rows are >= 0 here */
     if (i0 < 0)
         i0 = 0;
     if (i1 > h)
@@ -25,209 +26,217 @@ static float box_mean(const double *cum, int h, float r0, float r1)
     return (float)((cum[i1] - cum[i0]) / (double)(i1 - i0));
 }
 
-/* Best few band candidates (distinct centres) for one group profile. */
-static int group_candidates(const double *cum, int h, float sp, float r_min, float r_lim,
-                            float max_thick_mm, cand *out)
+/* 3-strip average profile of strip s into out (h rows). */
+static void strip_avg(tl_analyzer *a, uint32_t s, int half, float *out)
 {
-    const float gap = 0.25f / sp, side = 1.5f / sp;
-    const float hh_min = 0.45f / sp, hh_max = 0.5f * max_thick_mm / sp, hh_step = fmaxf(1.0f, 0.12f / sp);
-    int step = (int)fmaxf(1.0f, 0.05f / sp);
-    int n = 0;
-    for (int i = 0; i < CANDS; i++)
-        out[i].score = 0;
-    /* best per centre row, then pick separated maxima */
-    for (float hh = hh_min; hh <= hh_max; hh += hh_step) {
-        for (float c = r_min + hh + gap + 0.3f / sp; c + hh < r_lim; c += (float)step) {
-            float in = box_mean(cum, h, c - hh, c + hh);
-            float up = box_mean(cum, h, fmaxf(r_min, c - hh - gap - side), c - hh - gap);
-            float dn = c + hh + gap + 0.3f / sp < r_lim
-                           ? box_mean(cum, h, c + hh + gap, fminf(r_lim, c + hh + gap + side))
-                           : NAN;
-            if (isnan(up))
-                continue;
-            if (isnan(dn))
-                dn = up;      /* band lying on the limit (bone): judge against one side */
-            float score = fminf(in - up, in - dn);
-            if (score <= 0)
-                continue;
-            /* insert if separated from stronger ones */
-            int j;
-            for (j = 0; j < n; j++)
-                if (fabsf(out[j].c - c) < fmaxf(out[j].hh, hh) + gap)
-                    break;
-            if (j < n) {
-                if (score > out[j].score)
-                    out[j] = (cand){ c, hh, score };
-            } else if (n < CANDS) {
-                out[n++] = (cand){ c, hh, score };
-            } else {
-                int w = 0;
-                for (int k = 1; k < n; k++)
-                    if (out[k].score < out[w].score)
-                        w = k;
-                if (score > out[w].score)
-                    out[w] = (cand){ c, hh, score };
-            }
-        }
+    uint32_t s0 = s >= (uint32_t)half ? s - (uint32_t)half : 0;
+    uint32_t s1 = s + (uint32_t)half < a->ns ? s + (uint32_t)half : a->ns - 1;
+    const int h = (int)a->h;
+    for (int r = 0; r < h; r++)
+        out[r] = 0;
+    for (uint32_t q = s0; q <= s1; q++) {
+        const float *m = an_sm(a, q);
+        for (int r = 0; r < h; r++)
+            out[r] += m[r];
     }
-    return n;
+    for (int r = 0; r < h; r++)
+        out[r] /= (float)(s1 - s0 + 1);
 }
 
-/* Sub-pixel border between band (inside) and surroundings near row `guess`;
- * dir = -1 for the superficial border (outside is above), +1 deep. */
-static float refine_edge(const float *m, int h, float sp, float guess, int dir, float r_lim)
+/* Interface strength per strip on the decimated row grid, in units of the
+ * strip's median strength, capped so one bright spot cannot buy a path. */
+static void interface_map(tl_analyzer *a, float r_min, const float *limit_row)
 {
-    const float win = 0.8f / sp, d = fmaxf(1.0f, 0.08f / sp);
-    int lo = (int)(guess - win), hi = (int)(guess + win);
-    if (lo < (int)d)
-        lo = (int)d;
-    if (hi > h - 1 - (int)d)
-        hi = h - 1 - (int)d;
-    if (dir > 0 && hi > (int)r_lim)
-        hi = (int)r_lim;
-    float best = 0;
+    const int h = (int)a->h, q = (int)a->band_q, nr = a->band_nr;
+    const float sp = a->sp;
+    const float d1 = fmaxf(1.0f, 0.1f / sp), d2 = 0.6f / sp, l1 = 0.25f / sp, l2 = 0.6f / sp;
+    float *v = a->tmp;
+    float tmp[2048];
+    for (uint32_t s = 0; s < a->ns; s++) {
+        float *row = a->band_is + (size_t)s * (size_t)nr;
+        int8_t *sg = a->band_sign + (size_t)s * (size_t)nr;
+        strip_avg(a, s, 1, v);
+        a->cum[0] = 0;
+        for (int r = 0; r < h; r++)
+            a->cum[r + 1] = a->cum[r] + v[r];
+        float lim = limit_row && !isnan(limit_row[s]) ? limit_row[s] : (float)h - 1;
+        int n = 0;
+        for (int k = 0; k < nr; k++) {
+            int r = k * q;
+            row[k] = 0;
+            sg[k] = 0;
+            if ((float)r < r_min || (float)r > lim - d1 || r < (int)d2 + 1 || r + (int)d2 + 1 >= h)
+                continue;
+            float e = mean_c(a->cum, h, r + d1, fminf((float)r + d2, lim)) -
+                      mean_c(a->cum, h, r - d2, r - d1 + 1);
+            float up = mean_c(a->cum, h, r - l2, r - l1), dn = mean_c(a->cum, h, r + l1 + 1, r + l2 + 1);
+            /* a line is brighter than both sides (a band's edge is not) */
+            float spike = isnan(dn) ? 0.0f : v[r] - an_maxf(up, dn);
+            if (isnan(e))
+                e = 0;
+            row[k] = 0.6f * fabsf(e) + (spike > 0 ? spike : 0.0f);
+            sg[k] = (int8_t)(spike > 0.6f * fabsf(e) ? 2 : e > 0 ? 1 : -1);
+            if (n < 2048 && row[k] > 0)
+                tmp[n++] = row[k];
+        }
+        float noise = n ? an_percentile_f(tmp, (uint32_t)n, 60) + 0.5f : 1.0f;
+        for (int k = 0; k < nr; k++)
+            row[k] = row[k] < 8.0f * noise ? row[k] / noise : 8.0f;
+    }
+}
+
+/* Best continuous path through the map; rows allowed per strip in
+ * [lo[s], hi[s]] (grid units). Returns the mean strength along it. */
+static float best_path(tl_analyzer *a, const int *lo, const int *hi, int *path)
+{
+    const int nr = a->band_nr, D = a->band_maxstep;
+    const float lam = 0.25f;
+    float *prev = a->band_cost, *cur = a->band_cost + nr;
+    int16_t *from = a->band_from;
+    for (int k = 0; k < nr; k++)
+        prev[k] = (k >= lo[0] && k <= hi[0]) ? a->band_is[k] : -1e9f;
+    for (uint32_t s = 1; s < a->ns; s++) {
+        const float *is = a->band_is + (size_t)s * (size_t)nr;
+        for (int k = 0; k < nr; k++) {
+            from[(size_t)s * nr + k] = -1;
+            if (k < lo[s] || k > hi[s]) {
+                cur[k] = -1e9f;
+                continue;
+            }
+            float best = -1e9f;
+            int bj = -1;
+            for (int d = -D; d <= D; d++) {
+                int j = k + d;
+                if (j < 0 || j >= nr)
+                    continue;
+                float c = prev[j] - lam * (float)abs(d);
+                if (c > best) {
+                    best = c;
+                    bj = j;
+                }
+            }
+            if (bj < 0) {    /* no way in from the previous strip: start here */
+                best = 0;
+                bj = k;
+            }
+            cur[k] = best + is[k];
+            from[(size_t)s * nr + k] = (int16_t)bj;
+        }
+        float *t = prev;
+        prev = cur;
+        cur = t;
+    }
+    int k = 0;
+    for (int j = 1; j < nr; j++)
+        if (prev[j] > prev[k])
+            k = j;
+    float total = prev[k];
+    for (int s = (int)a->ns - 1; s >= 0; s--) {
+        path[s] = k;
+        if (s > 0) {
+            int f = from[(size_t)s * nr + k];
+            k = f < 0 ? k : f;
+        }
+    }
+    return total / (float)a->ns;
+}
+
+/* One border on one strip near grid row k: a line's peak or a step's
+ * half-level crossing. */
+static float refine(const float *m, int h, float sp, float guess, int kind)
+{
+    const float win = fmaxf(2.0f, 0.15f / sp), d = fmaxf(1.0f, 0.08f / sp);
+    int lo = (int)(guess - win), hi = (int)(guess + win + 1);
+    if (lo < (int)d + 1)
+        lo = (int)d + 1;
+    if (hi > h - 2 - (int)d)
+        hi = h - 2 - (int)d;
+    if (hi <= lo)
+        return NAN;
     int br = -1;
+    float best = -INFINITY;
     for (int r = lo; r <= hi; r++) {
-        float g = (m[(int)(r + d)] - m[(int)(r - d)]) * (float)(-dir);
-        /* prefer the strongest step, lightly favouring the guess */
-        g *= 1.0f - 0.3f * fabsf((float)r - guess) / win;
-        if (g > best) {
-            best = g;
+        float v = kind == 2 ? m[r] : (m[(int)(r + d)] - m[(int)(r - d)]) * (float)kind;
+        if (v > best) {
+            best = v;
             br = r;
         }
     }
     if (br < 0)
         return NAN;
-    float o0 = 0.25f / sp, o1 = 0.9f / sp;
-    float out = an_mean(m, (uint32_t)h, br + dir * o1, br + dir * o0);
-    float in = an_mean(m, (uint32_t)h, br - dir * o1, br - dir * o0);
-    if (dir < 0) {
-        out = an_mean(m, (uint32_t)h, br - o1, br - o0);
-        in = an_mean(m, (uint32_t)h, br + o0, br + o1);
-    } else {
-        in = an_mean(m, (uint32_t)h, br - o1, br - o0);
-        out = an_mean(m, (uint32_t)h, br + o0, fminf(br + o1, r_lim + 1));
-        if (isnan(out))
-            return (float)br;
+    if (kind == 2) {
+        float a = m[br - 1], b = m[br], c = m[br + 1], den = a - 2 * b + c;
+        float off = den < 0 ? 0.5f * (a - c) / den : 0.0f;
+        return (float)br + fmaxf(-0.5f, fminf(0.5f, off));
     }
-    if (isnan(in) || isnan(out) || in <= out)
+    const float o0 = 0.2f / sp, o1 = 0.6f / sp;
+    float up = an_mean(m, (uint32_t)h, br - o1, br - o0), dn = an_mean(m, (uint32_t)h, br + o0, br + o1);
+    if (isnan(up) || isnan(dn))
         return (float)br;
-    float thr = 0.5f * (in + out);
-    /* nearest crossing of thr around br */
-    for (int k = 0; k < (int)(0.5f / sp); k++) {
-        for (int sgn = -1; sgn <= 1; sgn += 2) {
-            int r = br + sgn * k;
+    float thr = 0.5f * (up + dn);
+    for (int k = 0; k < (int)(0.3f / sp); k++)
+        for (int sg = -1; sg <= 1; sg += 2) {
+            int r = br + sg * k;
             if (r < 1 || r >= h - 1)
                 continue;
             float a0 = m[r], a1 = m[r + 1];
             if ((a0 - thr) * (a1 - thr) <= 0 && a0 != a1)
                 return (float)r + (thr - a0) / (a1 - a0);
         }
-    }
     return (float)br;
 }
 
-void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, const float *limit_row)
+void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
+                  const float *limit_row)
 {
     const int h = (int)a->h;
     const float sp = a->sp;
-    uint32_t g = (uint32_t)lroundf(2.0f / (sp * (float)a->sw));
-    if (g < 1)
-        g = 1;
-    uint32_t ng = a->ns / g;
-    if (ng > MAX_GROUPS)
-        ng = MAX_GROUPS;
-    if (ng < 2)
-        return;
-    static const int none = -1;
-    cand cands[MAX_GROUPS][CANDS];
-    int nc[MAX_GROUPS];
-    float lim_g[MAX_GROUPS];
-    for (uint32_t gi = 0; gi < ng; gi++) {
-        float *gp = a->tmp;
-        float lim = (float)h;
-        for (int r = 0; r < h; r++)
-            gp[r] = 0;
-        for (uint32_t s = gi * g; s < (gi + 1) * g; s++) {
-            const float *m = an_sm(a, s);
-            for (int r = 0; r < h; r++)
-                gp[r] += m[r];
-            if (limit_row && !isnan(limit_row[s]) && limit_row[s] < lim)
-                lim = limit_row[s];
-        }
-        a->cum[0] = 0;
-        for (int r = 0; r < h; r++)
-            a->cum[r + 1] = a->cum[r] + gp[r] / (float)g;
-        lim_g[gi] = lim;
-        nc[gi] = group_candidates(a->cum, h, sp, min_depth_mm / sp, lim, max_thick_mm, cands[gi]);
-    }
-    /* Dynamic programme: one candidate (or none) per group, continuity. */
-    const float lam = 6.0f * sp;          /* grey per row of jump */
-    float cost[MAX_GROUPS][CANDS + 1];
-    int from[MAX_GROUPS][CANDS + 1];
-    float maxs = 0;
-    for (uint32_t gi = 0; gi < ng; gi++)
-        for (int k = 0; k < nc[gi]; k++)
-            maxs = fmaxf(maxs, cands[gi][k].score);
-    if (maxs <= 0)
-        return;
-    const float skip = -0.25f * maxs; /* reward below which "no band here" wins */
-    for (uint32_t gi = 0; gi < ng; gi++) {
-        for (int k = 0; k <= nc[gi]; k++) {
-            float own = k < nc[gi] ? -cands[gi][k].score : skip;
-            if (k < nc[gi] && cands[gi][k].score < 0.3f * maxs)
-                own = 1e9f;
-            if (gi == 0) {
-                cost[gi][k] = own;
-                from[gi][k] = none;
-                continue;
-            }
-            float best = 1e30f;
-            int bj = 0;
-            for (int j = 0; j <= nc[gi - 1]; j++) {
-                float t = cost[gi - 1][j];
-                if (k < nc[gi] && j < nc[gi - 1]) {
-                    float jump = fabsf(cands[gi][k].c - cands[gi - 1][j].c);
-                    t += lam * jump;
-                    if (jump > 2.5f / sp)
-                        t += 1e6f;
-                }
-                if (t < best) {
-                    best = t;
-                    bj = j;
-                }
-            }
-            cost[gi][k] = best + own;
-            from[gi][k] = bj;
-        }
-    }
-    int k = 0;
-    for (int j = 1; j <= nc[ng - 1]; j++)
-        if (cost[ng - 1][j] < cost[ng - 1][k])
-            k = j;
-    int pick[MAX_GROUPS];
-    for (int gi = (int)ng - 1; gi >= 0; gi--) {
-        pick[gi] = k < nc[gi] ? k : -1;
-        k = from[gi][k];
-        if (k < 0)
-            k = 0;
-    }
-    /* Per-strip borders around the chosen group candidate. */
+    const int nr = a->band_nr, q = (int)a->band_q;
+    interface_map(a, min_depth_mm / sp, limit_row);
+    int lo[AN_MAX_STRIPS] = { 0 }, hi[AN_MAX_STRIPS] = { 0 };
+    int p1[AN_MAX_STRIPS], p2[AN_MAX_STRIPS], p3[AN_MAX_STRIPS];
     for (uint32_t s = 0; s < a->ns; s++) {
-        uint32_t gi = s / g;
-        if (gi >= ng)
-            gi = ng - 1;
-        if (pick[gi] < 0)
+        lo[s] = (int)(min_depth_mm / sp / (float)q);
+        hi[s] = top_max_mm > 0 ? (int)(top_max_mm / sp / (float)q) : nr - 1;
+        if (hi[s] > nr - 1)
+            hi[s] = nr - 1;
+    }
+    float m1 = best_path(a, lo, hi, p1);
+    /* the other border: below or above the first, whichever is stronger */
+    const int g0 = (int)(1.0f / sp / (float)q), g1 = (int)(max_thick_mm / sp / (float)q);
+    for (uint32_t s = 0; s < a->ns; s++) {
+        lo[s] = p1[s] + g0;
+        hi[s] = p1[s] + g1 < nr - 1 ? p1[s] + g1 : nr - 1;
+    }
+    float m2 = best_path(a, lo, hi, p2);
+    for (uint32_t s = 0; s < a->ns; s++) {
+        lo[s] = p1[s] - g1 > (int)(min_depth_mm / sp / (float)q) ? p1[s] - g1
+                                                                 : (int)(min_depth_mm / sp / (float)q);
+        hi[s] = p1[s] - g0;
+    }
+    /* with the superficial border known to come first, look only below */
+    float m3 = top_max_mm > 0 ? -INFINITY : best_path(a, lo, hi, p3);
+    const int *top = p1, *deep = p2;
+    float msec = m2;
+    if (m3 > m2) {
+        top = p3;
+        deep = p1;
+        msec = m3;
+    }
+    a->band_strength = fminf(m1, msec);
+    float *v = a->tmp;
+    for (uint32_t s = 0; s < a->ns; s++) {
+        const float *is = a->band_is + (size_t)s * (size_t)nr;
+        const int8_t *sg = a->band_sign + (size_t)s * (size_t)nr;
+        /* the border must be there on this strip */
+        if (is[top[s]] < 1.2f || is[deep[s]] < 1.2f)
             continue;
-        const cand *cd = &cands[gi][pick[gi]];
-        const float *m = an_sm(a, s);
-        float lim = limit_row && !isnan(limit_row[s]) ? limit_row[s] : (float)h - 1;
-        (void)lim_g;
-        float up = refine_edge(m, h, sp, cd->c - cd->hh, -1, lim);
-        float dn = refine_edge(m, h, sp, cd->c + cd->hh, +1, lim);
-        if (!isnan(up) && !isnan(dn) && dn - up > 0.5f / sp) {
-            a->sup_row[s] = up;
-            a->deep_row[s] = dn;
+        strip_avg(a, s, 2, v);
+        float t = refine(v, h, sp, (float)(top[s] * q), sg[top[s]]);
+        float b = refine(v, h, sp, (float)(deep[s] * q), sg[deep[s]]);
+        if (!isnan(t) && !isnan(b) && b - t > 0.8f / sp) {
+            a->sup_row[s] = t;
+            a->deep_row[s] = b;
         }
     }
     uint32_t half = (uint32_t)lroundf(1.5f / (sp * (float)a->sw));

@@ -16,6 +16,15 @@
 #define AN_CELL_MM 0.25f
 
 struct tl_analyzer {
+    /* Band border search (an_band.c): interface map and path DP buffers. */
+    uint32_t band_q;               /* rows per grid step */
+    int band_nr, band_maxstep;     /* grid rows; max path step per strip */
+    float band_strength;           /* mean strength along the weaker border */
+    float *band_is;                /* ns x nr interface strength */
+    int8_t *band_sign;             /* ns x nr: 2 line, +1/-1 step darker above/below */
+    float *band_cost;              /* 2 x nr */
+    int16_t *band_from;            /* ns x nr */
+    size_t band_cap;
     uint32_t cap_strips, cap_rows, cap_cells;
     /* Current frame. */
     uint32_t w, h, sw, ns, nr;     /* image size, strip width px, strips, rows */
@@ -27,6 +36,7 @@ struct tl_analyzer {
     /* Per strip. */
     float bone_row[AN_MAX_STRIPS];     /* NAN: no bone in this strip */
     float bone2_row[AN_MAX_STRIPS];
+    bool bone_line[AN_MAX_STRIPS];     /* a cortex line (not just a shadow edge) */
     float sup_row[AN_MAX_STRIPS];      /* band borders (raw, per strip) */
     float deep_row[AN_MAX_STRIPS];
     float sup_fit[AN_MAX_STRIPS];      /* smoothed across strips */
@@ -38,6 +48,10 @@ struct tl_analyzer {
     int16_t *label;                /* connected components */
     int32_t *stack;
 };
+
+/* Branch-light min/max for hot loops (libm's fmaxf is a call here). */
+static inline float an_maxf(float a, float b) { return a > b ? a : b; }
+static inline float an_minf(float a, float b) { return a < b ? a : b; }
 
 /* Strip centre in image mm. */
 static inline float an_strip_x(const tl_analyzer *a, uint32_t s)
@@ -53,7 +67,8 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img);
 float an_mean(const float *p, uint32_t h, float r0, float r1);   /* mean over rows [r0, r1), NAN-safe */
 float an_median_rows(const float *p, uint32_t h, float r0, float r1, float *scratch);
 void an_find_bone(tl_analyzer *a, float min_depth_mm);
-void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, const float *limit_row);
+void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
+                  const float *limit_row);
 void an_smooth_strips(const float *in, float *out, uint32_t n, uint32_t half);
 float an_interp_strips(const float *v, uint32_t n, const tl_analyzer *a, float x_mm);
 void an_polyline(const tl_analyzer *a, const float *rows, tl_analysis_polyline *pl);

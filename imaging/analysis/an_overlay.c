@@ -36,7 +36,7 @@ static void line(const canvas *c, float x0, float y0, float x1, float y1, const 
 static void poly(const canvas *c, const tl_analysis_polyline *pl, float sp, const uint8_t col[3])
 {
     for (uint32_t i = 0; i + 1 < pl->n; i++) {
-        if (pl->x_mm[i + 1] - pl->x_mm[i] > 2.0f) /* gap */
+        if (pl->x_mm[i + 1] - pl->x_mm[i] > 2.0f || fabsf(pl->z_mm[i + 1] - pl->z_mm[i]) > 2.0f)
             continue;
         line(c, pl->x_mm[i] / sp, pl->z_mm[i] / sp, pl->x_mm[i + 1] / sp, pl->z_mm[i + 1] / sp,
              col, 1);

@@ -7,23 +7,59 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_float(const void *x, const void *y)
+/* k-th smallest (0-based) by quickselect; reorders v. */
+static float select_k(float *v, uint32_t n, uint32_t k)
 {
-    float a = *(const float *)x, b = *(const float *)y;
-    return (a > b) - (a < b);
+    uint32_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = v[lo + (hi - lo) / 2];
+        uint32_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                float t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return v[k];
+    }
+    return v[k];
 }
 
+/* Percentile p of n floats (linear interpolation); reorders v. O(n). */
 float an_percentile_f(float *v, uint32_t n, float p)
 {
     if (n == 0)
         return NAN;
-    qsort(v, n, sizeof *v, cmp_float);
     float pos = p / 100.0f * (float)(n - 1);
+    if (pos < 0)
+        pos = 0;
     uint32_t i = (uint32_t)pos;
     if (i + 1 >= n)
-        return v[n - 1];
+        return select_k(v, n, n - 1);
     float f = pos - (float)i;
-    return v[i] * (1 - f) + v[i + 1] * f;
+    float a = select_k(v, n, i);
+    if (f <= 0)
+        return a;
+    /* the next order statistic is the minimum of the upper part */
+    float b = v[i + 1];
+    for (uint32_t k = i + 2; k < n; k++)
+        if (v[k] < b)
+            b = v[k];
+    return a * (1 - f) + b * f;
 }
 
 static tl_status grow(tl_analyzer *a, uint32_t ns, uint32_t h, uint32_t cells)
@@ -109,6 +145,34 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
     if (st != TL_OK)
         return st;
 
+    /* Band search grid: about 0.1 mm rows. */
+    a->band_q = (uint32_t)lroundf(0.1f / a->sp);
+    if (a->band_q < 1)
+        a->band_q = 1;
+    a->band_nr = (int)(a->h / a->band_q);
+    a->band_maxstep = (int)ceilf(0.25f * (float)a->sw * a->sp / ((float)a->band_q * a->sp));
+    size_t bn = (size_t)a->ns * (size_t)a->band_nr;
+    if (bn > a->band_cap) {
+        float *is = realloc(a->band_is, bn * sizeof *is);
+        if (!is)
+            return TL_ERR_NO_MEM;
+        a->band_is = is;
+        int8_t *sg = realloc(a->band_sign, bn);
+        if (!sg)
+            return TL_ERR_NO_MEM;
+        a->band_sign = sg;
+        int16_t *fr = realloc(a->band_from, bn * sizeof *fr);
+        if (!fr)
+            return TL_ERR_NO_MEM;
+        a->band_from = fr;
+        float *c = realloc(a->band_cost, 2 * bn * sizeof *c); /* >= 2 rows of nr */
+        if (!c)
+            return TL_ERR_NO_MEM;
+        a->band_cost = c;
+        a->band_cap = bn;
+    }
+    a->band_strength = 0;
+
     /* One pass over the pixels: strip means per row. */
     const uint32_t ns = a->ns, sw2 = a->sw, h = a->h;
     for (uint32_t r = 0; r < h; r++) {
@@ -118,13 +182,14 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
             const uint8_t *p = px + (size_t)s * sw2;
             uint32_t sum = 0, cnt = sw2;
             if (vm) {
+                /* valid is 0 or 255: mask without branches so it vectorises */
                 const uint8_t *v = vm + (size_t)s * sw2;
                 cnt = 0;
-                for (uint32_t i = 0; i < sw2; i++)
-                    if (v[i]) {
-                        sum += p[i];
-                        cnt++;
-                    }
+                for (uint32_t i = 0; i < sw2; i++) {
+                    uint32_t on = (uint32_t)(v[i] != 0);
+                    sum += p[i] * on;
+                    cnt += on;
+                }
             } else {
                 for (uint32_t i = 0; i < sw2; i++)
                     sum += p[i];
@@ -132,23 +197,51 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
             a->prof[(size_t)s * h + r] = 2 * cnt >= sw2 ? (float)sum / (float)cnt : NAN;
         }
     }
+    /* Black padding around the scanned area (images from other systems come
+     * without a valid mask): a strip with no echo at all is not tissue. */
+    if (!img->valid)
+        for (uint32_t s = 0; s < ns; s++) {
+            float *p = an_prof(a, s), mx = 0;
+            for (uint32_t r = 0; r < h; r++)
+                mx = an_maxf(mx, p[r]);
+            if (mx < 2.0f)
+                for (uint32_t r = 0; r < h; r++)
+                    p[r] = NAN;
+        }
     uint32_t k = (uint32_t)lroundf(0.06f / a->sp);
     if (k < 1)
         k = 1;
     for (uint32_t s = 0; s < ns; s++)
         box2(an_prof(a, s), an_sm(a, s), a->tmp, a->cum, h, k);
 
-    /* Lesion map cells. */
+    /* Lesion map cells, from prefix sums of each strip (valid rows only). */
     float rows_per_cell = AN_CELL_MM / a->sp;
     for (uint32_t s = 0; s < ns; s++) {
         const float *p = an_prof(a, s);
+        double *cs = a->cum;
+        float *cn = a->tmp;   /* running count of valid rows, as float */
+        cs[0] = 0;
+        float n = 0;
+        for (uint32_t r = 0; r < h; r++) {
+            bool ok = !isnan(p[r]);
+            cs[r + 1] = cs[r] + (ok ? p[r] : 0.0f);
+            cn[r] = n;
+            n += ok ? 1.0f : 0.0f;
+        }
         for (uint32_t c = 0; c < a->cell_rows; c++) {
-            float r0 = (float)c * rows_per_cell, r1 = r0 + rows_per_cell;
-            a->cell[(size_t)s * a->cell_rows + c] = an_mean(p, h, r0, r1);
+            uint32_t r0 = (uint32_t)((float)c * rows_per_cell);
+            uint32_t r1 = (uint32_t)((float)(c + 1) * rows_per_cell);
+            if (r1 > h)
+                r1 = h;
+            if (r1 <= r0)
+                r1 = r0 + 1 <= h ? r0 + 1 : h;
+            float k = (r1 < h ? cn[r1] : n) - cn[r0];
+            a->cell[(size_t)s * a->cell_rows + c] = k > 0 ? (float)((cs[r1] - cs[r0]) / k) : NAN;
         }
     }
     for (uint32_t s = 0; s < ns; s++) {
         a->bone_row[s] = a->bone2_row[s] = NAN;
+        a->bone_line[s] = false;
         a->sup_row[s] = a->deep_row[s] = a->sup_fit[s] = a->deep_fit[s] = NAN;
         a->band_level[s] = NAN;
     }
@@ -186,39 +279,40 @@ float an_median_rows(const float *p, uint32_t h, float r0, float r1, float *scra
     return an_percentile_f(scratch, n, 50);
 }
 
-/* Bone: the brightest thin reflector with an acoustic shadow under it. The
- * surface reported is the top of the cortex (half-maximum above the peak). */
-void an_find_bone(tl_analyzer *a, float min_depth_mm)
+/* Fallback for images whose bone casts no clean shadow (real scanners fill
+ * it with reverberation and side lobes): a very bright ridge with much
+ * darker tissue under it. */
+static void bright_ridge_bone(tl_analyzer *a, int r0, float tissue)
 {
-    const uint32_t h = a->h, ns = a->ns;
+    const uint32_t h = a->h;
     const float sp = a->sp;
-    /* Brightness reference: a high percentile of the smoothed profiles. */
     uint32_t n = 0;
-    for (uint32_t s = 0; s < ns; s += 2)
-        for (uint32_t r = 0; r < h && n < h; r += 4)
-            a->tmp[n++] = an_sm(a, s)[r];
-    float p99 = an_percentile_f(a->tmp, n, 99.0f);
-    float bright = fmaxf(0.55f * p99, 40.0f);
-    int r0 = (int)(min_depth_mm / sp), dmin = (int)(0.8f / sp), dmax = (int)(5.0f / sp);
-    for (uint32_t s = 0; s < ns; s++) {
-        const float *m = an_sm(a, s), *p = an_prof(a, s);
+    for (uint32_t s = 0; s < a->ns; s++)
+        for (uint32_t r = (uint32_t)r0; r < h && n < h; r += 8)
+            if (!isnan(an_sm(a, s)[r]))
+                a->tmp[n++] = an_sm(a, s)[r];
+    float p995 = an_percentile_f(a->tmp, n, 99.5f);
+    float bright = fmaxf(fmaxf(0.75f * p995, 2.5f * tissue), 120.0f);
+    int d0 = (int)(1.0f / sp), d1 = (int)(4.0f / sp), up = (int)(1.0f / sp);
+    for (uint32_t s = 0; s < a->ns; s++) {
+        const float *m = an_sm(a, s);
         float best = 0;
         int br = -1;
-        for (int r = r0; r + dmin + 4 < (int)h; r++) {
+        if (!isnan(a->bone_row[s]))
+            continue;
+        for (int r = r0; r + d1 < (int)h; r++) {
             if (!(m[r] >= bright) || m[r] < m[r - 1] || m[r] < m[r + 1])
                 continue;
-            float sh = an_mean(p, h, (float)(r + dmin), (float)(r + dmax));
-            if (!(sh < 0.45f * m[r]))
+            float below = an_mean(m, h, (float)(r + d0), (float)(r + d1));
+            if (!(below < 0.45f * m[r]))
                 continue;
-            float score = m[r] - sh;
-            if (score > best) {
-                best = score;
-                br = r;
-            }
+            br = r;     /* the deepest such ridge: nothing bright lies under bone */
+            best = m[r] - below;
         }
-        if (br < 0)
+        if (br < 0 || best <= 0)
             continue;
-        float half = 0.5f * (m[br] + an_mean(p, h, (float)(br - dmax), (float)(br - dmin)));
+        float above = an_mean(m, h, (float)(br - up), (float)(br - up / 3));
+        float half = 0.5f * (m[br] + (isnan(above) ? 0.0f : above));
         float row = (float)br;
         for (int r = br; r > r0; r--)
             if (m[r - 1] < half) {
@@ -226,22 +320,115 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
                 break;
             }
         a->bone_row[s] = row;
+        a->bone_line[s] = true;
     }
-    /* Isolated bright specks are not bone: keep strips with a neighbour at a
-     * similar depth. */
+}
+
+/* Bone: the onset of an acoustic shadow (echoes fall to the noise floor and
+ * stay there, with no bright line inside) under tissue. The surface is the
+ * top of the cortex line when there is one (its rising half level), else the
+ * half-level crossing into the shadow. */
+void an_find_bone(tl_analyzer *a, float min_depth_mm)
+{
+    const uint32_t h = a->h, ns = a->ns;
+    const float sp = a->sp;
+    /* Tissue reference: the median of the smoothed profiles. */
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < ns; s += 2)
+        for (uint32_t r = (uint32_t)(1.0f / sp); r < h && n < h; r += 4) {
+            float v = an_sm(a, s)[r];
+            if (v > 2.0f)
+                a->tmp[n++] = v;
+        }
+    float tissue = an_percentile_f(a->tmp, n, 60);
+    float dark = fmaxf(6.0f, 0.15f * tissue);
+    int r0 = (int)(min_depth_mm / sp), step = (int)fmaxf(1.0f, 0.1f / sp);
+    int run = (int)(4.0f / sp), up1 = (int)(1.5f / sp), up0 = (int)(0.3f / sp);
+    float *sufmax = a->tmp;   /* tissue percentile no longer needed */
+    for (uint32_t s = 0; s < ns; s++) {
+        const float *m = an_sm(a, s), *p = an_prof(a, s);
+        int found = -1;
+        /* suffix sums and maxima: "dark from here to the bottom, no line" */
+        a->cum[h] = 0;
+        float mx = 0;
+        for (int r = (int)h - 1; r >= 0; r--) {
+            a->cum[r] = a->cum[r + 1] + (isnan(p[r]) ? 0.0 : p[r]);
+            mx = an_maxf(mx, m[r]);   /* NAN compares false: skipped */
+            sufmax[r] = mx;
+        }
+        for (int r = r0; r + 4 < (int)h; r += step) {
+            int q = r + up0;
+            if ((int)h - q < (int)(1.5f / sp))
+                break;     /* too close to the bottom to tell a shadow */
+            float sh = (float)(a->cum[q] / (double)((int)h - q));
+            if (!(sh < dark))
+                continue;
+            float above = an_mean(p, h, (float)(r - up1), (float)(r - up0));
+            if (!(above > 2.5f * dark))
+                continue;
+            /* a bright line below means fluid or cartilage over bone, not a shadow */
+            if (sufmax[q] > 0.8f * tissue && sufmax[q] > 3.0f * dark)
+                continue;
+            found = r;
+            break;
+        }
+        if (found < 0)
+            continue;
+        /* refine: the cortex line just above the onset, or the crossing */
+        int lo = found - (int)(0.6f / sp), pk = found;   /* the cortex is thin */
+        if (lo < r0)
+            lo = r0;
+        for (int r = lo; r <= found + up0 && r < (int)h; r++)
+            if (m[r] > m[pk])
+                pk = r;
+        /* tissue just above the candidate cortex line */
+        float above = an_mean(p, h, (float)pk - 0.8f / sp, (float)pk - 0.3f / sp);
+        float row;
+        if (m[pk] > 1.6f * above && m[pk] > 2.0f * dark) {
+            a->bone_line[s] = true;
+            float half = 0.5f * (m[pk] + above);
+            row = (float)pk;
+            for (int r = pk; r > lo; r--)
+                if (m[r - 1] < half) {
+                    row = (float)(r - 1) + (half - m[r - 1]) / (m[r] - m[r - 1] + 1e-6f);
+                    break;
+                }
+        } else {
+            float half = 0.5f * (above + an_mean(p, h, (float)found + up0, (float)found + run));
+            row = (float)found;
+            for (int r = found - up1; r < found + up1 && r + 1 < (int)h; r++)
+                if (r > 0 && m[r] >= half && m[r + 1] < half) {
+                    row = (float)r + (m[r] - half) / (m[r] - m[r + 1] + 1e-6f);
+                    break;
+                }
+        }
+        a->bone_row[s] = row;
+    }
+    uint32_t nb = 0, nv = 0;
+    for (uint32_t s = 0; s < ns; s++) {
+        nb += !isnan(a->bone_row[s]);
+        nv += !isnan(an_prof(a, s)[h / 2]);
+    }
+    if (4 * nb < nv)
+        bright_ridge_bone(a, r0, tissue);
+/* Isolated specks are not bone: keep strips that agree with the median
+     * of their neighbours within 2 mm either side. */
     float tol = 1.5f / sp;
+    int span = (int)lroundf(2.0f / (sp * (float)a->sw));
+    if (span < 2)
+        span = 2;
     for (uint32_t s = 0; s < ns; s++) {
         a->tmp[s] = NAN;
         if (isnan(a->bone_row[s]))
             continue;
-        bool ok = false;
-        for (int d = -2; d <= 2 && !ok; d++) {
+        float nb_rows[64];
+        uint32_t k = 0;
+        for (int d = -span; d <= span && k < 64; d++) {
             int t = (int)s + d;
-            if (d == 0 || t < 0 || t >= (int)ns || isnan(a->bone_row[t]))
-                continue;
-            ok = fabsf(a->bone_row[t] - a->bone_row[s]) < tol;
+            if (d != 0 && t >= 0 && t < (int)ns && !isnan(a->bone_row[t]))
+                nb_rows[k++] = a->bone_row[t];
         }
-        if (ok)
+        if (k >= 2 && fabsf(an_percentile_f(nb_rows, k, 50) - a->bone_row[s]) < tol)
             a->tmp[s] = a->bone_row[s];
     }
     memcpy(a->bone_row, a->tmp, ns * sizeof(float));

@@ -70,6 +70,10 @@ void tl_analyzer_destroy(tl_analyzer *a)
     free(a->cell);
     free(a->label);
     free(a->stack);
+    free(a->band_is);
+    free(a->band_sign);
+    free(a->band_cost);
+    free(a->band_from);
     free(a);
 }
 

@@ -64,6 +64,23 @@ tl_status tl_cv_resize(const tl_cv_image *src, tl_cv_image *dst)
 
 /* ---- analysis ---------------------------------------------------------- */
 
+tl_status tl_cv_analysis_gaussian(const tl_cv_image *src, tl_cv_image *dst, int ksize)
+{
+    if (!src || !dst || src->type != TL_CV_U8 || dst->type != TL_CV_U8 || ksize < 1 ||
+        ksize % 2 == 0 || src->width != dst->width || src->height != dst->height ||
+        src->data == dst->data)
+        return TL_ERR_INVALID_ARG;
+    try {
+        cv::Mat s, d;
+        if (!as_mat(src, s) || !as_mat(dst, d))
+            return TL_ERR_INVALID_ARG;
+        cv::GaussianBlur(s, d, cv::Size(ksize, ksize), 0);
+        return TL_OK;
+    } catch (const cv::Exception &) {
+        return TL_ERR_INVALID_ARG;
+    }
+}
+
 
 /* ---- guidance (needle) ------------------------------------------------- */
 

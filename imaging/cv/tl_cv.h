@@ -38,6 +38,11 @@ tl_status tl_cv_resize(const tl_cv_image *src, tl_cv_image *dst);
 
 /* ---- analysis ---------------------------------------------------------- */
 
+/* Gaussian blur (ksize x ksize, odd) of an 8-bit image into dst (same size,
+ * may not alias src): `talus bench analysis` times it as the reference cost
+ * of one OpenCV filter pass over a frame. */
+tl_status tl_cv_analysis_gaussian(const tl_cv_image *src, tl_cv_image *dst, int ksize);
+
 
 /* ---- guidance (needle) ------------------------------------------------- */
 

@@ -1,0 +1,251 @@
+/* One case of `talus eval tissue` (see eval_tissue_case.h). */
+#include "eval_tissue_case.h"
+
+#include "tl_imaging.h"
+#include "tl_sim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct eval_ctx {
+    tl_analyzer *an;
+    int16_t *rf;
+    size_t rf_cap;
+};
+
+tl_status eval_ctx_create(eval_ctx **out)
+{
+    eval_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return TL_ERR_NO_MEM;
+    tl_status st = tl_analyzer_create(&c->an);
+    if (st != TL_OK) {
+        free(c);
+        return st;
+    }
+    *out = c;
+    return TL_OK;
+}
+
+void eval_ctx_destroy(eval_ctx *c)
+{
+    if (!c)
+        return;
+    tl_analyzer_destroy(c->an);
+    free(c->rf);
+    free(c);
+}
+
+static tl_status seti(tl_sim *sim, const char *key, int v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%d", v);
+    return tl_sim_set_param(sim, key, buf);
+}
+
+static tl_status setf(tl_sim *sim, const char *key, double v)
+{
+    char buf[48];
+    snprintf(buf, sizeof buf, "%.4f", v);
+    return tl_sim_set_param(sim, key, buf);
+}
+
+/* Does a target explain this truth lesion? Its centroid inside the lesion
+ * ellipse grown by 1 mm, or within 1.5 mm of the lesion's centre. */
+static bool target_hits(const tl_analysis_target *t, const tl_sim_lesion *l, float ox, float oz)
+{
+    float x = t->x_mm + ox, z = t->z_mm + oz;
+    if (hypotf(x - l->cx_mm, z - l->cz_mm) < 1.5f)
+        return true;
+    tl_sim_lesion g = *l;
+    g.width_mm += 2.0f;
+    g.depth_mm += 2.0f;
+    return tl_sim_lesion_contains(&g, x, z);
+}
+
+tl_status eval_run_case(eval_ctx *ctx, int anatomy, uint64_t seed, uint64_t index,
+                        eval_case_result *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->thickness_err = NAN;
+    tl_rng rng;
+    tl_rng_seed(&rng, seed * 0x9E3779B97F4A7C15ull + index * 0xBF58476D1CE4E5B9ull + (uint64_t)anatomy);
+    const char *preset = anatomy == TL_AN_PLANTAR_FASCIA ? "plantar-fascia"
+                         : anatomy == TL_AN_ACHILLES     ? "achilles"
+                                                         : "ankle-recess";
+    tl_sim *sim = NULL;
+    tl_status st = tl_sim_create(preset, tl_rng_next(&rng), &sim);
+    if (st != TL_OK) {
+        snprintf(err, errlen, "simulator preset %s", preset);
+        return st;
+    }
+    /* The scene. */
+    double thick = tl_rng_range(&rng, 2.0, 8.0);
+    bool lesion = anatomy != TL_AN_ANKLE_RECESS && tl_rng_uniform(&rng) < 0.5;
+    bool anechoic = tl_rng_uniform(&rng) < 0.2;
+    double lw = tl_rng_range(&rng, 2.0, 10.0), ld = tl_rng_range(&rng, 1.0, 4.0);
+    double lc = tl_rng_range(&rng, -20.0, -3.0);
+    bool aniso = tl_rng_uniform(&rng) < 0.3;
+    double adeg = (tl_rng_uniform(&rng) < 0.5 ? -1 : 1) * tl_rng_range(&rng, 4.0, 15.0);
+    double f0 = tl_rng_range(&rng, 7.5, 15.0);
+    double depth = tl_rng_range(anatomy == TL_AN_ANKLE_RECESS ? &rng : &rng,
+                                anatomy == TL_AN_ANKLE_RECESS ? 30.0 : 25.0, 45.0);
+    double gain = tl_rng_range(&rng, -6.0, 6.0), noise = tl_rng_range(&rng, -75.0, -50.0);
+    int grade = (int)(tl_rng_uniform(&rng) * 4.0);
+    double cart = tl_rng_range(&rng, 0.8, 2.2);
+    bool insertion = tl_rng_uniform(&rng) < 0.35;
+    bool fluid = tl_rng_uniform(&rng) < 0.15;
+    double age = tl_rng_range(&rng, 20.0, 80.0);
+    char sex = tl_rng_uniform(&rng) < 0.5 ? 'M' : 'F';
+    bool patient = tl_rng_uniform(&rng) < 0.8;
+
+    st = TL_OK;
+    st = st ? st : setf(sim, "f0_mhz", f0);
+    st = st ? st : setf(sim, "depth_mm", depth);
+    st = st ? st : setf(sim, "gain_db", gain);
+    st = st ? st : setf(sim, "noise_db", noise);
+    st = st ? st : setf(sim, "anisotropy_deg", aniso ? adeg : 0.0);
+    if (anatomy == TL_AN_ANKLE_RECESS) {
+        st = st ? st : seti(sim, "effusion_grade", grade);
+        st = st ? st : setf(sim, "cartilage_mm", cart);
+    } else {
+        st = st ? st : setf(sim, "thickness_mm", thick);
+        st = st ? st : seti(sim, "lesion", lesion);
+        if (lesion) {
+            st = st ? st : setf(sim, "lesion_width_mm", lw);
+            st = st ? st : setf(sim, "lesion_depth_mm", ld);
+            st = st ? st : setf(sim, "lesion_contrast_db", lc);
+            st = st ? st : tl_sim_set_param(sim, "lesion_kind", anechoic ? "anechoic" : "hypoechoic");
+        }
+        if (anatomy == TL_AN_ACHILLES)
+            st = st ? st : tl_sim_set_param(sim, "site", insertion ? "insertion" : "midportion");
+        if (anatomy == TL_AN_PLANTAR_FASCIA)
+            st = st ? st : seti(sim, "fluid", fluid);
+    }
+    tl_geometry g;
+    st = st ? st : tl_sim_get_geometry(sim, &g);
+    if (st != TL_OK) {
+        snprintf(err, errlen, "simulator parameters");
+        tl_sim_destroy(sim);
+        return st;
+    }
+    size_t n = (size_t)g.lines * g.samples;
+    if (n > ctx->rf_cap) {
+        int16_t *p = realloc(ctx->rf, n * sizeof *p);
+        if (!p) {
+            tl_sim_destroy(sim);
+            return TL_ERR_NO_MEM;
+        }
+        ctx->rf = p;
+        ctx->rf_cap = n;
+    }
+    tl_sim_truth *truth = calloc(1, sizeof *truth);
+    if (!truth) {
+        tl_sim_destroy(sim);
+        return TL_ERR_NO_MEM;
+    }
+    st = tl_sim_render(sim, 0, ctx->rf, n, truth);
+    tl_sim_destroy(sim);
+    if (st != TL_OK) {
+        snprintf(err, errlen, "render");
+        free(truth);
+        return st;
+    }
+    /* The imaging chain, as the station runs it. */
+    tl_imaging_params ip = tl_imaging_params_default();
+    tl_imaging_plan *plan = NULL;
+    tl_bmode img;
+    memset(&img, 0, sizeof img);
+    st = tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &plan);
+    uint32_t w = 0, h = 0;
+    float sp = 0, ox = 0, oz = 0;
+    st = st ? st : tl_imaging_plan_output(plan, &w, &h, &sp, &ox, &oz);
+    st = st ? st : tl_bmode_alloc(&img, w, h);
+    if (st == TL_OK) {
+        img.spacing_mm = sp;
+        img.origin_x_mm = ox;
+        img.origin_z_mm = oz;
+        tl_frame f;
+        memset(&f, 0, sizeof f);
+        f.geom = g;
+        f.type = TL_IMAGE_RF_REAL;
+        f.data = ctx->rf;
+        f.data_bytes = n * sizeof(int16_t);
+        st = tl_imaging_execute(plan, &f, &img, NULL);
+    }
+    tl_imaging_plan_destroy(plan);
+    if (st != TL_OK) {
+        snprintf(err, errlen, "imaging");
+        tl_bmode_free(&img);
+        free(truth);
+        return st;
+    }
+    /* The analysis. */
+    tl_analysis_params p = tl_analysis_params_default(anatomy);
+    if (patient) {
+        p.age_years = (float)age;
+        p.sex = sex;
+    }
+    tl_analysis_result r;
+    uint64_t t0 = tl_now_ns();
+    st = tl_analyze(ctx->an, &img, &p, &r);
+    out->analysis_ms = (double)(tl_now_ns() - t0) / 1e6;
+    ox = img.origin_x_mm;
+    oz = img.origin_z_mm;
+    tl_bmode_free(&img);
+    if (st != TL_OK) {
+        snprintf(err, errlen, "analysis");
+        free(truth);
+        return st;
+    }
+    /* Scoring. */
+    out->found = r.structure_found;
+    out->anisotropic = truth->anisotropic;
+    bool truth_abn;
+    if (anatomy == TL_AN_PLANTAR_FASCIA)
+        truth_abn = truth->thickness_mm > 4.0f;
+    else if (anatomy == TL_AN_ACHILLES)
+        truth_abn = truth->thickness_mm >
+                    tl_achilles_limit_mm(truth->achilles_insertion, p.age_years, p.sex);
+    else
+        truth_abn = truth->effusion_grade >= 2;
+    out->abnormal_ok = truth_abn == r.abnormal;
+    if (isfinite(truth->thickness_mm))
+        out->thickness_err = r.structure_found && isfinite(r.thickness_mm)
+                                 ? fabs((double)r.thickness_mm - truth->thickness_mm)
+                                 : fabs((double)truth->thickness_mm);
+    out->lesion_called = r.n_targets > 0;
+    for (uint32_t i = 0; i < truth->n_lesions && i < EVAL_MAX_LESIONS; i++) {
+        const tl_sim_lesion *l = &truth->lesions[i];
+        bool big = l->width_mm >= 3.0f && l->contrast_db <= -6.0f;
+        int hit = -1;
+        float best = INFINITY;
+        for (uint32_t k = 0; k < r.n_targets; k++) {
+            float d = hypotf(r.targets[k].x_mm + ox - l->cx_mm, r.targets[k].z_mm + oz - l->cz_mm);
+            if (target_hits(&r.targets[k], l, ox, oz) && d < best) {
+                best = d;
+                hit = (int)k;
+            }
+        }
+        out->lesions++;
+        out->lesions_big += big;
+        if (hit >= 0) {
+            out->lesions_hit++;
+            out->lesions_big_hit += big;
+            out->centroid_err[out->n_centroid++] = best;
+        }
+    }
+    snprintf(out->summary, sizeof out->summary,
+             "truth %.2f meas %.2f found %d abn %d/%d lesions %d hit %d targets %u | params "
+             "thickness_mm=%.2f lesion=%d lesion_width_mm=%.1f lesion_depth_mm=%.1f "
+             "lesion_contrast_db=%.1f lesion_kind=%s anisotropy_deg=%.1f f0_mhz=%.1f depth_mm=%.0f "
+             "gain_db=%.1f noise_db=%.0f effusion_grade=%d cartilage_mm=%.2f site=%s fluid=%d",
+             truth->thickness_mm, r.thickness_mm, r.structure_found, truth_abn, r.abnormal,
+             out->lesions, out->lesions_hit, r.n_targets, thick, lesion, lw, ld, lc,
+             anechoic ? "anechoic" : "hypoechoic", aniso ? adeg : 0.0, f0, depth, gain, noise,
+             grade, cart, insertion ? "insertion" : "midportion", fluid);
+    free(truth);
+    return TL_OK;
+}

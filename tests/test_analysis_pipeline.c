@@ -1,0 +1,167 @@
+/* tl_analysis through the real pipeline and on real data, via the talus
+ * binary: a small `talus eval tissue` (loose bounds; the full figures are
+ * in docs/accuracy.md) and `talus analyze` on every image in the shared
+ * data (no crash, one JSON object, the bone surface found in the in-vivo
+ * MSK frames). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *bin(void)
+{
+    const char *b = getenv("TALUS_BIN");
+    return b ? b : "talus";
+}
+
+/* Run a command, return its stdout (malloc'd) and exit status. */
+static char *run(const char *cmd, int *status)
+{
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    size_t k;
+    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (n + 1 >= cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[n] = '\0';
+    int st = pclose(f);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return buf;
+}
+
+static double num(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b)
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    assert_true(cJSON_IsNumber(x));
+    return x->valuedouble;
+}
+
+static void test_small_eval(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s eval tissue --anatomy all --cases 12 --seed 5 --json 2>/dev/null", bin());
+    int st = 0;
+    char *out = run(cmd, &st);
+    assert_int_equal(st, 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    assert_int_equal((int)num(j, "cases", NULL), 12);
+    assert_int_equal((int)num(j, "failed_cases", NULL), 0);
+    assert_true(num(j, "structure_found_rate", NULL) >= 0.75);
+    assert_true(num(j, "thickness_abs_err_mm", "median") <= 1.0);
+    assert_true(num(j, "abnormal_accuracy", NULL) >= 0.6);
+    const cJSON *pa = cJSON_GetObjectItemCaseSensitive(j, "per_anatomy");
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(pa, "plantar-fascia"));
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(pa, "achilles"));
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(pa, "ankle-recess"));
+    cJSON_Delete(j);
+    free(out);
+}
+
+static void test_bone_in_real_msk_frames(void **state)
+{
+    (void)state;
+    const char *data = getenv("TALUS_SHARED_DATA");
+    if (!data)
+        data = "../shared/data";
+    for (int frame = 0; frame <= 20; frame += 10) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "%s analyze %s/plus/BoneUltrasound_L14.igs.mha --frame %d --spacing-mm 0.1 "
+                 "--anatomy achilles --overlay /tmp/talus_test_analysis_%d.png --json",
+                 bin(), data, frame, frame);
+        int st = 0;
+        char *out = run(cmd, &st);
+        assert_int_equal(st, 0);
+        cJSON *j = cJSON_Parse(out);
+        assert_non_null(j);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "bone_found")));
+        /* the bright bone dome of this image: its top lies 24-30 mm deep,
+         * around the middle of the image */
+        const cJSON *bone = cJSON_GetObjectItemCaseSensitive(j, "bone_surface");
+        int on_dome = 0;
+        const cJSON *pt;
+        cJSON_ArrayForEach(pt, bone) {
+            double x = cJSON_GetArrayItem(pt, 0)->valuedouble, z = cJSON_GetArrayItem(pt, 1)->valuedouble;
+            if (x > 30 && x < 45 && z > 24 && z < 31)
+                on_dome++;
+        }
+        assert_true(on_dome >= 5);
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/talus_test_analysis_%d.png", frame);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        fclose(f);
+        remove(path);
+        cJSON_Delete(j);
+        free(out);
+    }
+}
+
+static void test_every_shared_image(void **state)
+{
+    (void)state;
+    const char *data = getenv("TALUS_SHARED_DATA");
+    if (!data)
+        data = "../shared/data";
+    static const char *const files[] = {
+        "plus/BoneUltrasound_L14.igs.mha", "plus/fCal_Test_Calibration_3NWires_fCal2.0.igs.mha",
+        "plus/NwirePhantomFreehandCropped.igs.mha", "plus/SyntheticVideoBuffer20.igs.mha",
+        "plus/UltrasonixLinearRfData.igs.mha", "plus/UltrasonixLinearScanConvertedData.igs.mha",
+        "itk/TreeBarkTexture.png",
+    };
+    static const char *const anat[] = { "plantar-fascia", "achilles", "ankle-recess" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        for (int k = 0; k < 3; k++) {
+            char cmd[1024];
+            snprintf(cmd, sizeof cmd, "%s analyze %s/%s --spacing-mm 0.1 --anatomy %s --json 2>/dev/null",
+                     bin(), data, files[i], anat[k]);
+            int st = 0;
+            char *out = run(cmd, &st);
+            assert_int_equal(st, 0);
+            cJSON *j = cJSON_Parse(out);
+            assert_non_null(j);
+            /* one object with the contract's fields; a thickness only with a structure */
+            assert_true(cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(j, "structure_found")));
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "thickness_mm");
+            if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "structure_found")))
+                assert_true(cJSON_IsNull(t));
+            else if (cJSON_IsNumber(t))
+                assert_true(t->valuedouble >= 0 && t->valuedouble < 20);
+            assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "targets")));
+            assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "warnings")));
+            cJSON_Delete(j);
+            free(out);
+        }
+    /* bad input: a clear error, not a crash */
+    char cmd[512];
+    int st = 0;
+    snprintf(cmd, sizeof cmd, "%s analyze /nonexistent.png --spacing-mm 0.1 --anatomy achilles --json 2>/dev/null", bin());
+    free(run(cmd, &st));
+    assert_int_equal(st, 1);
+    snprintf(cmd, sizeof cmd, "%s analyze x.png --anatomy knee --json 2>/dev/null", bin());
+    free(run(cmd, &st));
+    assert_int_equal(st, 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_eval),
+        cmocka_unit_test(test_bone_in_real_msk_frames),
+        cmocka_unit_test(test_every_shared_image),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,544 @@
+/* The processing thread: newest frame -> B-mode -> tissue analysis -> needle.
+ *
+ * Analysis and needle stages are wired in when their libraries are built
+ * (TL_UI_HAVE_* set by ui/CMakeLists.txt from the target type), so the
+ * station runs with whatever has landed and says on screen what is missing.
+ *
+ * Hand-off: the frame source copies into a one-frame inbox (newest wins, an
+ * untaken frame is counted as skipped) and signals; this thread swaps the
+ * inbox buffer with its own, processes, and publishes a copy of the view
+ * under the lock; the UI copies the newest view out. Nobody waits on anyone
+ * for longer than a memcpy. */
+#include "ui_internal.h"
+#include "tl_imaging.h"
+#ifdef TL_UI_HAVE_ANALYSIS
+#include "tl_analysis.h"
+#endif
+#ifdef TL_UI_HAVE_GUIDANCE
+#include "tl_guidance.h"
+#endif
+#ifdef TL_UI_HAVE_CALIBRATION
+#include "tl_calibration.h"
+#endif
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ui_pipeline {
+    ui_pipeline_params params;
+    char anatomy[32];
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+
+    /* inbox (under mu) */
+    tl_frame in;
+    void *in_buf;
+    size_t in_cap;
+    bool in_full;
+    atomic_uint_fast64_t pushed, skipped;
+
+    /* outbox (under mu) */
+    ui_view out;
+    uint64_t published;
+
+    /* processing-thread state */
+    tl_frame work;
+    void *work_buf;
+    size_t work_cap;
+    ui_view view;
+    tl_bmode bm;
+    tl_imaging_plan *plan;
+    tl_geometry plan_geom;
+    tl_image_type plan_type;
+#ifdef TL_UI_HAVE_ANALYSIS
+    tl_analyzer *analyzer;
+    tl_analysis_tracker *an_tracker;
+    tl_analysis_result an_frame, an_smooth;
+#endif
+#ifdef TL_UI_HAVE_GUIDANCE
+    tl_needle_detector *det;
+    tl_needle_tracker *ntrack;
+    /* The needle runs on its own worker, in parallel with the tissue
+     * analysis on the same B-mode (both only read it): on two cores the
+     * frame costs imaging + max(analysis, needle), not the sum. */
+    pthread_t nthread;
+    bool nstarted;
+    pthread_mutex_t nmu;
+    pthread_cond_t ncv;
+    int njob;                   /* 0 idle, 1 asked, 2 done */
+    bool nstop;
+    ui_view *nview;
+    double needle_ms;
+#endif
+#ifdef TL_UI_HAVE_CALIBRATION
+    bool cal_on;
+    tl_cal_record cal;
+    char cal_serial[32];
+#endif
+    float lateral_offset_mm;
+    /* per-frame processing times (under mu) */
+    double *proc_ms;
+    size_t n_proc, cap_proc;
+    double stage_sum[3];
+};
+
+void ui_view_free(ui_view *v)
+{
+    free(v->grey);
+    v->grey = NULL;
+    v->grey_cap = 0;
+}
+
+tl_status ui_view_copy(ui_view *dst, const ui_view *src)
+{
+    uint8_t *keep = dst->grey;
+    size_t cap = dst->grey_cap;
+    size_t need = (size_t)src->w * src->h;
+    if (need > cap) {
+        uint8_t *n = realloc(keep, need);
+        if (!n)
+            return TL_ERR_NO_MEM;
+        keep = n;
+        cap = need;
+    }
+    *dst = *src;
+    dst->grey = keep;
+    dst->grey_cap = cap;
+    if (need && src->grey)
+        memcpy(dst->grey, src->grey, need);
+    return TL_OK;
+}
+
+static bool same_geom(const tl_geometry *a, const tl_geometry *b)
+{
+    return a->kind == b->kind && a->lines == b->lines && a->samples == b->samples &&
+           a->pitch_mm == b->pitch_mm && a->radius_mm == b->radius_mm && a->fs_hz == b->fs_hz &&
+           a->f0_hz == b->f0_hz && a->c_m_s == b->c_m_s && a->depth_start_mm == b->depth_start_mm;
+}
+
+static tl_status make_bmode(ui_pipeline *pl, const tl_frame *f)
+{
+    if (!pl->plan || !same_geom(&pl->plan_geom, &f->geom) || pl->plan_type != f->type) {
+        tl_imaging_plan_destroy(pl->plan);
+        pl->plan = NULL;
+        tl_bmode_free(&pl->bm);
+        tl_imaging_params ip = tl_imaging_params_default();
+        /* Quick planning: the plan is built on the first frame while the
+         * probe streams; FFTW_MEASURE would stall the first image. */
+        ip.fft_effort = 0;
+        ip.orientation = (tl_orientation)pl->params.orientation;
+        /* Height fixed, width from the scanned area: no black margins, and
+         * about one raster pixel per screen pixel in the station's layout. */
+        ip.out_width = 0;
+        ip.out_height = 640;
+        tl_status st = tl_imaging_plan_create(&f->geom, f->type, &ip, &pl->plan);
+        if (st != TL_OK)
+            return st;
+        uint32_t w, h;
+        float sp, ox, oz;
+        tl_imaging_plan_output(pl->plan, &w, &h, &sp, &ox, &oz);
+        st = tl_bmode_alloc(&pl->bm, w, h);
+        if (st != TL_OK)
+            return st;
+        pl->plan_geom = f->geom;
+        pl->plan_type = f->type;
+    }
+    return tl_imaging_execute(pl->plan, f, &pl->bm, NULL);
+}
+
+#ifdef TL_UI_HAVE_ANALYSIS
+static void copy_poly(ui_polyline *d, const tl_analysis_polyline *s)
+{
+    d->n = s->n < UI_MAX_POINTS ? s->n : UI_MAX_POINTS;
+    memcpy(d->x, s->x_mm, d->n * sizeof(float));
+    memcpy(d->z, s->z_mm, d->n * sizeof(float));
+}
+
+static void run_analysis(ui_pipeline *pl, ui_view *v)
+{
+    int anatomy = tl_analysis_anatomy_from_name(pl->anatomy);
+    if (anatomy < 0)
+        return;
+    tl_analysis_params ap = tl_analysis_params_default(anatomy);
+    ap.age_years = (float)pl->params.age;
+    ap.sex = pl->params.sex;
+    if (tl_analyze(pl->analyzer, &pl->bm, &ap, &pl->an_frame) != TL_OK)
+        return;
+    tl_analysis_result *r = &pl->an_smooth;
+    if (tl_analysis_tracker_update(pl->an_tracker, &pl->an_frame, r) != TL_OK)
+        r = &pl->an_frame;
+    v->have_analysis = true;
+    v->structure_found = r->structure_found;
+    v->thickness_mm = r->thickness_mm;
+    v->thickness_sd_mm = r->thickness_sd_mm;
+    v->limit_mm = r->abnormal_limit_mm;
+    v->abnormal = r->abnormal;
+    v->site_x = r->site_x_mm;
+    v->site_z = r->site_z_mm;
+    copy_poly(&v->sup, &r->superficial);
+    copy_poly(&v->deep, &r->deep);
+    copy_poly(&v->bone, &r->bone);
+    copy_poly(&v->bone2, &r->bone2);
+    v->fibre_angle_deg = r->fibre_angle_deg;
+    v->anisotropy = r->anisotropy;
+    v->hypoechoic = r->hypoechoic;
+    v->cleft = r->cleft;
+    v->fluid = r->perifascial_fluid;
+    v->effusion_grade = r->effusion_grade;
+    v->n_targets = r->n_targets < UI_MAX_TARGETS ? r->n_targets : UI_MAX_TARGETS;
+    for (uint32_t i = 0; i < v->n_targets; i++) {
+        const tl_analysis_target *t = &r->targets[i];
+        v->targets[i] = (ui_target){ t->kind, t->x_mm, t->z_mm, t->width_mm, t->depth_mm,
+                                     t->confidence };
+    }
+    v->best_target = r->best_target < (int)v->n_targets ? r->best_target : -1;
+    v->warning[0] = '\0';
+    if (r->n_warnings)
+        snprintf(v->warning, sizeof v->warning, "%s", r->warnings[0]);
+}
+#endif
+
+#ifdef TL_UI_HAVE_GUIDANCE
+static void run_needle(ui_pipeline *pl, ui_view *v)
+{
+    tl_needle_detection d;
+    tl_needle_track tr;
+    if (tl_needle_detect(pl->det, &pl->bm, NULL, &d) != TL_OK)
+        return;
+    if (tl_needle_tracker_update(pl->ntrack, &d, &tr) != TL_OK)
+        return;
+    v->have_needle = true;
+    v->needle_found = tr.found;
+    v->out_of_plane = tr.out_of_plane;
+    v->tip_x = tr.tip_x_mm;
+    v->tip_z = tr.tip_z_mm;
+    v->angle_deg = tr.angle_deg;
+    v->needle_conf = tr.confidence;
+    /* Entry: back along the shaft (direction sign(a)*(cos a, sin a), deeper
+     * as it goes) by the visible length. */
+    float len = d.found ? d.length_mm : 15.0f;
+    float a = tr.angle_deg * (float)M_PI / 180.0f;
+    float sgn = tr.angle_deg >= 0 ? 1.0f : -1.0f;
+    v->entry_x = tr.tip_x_mm - len * sgn * cosf(a);
+    v->entry_z = tr.tip_z_mm - len * sgn * sinf(a);
+    if (d.found) {
+        v->entry_x = d.entry_x_mm;
+        v->entry_z = d.entry_z_mm;
+    }
+    snprintf(v->track_state, sizeof v->track_state, "%s", tl_track_state_name(tr.state));
+}
+#endif
+
+void ui_pipeline_set_calibration(ui_pipeline *pl, const void *record, const char *serial)
+{
+#ifdef TL_UI_HAVE_CALIBRATION
+    pthread_mutex_lock(&pl->mu);
+    pl->cal_on = record != NULL;
+    if (record) {
+        pl->cal = *(const tl_cal_record *)record;
+        snprintf(pl->cal_serial, sizeof pl->cal_serial, "%s", serial ? serial : "");
+    }
+    pthread_mutex_unlock(&pl->mu);
+#else
+    (void)pl;
+    (void)record;
+    (void)serial;
+#endif
+}
+
+#ifdef TL_UI_HAVE_GUIDANCE
+static void *needle_main(void *arg)
+{
+    ui_pipeline *pl = arg;
+    pthread_mutex_lock(&pl->nmu);
+    for (;;) {
+        while (pl->njob != 1 && !pl->nstop)
+            pthread_cond_wait(&pl->ncv, &pl->nmu);
+        if (pl->nstop)
+            break;
+        pthread_mutex_unlock(&pl->nmu);
+        uint64_t t0 = tl_now_ns();
+        run_needle(pl, pl->nview);
+        double ms = (tl_now_ns() - t0) / 1e6;
+        pthread_mutex_lock(&pl->nmu);
+        pl->needle_ms = ms;
+        pl->njob = 2;
+        pthread_cond_broadcast(&pl->ncv);
+    }
+    pthread_mutex_unlock(&pl->nmu);
+    return NULL;
+}
+#endif
+
+static void process_one(ui_pipeline *pl)
+{
+    ui_view *v = &pl->view;
+    tl_frame *f = &pl->work;
+    uint64_t t0 = tl_now_ns();
+    pl->lateral_offset_mm = 0;
+#ifdef TL_UI_HAVE_CALIBRATION
+    /* The probe's stored calibration: corrected speed of sound (axial scale)
+     * and lateral offset. A record that does not apply changes nothing (the
+     * status bar already says so). */
+    if (pl->cal_on && tl_cal_apply(&pl->cal, pl->cal_serial, tl_wall_time_s(), &f->geom,
+                                   &pl->lateral_offset_mm) != TL_OK)
+        pl->lateral_offset_mm = 0;
+#endif
+    if (make_bmode(pl, f) != TL_OK)
+        return;
+    v->w = pl->bm.width;
+    v->h = pl->bm.height;
+    v->spacing_mm = pl->bm.spacing_mm;
+    v->origin_x_mm = pl->bm.origin_x_mm + pl->lateral_offset_mm;
+    v->origin_z_mm = pl->bm.origin_z_mm;
+    size_t need = (size_t)v->w * v->h;
+    if (v->grey_cap < need) {
+        uint8_t *n = realloc(v->grey, need);
+        if (!n)
+            return;
+        v->grey = n;
+        v->grey_cap = need;
+    }
+    for (uint32_t r = 0; r < v->h; r++)
+        memcpy(v->grey + (size_t)r * v->w, pl->bm.pixels + (size_t)r * pl->bm.stride, v->w);
+    v->seq = f->seq;
+    v->t_device_us = f->t_device_us;
+    v->t_received_ns = f->t_received_ns;
+    v->have_analysis = false;
+    v->have_needle = false;
+    uint64_t t1 = tl_now_ns();
+#ifdef TL_UI_HAVE_GUIDANCE
+    pthread_mutex_lock(&pl->nmu);
+    pl->nview = v;
+    pl->njob = 1;
+    pthread_cond_broadcast(&pl->ncv);
+    pthread_mutex_unlock(&pl->nmu);
+#endif
+#ifdef TL_UI_HAVE_ANALYSIS
+    run_analysis(pl, v);
+#endif
+    uint64_t t2 = tl_now_ns();
+    double needle_ms = 0;
+#ifdef TL_UI_HAVE_GUIDANCE
+    pthread_mutex_lock(&pl->nmu);
+    while (pl->njob != 2)
+        pthread_cond_wait(&pl->ncv, &pl->nmu);
+    pl->njob = 0;
+    needle_ms = pl->needle_ms;
+    pthread_mutex_unlock(&pl->nmu);
+#endif
+    v->t_processed_ns = tl_now_ns();
+    v->stage_ms[0] = (t1 - t0) / 1e6;
+    v->stage_ms[1] = (t2 - t1) / 1e6;
+    v->stage_ms[2] = needle_ms;
+    v->proc_ms = (v->t_processed_ns - t0) / 1e6;
+
+    pthread_mutex_lock(&pl->mu);
+    if (ui_view_copy(&pl->out, v) == TL_OK)
+        pl->published++;
+    if (pl->n_proc == pl->cap_proc) {
+        size_t nc = pl->cap_proc ? pl->cap_proc * 2 : 1024;
+        double *np = realloc(pl->proc_ms, nc * sizeof *np);
+        if (np) {
+            pl->proc_ms = np;
+            pl->cap_proc = nc;
+        }
+    }
+    if (pl->n_proc < pl->cap_proc) {
+        pl->proc_ms[pl->n_proc++] = v->proc_ms;
+        for (int k = 0; k < 3; k++)
+            pl->stage_sum[k] += v->stage_ms[k];
+    }
+    pthread_mutex_unlock(&pl->mu);
+}
+
+static void *thread_main(void *arg)
+{
+    ui_pipeline *pl = arg;
+    pthread_mutex_lock(&pl->mu);
+    for (;;) {
+        while (!pl->in_full && !pl->stop)
+            pthread_cond_wait(&pl->cv, &pl->mu);
+        if (pl->stop)
+            break;
+        /* Swap buffers: the inbox gets our old one. */
+        void *b = pl->work_buf;
+        size_t c = pl->work_cap;
+        pl->work = pl->in;
+        pl->work_buf = pl->in_buf;
+        pl->work_cap = pl->in_cap;
+        pl->work.data = pl->work_buf;
+        pl->in_buf = b;
+        pl->in_cap = c;
+        pl->in_full = false;
+        pthread_mutex_unlock(&pl->mu);
+        process_one(pl);
+        pthread_mutex_lock(&pl->mu);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out)
+{
+    *out = NULL;
+    ui_pipeline *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return TL_ERR_NO_MEM;
+    pl->params = *p;
+    snprintf(pl->anatomy, sizeof pl->anatomy, "%s", p->anatomy ? p->anatomy : "plantar-fascia");
+    pl->params.anatomy = pl->anatomy;
+    pthread_mutex_init(&pl->mu, NULL);
+    pthread_cond_init(&pl->cv, NULL);
+#ifdef TL_UI_HAVE_GUIDANCE
+    pthread_mutex_init(&pl->nmu, NULL);
+    pthread_cond_init(&pl->ncv, NULL);
+#endif
+    atomic_init(&pl->pushed, 0);
+    atomic_init(&pl->skipped, 0);
+    tl_status st = TL_OK;
+#ifdef TL_UI_HAVE_ANALYSIS
+    if (st == TL_OK)
+        st = tl_analyzer_create(&pl->analyzer);
+    if (st == TL_OK)
+        st = tl_analysis_tracker_create(&pl->an_tracker);
+#endif
+#ifdef TL_UI_HAVE_GUIDANCE
+    if (st == TL_OK) {
+        tl_needle_params np = tl_needle_params_default();
+        st = tl_needle_detector_create(&np, &pl->det);
+    }
+    if (st == TL_OK) {
+        tl_tracker_params tp = tl_tracker_params_default();
+        st = tl_needle_tracker_create(&tp, &pl->ntrack);
+    }
+    if (st == TL_OK && pthread_create(&pl->nthread, NULL, needle_main, pl) != 0)
+        st = TL_ERR_NO_MEM;
+    else if (st == TL_OK)
+        pl->nstarted = true;
+#endif
+    if (st == TL_OK && pthread_create(&pl->thread, NULL, thread_main, pl) != 0)
+        st = TL_ERR_NO_MEM;
+    else if (st == TL_OK)
+        pl->started = true;
+    if (st != TL_OK) {
+        ui_pipeline_destroy(pl);
+        return st;
+    }
+    *out = pl;
+    return TL_OK;
+}
+
+void ui_pipeline_destroy(ui_pipeline *pl)
+{
+    if (!pl)
+        return;
+    if (pl->started) {
+        pthread_mutex_lock(&pl->mu);
+        pl->stop = true;
+        pthread_cond_broadcast(&pl->cv);
+        pthread_mutex_unlock(&pl->mu);
+        pthread_join(pl->thread, NULL);
+    }
+    tl_imaging_plan_destroy(pl->plan);
+    tl_bmode_free(&pl->bm);
+#ifdef TL_UI_HAVE_ANALYSIS
+    tl_analyzer_destroy(pl->analyzer);
+    tl_analysis_tracker_destroy(pl->an_tracker);
+#endif
+#ifdef TL_UI_HAVE_GUIDANCE
+    if (pl->nstarted) {
+        pthread_mutex_lock(&pl->nmu);
+        pl->nstop = true;
+        pthread_cond_broadcast(&pl->ncv);
+        pthread_mutex_unlock(&pl->nmu);
+        pthread_join(pl->nthread, NULL);
+    }
+    pthread_mutex_destroy(&pl->nmu);
+    pthread_cond_destroy(&pl->ncv);
+    tl_needle_detector_destroy(pl->det);
+    tl_needle_tracker_destroy(pl->ntrack);
+#endif
+    free(pl->in_buf);
+    free(pl->work_buf);
+    ui_view_free(&pl->view);
+    ui_view_free(&pl->out);
+    free(pl->proc_ms);
+    pthread_mutex_destroy(&pl->mu);
+    pthread_cond_destroy(&pl->cv);
+    free(pl);
+}
+
+void ui_pipeline_push(ui_pipeline *pl, const tl_frame *f)
+{
+    if (!f || !f->data || f->data_bytes == 0 || f->data_bytes > (64u << 20))
+        return;
+    pthread_mutex_lock(&pl->mu);
+    if (pl->in_cap < f->data_bytes) {
+        void *n = realloc(pl->in_buf, f->data_bytes);
+        if (!n) {
+            pthread_mutex_unlock(&pl->mu);
+            atomic_fetch_add(&pl->skipped, 1);
+            return;
+        }
+        pl->in_buf = n;
+        pl->in_cap = f->data_bytes;
+    }
+    if (pl->in_full)
+        atomic_fetch_add(&pl->skipped, 1);
+    pl->in = *f;
+    memcpy(pl->in_buf, f->data, f->data_bytes);
+    pl->in.data = pl->in_buf;
+    pl->in_full = true;
+    atomic_fetch_add(&pl->pushed, 1);
+    pthread_cond_signal(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+bool ui_pipeline_latest(ui_pipeline *pl, uint64_t *last_counter, ui_view *dst)
+{
+    bool got = false;
+    pthread_mutex_lock(&pl->mu);
+    if (pl->published > *last_counter && ui_view_copy(dst, &pl->out) == TL_OK) {
+        *last_counter = pl->published;
+        got = true;
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return got;
+}
+
+uint64_t ui_pipeline_skipped(const ui_pipeline *pl)
+{
+    return atomic_load(&((ui_pipeline *)pl)->skipped);
+}
+
+uint64_t ui_pipeline_pushed(const ui_pipeline *pl)
+{
+    return atomic_load(&((ui_pipeline *)pl)->pushed);
+}
+
+void ui_pipeline_stage_means(ui_pipeline *pl, double means[3])
+{
+    pthread_mutex_lock(&pl->mu);
+    for (int k = 0; k < 3; k++)
+        means[k] = pl->n_proc ? pl->stage_sum[k] / pl->n_proc : 0;
+    pthread_mutex_unlock(&pl->mu);
+}
+
+double *ui_pipeline_proc_times(ui_pipeline *pl, size_t *n)
+{
+    pthread_mutex_lock(&pl->mu);
+    double *c = malloc((pl->n_proc ? pl->n_proc : 1) * sizeof *c);
+    *n = 0;
+    if (c) {
+        memcpy(c, pl->proc_ms, pl->n_proc * sizeof *c);
+        *n = pl->n_proc;
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return c;
+}

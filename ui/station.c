@@ -1,0 +1,625 @@
+/* tl_station_run: set up the renderer (window or offscreen surface), the log
+ * thread, the processing thread and the frame source, then run the UI loop
+ * until the run ends. See tl_ui.h for the threads and the contract. */
+#include "ui_internal.h"
+#include "tl_driver.h"
+#include "tl_imaging.h"
+#ifdef TL_UI_HAVE_CALIBRATION
+#include "tl_calibration.h"
+#endif
+
+#include <SDL.h>
+#include <SDL_ttf.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+tl_station_config tl_station_config_default(void)
+{
+    tl_station_config c;
+    memset(&c, 0, sizeof c);
+    c.anatomy = "plantar-fascia";
+    c.volume_ml = -1;
+    c.width = 1280;
+    c.height = 800;
+    return c;
+}
+
+/* ---- frame source: the driver (live or simulated probe) ------------------ */
+
+static void on_frame(const tl_frame *f, void *user)
+{
+    ui_station *st = user;
+    ui_pipeline_push(st->pl, f);
+}
+
+static void on_event(const tl_probe_event *ev, void *user)
+{
+    ui_station *st = user;
+    atomic_fetch_add(&st->events_seen, 1);
+    switch (ev->kind) {
+    case TL_EVENT_BUTTON:
+        if (ev->value == 1) /* on press, not release */
+            atomic_fetch_add(&st->buttons, 1);
+        break;
+    case TL_EVENT_DISCONNECTED:
+        atomic_store(&st->probe_state, 1);
+        break;
+    case TL_EVENT_RECONNECTED:
+        atomic_store(&st->probe_state, 0);
+        break;
+    case TL_EVENT_GAVE_UP:
+        atomic_store(&st->probe_state, 2);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The probe's stored calibration: shown in the status bar (red when
+ * missing, expired, of another probe, failed or unreadable) and applied to
+ * its frames when valid. */
+static void check_calibration(ui_station *st, const char *serial)
+{
+#ifdef TL_UI_HAVE_CALIBRATION
+    char dir[1024];
+    tl_cal_state cs;
+    tl_cal_record rec;
+    if (tl_cal_default_dir(dir, sizeof dir) != TL_OK ||
+        tl_cal_check(dir, serial, tl_wall_time_s(), &cs, &rec) != TL_OK) {
+        st->calibration = TL_UI_CAL_MISSING;
+        snprintf(st->calibration_text, sizeof st->calibration_text, "missing");
+        return;
+    }
+    st->calibration = cs == TL_CAL_VALID     ? TL_UI_CAL_VALID
+                      : cs == TL_CAL_EXPIRED  ? TL_UI_CAL_EXPIRED
+                      : cs == TL_CAL_MISMATCH ? TL_UI_CAL_MISMATCH
+                                              : TL_UI_CAL_MISSING;
+    snprintf(st->calibration_text, sizeof st->calibration_text, "%s", tl_cal_state_name(cs));
+    if (cs != TL_CAL_VALID) {
+        char msg[200];
+        tl_cal_state_message(cs, serial, msg, sizeof msg);
+        fprintf(stderr, "talus run: %s\n", msg);
+    }
+    ui_pipeline_set_calibration(st->pl, cs == TL_CAL_VALID ? &rec : NULL, serial);
+#else
+    (void)serial;
+    st->calibration = TL_UI_CAL_UNKNOWN;
+    snprintf(st->calibration_text, sizeof st->calibration_text, "n/a");
+#endif
+}
+
+#ifdef TL_UI_HAVE_DRIVER
+static tl_status open_probe(ui_station *st)
+{
+    const tl_station_config *c = st->cfg;
+    tl_driver *d = NULL;
+    tl_status s = tl_driver_open(c->probe_serial, NULL, &d);
+    if (s != TL_OK) {
+        snprintf(st->err, sizeof st->err, "cannot open probe %s: %s",
+                 c->probe_serial && c->probe_serial[0] ? c->probe_serial : "(first found)",
+                 tl_strerror(s));
+        return s;
+    }
+    tl_probe_identity id;
+    if (tl_driver_identify(d, &id) == TL_OK)
+        snprintf(st->probe_name, sizeof st->probe_name, "%s", id.serial);
+    check_calibration(st, st->probe_name);
+    tl_probe_params p = tl_probe_params_default();
+    p.fps = c->fps > 0 ? c->fps : 30;
+    st->nominal_fps = p.fps;
+    s = tl_driver_set_params(d, &p);
+    if (s == TL_OK)
+        s = tl_driver_set_event_callback(d, on_event, st);
+    if (s == TL_OK)
+        s = tl_driver_start(d, on_frame, st);
+    if (s != TL_OK) {
+        snprintf(st->err, sizeof st->err, "probe %s refused to stream: %s", st->probe_name,
+                 tl_strerror(s));
+        tl_driver_close(d);
+        return s;
+    }
+    st->drv = d;
+    atomic_store(&st->probe_state, 0);
+    return TL_OK;
+}
+#else
+static tl_status open_probe(ui_station *st)
+{
+    (void)check_calibration;
+    (void)on_frame;
+    (void)on_event;
+    snprintf(st->err, sizeof st->err, "the probe driver is not built in this version");
+    return TL_ERR_UNSUPPORTED;
+}
+#endif
+
+/* ---- renderer ------------------------------------------------------------- */
+
+static tl_status open_renderer(ui_station *st)
+{
+    const tl_station_config *c = st->cfg;
+    st->W = (int)(c->width ? c->width : 1280);
+    st->H = (int)(c->height ? c->height : 800);
+    if (c->headless) {
+        st->surf = SDL_CreateRGBSurfaceWithFormat(0, st->W, st->H, 32, SDL_PIXELFORMAT_ARGB8888);
+        st->r = st->surf ? SDL_CreateSoftwareRenderer(st->surf) : NULL;
+    } else {
+        if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) {
+            snprintf(st->err, sizeof st->err,
+                     "no display (%s): use --headless --out DIR for snapshots", SDL_GetError());
+            return TL_ERR_UNSUPPORTED;
+        }
+        st->win = SDL_CreateWindow("talus station", SDL_WINDOWPOS_CENTERED,
+                                   SDL_WINDOWPOS_CENTERED, st->W, st->H, SDL_WINDOW_SHOWN);
+        if (st->win) {
+            /* No vsync: waiting for the retrace would add up to a frame of latency. */
+            st->r = SDL_CreateRenderer(st->win, -1, SDL_RENDERER_ACCELERATED);
+            if (!st->r)
+                st->r = SDL_CreateRenderer(st->win, -1, SDL_RENDERER_SOFTWARE);
+        }
+    }
+    if (!st->r) {
+        snprintf(st->err, sizeof st->err, "cannot create the renderer: %s", SDL_GetError());
+        return TL_ERR_UNSUPPORTED;
+    }
+    return ui_text_create(st->r, &st->text, st->err, sizeof st->err);
+}
+
+static void close_renderer(ui_station *st)
+{
+    ui_text_destroy(st->text);
+    if (st->img_tex)
+        SDL_DestroyTexture(st->img_tex);
+    if (st->r)
+        SDL_DestroyRenderer(st->r);
+    if (st->surf)
+        SDL_FreeSurface(st->surf);
+    if (st->win) {
+        SDL_DestroyWindow(st->win);
+        SDL_QuitSubSystem(SDL_INIT_VIDEO);
+    }
+    free(st->argb);
+}
+
+/* ---- SDL input ------------------------------------------------------------ */
+
+static const char *key_name(SDL_Keycode k)
+{
+    switch (k) {
+    case SDLK_SPACE: return "space";
+    case SDLK_RETURN: case SDLK_KP_ENTER: return "enter";
+    case SDLK_PAGEDOWN: return "pagedown";
+    case SDLK_F5: return "f5";
+    case SDLK_f: return "f";
+    case SDLK_LEFT: return "left";
+    case SDLK_RIGHT: return "right";
+    case SDLK_n: return "n";
+    case SDLK_t: return "t";
+    case SDLK_c: return "c";
+    case SDLK_h: return "h";
+    case SDLK_QUESTION: case SDLK_SLASH: return "?";
+    case SDLK_ESCAPE: return "esc";
+    case SDLK_q: return "q";
+    case SDLK_s: return "s";
+    case SDLK_p: return "p";
+    case SDLK_o: return "o";
+    case SDLK_TAB: return "tab";
+    case SDLK_BACKSPACE: return "backspace";
+    case SDLK_UP: return "up";
+    case SDLK_DOWN: return "down";
+    case SDLK_1: return "1"; case SDLK_2: return "2"; case SDLK_3: return "3";
+    case SDLK_4: return "4"; case SDLK_5: return "5"; case SDLK_6: return "6";
+    case SDLK_7: return "7"; case SDLK_8: return "8";
+    default: return NULL;
+    }
+}
+
+static void poll_input(ui_station *st)
+{
+    SDL_Event e;
+    while (SDL_PollEvent(&e)) {
+        if (e.type == SDL_QUIT)
+            st->quit = true;
+        else if (e.type == SDL_TEXTINPUT && st->form.kind != UI_FORM_NONE)
+            ui_form_text(st, e.text.text);
+        else if (e.type == SDL_KEYDOWN && (!e.key.repeat || st->form.kind != UI_FORM_NONE)) {
+            const char *k = key_name(e.key.keysym.sym);
+            /* In a form, letters arrive as text input; only control keys act. */
+            bool control = k && (!strcmp(k, "esc") || !strcmp(k, "backspace") ||
+                                 !strcmp(k, "tab") || !strcmp(k, "enter") ||
+                                 !strcmp(k, "up") || !strcmp(k, "down"));
+            if (k && (st->form.kind == UI_FORM_NONE || control))
+                ui_workflow_key(st, k);
+            st->dirty = true;
+        } else if (e.type == SDL_MOUSEBUTTONDOWN) {
+            ui_workflow_click(st, e.button.x, e.button.y, e.button.button == SDL_BUTTON_RIGHT);
+            st->dirty = true;
+        }
+    }
+}
+
+/* ---- timing --------------------------------------------------------------- */
+
+/* Device clock -> host monotonic ns. The simulated probe stamps frames with
+ * the host's own monotonic clock (same machine), which we recognise by the
+ * first frame arriving within 2 s of its stamp; a real probe's clock gets
+ * an offset estimated from the fastest transfer seen (min of received -
+ * device), the usual one-way clock-sync estimate. */
+static uint64_t device_to_host_ns(ui_station *st, const ui_view *v)
+{
+    int64_t recv_us = (int64_t)(v->t_received_ns / 1000);
+    int64_t off = recv_us - (int64_t)v->t_device_us;
+    if (!st->clock_known) {
+        st->clock_known = true;
+        st->clock_shared = off >= 0 && off < 2000000;
+        st->clock_offset_us = off;
+    }
+    if (st->clock_shared)
+        return v->t_device_us * 1000;
+    if (off < st->clock_offset_us)
+        st->clock_offset_us = off;
+    return (uint64_t)((int64_t)v->t_device_us + st->clock_offset_us) * 1000;
+}
+
+static void record_latency(ui_station *st, double ms)
+{
+    if (st->n_lat == st->cap_lat) {
+        size_t nc = st->cap_lat ? st->cap_lat * 2 : 4096;
+        double *n = realloc(st->lat_ms, nc * sizeof *n);
+        if (!n)
+            return;
+        st->lat_ms = n;
+        st->cap_lat = nc;
+    }
+    st->lat_ms[st->n_lat++] = ms;
+}
+
+/* Frames lost since the first image was shown: the driver's count plus the
+ * frames the processing thread skipped. What is lost while the pipeline is
+ * first planned (before anything is on screen) is reported as startup. */
+static uint64_t raw_drops(ui_station *st)
+{
+    uint64_t d = ui_pipeline_skipped(st->pl);
+#ifdef TL_UI_HAVE_DRIVER
+    if (st->drv) {
+        tl_driver_stats s;
+        tl_driver_stats_get(st->drv, &s);
+        d += s.frames_dropped;
+    }
+#endif
+    return d;
+}
+
+static uint64_t total_drops(ui_station *st)
+{
+    return st->t_first_ns ? raw_drops(st) - st->drops_startup : 0;
+}
+
+/* Once a second: frames/s and the drops of the last few seconds. */
+static void update_rates(ui_station *st, uint64_t now)
+{
+    if (!st->fps_t0) {
+        st->fps_t0 = now;
+        st->fps_n0 = st->frames_shown;
+        st->window_t0 = now;
+        return;
+    }
+    if (now - st->fps_t0 >= 1000000000ull) {
+        st->fps_now = (st->frames_shown - st->fps_n0) * 1e9 / (double)(now - st->fps_t0);
+        st->fps_t0 = now;
+        st->fps_n0 = st->frames_shown;
+        uint64_t d = total_drops(st);
+        memmove(st->drops_window + 1, st->drops_window, 7 * sizeof st->drops_window[0]);
+        st->drops_window[1] = d - st->drops_at_window_start;
+        st->drops_at_window_start = d;
+        /* drops_window[0]: dropped in the last 3 s (red while > 0). */
+        st->drops_window[0] = st->drops_window[1] + st->drops_window[2] + st->drops_window[3];
+    }
+    st->drops_total = total_drops(st);
+}
+
+/* ---- the UI loop ------------------------------------------------------------ */
+
+static void cine_push(ui_station *st)
+{
+    if (!st->cine)
+        return;
+    int slot = (st->cine_head + st->cine_len) % UI_CINE_FRAMES;
+    if (st->cine_len == UI_CINE_FRAMES) {
+        slot = st->cine_head;
+        st->cine_head = (st->cine_head + 1) % UI_CINE_FRAMES;
+    } else {
+        st->cine_len++;
+    }
+    ui_view_copy(&st->cine[slot], &st->view);
+}
+
+static void show_cine(ui_station *st)
+{
+    if (!st->cine || st->cine_len == 0)
+        return;
+    int idx = (st->cine_head + st->cine_len - 1 - st->cine_back) % UI_CINE_FRAMES;
+    ui_view_copy(&st->view, &st->cine[idx]);
+}
+
+/* One pass: input, events, newest result, compose, captures, present. */
+static void loop_once(ui_station *st, bool *composed_new)
+{
+    *composed_new = false;
+    if (st->win)
+        poll_input(st);
+    unsigned b = atomic_exchange(&st->buttons, 0);
+    while (b--)
+        ui_workflow_mark(st, "probe button");
+    int ps = atomic_load(&st->probe_state);
+    if (ps != st->last_probe_state) {
+        if (ps == 0 && (st->last_probe_state == 1 || st->last_probe_state == 2))
+            st->reconnect_until_ns = tl_now_ns() + 3000000000ull;
+        fprintf(stderr, "talus run: probe %s\n",
+                ps == 0 ? "reconnected" : ps == 1 ? "UNPLUGGED" : "lost");
+        st->last_probe_state = ps;
+    }
+    ui_workflow_script(st);
+    ui_workflow_poll_log(st);
+
+    bool fresh = false;
+    if (!st->frozen) {
+        fresh = ui_pipeline_latest(st->pl, &st->view_counter, &st->view);
+        if (fresh) {
+            st->have_view = true;
+            st->view.t_device_host_ns = device_to_host_ns(st, &st->view);
+            cine_push(st);
+            ui_workflow_update(st);
+        }
+    } else {
+        show_cine(st);
+        ui_workflow_update(st);
+    }
+    uint64_t now = tl_now_ns();
+    /* Redraw on every new image, and a few times a second otherwise so the
+     * clock, banners and "stale" state stay current. */
+    static const uint64_t idle_redraw_ns = 100000000ull;
+    if (!fresh && now - st->t_last_compose_ns < idle_redraw_ns && !st->mark_requests &&
+        !st->snap_requested && !st->dirty)
+        return;
+    st->dirty = false;
+    uint64_t t_c0 = tl_now_ns();
+    ui_render(st);
+    uint64_t t_composed = tl_now_ns();
+    st->compose_ms_sum += (t_composed - t_c0) / 1e6;
+    st->n_compose++;
+    st->t_last_compose_ns = t_composed;
+    if (fresh) {
+        if (!st->t_first_ns) {
+            st->drops_startup = raw_drops(st);
+            st->t_first_ns = t_composed;
+        }
+        st->frames_shown++;
+        st->t_last_shown_ns = t_composed;
+        double lat = ((double)t_composed - (double)st->view.t_device_host_ns) / 1e6;
+        st->lat_now = lat;
+        record_latency(st, lat);
+        *composed_new = true;
+    }
+    ui_workflow_after_compose(st);
+    if (st->snap_requested) {
+        st->snap_requested = false;
+        ui_snapshot(st, st->snap_name);
+    }
+    uint32_t every = st->cfg->snapshot_every ? st->cfg->snapshot_every : 100;
+    if (fresh && st->cfg->headless && st->frames_shown % every == 0) {
+        char name[64];
+        snprintf(name, sizeof name, "frame-%05llu.png", (unsigned long long)st->frames_shown);
+        ui_snapshot(st, name);
+    }
+    if (st->win)
+        SDL_RenderPresent(st->r);
+    update_rates(st, t_composed);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void fill_summary(ui_station *st, tl_station_summary *s)
+{
+    s->frames = st->frames_shown;
+    s->frames_received = st->pl ? ui_pipeline_pushed(st->pl) : 0;
+    double span = st->t_last_shown_ns > st->t_first_ns
+                      ? (st->t_last_shown_ns - st->t_first_ns) / 1e9 : 0;
+    s->fps = span > 0 && st->frames_shown > 1 ? (st->frames_shown - 1) / span : 0;
+    if (st->n_lat) {
+        qsort(st->lat_ms, st->n_lat, sizeof *st->lat_ms, cmp_double);
+        s->latency_p50_ms = tl_percentile(st->lat_ms, st->n_lat, 50);
+        s->latency_p99_ms = tl_percentile(st->lat_ms, st->n_lat, 99);
+        s->latency_max_ms = st->lat_ms[st->n_lat - 1];
+    }
+    if (st->pl) {
+        size_t n;
+        double *p = ui_pipeline_proc_times(st->pl, &n);
+        if (p && n)
+            s->processing_p50_ms = tl_median(p, n);
+        free(p);
+        double m[3];
+        ui_pipeline_stage_means(st->pl, m);
+        s->imaging_ms = m[0];
+        s->analysis_ms = m[1];
+        s->needle_ms = m[2];
+        s->skipped = ui_pipeline_skipped(st->pl);
+        s->drops = total_drops(st);
+        s->startup_drops = st->drops_startup;
+    }
+#ifdef TL_UI_HAVE_DRIVER
+    if (st->drv) {
+        tl_driver_stats ds;
+        tl_driver_stats_get(st->drv, &ds);
+        s->disconnects = ds.disconnects;
+        s->reconnects = ds.reconnects;
+    }
+#endif
+    s->compose_ms = st->n_compose ? st->compose_ms_sum / st->n_compose : 0;
+    s->injections_logged = st->injections_logged;
+    s->injections_failed = st->injections_failed;
+    s->findings_logged = st->findings_logged;
+    s->session_id = st->session_id;
+    s->snapshots = st->snapshots;
+}
+
+static tl_status write_summary(ui_station *st, const tl_station_summary *s)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/summary.json", st->cfg->out_dir);
+    char *json = tl_station_summary_json(s);
+    if (!json)
+        return TL_ERR_NO_MEM;
+    FILE *f = fopen(path, "w");
+    tl_status r = TL_OK;
+    if (!f || fputs(json, f) < 0 || fputc('\n', f) == EOF)
+        r = tl_status_from_errno(errno);
+    if (f && fclose(f) != 0 && r == TL_OK)
+        r = tl_status_from_errno(errno);
+    if (r != TL_OK)
+        fprintf(stderr, "talus run: cannot write %s: %s\n", path, tl_strerror(r));
+    free(json);
+    return r;
+}
+
+static tl_status check_config(const tl_station_config *c, char *err, size_t len)
+{
+    int sources = (c->probe_serial != NULL) + (c->replay_path != NULL);
+    if (sources != 1) {
+        snprintf(err, len, "give exactly one source: a probe or a replay file");
+        return TL_ERR_INVALID_ARG;
+    }
+    if (c->headless && !c->out_dir) {
+        snprintf(err, len, "--headless needs --out DIR for the snapshots and summary.json");
+        return TL_ERR_INVALID_ARG;
+    }
+    if (c->out_dir && mkdir(c->out_dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, len, "cannot create %s: %s", c->out_dir, strerror(errno));
+        return tl_status_from_errno(errno);
+    }
+    return TL_OK;
+}
+
+tl_status tl_station_run(const tl_station_config *cfg, tl_station_summary *summary,
+                         char *err, size_t err_len)
+{
+    memset(summary, 0, sizeof *summary);
+    tl_status s = check_config(cfg, err, err_len);
+    if (s != TL_OK)
+        return s;
+    ui_station *st = calloc(1, sizeof *st);
+    if (!st)
+        return TL_ERR_NO_MEM;
+    st->cfg = cfg;
+    st->nominal_fps = cfg->fps > 0 ? cfg->fps : 30;
+    st->calibration = TL_UI_CAL_UNKNOWN;
+    snprintf(st->calibration_text, sizeof st->calibration_text, "n/a");
+    snprintf(st->probe_name, sizeof st->probe_name, "-");
+    atomic_init(&st->probe_state, 3);
+    atomic_init(&st->buttons, 0);
+    atomic_init(&st->events_seen, 0);
+    st->last_probe_state = 0;
+    st->cine = calloc(UI_CINE_FRAMES, sizeof *st->cine);
+
+    if (cfg->script_path)
+        s = tl_script_load(cfg->script_path, &st->script, st->err, sizeof st->err);
+    if (s == TL_OK)
+        s = open_renderer(st);
+    if (s == TL_OK) {
+        char jerr[256] = "";
+        tl_status js = ui_journal_open(cfg->db_path, &st->jn, summary->db, sizeof summary->db,
+                                       jerr, sizeof jerr);
+        if (js != TL_OK) {
+            /* The station still shows images; every injection will be refused
+             * and the operator sees why, in red. */
+            st->log_error = true;
+            snprintf(st->log_error_text, sizeof st->log_error_text, "LOG: %s", jerr);
+            snprintf(summary->error, sizeof summary->error, "injection log: %s", jerr);
+            fprintf(stderr, "talus run: injection log unavailable: %s\n", jerr);
+        }
+    }
+    int orientation = TL_ORIENT_MF;
+    if (s == TL_OK && cfg->replay_path)
+        s = ui_replay_open(cfg->replay_path, &st->replay, &orientation, st->err,
+                           sizeof st->err);
+    if (s == TL_OK) {
+        ui_pipeline_params pp = { cfg->anatomy, cfg->age, cfg->sex, orientation };
+        s = ui_pipeline_create(&pp, &st->pl);
+        if (s != TL_OK)
+            snprintf(st->err, sizeof st->err, "cannot start processing: %s", tl_strerror(s));
+    }
+    if (s == TL_OK) {
+        if (st->replay) {
+            const char *slash = strrchr(cfg->replay_path, '/');
+            snprintf(st->probe_name, sizeof st->probe_name, "replay %.40s",
+                     slash ? slash + 1 : cfg->replay_path);
+            st->nominal_fps = cfg->replay_fps > 0 ? cfg->replay_fps : 30;
+            s = ui_replay_start(st->replay, st->pl, st->nominal_fps);
+            if (s == TL_OK)
+                atomic_store(&st->probe_state, 0);
+        } else {
+            s = open_probe(st);
+        }
+    }
+    if (s == TL_OK) {
+        ui_workflow_start(st);
+        uint64_t t0 = tl_now_ns();
+        while (!st->quit) {
+            bool composed;
+            loop_once(st, &composed);
+            if (cfg->frames && st->frames_shown >= cfg->frames)
+                break;
+            if (cfg->max_seconds > 0 && (tl_now_ns() - t0) / 1e9 > cfg->max_seconds)
+                break;
+            if (st->n_snaps == UI_MAX_SNAPS)
+                ui_snapshots_flush(st);
+            if (!composed)
+                tl_sleep_ns(1000000);
+        }
+        if (cfg->out_dir && st->frames_shown) {
+            /* The last screen, whatever the script asked for. */
+            ui_render(st);
+            ui_snapshot(st, "final.png");
+        }
+    }
+#ifdef TL_UI_HAVE_DRIVER
+    if (st->drv)
+        tl_driver_stop(st->drv);
+#endif
+    ui_replay_close(st->replay);
+    st->replay = NULL;
+    ui_workflow_finish(st);
+    fill_summary(st, summary);
+#ifdef TL_UI_HAVE_DRIVER
+    if (st->drv)
+        tl_driver_close(st->drv);
+#endif
+    ui_journal_close(st->jn);
+    ui_pipeline_destroy(st->pl);
+    if (cfg->out_dir) {
+        ui_snapshots_flush(st);
+        summary->snapshots = st->snapshots;
+        if (s == TL_OK)
+            write_summary(st, summary);
+    }
+    close_renderer(st);
+    if (st->cine)
+        for (int i = 0; i < UI_CINE_FRAMES; i++)
+            ui_view_free(&st->cine[i]);
+    free(st->cine);
+    ui_view_free(&st->view);
+    free(st->lat_ms);
+    tl_script_free(&st->script);
+    if (s != TL_OK)
+        snprintf(err, err_len, "%s", st->err[0] ? st->err : tl_strerror(s));
+    free(st);
+    return s;
+}
