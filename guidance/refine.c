@@ -154,10 +154,12 @@ static const double ctl_mm[NCTL] = { 0.8, 1.1, 1.4, 1.7 };
  * reverberation tail or plain tissue under a needle.
  * in[u]: 0 = the line is outside the image there, 1 = inside but its
  * controls are not, 2 = all inside. */
-static bool sample_line(const walker *w, int above, double sina, int hw, float *I, float *ctl,
-                        float *sd, float *below, float *below3, uint8_t *in, int *lo_out,
-                        int *hi_out)
+static bool sample_line(const walker *w, int above, double sina, int hw, bool full, float *I,
+                        float *ctl, float *sd, float *below, float *below3, uint8_t *in,
+                        int *lo_out, int *hi_out)
 {
+    /* controls are read like the echo itself, so their spread is its noise */
+    const int hc = hw;
     double vpx = 1.0 / (w->sp * w->cosb); /* v pixels per mm across the line */
     int off[NCTL], sh[NCTL];
     for (int k = 0; k < NCTL; k++) {
@@ -180,38 +182,41 @@ static bool sample_line(const walker *w, int above, double sina, int hw, float *
         /* Same-depth samples on the shallow side (1 and 2 mm away along the
          * row, or across it for a steep line): a horizontal layer the line
          * crosses is as bright there as on the line. */
-        if (w->shallow) {
+        if (full && w->shallow) {
             int d1 = (int)lround(1.0 / w->sp), d2 = (int)lround(2.0 / w->sp);
             int u1 = u - above * d1, u2 = u - above * d2;
             if (u2 >= 0 && u2 < nu && valid_at(w, u2, (int)lround(v))) {
-                sd[u] = band(w, u1, v, hw);
-                sd[nu + u] = band(w, u2, v, hw);
+                sd[u] = band(w, u1, v, hc);
+                sd[nu + u] = band(w, u2, v, hc);
             } else {
                 sd[u] = sd[nu + u] = -1.0f;
             }
         }
-        double va = v + above * (off[NCTL - 1] + hw);
+        double va = v + above * (off[NCTL - 1] + hc);
         if (va >= 0.0 && va <= w->nv - 2 &&
             valid_at(w, u, (int)lround(v + above * off[NCTL - 1]))) {
             for (int k = 0; k < NCTL; k++)
-                ctl[k * nu + u] = band(w, u, v + above * off[k], hw);
+                ctl[k * nu + u] = band(w, u, v + above * off[k], hc);
         } else if (w->shallow) {
             int ul = u - above * sh[NCTL - 1];
             if (ul < 0 || ul >= nu || !valid_at(w, ul, (int)lround(v)))
                 continue;
             for (int k = 0; k < NCTL; k++)
-                ctl[k * nu + u] = band(w, u - above * sh[k], v, hw);
+                ctl[k * nu + u] = band(w, u - above * sh[k], v, hc);
         } else {
             continue;
         }
-        double vb = v - above * off_b;
-        below[u] = vb - hw >= 0.0 && vb + hw <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
-                       ? band(w, u, vb, hw)
-                       : ctl[(NCTL - 1) * nu + u];
-        vb = v - above * off_b3;
-        below3[u] = vb - hw >= 0.0 && vb + hw <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
-                        ? band(w, u, vb, hw)
-                        : below[u];
+        if (full) {
+            double vb = v - above * off_b;
+            below[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
+                           ? band(w, u, vb, hc)
+                           : ctl[(NCTL - 1) * nu + u];
+            vb = v - above * off_b3;
+            below3[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 &&
+                                valid_at(w, u, (int)lround(vb))
+                            ? band(w, u, vb, hc)
+                            : below[u];
+        }
         if (!w->shallow) {
             sd[u] = ctl[u];
             sd[nu + u] = ctl[2 * nu + u];
@@ -370,7 +375,8 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
      * uncertainty) against control lines on its shallow side. */
     int hw = (int)lround(0.25 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, sdc, below, below3, in, &lo, &hi))
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, false, I, ctl, sdc, below, below3, in,
+                     &lo, &hi))
         return;
     int rsm = (int)lround(0.3 / px_along);
     smooth_along(I, in, 1, lo, hi, rsm, ism);
@@ -403,7 +409,8 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
      * tau at half the shaft's own level. */
     hw = (int)lround(0.1 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, sdc, below, below3, in, &lo, &hi))
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, true, I, ctl, sdc, below, below3, in,
+                     &lo, &hi))
         return;
     smooth_along(I, in, 1, lo, hi, rsm, ism);
     background(ism, ctl, in, lo, hi, rsm, nu, st, tmp, bgl, ex, cmax, &bsig);
