@@ -65,7 +65,7 @@ float select_kth(float *v, size_t n, size_t k)
 tl_needle_params tl_needle_params_default(void)
 {
     tl_needle_params p = {
-        .min_angle_deg = 9.0f,
+        .min_angle_deg = 10.0f,
         .max_angle_deg = 72.0f,
         .min_length_mm = 4.0f,
         .gauge = 0.0f,

@@ -521,6 +521,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     float fill = span > 0 ? (float)filled / (float)span : 0.0f;
     float ridgefrac = span > 0 ? (float)ridge / (float)span : 0.0f;
     /* Straightness of the ridge over the final run. */
+    /* Straightness: rms distance of the ridge from the fitted line. */
     double ss = 0.0;
     int nr = 0;
     int uvb = (int)ceil(0.5 / px_perp);
@@ -559,9 +560,9 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     /* Per-sample contrast, and the evidence of the whole shaft (samples
      * about 0.4 mm apart are independent speckle). */
     float z_tot = contrast * sqrtf((float)len / 0.4f);
-    /* Flat lines (9-13 degrees) are where tilted fascia and tendon fibres
+    /* Flat lines (10-14 degrees) are where tilted fascia and tendon fibres
      * live: ask them for a clearly brighter echo. */
-    float c0 = 1.2f + 2.5f * clampf((13.0f - fabsf((float)(ang / TL_DEG))) / 4.0f, 0.0f, 1.0f);
+    float c0 = 1.2f + 2.5f * clampf((14.0f - fabsf((float)(ang / TL_DEG))) / 4.0f, 0.0f, 1.0f);
     float s_con = clampf((contrast - c0) / 1.5f, 0.0f, 1.0f) *
                   clampf((z_tot - 6.0f) / 6.0f, 0.0f, 1.0f);
     float s_len = sqrtf(clampf((float)len / (2.0f * p->min_length_mm), 0.0f, 1.0f));

@@ -24,7 +24,7 @@ extern "C" {
 /* ---- Detection ---------------------------------------------------------- */
 
 typedef struct {
-    float min_angle_deg;    /* shallowest |angle| searched (default 9): flatter lines
+    float min_angle_deg;    /* shallowest |angle| searched (default 10): flatter lines
                                are fascia, tendon fibres and cortex, never a needle */
     float max_angle_deg;    /* steepest |angle| searched (default 72) */
     float min_length_mm;    /* shortest visible shaft reported (default 4) */

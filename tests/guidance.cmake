@@ -3,3 +3,6 @@
 tl_test(test_guidance_detect SOURCES test_guidance_detect.c test_guidance_synth.c
         LIBS tl_guidance TIMEOUT 60)
 tl_test(test_guidance_track SOURCES test_guidance_track.c LIBS tl_guidance TIMEOUT 30)
+# Real frames from other systems (../shared/data): no false needle; a needle
+# implanted into real in-vivo texture is found.
+tl_test(test_guidance_real SOURCES test_guidance_real.c LIBS tl_guidance tl_recording TIMEOUT 120)
