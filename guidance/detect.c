@@ -15,9 +15,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef TL_NEEDLE_DEBUG
-#include <stdio.h>
-#endif
 
 void *scratch_get(scratch *s, size_t bytes)
 {
@@ -592,9 +589,6 @@ tl_status tl_needle_detect(tl_needle_detector *d, const tl_bmode *img,
         return TL_ERR_INVALID_ARG;
     uint32_t c0, c1, r0, r1;
     content_box(img, &c0, &c1, &r0, &r1);
-#ifdef TL_NEEDLE_DEBUG
-    fprintf(stderr, "content box x %u..%u z %u..%u\n", c0, c1, r0, r1);
-#endif
     if (c0 == 0 && r0 == 0 && c1 == img->width && r1 == img->height)
         return detect_in(d, img, guide, out);
     tl_bmode view = *img;
@@ -703,11 +697,6 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
                              .a = a, .votes = pv[i] };
         tl_needle_detection det;
         needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
-#ifdef TL_NEEDLE_DEBUG
-        fprintf(stderr, "cand %d a=%.1f votes=%.0f -> tip=(%.2f,%.2f) ang=%.2f len=%.1f con=%.1f conf=%.2f %s\n",
-                i, a / TL_DEG, pv[i], det.tip_x_mm, det.tip_z_mm, det.angle_deg, det.length_mm,
-                det.contrast, det.confidence, det.reason);
-#endif
         if (!have || det.confidence > best.confidence) {
             /* A reverberation copy lies parallel and deeper than the shaft:
              * between two parallel, overlapping candidates keep the
@@ -716,37 +705,6 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
             have = true;
         }
     }
-#ifdef TL_NEEDLE_DEBUG
-    {
-        const char *tv = getenv("TL_NEEDLE_TRUTH");
-        float tx, tz, ta;
-        if (tv && sscanf(tv, "%f,%f,%f", &tx, &tz, &ta) == 3) {
-            needle_line cand = { .px = tx / img->spacing_mm, .pz = tz / img->spacing_mm,
-                                 .a = ta * TL_DEG, .votes = 0 };
-            tl_needle_detection det;
-            needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
-            fprintf(stderr, "TRUTH a=%.1f -> tip=(%.2f,%.2f) ang=%.2f len=%.1f con=%.1f conf=%.2f %s\n",
-                    ta, det.tip_x_mm, det.tip_z_mm, det.angle_deg, det.length_mm, det.contrast,
-                    det.confidence, det.reason);
-            /* accumulator near the truth line */
-            double a = ta * TL_DEG;
-            double wx = (tx / img->spacing_mm + 0.5) / f - 0.5, wz = (tz / img->spacing_mm + 0.5) / f - 0.5;
-            int k = (int)lrintf((ta + g.amax) / HOUGH_STEP_DEG);
-            float rho = (float)(-(wx - g.cx) * sin(a) + (wz - g.cz) * cos(a));
-            int ri = (int)lrintf(rho) + g.r0;
-            float mx = 0;
-            for (int dk = -4; dk <= 4; dk++)
-                for (int dr = -4; dr <= 4; dr++)
-                    if (k + dk >= 0 && k + dk < g.na && ri + dr >= 0 && ri + dr < g.nr)
-                        mx = fmaxf(mx, acc[(size_t)(k + dk) * g.nr + ri + dr]);
-            fprintf(stderr, "TRUTH acc max near = %.1f prescreen %.1f (peaks:", mx,
-                    prescreen(d, wx, wz, a, sigma, work_mm));
-            for (int i = 0; i < np; i++)
-                fprintf(stderr, " %.0f/%.1f", pv[i], score[i]);
-            fprintf(stderr, ")\n");
-        }
-    }
-#endif
     *out = best;
     out->found = have && best.confidence >= d->p.min_confidence && best.length_mm > 0.0f;
     if (have && !out->found && best.reason && strcmp(best.reason, "ok") == 0)

@@ -13,9 +13,6 @@
 
 #include <math.h>
 #include <string.h>
-#ifdef TL_NEEDLE_DEBUG
-#include <stdio.h>
-#endif
 
 typedef struct {
     const tl_bmode *img;

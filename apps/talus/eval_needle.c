@@ -57,6 +57,7 @@ typedef struct {
     size_t free_frames, free_found;
     size_t oop_frames, oop_shown, oop_flagged;
     size_t never_locked, needle_cases;
+    size_t band_frames[5], band_found[5]; /* by insertion angle: 10-20 ... 50-60 */
     double detect_ms;
     size_t detect_n;
 } stats;
@@ -168,17 +169,6 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
             snprintf(err, errlen, "case %d frame %d: %s", ci, k, tl_strerror(st));
             break;
         }
-#ifdef TL_NEEDLE_DEBUG
-        if (dump && t.needle.present) {
-            float dtx, dtz;
-            needle_pipe_to_image(&p, t.needle.tip_x_mm, t.needle.tip_z_mm, &dtx, &dtz);
-            char tv[96];
-            snprintf(tv, sizeof tv, "%f,%f,%f", dtx, dtz, t.needle.angle_deg);
-            setenv("TL_NEEDLE_TRUTH", tv, 1);
-        } else {
-            unsetenv("TL_NEEDLE_TRUTH");
-        }
-#endif
         uint64_t t0 = tl_now_ns();
         tl_needle_detection d;
         tl_needle_track trk;
@@ -218,6 +208,10 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
             continue;
         }
         S->in_plane++;
+        int band = (int)((n->angle_deg - 10.0f) / 10.0f);
+        band = band < 0 ? 0 : band > 4 ? 4 : band;
+        S->band_frames[band]++;
+        S->band_found[band] += trk.found;
         if (first_visible < 0)
             first_visible = k;
         if (lock_frame < 0 && trk.state == TL_TRACK_LOCKED)
@@ -343,6 +337,12 @@ int eval_needle(int argc, char **argv)
     cJSON_AddNumberToObject(o, "out_of_plane_flagged_rate", ratio(S.oop_flagged, S.oop_frames));
     cJSON_AddNumberToObject(o, "needle_cases", (double)S.needle_cases);
     cJSON_AddNumberToObject(o, "never_locked", (double)S.never_locked);
+    cJSON *bands = cJSON_AddObjectToObject(o, "detection_rate_by_angle");
+    for (int b = 0; bands && b < 5; b++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d-%d", 10 + 10 * b, 20 + 10 * b);
+        cJSON_AddNumberToObject(bands, key, ratio(S.band_found[b], S.band_frames[b]));
+    }
     cJSON_AddNumberToObject(o, "detect_track_ms_mean", S.detect_n ? S.detect_ms / S.detect_n : 0.0);
     if (rc)
         cJSON_AddStringToObject(o, "error", err);
