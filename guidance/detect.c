@@ -579,7 +579,23 @@ static void content_box(const tl_bmode *img, uint32_t *c0, uint32_t *c1, uint32_
 }
 
 static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
-                           const tl_needle_guide *guide, tl_needle_detection *out);
+                           const tl_needle_guide *guide, float dx, float dz,
+                           tl_needle_detection *out);
+
+tl_status tl_needle_detector_hint(tl_needle_detector *d, bool on, float tip_x_mm,
+                                  float tip_z_mm, float angle_deg)
+{
+    if (!d)
+        return TL_ERR_INVALID_ARG;
+    if (on && !(isfinite(tip_x_mm) && isfinite(tip_z_mm) && isfinite(angle_deg) &&
+                fabsf(angle_deg) < 89.0f))
+        return TL_ERR_INVALID_ARG;
+    d->hint_on = on;
+    d->hint_x = tip_x_mm;
+    d->hint_z = tip_z_mm;
+    d->hint_a = angle_deg;
+    return TL_OK;
+}
 
 tl_status tl_needle_detect(tl_needle_detector *d, const tl_bmode *img,
                            const tl_needle_guide *guide, tl_needle_detection *out)
@@ -590,7 +606,7 @@ tl_status tl_needle_detect(tl_needle_detector *d, const tl_bmode *img,
     uint32_t c0, c1, r0, r1;
     content_box(img, &c0, &c1, &r0, &r1);
     if (c0 == 0 && r0 == 0 && c1 == img->width && r1 == img->height)
-        return detect_in(d, img, guide, out);
+        return detect_in(d, img, guide, 0.0f, 0.0f, out);
     tl_bmode view = *img;
     view.pixels = img->pixels + (size_t)r0 * img->stride + c0;
     view.width = c1 - c0;
@@ -602,7 +618,7 @@ tl_status tl_needle_detect(tl_needle_detector *d, const tl_bmode *img,
         g2 = *guide;
         g2.offset_mm = guide->offset_mm - dx + dz / tanf(guide->angle_deg * (float)TL_DEG);
     }
-    tl_status s = detect_in(d, &view, guide ? &g2 : NULL, out);
+    tl_status s = detect_in(d, &view, guide ? &g2 : NULL, dx, dz, out);
     if (s == TL_OK) {
         out->tip_x_mm += dx;
         out->tip_z_mm += dz;
@@ -613,7 +629,8 @@ tl_status tl_needle_detect(tl_needle_detector *d, const tl_bmode *img,
 }
 
 static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
-                           const tl_needle_guide *guide, tl_needle_detection *out)
+                           const tl_needle_guide *guide, float dx, float dz,
+                           tl_needle_detection *out)
 {
     if (img->width < 32 || img->height < 32)
         return TL_ERR_INVALID_ARG;
@@ -701,6 +718,18 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
             /* A reverberation copy lies parallel and deeper than the shaft:
              * between two parallel, overlapping candidates keep the
              * shallower unless it is clearly weaker. */
+            best = det;
+            have = true;
+        }
+    }
+    if (d->hint_on) {
+        /* the tracked line (image mm -> this view's pixels) */
+        needle_line cand = { .px = (d->hint_x - dx) / img->spacing_mm,
+                             .pz = (d->hint_z - dz) / img->spacing_mm,
+                             .a = d->hint_a * TL_DEG, .votes = 0.0f };
+        tl_needle_detection det;
+        needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
+        if (!have || det.confidence > best.confidence) {
             best = det;
             have = true;
         }

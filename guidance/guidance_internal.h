@@ -38,6 +38,8 @@ struct tl_needle_detector {
     scratch work, wvalid, resid, acc, cand, prof;
     uint32_t ww, wh;
     int factor;
+    bool hint_on;                  /* trace this line too (from the tracker) */
+    float hint_x, hint_z, hint_a;  /* tip (mm, image) and angle (deg) */
 };
 
 /* Image statistics of the full-resolution scanned area. */

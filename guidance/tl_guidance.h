@@ -74,6 +74,14 @@ typedef struct {
 tl_status tl_needle_detect(tl_needle_detector *det, const tl_bmode *img,
                            const tl_needle_guide *guide, tl_needle_detection *out);
 
+/* Where the tracker expects the needle (tl_needle_tracker_predict): the
+ * next tl_needle_detect() also traces that line, so a faint shaft the
+ * search does not single out is still measured once it is being tracked.
+ * The traced line must pass the same tests as any other. on = false clears
+ * the hint. */
+tl_status tl_needle_detector_hint(tl_needle_detector *det, bool on, float tip_x_mm,
+                                  float tip_z_mm, float angle_deg);
+
 /* ---- Tracking ----------------------------------------------------------- */
 
 typedef enum {
@@ -118,6 +126,10 @@ tl_status tl_needle_tracker_create(const tl_tracker_params *params,
                                    tl_needle_tracker **out);
 void tl_needle_tracker_destroy(tl_needle_tracker *tr);
 void tl_needle_tracker_reset(tl_needle_tracker *tr);
+/* The tip and angle the track expects in the next frame; TL_ERR_STATE
+ * unless the track is locked or coasting. */
+tl_status tl_needle_tracker_predict(const tl_needle_tracker *tr, float *tip_x_mm,
+                                    float *tip_z_mm, float *angle_deg);
 /* Feed one frame's detection (found or not); get the steady estimate. */
 tl_status tl_needle_tracker_update(tl_needle_tracker *tr, const tl_needle_detection *det,
                                    tl_needle_track *out);

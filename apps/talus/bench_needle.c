@@ -111,6 +111,9 @@ int bench_needle(int argc, char **argv)
         tl_needle_detection d;
         tl_needle_track t;
         tl_path path;
+        float hx = 0.0f, hz = 0.0f, ha = 0.0f;
+        bool hint = tl_needle_tracker_predict(tr, &hx, &hz, &ha) == TL_OK;
+        tl_needle_detector_hint(det, hint, hx, hz, ha);
         tl_needle_detect(det, &img, NULL, &d);
         tl_needle_tracker_update(tr, &d, &t);
         if (t.found)
