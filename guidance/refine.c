@@ -164,6 +164,7 @@ static bool sample_line(const walker *w, int above, double sina, int hw, bool fu
         sh[k] = (int)lround(fmin(ctl_mm[k] / sina, 3.0 + 2.0 * k) / w->sp);
     }
     int off_b = (int)lround(1.0 * vpx), off_b3 = (int)lround(3.0 * vpx);
+    bool mixed = w->shallow && sina > 0.42; /* 25-45 degrees */
     int nu = w->nu, lo = nu, hi = -1, nc = 0;
     for (int u = 0; u < nu; u++) {
         double v = w->v0 + w->m * (u - w->u0);
@@ -194,6 +195,15 @@ static bool sample_line(const walker *w, int above, double sina, int hw, bool fu
             valid_at(w, u, (int)lround(v + above * off[NCTL - 1]))) {
             for (int k = 0; k < NCTL; k++)
                 ctl[k * nu + u] = band(w, u, v + above * off[k], hc);
+            /* An oblique flat line crossing horizontal fibres: half the
+             * controls at the same depth (the fibres' own level). */
+            if (mixed) {
+                int ua = u - above * sh[1], ub = u - above * sh[3];
+                if (ub >= 0 && ub < nu && valid_at(w, ub, (int)lround(v))) {
+                    ctl[1 * nu + u] = band(w, ua, v, hc);
+                    ctl[3 * nu + u] = band(w, ub, v, hc);
+                }
+            }
         } else if (w->shallow) {
             int ul = u - above * sh[NCTL - 1];
             if (ul < 0 || ul >= nu || !valid_at(w, ul, (int)lround(v)))
