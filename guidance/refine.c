@@ -152,8 +152,8 @@ static const double ctl_mm[NCTL] = { 0.8, 1.1, 1.4, 1.7 };
  * in[u]: 0 = the line is outside the image there, 1 = inside but its
  * controls are not, 2 = all inside. */
 static bool sample_line(const walker *w, int above, double sina, int hw, bool full, float *I,
-                        float *ctl, float *sd, float *below, float *below3, uint8_t *in,
-                        int *lo_out, int *hi_out)
+                        float *ctl, float *sd, float *below, float *below2, float *below3,
+                        uint8_t *in, int *lo_out, int *hi_out)
 {
     /* controls are read like the echo itself, so their spread is its noise */
     const int hc = hw;
@@ -163,7 +163,8 @@ static bool sample_line(const walker *w, int above, double sina, int hw, bool fu
         off[k] = (int)lround(ctl_mm[k] * vpx);
         sh[k] = (int)lround(fmin(ctl_mm[k] / sina, 3.0 + 2.0 * k) / w->sp);
     }
-    int off_b = (int)lround(1.0 * vpx), off_b3 = (int)lround(3.0 * vpx);
+    int off_b = (int)lround(1.0 * vpx), off_b2 = (int)lround(2.0 * vpx),
+        off_b3 = (int)lround(3.0 * vpx);
     bool mixed = w->shallow && sina > 0.42; /* 25-45 degrees */
     int nu = w->nu, lo = nu, hi = -1, nc = 0;
     for (int u = 0; u < nu; u++) {
@@ -218,6 +219,11 @@ static bool sample_line(const walker *w, int above, double sina, int hw, bool fu
             below[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
                            ? band(w, u, vb, hc)
                            : ctl[(NCTL - 1) * nu + u];
+            vb = v - above * off_b2;
+            below2[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 &&
+                                valid_at(w, u, (int)lround(vb))
+                            ? band(w, u, vb, hc)
+                            : below[u];
             vb = v - above * off_b3;
             below3[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 &&
                                 valid_at(w, u, (int)lround(vb))
@@ -363,7 +369,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     double px_along = w.sp / w.cosb;     /* mm along the line per u step */
 
     int nu = w.nu;
-    float *buf = scratch_get(prof, (size_t)nu * 19 * sizeof(float) + (size_t)nu * 2);
+    float *buf = scratch_get(prof, (size_t)nu * 20 * sizeof(float) + (size_t)nu * 2);
     if (!buf) {
         out->reason = "out of memory";
         return;
@@ -372,8 +378,8 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     float *ctl = buf + 4 * nu /* NCTL nu */, *below = buf + 8 * nu;
     float *ism = buf + 9 * nu, *tmp = buf + 10 * nu; /* tmp: 4 nu */
     float *bgl = buf + 14 * nu, *ex = buf + 15 * nu, *sdc = buf + 16 * nu; /* 2 nu */
-    float *below3 = buf + 18 * nu;
-    uint8_t *in = (uint8_t *)(buf + 19 * nu), *on = in + nu;
+    float *below3 = buf + 18 * nu, *below2 = buf + 19 * nu;
+    uint8_t *in = (uint8_t *)(buf + 20 * nu), *on = in + nu;
 
     int rs, re, lo, hi;
     float bsig;
@@ -382,7 +388,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
      * uncertainty) against control lines on its shallow side. */
     int hw = (int)lround(0.25 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, false, I, ctl, sdc, below, below3, in,
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, false, I, ctl, sdc, below, below2, below3, in,
                      &lo, &hi))
         return;
     int rsm = (int)lround(0.3 / px_along);
@@ -416,7 +422,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
      * tau at half the shaft's own level. */
     hw = (int)lround(0.1 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, true, I, ctl, sdc, below, below3, in,
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, true, I, ctl, sdc, below, below2, below3, in,
                      &lo, &hi))
         return;
     smooth_along(I, in, 1, lo, hi, rsm, ism);
@@ -519,12 +525,14 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
         if (in[k] == 2) {
             tmp[n++] = below[k];
             tmp[nu + nbel] = bgl[k];
-            tmp[2 * nu + nbel++] = below3[k];
+            tmp[2 * nu + nbel] = below3[k];
+            tmp[3 * nu + nbel++] = below2[k];
         }
     }
     float below_med = n ? median_inplace(tmp, (size_t)n) : 0.0f;
     float above_med = nbel ? median_inplace(tmp + nu, (size_t)nbel) : 0.0f;
     float below3_med = nbel ? median_inplace(tmp + 2 * nu, (size_t)nbel) : 0.0f;
+    float below2_med = nbel ? median_inplace(tmp + 3 * nu, (size_t)nbel) : 0.0f;
     float fill = span > 0 ? (float)filled / (float)span : 0.0f;
     float ridgefrac = span > 0 ? (float)ridge / (float)span : 0.0f;
     /* Straightness of the ridge over the final run. */
@@ -581,8 +589,11 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
      * and at most a partial shadow further down. */
     float dark = st->p1, ref = above_med - dark;
     float r1 = n && ref > 1.0f ? (below_med - dark) / ref : 1.0f;
+    float r2 = n && ref > 1.0f ? (below2_med - dark) / ref : 1.0f;
     float r3 = n && ref > 1.0f ? (below3_med - dark) / ref : 1.0f;
-    float s_shadow = clampf((fmaxf(r1, r3) - 0.25f) / 0.3f, 0.0f, 1.0f);
+    /* dark 3 mm down is bone unless a reverberation tail fills 1-2 mm (a
+     * thick cortex echo can fill 1 mm, not 2) */
+    float s_shadow = clampf((fmaxf(r3, fminf(r1, r2)) - 0.25f) / 0.3f, 0.0f, 1.0f);
     float fa_deg = fabsf(out->angle_deg);
     bool angle_ok = fa_deg >= p->min_angle_deg - 0.25f && fa_deg <= p->max_angle_deg + 1.0f;
     float s_entry = clampf(1.0f - ((float)entry_gap - 4.0f) / 4.0f, 0.0f, 1.0f);

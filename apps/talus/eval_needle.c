@@ -25,6 +25,7 @@ static void usage(FILE *out)
             "  --seed S     seed of the case generator (default 1)\n"
             "  --frames F   frames per case (default 12, 4..200)\n"
             "  --json       print the JSON result (the default; kept for symmetry)\n"
+            "  --from K     start at case K (cases are independent: reproduce one)\n"
             "  --dump DIR   write every B-mode frame as PNG and a line per frame (stderr)\n"
             "Prints ONE JSON object: tip_err_mm {median, p95}, angle_err_deg {median,\n"
             "p95}, detection_rate, false_positive_rate, frames_to_lock {median},\n"
@@ -272,7 +273,7 @@ static double ratio(size_t a, size_t b)
 
 int eval_needle(int argc, char **argv)
 {
-    long cases = 200, frames = 12;
+    long cases = 200, frames = 12, from = 0;
     const char *dump = NULL;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
@@ -283,6 +284,12 @@ int eval_needle(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--json") == 0) {
             continue;
+        } else if (strcmp(a, "--from") == 0 && i + 1 < argc) {
+            from = strtol(argv[++i], &end, 10);
+            if (*end || from < 0 || from > 1000000) {
+                fprintf(stderr, "talus eval needle: --from wants 0..1000000\n");
+                return 2;
+            }
         } else if (strcmp(a, "--dump") == 0 && i + 1 < argc) {
             dump = argv[++i];
         } else if (strcmp(a, "--cases") == 0 && i + 1 < argc) {
@@ -315,7 +322,7 @@ int eval_needle(int argc, char **argv)
     int rc = 0;
     for (long c = 0; c < cases; c++) {
         progress((int)c, (int)cases);
-        if (run_case((int)c, seed, (int)frames, &S, dump, err, sizeof err) != TL_OK) {
+        if (run_case((int)(from + c), seed, (int)frames, &S, dump, err, sizeof err) != TL_OK) {
             fprintf(stderr, "\ntalus eval needle: %s\n", err);
             rc = 1;
             break;
