@@ -19,7 +19,6 @@ echo "# $(date -u +%FT%TZ) $(uname -m), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 for size in "128 2048" "256 4096"; do
   set -- $size
-  # taskset keeps each side on one core when it can; both are single-threaded anyway.
   t=$("$talus" bench imaging --lines "$1" --samples "$2" --frames "$frames" \
         --width 800 --height 600 "${extra[@]}" --json 2>/dev/null)
   r=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$py" "$here/reference_bmode.py" \
@@ -32,6 +31,6 @@ print(f"{lines} x {samples} -> 800 x 600 ({t['geometry']}):")
 for k in ("envelope_ms", "compress_ms", "scan_convert_ms", "total_ms"):
     print(f"  {k:16s} talus {t[k]:8.3f}   reference {r[k]:8.3f}")
 print(f"  reference_time / talus_time = {r['total_ms'] / t['total_ms']:.1f}"
-      f"   (talus envelope samples {t['envelope_samples']}, frames {t['frames']} / {r['frames']})")
+      f"   (talus {t['demodulator']}, envelope samples {t['envelope_samples']}, frames {t['frames']} / {r['frames']})")
 PY
 done

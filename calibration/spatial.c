@@ -117,8 +117,8 @@ tl_status tl_cal_spatial_create(const float *wx, const float *wz, uint32_t n_wir
 {
     if (!wx || !wz || !g || !out || n_wires == 0 || n_wires > TL_CAL_MAX_WIRES)
         return TL_ERR_INVALID_ARG;
-    if (tl_geometry_validate(g) != TL_OK || g->kind != TL_PROBE_LINEAR)
-        return g->kind == TL_PROBE_CONVEX ? TL_ERR_UNSUPPORTED : TL_ERR_INVALID_ARG;
+    if (tl_geometry_validate(g) != TL_OK)
+        return TL_ERR_INVALID_ARG;
     tl_cal_spatial *s = calloc(1, sizeof *s);
     if (!s)
         return TL_ERR_NO_MEM;
@@ -159,16 +159,102 @@ tl_status tl_cal_spatial_add(tl_cal_spatial *s, const float *env)
     return TL_OK;
 }
 
+/* Linear array: z_true = a z_disp + bz, x_true = sx x_disp + bx.
+ * Convex array (apex R above the face centre): the range along each ray is
+ * what a speed-of-sound error scales, so r_true = a r_disp + bz on the ray's
+ * angle, then x_true = x + bx (sx stays 1). */
 typedef struct {
-    double a, bz, sx, bx;   /* z_true = a z_disp + bz; x_true = sx x_disp + bx */
+    double a, bz, sx, bx;
+    bool convex;
+    double R;
 } model;
+
+/* display -> true */
+static void model_apply(const model *m, double xd, double zd, double *xt, double *zt)
+{
+    if (!m->convex) {
+        *xt = m->sx * xd + m->bx;
+        *zt = m->a * zd + m->bz;
+        return;
+    }
+    double th = atan2(xd, zd + m->R), rd = hypot(xd, zd + m->R) - m->R;
+    double rt = m->a * rd + m->bz;
+    *xt = (m->R + rt) * sin(th) + m->bx;
+    *zt = (m->R + rt) * cos(th) - m->R;
+}
+
+/* true -> display */
+static void model_inverse(const model *m, double xt, double zt, double *xd, double *zd)
+{
+    if (!m->convex) {
+        *xd = (xt - m->bx) / m->sx;
+        *zd = (zt - m->bz) / m->a;
+        return;
+    }
+    double x = xt - m->bx;
+    double th = atan2(x, zt + m->R), rt = hypot(x, zt + m->R) - m->R;
+    double rd = (rt - m->bz) / m->a;
+    *xd = (m->R + rd) * sin(th);
+    *zd = (m->R + rd) * cos(th) - m->R;
+}
+
+/* Least squares for the convex model: linear in (a, bz, bx) once each
+ * display point is written in polar form. */
+static bool fit_convex(const double *xd, const double *zd, const double *xt, const double *zt,
+                       uint32_t n, model *m)
+{
+    double A[3][3] = { { 0 } }, B[3] = { 0 };
+    for (uint32_t i = 0; i < 2 * n; i++) {
+        uint32_t k = i / 2;
+        double th = atan2(xd[k], zd[k] + m->R), rd = hypot(xd[k], zd[k] + m->R) - m->R;
+        double row[3], y;
+        if (i % 2 == 0) {   /* x equation */
+            row[0] = rd * sin(th);
+            row[1] = sin(th);
+            row[2] = 1.0;
+            y = xt[k] - m->R * sin(th);
+        } else {            /* z equation */
+            row[0] = rd * cos(th);
+            row[1] = cos(th);
+            row[2] = 0.0;
+            y = zt[k] + m->R - m->R * cos(th);
+        }
+        for (int r = 0; r < 3; r++) {
+            B[r] += row[r] * y;
+            for (int c = 0; c < 3; c++)
+                A[r][c] += row[r] * row[c];
+        }
+    }
+    /* Cramer's rule on the 3 x 3 normal equations */
+    double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) -
+                 A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0]) +
+                 A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
+    if (!(fabs(det) > 1e-9))
+        return false;
+    double sol[3];
+    for (int c = 0; c < 3; c++) {
+        double M[3][3];
+        memcpy(M, A, sizeof M);
+        for (int r = 0; r < 3; r++)
+            M[r][c] = B[r];
+        sol[c] = (M[0][0] * (M[1][1] * M[2][2] - M[1][2] * M[2][1]) -
+                  M[0][1] * (M[1][0] * M[2][2] - M[1][2] * M[2][0]) +
+                  M[0][2] * (M[1][0] * M[2][1] - M[1][1] * M[2][0])) / det;
+    }
+    m->a = sol[0];
+    m->bz = sol[1];
+    m->bx = sol[2];
+    m->sx = 1.0;
+    return true;
+}
 
 /* Mean display position of wire w over the frames: the nearest echo within
  * `gate` mm of where the model puts it. false when found in under half. */
 static bool locate(const tl_cal_spatial *s, const model *m, uint32_t w, double gate,
                    float *x, float *z)
 {
-    double px = (s->wx[w] - m->bx) / m->sx, pz = (s->wz[w] - m->bz) / m->a;
+    double px, pz;
+    model_inverse(m, s->wx[w], s->wz[w], &px, &pz);
     double sx = 0, sz = 0;
     uint32_t hits = 0;
     for (uint32_t f = 0; f < s->frames; f++) {
@@ -195,13 +281,22 @@ static bool locate(const tl_cal_spatial *s, const model *m, uint32_t w, double g
     return true;
 }
 
+/* The wire lies inside the scanned area (nominal geometry), not at its edge. */
 static bool in_view(const tl_cal_spatial *s, uint32_t w)
 {
-    float x0, z0, x1, z1;
-    cal_line_sample_mm(&s->g, 0, 0, &x0, &z0);
-    cal_line_sample_mm(&s->g, s->g.lines - 1, s->g.samples - 1, &x1, &z1);
-    return s->wx[w] > x0 + 0.5f && s->wx[w] < x1 - 0.5f && s->wz[w] > z0 + 0.5f &&
-           s->wz[w] < z1 - 0.5f;
+    const tl_geometry *g = &s->g;
+    double x = s->wx[w], z = s->wz[w], line, range;
+    if (g->kind == TL_PROBE_CONVEX) {
+        double th = atan2(x, z + g->radius_mm);
+        line = th * g->radius_mm / g->pitch_mm + 0.5 * (g->lines - 1);
+        range = hypot(x, z + g->radius_mm) - g->radius_mm;
+    } else {
+        line = x / g->pitch_mm + 0.5 * (g->lines - 1);
+        range = z;
+    }
+    double r0 = g->depth_start_mm, r1 = tl_geometry_depth_mm(g);
+    double margin = 0.5 / g->pitch_mm;   /* 0.5 mm of lines */
+    return line > margin && line < g->lines - 1 - margin && range > r0 + 0.5 && range < r1 - 0.5;
 }
 
 tl_status tl_cal_spatial_finish(tl_cal_spatial *s, const tl_cal_spatial_tol *tol,
@@ -214,7 +309,7 @@ tl_status tl_cal_spatial_finish(tl_cal_spatial *s, const tl_cal_spatial_tol *tol
     r->frames = s->frames;
     if (s->frames == 0)
         return TL_ERR_NOT_FOUND;
-    model m = { 1.0, 0.0, 1.0, 0.0 };
+    model m = { 1.0, 0.0, 1.0, 0.0, s->g.kind == TL_PROBE_CONVEX, s->g.radius_mm };
     static const double z_limit[] = { 12.0, 22.0, 1e9, 1e9, 1e9 };
     static const double gate[] = { 2.0, 1.5, 1.0, 0.6, 0.5 };
     bool found[TL_CAL_MAX_WIRES];
@@ -238,9 +333,11 @@ tl_status tl_cal_spatial_finish(tl_cal_spatial *s, const tl_cal_spatial_tol *tol
             matched++;
         }
         model nm = m;
-        if (matched >= 3 && cal_fit_line(zd, zt, NULL, matched, &nm.a, &nm.bz) &&
-            cal_fit_line(xd, xt, NULL, matched, &nm.sx, &nm.bx) && nm.a > 0.5 && nm.a < 2 &&
-            nm.sx > 0.5 && nm.sx < 2)
+        bool ok = matched >= 3 &&
+                  (m.convex ? fit_convex(xd, zd, xt, zt, matched, &nm)
+                            : cal_fit_line(zd, zt, NULL, matched, &nm.a, &nm.bz) &&
+                                  cal_fit_line(xd, xt, NULL, matched, &nm.sx, &nm.bx));
+        if (ok && nm.a > 0.5 && nm.a < 2 && nm.sx > 0.5 && nm.sx < 2)
             m = nm;
     }
     for (uint32_t w = 0; w < s->n_wires; w++)
@@ -267,7 +364,9 @@ tl_status tl_cal_spatial_finish(tl_cal_spatial *s, const tl_cal_spatial_tol *tol
         r->found_x_mm[w] = fx[w];
         r->found_z_mm[w] = fz[w];
         double d0 = hypot(fx[w] - s->wx[w], fz[w] - s->wz[w]);
-        double d1 = hypot(m.sx * fx[w] + m.bx - s->wx[w], m.a * fz[w] + m.bz - s->wz[w]);
+        double cx, cz;
+        model_apply(&m, fx[w], fz[w], &cx, &cz);
+        double d1 = hypot(cx - s->wx[w], cz - s->wz[w]);
         r->wire_residual_mm[w] = (float)d1;
         before += d0 * d0;
         after += d1 * d1;

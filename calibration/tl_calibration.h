@@ -26,11 +26,14 @@
  *
  * Conventions: probe coordinates of core/tl_core.h (mm; x lateral, z depth).
  * "Display" positions are where the image shows a point with the geometry the
- * probe reports; "true" positions are the phantom's. The spatial model is
+ * probe reports; "true" positions are the phantom's. The spatial model of a
+ * linear array is
  *     x_true = lateral_scale * x_disp + lateral_offset_mm
  *     z_true = axial_scale   * z_disp + axial_offset_mm
- * so a speed of sound higher than assumed shows as axial_scale > 1 and the
- * effective speed of sound is c_assumed * axial_scale. */
+ * and of a convex array: the range along each ray r_true = axial_scale *
+ * r_disp + axial_offset_mm, then x_true += lateral_offset_mm (lateral_scale
+ * 1). Either way a speed of sound higher than assumed shows as axial_scale > 1
+ * and the effective speed of sound is c_assumed * axial_scale. */
 #ifndef TL_CALIBRATION_H
 #define TL_CALIBRATION_H
 
@@ -311,7 +314,8 @@ tl_status tl_cal_history(const char *dir, const char *serial, uint32_t *count,
 tl_status tl_cal_apply(const tl_cal_record *rec, const char *probe_serial, uint64_t now_s,
                        tl_geometry *geom, float *lateral_offset_mm);
 
-/* Correct a display point with a record's spatial model (no checks). */
+/* Correct a display point with a record's spatial model (linear arrays; no
+ * checks). */
 void tl_cal_correct_point(const tl_cal_record *rec, float x_disp, float z_disp,
                           float *x_true, float *z_true);
 

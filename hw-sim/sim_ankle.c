@@ -124,9 +124,11 @@ tl_status sim_model_ankle(sim_model *m, const sim_params *p)
     m->p[JX] = -1.0f;
     m->p[GRADE] = (float)g;
     sim_curve *c = sim_curve_new(3.0f, 25.0f, TL_BOUNDARY_SKIN);
-    if (c)
+    if (c) {
         for (int i = 0; i < SIM_CURVE_N; i++)
             c->z[i] = SIM_SKIN_MM;
+        c->fixed = 1;
+    }
     sim_model_add_curve(m, c);
     struct {
         float (*fn)(const sim_model *, float);
@@ -136,8 +138,8 @@ tl_status sim_model_ankle(sim_model *m, const sim_params *p)
         { tendon_top, 4.0f, 12.0f, -1, 0 },
         { tendon_deep, 3.5f, 12.0f, -1, 0 },
         { capsule, 2.5f, 20.0f, TL_BOUNDARY_CAPSULE, 0 },
-        { tibia, 22.0f, 45.0f, TL_BOUNDARY_TIBIA, 1 },
-        { talus, 22.0f, 45.0f, TL_BOUNDARY_TALUS, 1 },
+        { tibia, 35.0f, 45.0f, TL_BOUNDARY_TIBIA, 1 },
+        { talus, 35.0f, 45.0f, TL_BOUNDARY_TALUS, 1 },
         { cartilage, 3.0f, 30.0f, TL_BOUNDARY_CARTILAGE, 0 },
     };
     for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {

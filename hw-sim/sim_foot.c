@@ -16,12 +16,16 @@ static float dermis_fn(const sim_model *m, float x) { (void)m; (void)x; return S
 static void add_skin(sim_model *m)
 {
     sim_curve *c = sim_curve_new(6.0f, 25.0f, TL_BOUNDARY_SKIN);
-    if (c)
+    if (c) {
         sim_curve_fill(c, -60.0f, 60.0f, skin_fn, m);
+        c->fixed = 1;
+    }
     sim_model_add_curve(m, c);
     c = sim_curve_new(2.5f, 25.0f, -1);
-    if (c)
+    if (c) {
         sim_curve_fill(c, -60.0f, 60.0f, dermis_fn, m);
+        c->fixed = 1;
+    }
     sim_model_add_curve(m, c);
 }
 
@@ -128,7 +132,7 @@ tl_status sim_model_plantar(sim_model *m, const sim_params *p)
     add_curve(m, 8.0f, 12.0f, TL_BOUNDARY_FASCIA_SUPERFICIAL, 0, pf_top);  /* 2 */
     add_curve(m, 7.0f, 12.0f, TL_BOUNDARY_FASCIA_DEEP, 0, pf_deep);        /* 3 */
     add_curve(m, 0.0f, 12.0f, -1, 0, pf_deep);                             /* 4 spare */
-    add_curve(m, 24.0f, 40.0f, TL_BOUNDARY_CALCANEUS, 1, pf_bone);         /* 5 */
+    add_curve(m, 40.0f, 40.0f, TL_BOUNDARY_CALCANEUS, 1, pf_bone);         /* 5 */
     if (m->ncurves != 6)
         return TL_ERR_NO_MEM;
     float xs = m->p[XS];
@@ -223,7 +227,7 @@ tl_status sim_model_achilles(sim_model *m, const sim_params *p)
     add_skin(m);                                                            /* 0, 1 */
     add_curve(m, 9.0f, 12.0f, TL_BOUNDARY_TENDON_SUPERFICIAL, 0, ach_top);  /* 2 */
     add_curve(m, 8.0f, 12.0f, TL_BOUNDARY_TENDON_DEEP, 0, ach_deep);        /* 3 */
-    add_curve(m, 20.0f, 40.0f, ins ? TL_BOUNDARY_CALCANEUS : -1, 1, ach_bone); /* 4 */
+    add_curve(m, 35.0f, 40.0f, ins ? TL_BOUNDARY_CALCANEUS : -1, 1, ach_bone); /* 4 */
     if (m->ncurves != 5)
         return TL_ERR_NO_MEM;
     m->achilles_insertion = ins;

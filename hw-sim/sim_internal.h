@@ -89,6 +89,7 @@ typedef struct {
     float width_rad;             /* angular width of the specular lobe */
     int boundary;                /* tl_boundary_kind for the truth, -1: none */
     int bone;                    /* cortex: adds the cortical thickness echoes */
+    int fixed;                   /* on the probe face (skin): does not tilt */
 } sim_curve;
 
 /* What the medium is at one point. */
@@ -126,8 +127,6 @@ struct sim_model {
     int nwires;
     float wire_x[TL_SIM_MAX_WIRES], wire_z[TL_SIM_MAX_WIRES];
     float wire_amp;
-    /* in-air lens ring-down */
-    int ringdown;
     /* needle target (anatomy coordinates) */
     bool has_target;
     float target_x, target_z;
@@ -243,6 +242,8 @@ tl_status sim_scene_build(sim_scene *sc, const sim_params *p, sim_preset preset,
 void sim_scene_free(sim_scene *sc);
 void sim_probe_to_anatomy(const sim_model *m, float px, float pz, float *ax, float *az);
 void sim_anatomy_to_probe(const sim_model *m, float ax, float az, float *px, float *pz);
+void sim_probe_to_face(const sim_model *m, float px, float pz, float *fx, float *fz);
+void sim_face_to_probe(const sim_model *m, float fx, float fz, float *px, float *pz);
 void sim_column_ray(const tl_geometry *g, float u, float off, float *ox, float *oz, float *dx,
                     float *dz);
 void sim_deposit(float *col, uint32_t S, float pos, float amp);

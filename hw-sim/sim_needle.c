@@ -50,7 +50,8 @@ void sim_needle_at(const sim_scene *sc, const sim_params *p, sim_preset preset, 
         n->ez = 0.0f;
         maxlen = hypotf(tx - n->ex, tz - n->ez);
     }
-    n->len = fminf(p->needle_start_mm + p->needle_speed_mm * k, maxlen);
+    /* a spinal needle is 90 mm: the shaft never gets longer than that */
+    n->len = fminf(fminf(p->needle_start_mm + p->needle_speed_mm * k, maxlen), 90.0f);
     n->present = n->len > 0.0f;
     n->angle_deg = ang;
     n->gauge = p->needle_gauge;
@@ -82,7 +83,8 @@ uint32_t sim_needle_line(const sim_scene *sc, const sim_needle_state *n, uint32_
     if (pos < 1.0f || pos >= (float)S - 2.0f)
         return S;
     float at = sc->att[(size_t)line * S + (size_t)pos];
-    float a0 = 35.0f * n->visibility * at;
+    /* a thicker shaft returns more (22 G = 1) */
+    float a0 = 35.0f * n->visibility * sqrtf(n->diameter_mm / 0.718f) * at;
     if (t > n->len - 0.6f)
         a0 *= 1.6f; /* the bevel */
     /* vertical extent of the shaft along this beam, in samples */

@@ -169,7 +169,7 @@ tl_status tl_sim_render(tl_sim *sim, uint32_t index, int16_t *rf, size_t rf_coun
                 r[s] = ls[s] + c * la[s] + sn * lb[s];
             uint32_t sh = sim_needle_line(sc, &nd, i, r);
             for (uint32_t s = sh; s < S; s++)
-                r[s] *= 0.45f;
+                r[s] *= 0.7f; /* a thin shaft shades only part of the beam */
             /* electronic noise is not shadowed */
             for (uint32_t s = 0; s < S; s++)
                 r[s] += na * nz[s];

@@ -10,16 +10,38 @@
  * for a convex probe x is the arc length along the face and z the distance
  * below it along the radius; for a linear probe they are probe coordinates.
  * The probe's tilt (anisotropy) then rotates them about the pivot. */
-void sim_probe_to_anatomy(const sim_model *m, float px, float pz, float *ax, float *az)
+void sim_probe_to_face(const sim_model *m, float px, float pz, float *fx, float *fz)
 {
     float R = m->convex_r;
     if (R > 0.0f) {
         float rr = hypotf(px, pz + R), th = atan2f(px, pz + R);
-        px = R * th;
-        pz = rr - R;
+        *fx = R * th;
+        *fz = rr - R;
+    } else {
+        *fx = px;
+        *fz = pz;
     }
+}
+
+void sim_face_to_probe(const sim_model *m, float fx, float fz, float *px, float *pz)
+{
+    float R = m->convex_r;
+    if (R > 0.0f) {
+        float th = fx / R, rr = R + fz;
+        *px = rr * sinf(th);
+        *pz = rr * cosf(th) - R;
+    } else {
+        *px = fx;
+        *pz = fz;
+    }
+}
+
+void sim_probe_to_anatomy(const sim_model *m, float px, float pz, float *ax, float *az)
+{
+    float fx, fz;
+    sim_probe_to_face(m, px, pz, &fx, &fz);
     float c = cosf(m->rot_rad), s = sinf(m->rot_rad);
-    float dx = px - m->pivot_x, dz = pz - m->pivot_z;
+    float dx = fx - m->pivot_x, dz = fz - m->pivot_z;
     *ax = m->pivot_x + dx * c + dz * s;
     *az = m->pivot_z - dx * s + dz * c;
 }
@@ -28,15 +50,7 @@ void sim_anatomy_to_probe(const sim_model *m, float ax, float az, float *px, flo
 {
     float c = cosf(m->rot_rad), s = sinf(m->rot_rad);
     float dx = ax - m->pivot_x, dz = az - m->pivot_z;
-    float fx = m->pivot_x + dx * c - dz * s, fz = m->pivot_z + dx * s + dz * c;
-    float R = m->convex_r;
-    if (R > 0.0f) {
-        float th = fx / R, rr = R + fz;
-        fx = rr * sinf(th);
-        fz = rr * cosf(th) - R;
-    }
-    *px = fx;
-    *pz = fz;
+    sim_face_to_probe(m, m->pivot_x + dx * c - dz * s, m->pivot_z + dx * s + dz * c, px, pz);
 }
 
 /* Ray of sub-column position u (in line units) in physical probe coordinates. */
@@ -119,11 +133,17 @@ static void march_column(sim_scene *sc, const sim_params *p, build_ctx *bx, uint
     float *gs = bx->gs + (size_t)j * S;
     for (uint32_t s = 0; s < S; s++) {
         float r = (g->depth_start_mm + (float)s * sc->dz_disp) * scale;
-        float ax, az;
+        float ax, az, fx, fz;
+        sim_probe_to_face(m, ox + r * dx, oz + r * dz, &fx, &fz);
         sim_probe_to_anatomy(m, ox + r * dx, oz + r * dz, &ax, &az);
         sim_med md = { 0 };
         md.fib_u = NAN;
-        m->medium(m, ax, az, &md);
+        /* the skin stays on the face when the probe tilts (anisotropy): the
+         * tilt moves what lies beneath it */
+        if (m->anatomy == TL_ANATOMY_NONE)
+            m->medium(m, ax, az, &md); /* phantoms: no skin */
+        else if (!sim_med_skin(m, fz, &md))
+            m->medium(m, ax, fmaxf(az, SIM_DERMIS_MM + 0.05f), &md);
         float at = sim_att_amp(A, f0, sf);
         bx->colatt[s] = at;
         if (att_line) {
@@ -159,15 +179,17 @@ static void march_column(sim_scene *sc, const sim_params *p, build_ctx *bx, uint
         /* interfaces: sign changes of z - curve(x) */
         for (int k = 0; k < m->ncurves; k++) {
             const sim_curve *cv = m->curves[k];
-            float zc = sim_curve_eval(cv, ax);
-            float sd = isnan(zc) ? NAN : az - zc;
+            float cx = cv->fixed ? fx : ax, cz = cv->fixed ? fz : az;
+            float zc = sim_curve_eval(cv, cx);
+            float sd = isnan(zc) ? NAN : cz - zc;
             if (!isnan(sd) && !isnan(prev_sd[k]) && (sd >= 0.0f) != (prev_sd[k] >= 0.0f) &&
                 cv->amp > 0.0f) {
                 float t = prev_sd[k] / (prev_sd[k] - sd);
                 float pos = (float)s - 1.0f + t;
-                float slope = sim_curve_slope(cv, ax);
+                float slope = sim_curve_slope(cv, cx);
                 float nrm = 1.0f / sqrtf(1.0f + slope * slope);
-                float a = cv->amp * lobe(-slope * nrm, nrm, adx, adz, cv->width_rad);
+                float a = cv->fixed ? cv->amp
+                                    : cv->amp * lobe(-slope * nrm, nrm, adx, adz, cv->width_rad);
                 float att_here = bx->colatt[s > 0 ? s - 1 : 0];
                 if (cv->bone) {
                     /* a rough surface: a part incoherent from column to column,
@@ -181,8 +203,9 @@ static void march_column(sim_scene *sc, const sim_params *p, build_ctx *bx, uint
                 sim_deposit(gs, S, pos, a * att_here);
                 if (cv->bone) {
                     /* the cortex has thickness: two weaker echoes just beneath */
-                    sim_deposit(gs, S, pos + 0.2f / ds, 0.35f * a * att_here);
-                    sim_deposit(gs, S, pos + 0.45f / ds, 0.15f * a * att_here);
+                    sim_deposit(gs, S, pos + 0.15f / ds, 0.45f * a * att_here);
+                    sim_deposit(gs, S, pos + 0.3f / ds, 0.25f * a * att_here);
+                    sim_deposit(gs, S, pos + 0.5f / ds, 0.12f * a * att_here);
                 }
             }
             prev_sd[k] = sd;

@@ -60,7 +60,7 @@ void sim_med_band(const sim_model *m, float x, float z, float top, float thick, 
 {
     float nrm = 1.0f / sqrtf(1.0f + slope * slope);
     float nf = thick / spacing;
-    float wav = 0.25f * sim_noise2(m->seed ^ 0xB4Du, x / 4.0f, (z - top) / 0.5f);
+    float wav = 0.6f * sim_noise2(m->seed ^ 0xB4Du, x / 5.0f, (z - top) / 0.8f);
     o->echo = echo;
     o->atten = 0.9f * katt(m);
     o->fib_u = (z - top) / thick * nf + wav;

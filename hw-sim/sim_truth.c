@@ -67,6 +67,15 @@ static bool in_image(const sim_scene *sc, float px, float pz)
     return fabsf(x) <= half * g->pitch_mm && z >= r0 && z <= r1;
 }
 
+static void curve_to_probe(const sim_model *m, const sim_curve *cv, float x, float z, float *px,
+                           float *pz)
+{
+    if (cv->fixed)
+        sim_face_to_probe(m, x, z, px, pz);
+    else
+        sim_anatomy_to_probe(m, x, z, px, pz);
+}
+
 static void truth_boundary(const sim_scene *sc, const sim_curve *cv, tl_sim_boundary *b)
 {
     const sim_model *m = &sc->model;
@@ -76,7 +85,7 @@ static void truth_boundary(const sim_scene *sc, const sim_curve *cv, tl_sim_boun
         bool in = false;
         if (i < SIM_CURVE_N && !isnan(cv->z[i])) {
             float px, pz;
-            sim_anatomy_to_probe(m, SIM_CURVE_X0 + SIM_CURVE_DX * (float)i, cv->z[i], &px, &pz);
+            curve_to_probe(m, cv, SIM_CURVE_X0 + SIM_CURVE_DX * (float)i, cv->z[i], &px, &pz);
             in = in_image(sc, px, pz);
         }
         if (in && run0 < 0)
@@ -96,8 +105,8 @@ static void truth_boundary(const sim_scene *sc, const sim_curve *cv, tl_sim_boun
     uint32_t n = bestn < TL_SIM_MAX_POINTS ? (uint32_t)bestn : TL_SIM_MAX_POINTS;
     for (uint32_t k = 0; k < n; k++) {
         int i = best0 + (int)((double)k * (bestn - 1) / (double)(n - 1) + 0.5);
-        sim_anatomy_to_probe(m, SIM_CURVE_X0 + SIM_CURVE_DX * (float)i, cv->z[i], &b->x_mm[k],
-                             &b->z_mm[k]);
+        curve_to_probe(m, cv, SIM_CURVE_X0 + SIM_CURVE_DX * (float)i, cv->z[i], &b->x_mm[k],
+                       &b->z_mm[k]);
     }
     b->n = n;
 }

@@ -58,6 +58,7 @@ sim_curve *sim_curve_new(float amp, float width_deg, int boundary)
     c->width_rad = DEG2RAD(width_deg);
     c->boundary = boundary;
     c->bone = 0;
+    c->fixed = 0;
     return c;
 }
 

@@ -196,3 +196,75 @@ void rec_fsync_dir(const char *path)
         close(fd);
     }
 }
+
+/* One header line into buf (without \n, \r). 1 ok, 0 end of file, <0 error. */
+int rec_read_line(FILE *f, char *buf, size_t cap, size_t *len, uint64_t *consumed)
+{
+    size_t n = 0;
+    int c;
+    bool any = false;
+    while ((c = getc(f)) != EOF) {
+        any = true;
+        (*consumed)++;
+        if (c == '\n')
+            break;
+        if (n + 1 >= cap)
+            return -1;
+        buf[n++] = (char)c;
+    }
+    if (!any)
+        return 0;
+    while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        n--;
+    buf[n] = '\0';
+    *len = n;
+    return 1;
+}
+
+char *rec_trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Whitespace-separated numbers: exactly n of them. */
+bool rec_parse_u64_list(const char *s, uint64_t *out, int n)
+{
+    for (int i = 0; i < n; i++) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s < '0' || *s > '9')
+            return false;
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || (*end != ' ' && *end != '\t' && *end != '\0'))
+            return false;
+        out[i] = v;
+        s = end;
+    }
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return *s == '\0';
+}
+
+bool rec_parse_double_list(const char *s, double *out, int n)
+{
+    for (int i = 0; i < n; i++) {
+        errno = 0;
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || errno || !(v == v) ||
+            (*end != ' ' && *end != '\t' && *end != '\0'))
+            return false;
+        out[i] = v;
+        s = end;
+    }
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return *s == '\0';
+}

@@ -46,40 +46,6 @@ struct tl_recording {
     uint32_t cached;        /* frame held in r->frame, UINT32_MAX: none */
 };
 
-/* One header line into buf (without \n, \r). 1 ok, 0 end of file, <0 error. */
-static int read_line(FILE *f, char *buf, size_t cap, size_t *len, uint64_t *consumed)
-{
-    size_t n = 0;
-    int c;
-    bool any = false;
-    while ((c = getc(f)) != EOF) {
-        any = true;
-        (*consumed)++;
-        if (c == '\n')
-            break;
-        if (n + 1 >= cap)
-            return -1;
-        buf[n++] = (char)c;
-    }
-    if (!any)
-        return 0;
-    while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-        n--;
-    buf[n] = '\0';
-    *len = n;
-    return 1;
-}
-
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
-    return s;
-}
-
 static tl_status add_field(tl_recording *r, const char *key, const char *value)
 {
     if (r->n_fields >= MAX_FIELDS)
@@ -129,44 +95,6 @@ static const char *get(const tl_recording *r, const char *key)
     return NULL;
 }
 
-/* Whitespace-separated numbers: exactly n of them. */
-static bool parse_u64_list(const char *s, uint64_t *out, int n)
-{
-    for (int i = 0; i < n; i++) {
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (*s < '0' || *s > '9')
-            return false;
-        errno = 0;
-        char *end;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno || (*end != ' ' && *end != '\t' && *end != '\0'))
-            return false;
-        out[i] = v;
-        s = end;
-    }
-    while (*s == ' ' || *s == '\t')
-        s++;
-    return *s == '\0';
-}
-
-static bool parse_double_list(const char *s, double *out, int n)
-{
-    for (int i = 0; i < n; i++) {
-        errno = 0;
-        char *end;
-        double v = strtod(s, &end);
-        if (end == s || errno || !(v == v) ||
-            (*end != ' ' && *end != '\t' && *end != '\0'))
-            return false;
-        out[i] = v;
-        s = end;
-    }
-    while (*s == ' ' || *s == '\t')
-        s++;
-    return *s == '\0';
-}
-
 static tl_status parse_header(tl_recording *r, FILE *f, const char **data_file)
 {
     char *line = malloc(MAX_LINE);
@@ -177,7 +105,7 @@ static tl_status parse_header(tl_recording *r, FILE *f, const char **data_file)
     *data_file = NULL;
     for (;;) {
         size_t len;
-        int rc = read_line(f, line, MAX_LINE, &len, &consumed);
+        int rc = rec_read_line(f, line, MAX_LINE, &len, &consumed);
         if (rc < 0 || consumed > MAX_HEADER) {
             st = TL_ERR_FORMAT;
             break;
@@ -203,7 +131,7 @@ static tl_status parse_header(tl_recording *r, FILE *f, const char **data_file)
             break;
         }
         *eq = '\0';
-        char *key = trim(line), *value = trim(eq + 1);
+        char *key = rec_trim(line), *value = rec_trim(eq + 1);
         if (!rec_valid_key(key)) {
             st = TL_ERR_FORMAT;
             break;
@@ -239,7 +167,7 @@ static tl_status check_fields(tl_recording *r)
         return TL_ERR_FORMAT;
     in->ndims = (uint32_t)nd;
     uint64_t dims[3] = { 0, 0, 1 };
-    if (!(v = get(r, "DimSize")) || !parse_u64_list(v, dims, (int)nd))
+    if (!(v = get(r, "DimSize")) || !rec_parse_u64_list(v, dims, (int)nd))
         return TL_ERR_FORMAT;
     if (dims[0] < 1 || dims[0] > MAX_DIM || dims[1] < 1 || dims[1] > MAX_DIM ||
         dims[2] > MAX_FRAMES)
@@ -301,18 +229,18 @@ static tl_status check_fields(tl_recording *r)
     for (int i = 0; i < 3; i++)
         in->spacing[i] = 1.0;
     if ((v = get(r, "ElementSpacing"))) {
-        if (!parse_double_list(v, in->spacing, (int)nd))
+        if (!rec_parse_double_list(v, in->spacing, (int)nd))
             return TL_ERR_FORMAT;
         for (uint32_t i = 0; i < nd; i++)
             if (!(in->spacing[i] > 0.0))
                 return TL_ERR_FORMAT;
     }
     double tmp[16];
-    if ((v = get(r, "TransformMatrix")) && !parse_double_list(v, tmp, (int)(nd * nd)))
+    if ((v = get(r, "TransformMatrix")) && !rec_parse_double_list(v, tmp, (int)(nd * nd)))
         return TL_ERR_FORMAT;
     const char *vec_keys[] = { "Offset", "Position", "Origin", "CenterOfRotation" };
     for (int i = 0; i < 4; i++)
-        if ((v = get(r, vec_keys[i])) && !parse_double_list(v, tmp, (int)nd))
+        if ((v = get(r, vec_keys[i])) && !rec_parse_double_list(v, tmp, (int)nd))
             return TL_ERR_FORMAT;
 
     /* What the samples are. */

@@ -26,6 +26,16 @@ bool rec_parse_u64(const char *s, uint64_t *out);
 bool rec_parse_double(const char *s, double *out);
 bool rec_parse_bool(const char *s, bool *out);
 
+/* One header line into buf (no \n, \r or trailing blanks): 1 ok, 0 end of
+ * file, -1 longer than cap. *consumed counts the bytes read. */
+#include <stdio.h>
+int rec_read_line(FILE *f, char *buf, size_t cap, size_t *len, uint64_t *consumed);
+/* Strip blanks at both ends (in place). */
+char *rec_trim(char *s);
+/* Exactly n whitespace-separated numbers. */
+bool rec_parse_u64_list(const char *s, uint64_t *out, int n);
+bool rec_parse_double_list(const char *s, double *out, int n);
+
 /* Keys are letters, digits and '_' only. */
 bool rec_valid_key(const char *key);
 

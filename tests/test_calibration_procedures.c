@@ -124,6 +124,20 @@ static void test_spatial_random_cases(void **state)
     }
 }
 
+/* Convex array: the range along each ray carries the speed-of-sound error. */
+static void test_spatial_convex(void **state)
+{
+    (void)state;
+    const char *p[] = { "convex=1", "radius_mm=30", "sos_error_pct=-3", "lateral_offset_mm=0.5",
+                        NULL };
+    tl_cal_spatial_result r;
+    assert_int_equal(spatial(12, p, 0.0f, &r), TL_OK);
+    assert_true(fabs(r.axial_scale_err_pct + 3.0) <= 0.3);
+    assert_true(fabs(r.lateral_offset_mm - 0.5) <= 0.1);
+    assert_true(r.residual_mm <= 0.2);
+    assert_true(r.pass);
+}
+
 /* A phantom description that does not fit the image is not calibrated. */
 static void test_spatial_wrong_phantom(void **state)
 {
@@ -251,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_spatial_sos_and_offset),
         cmocka_unit_test(test_spatial_no_error),
         cmocka_unit_test(test_spatial_random_cases),
+        cmocka_unit_test(test_spatial_convex),
         cmocka_unit_test(test_spatial_wrong_phantom),
         cmocka_unit_test(test_elements_dead_and_weak),
         cmocka_unit_test(test_uniformity_tilt),

@@ -10,7 +10,12 @@
  * line of its own (other lines are ignored) right after it is acknowledged (e.g. the station's
  * `talus run --headless --script ...` with an ack stream).
  *
- * TALUS_DURABILITY_SEED / TALUS_DURABILITY_ROUNDS override seed and count. */
+ * The child runs in its own process group and the whole group is killed,
+ * so a shell pipeline (station | filter) dies as one.
+ *
+ * TALUS_DURABILITY_SEED / _ROUNDS / _WINDOW_MS override the seed, the
+ * number of kills and the longest delay before a kill (default 250 ms; a
+ * station that takes a second to start wants a few seconds). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,8 +76,12 @@ static void run_procedure(const char *db, int ack_fd, uint64_t seed)
 static pid_t spawn_child(const char *db, int ack_fd, int read_fd, uint64_t seed)
 {
     pid_t pid = fork();
-    if (pid != 0)
+    if (pid != 0) {
+        if (pid > 0)
+            setpgid(pid, pid); /* both sides, so the kill never races it */
         return pid;
+    }
+    setpgid(0, 0);
     close(read_fd);
     const char *cmd = getenv("TALUS_DURABILITY_CMD");
     if (cmd && *cmd) {
@@ -127,6 +136,10 @@ static void test_sigkill_at_random_moments(void **state)
     const char *env_rounds = getenv("TALUS_DURABILITY_ROUNDS");
     uint64_t seed = env_seed ? strtoull(env_seed, NULL, 10) : 20261124u;
     int rounds = env_rounds ? atoi(env_rounds) : 50;
+    const char *env_window = getenv("TALUS_DURABILITY_WINDOW_MS");
+    uint64_t window_ms = env_window ? strtoull(env_window, NULL, 10) : 250;
+    if (window_ms < 1)
+        window_ms = 1;
     tl_rng rng;
     tl_rng_seed(&rng, seed);
     char *dir = tmp_dir();
@@ -142,14 +155,19 @@ static void test_sigkill_at_random_moments(void **state)
         int fds[2];
         assert_int_equal(pipe(fds), 0);
         /* A random moment: from "still opening" to well into a session. */
-        uint64_t delay_us = 200 + tl_rng_next(&rng) % 250000;
+        uint64_t delay_us = 200 + tl_rng_next(&rng) % (window_ms * 1000);
         pid_t pid = spawn_child(db, fds[1], fds[0], seed + (uint64_t)round);
         assert_true(pid > 0);
         close(fds[1]);
         tl_sleep_ns(delay_us * 1000);
-        kill(pid, SIGKILL);
+        if (kill(-pid, SIGKILL) != 0)
+            kill(pid, SIGKILL);
         int status = 0;
         waitpid(pid, &status, 0);
+        /* Grandchildren (a swapped-in pipeline) die asynchronously: wait
+         * until the group is gone before looking at the database. */
+        for (int i = 0; i < 200 && kill(-pid, 0) == 0; i++)
+            tl_sleep_ns(10000000);
         int64_t *ids = NULL;
         size_t n = read_acks(fds[0], &ids);
         close(fds[0]);

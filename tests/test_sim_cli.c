@@ -77,8 +77,8 @@ static void test_render(void **state)
     /* not blank: a good share of bright and of dark pixels */
     size_t bright = 0, dark = 0;
     for (size_t i = 0; i < (size_t)w * h; i++) {
-        bright += px[i] > 180;
-        dark += px[i] < 60;
+        bright += px[i] > 150;
+        dark += px[i] < 40;
     }
     assert_true(bright > (size_t)w * h / 100 && dark > (size_t)w * h / 100);
     free(px);

@@ -224,6 +224,21 @@ static void test_probe_errors(void **state)
     assert_true(dead <= -14.0);
     assert_true(weak <= -4.0 && weak >= -8.0);
     simt_free(&f);
+    /* gain tilt: +6 dB at the bottom, 0 at the top, linear in depth */
+    simt_frame a, b;
+    simt_render(&a, "uniform-phantom", 8, 0, "noise_db=-140", NULL);
+    simt_render(&b, "uniform-phantom", 8, 0, "noise_db=-140", "gain_tilt_db=6", NULL);
+    float zmax = tl_geometry_depth_mm(&a.g);
+    double top = tl_sim_band_level_db(b.rf, &b.g, b.g.f0_hz, 2, 6) -
+                 tl_sim_band_level_db(a.rf, &a.g, a.g.f0_hz, 2, 6);
+    double mid = tl_sim_band_level_db(b.rf, &b.g, b.g.f0_hz, zmax / 2 - 2, zmax / 2 + 2) -
+                 tl_sim_band_level_db(a.rf, &a.g, a.g.f0_hz, zmax / 2 - 2, zmax / 2 + 2);
+    printf("gain tilt 6 dB: %.2f dB near the top (expect %.2f), %.2f dB mid-depth (3)\n", top,
+           6.0 * 4.0 / zmax, mid);
+    assert_true(fabs(top - 6.0 * 4.0 / zmax) < 0.3);
+    assert_true(fabs(mid - 3.0) < 0.3);
+    simt_free(&a);
+    simt_free(&b);
 }
 
 static void test_convex_and_depth(void **state)
@@ -247,6 +262,26 @@ static void test_convex_and_depth(void **state)
     simt_free(&f);
 }
 
+/* Phantoms have no skin: the uniform phantom is uniform from the face. */
+static void test_phantom_has_no_skin(void **state)
+{
+    (void)state;
+    simt_frame f;
+    simt_render(&f, "uniform-phantom", 6, 0, "noise_db=-140", NULL);
+    float dz = tl_geometry_dz_mm(&f.g);
+    double a = 0, b = 0;
+    for (uint32_t l = 0; l < f.g.lines; l++) {
+        for (uint32_t k = (uint32_t)(0.6f / dz); k < (uint32_t)(1.6f / dz); k++)
+            a += f.env[(size_t)l * f.g.samples + k];
+        for (uint32_t k = (uint32_t)(3.0f / dz); k < (uint32_t)(4.0f / dz); k++)
+            b += f.env[(size_t)l * f.g.samples + k];
+    }
+    double db = 20 * log10(a / b);
+    printf("uniform phantom: 0.6-1.6 mm vs 3-4 mm: %.2f dB\n", db);
+    assert_true(fabs(db) < 1.5);
+    simt_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_lesions_are_darker),
         cmocka_unit_test(test_probe_errors),
         cmocka_unit_test(test_convex_and_depth),
+        cmocka_unit_test(test_phantom_has_no_skin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

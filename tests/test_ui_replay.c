@@ -175,6 +175,37 @@ static void test_bad_replay_file_is_a_clear_error(void **state)
     assert_non_null(strstr(err, "garbage.mha"));
 }
 
+/* A database that cannot be created: the station still shows images and
+ * runs to the end, says so, and refuses (counts) the injection instead of
+ * pretending it was logged. */
+static void test_bad_database_keeps_running(void **state)
+{
+    (void)state;
+    char mha[512], blocker[512], db[600], script[512], out[512];
+    snprintf(mha, sizeof mha, "%s/heel.mha", dir); /* from the first test */
+    snprintf(blocker, sizeof blocker, "%s/not-a-folder", dir);
+    write_text(blocker, "x");
+    snprintf(db, sizeof db, "%s/log.db", blocker);
+    snprintf(script, sizeof script, "%s/bad.script", dir);
+    write_text(script, "f5 key space\n");
+    snprintf(out, sizeof out, "%s/out3", dir);
+    tl_station_config c = tl_station_config_default();
+    c.replay_path = mha;
+    c.headless = true;
+    c.frames = 20;
+    c.out_dir = out;
+    c.db_path = db;
+    c.script_path = script;
+    c.patient = "B-1";
+    tl_station_summary s;
+    char err[256] = "";
+    assert_int_equal(tl_station_run(&c, &s, err, sizeof err), TL_OK);
+    assert_int_equal(s.frames, 20);
+    assert_int_equal(s.injections_logged, 0);
+    assert_int_equal(s.injections_failed, 1);
+    assert_non_null(strstr(s.error, "injection log"));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -186,6 +217,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_headless_replay_session),
         cmocka_unit_test(test_bad_replay_file_is_a_clear_error),
+        cmocka_unit_test(test_bad_database_keeps_running),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "tl_calibration.h"
 #include "tl_injlog.h"
+#include "tl_sim.h"
 #include "tl_simusb.h"
 #include "tl_ui.h"
 #include "test_ui_util.h"
@@ -25,22 +27,54 @@ static void test_window_procedure_with_probe_button(void **state)
 {
     (void)state;
     assert_non_null(getenv("DISPLAY")); /* registered DISPLAY: runs under xvfb-run */
+    /* Xvfb has no GPU: SDL would pick Mesa's llvmpipe GL, slower than its own
+     * software renderer and a source of leaks LeakSanitizer cannot attribute
+     * (unloaded DRI module). The window is the same real X11 window. */
+    setenv("SDL_RENDER_DRIVER", "software", 1);
     char script[512], db[512], out[512], p[600];
     snprintf(script, sizeof script, "%s/proc.script", dir);
     snprintf(db, sizeof db, "%s/log.db", dir);
     snprintf(out, sizeof out, "%s/out", dir);
-    write_text(script,
-               "0 session patient=X-3 side=L anatomy=plantar-fascia operator=\"Dr Xvfb\" "
-               "diagnosis=\"plantar fasciitis\" age=61 sex=F\n"
-               "0 product name=\"triamcinolone 40 mg/ml\" lot=T-77 expiry=2027-01 volume=1\n"
-               "f10 key n\n"
-               "f30 button\n"
-               "f45 button\n"
-               "f60 button\n"
-               "f75 snapshot station.png\n"
-               "f78 note three injections, no complications\n"
-               "f78 close\n"
-               "f80 quit\n");
+    /* The target: the simulated lesion, tapped on the image where the
+     * simulator put it (image mm: x from the left edge of the scanned
+     * width, z from the face). */
+    const char *params = "thickness_mm=5.5,lesion=1,needle=1,needle_speed_mm=0.3";
+    tl_sim *ts;
+    assert_int_equal(tl_sim_create("plantar-fascia", 7, &ts), TL_OK);
+    assert_int_equal(tl_sim_set_param(ts, "thickness_mm", "5.5"), TL_OK);
+    assert_int_equal(tl_sim_set_param(ts, "lesion", "1"), TL_OK);
+    tl_geometry g;
+    assert_int_equal(tl_sim_get_geometry(ts, &g), TL_OK);
+    int16_t *rf = malloc((size_t)g.lines * g.samples * sizeof *rf);
+    static tl_sim_truth truth;
+    assert_int_equal(tl_sim_render(ts, 0, rf, (size_t)g.lines * g.samples, &truth), TL_OK);
+    free(rf);
+    tl_sim_destroy(ts);
+    assert_true(truth.n_lesions >= 1);
+    float lx = truth.lesions[0].cx_mm, lz = truth.lesions[0].cz_mm;
+    float tap_x = lx + tl_geometry_width_mm(&g) / 2, tap_z = lz - g.depth_start_mm;
+
+    char text[1024];
+    snprintf(text, sizeof text,
+             "0 session patient=X-3 side=L anatomy=plantar-fascia operator=\"Dr Xvfb\" "
+             "diagnosis=\"plantar fasciitis\" age=61 sex=F\n"
+             "0 product name=\"triamcinolone 40 mg/ml\" lot=T-77 expiry=2027-01 volume=1\n"
+             "f5 key n\n"
+             "f10 tap %.2f %.2f\n"
+             "f30 button\n"
+             "f45 button\n"
+             "f55 caliper 5 5 15 9\n"
+             "f60 button\n"
+             "f75 snapshot station.png\n"
+             /* freeze and review: no new images are shown while frozen, so
+              * these all run at f76 */
+             "f76 key f\nf76 key left\nf76 key left\nf76 key right\nf76 snapshot cine.png\n"
+             "f76 key f\n"
+             "f78 note three injections, no complications\n"
+             "f78 close\n"
+             "f80 quit\n",
+             tap_x, tap_z);
+    write_text(script, text);
 
     /* A valid calibration record for the simulated probe, so the status bar
      * shows it (CAL valid) and the station applies it. */
@@ -60,7 +94,7 @@ static void test_window_procedure_with_probe_button(void **state)
     tl_simusb_config sc = tl_simusb_config_default();
     sc.preset = "plantar-fascia";
     sc.seed = 7;
-    sc.sim_params = "thickness_mm=5.5,lesion=1,needle=1,needle_speed_mm=0.3";
+    sc.sim_params = params;
     sc.serial = "TLSIMUI01";
     tl_simusb *sim;
     assert_int_equal(tl_simusb_start(&sc, &sim), TL_OK);
@@ -121,7 +155,13 @@ static void test_window_procedure_with_probe_button(void **state)
     size_t ni;
     assert_int_equal(tl_injlog_list_injections(log, ses[0].id, &inj, &ni), TL_OK);
     assert_int_equal(ni, 3);
+    int tips = 0;
     for (size_t i = 0; i < ni; i++) {
+        /* the tapped target, in probe coordinates: the lesion */
+        if (fabs(inj[i].target_x_mm - lx) > 0.3 || fabs(inj[i].target_z_mm - lz) > 0.3)
+            fail_msg("injection %zu: target %.2f,%.2f, lesion at %.2f,%.2f", i,
+                     inj[i].target_x_mm, inj[i].target_z_mm, lx, lz);
+        tips += isfinite(inj[i].tip_x_mm) && isfinite(inj[i].depth_mm);
         assert_string_equal(inj[i].product.name, "triamcinolone 40 mg/ml");
         assert_string_equal(inj[i].product.lot, "T-77");
         assert_string_equal(inj[i].operator_name, "Dr Xvfb");
@@ -133,6 +173,10 @@ static void test_window_procedure_with_probe_button(void **state)
         if (i)
             assert_true(inj[i].time_ms >= inj[i - 1].time_ms);
     }
+    /* the needle was seen at the marks, and had advanced by the last one */
+    assert_true(tips >= 2);
+    if (isfinite(inj[0].depth_mm) && isfinite(inj[2].depth_mm))
+        assert_true(inj[2].depth_mm > inj[0].depth_mm);
     free(inj);
     free(ses);
     tl_injlog_close(log);

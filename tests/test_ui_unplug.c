@@ -107,6 +107,28 @@ static void test_unplug_during_session(void **state)
     tl_injlog_close(log);
 }
 
+static void test_unknown_probe_is_a_clear_error(void **state)
+{
+    (void)state;
+    tl_simusb_config sc = tl_simusb_config_default();
+    sc.serial = "TLSIMUP02";
+    tl_simusb *sim;
+    assert_int_equal(tl_simusb_start(&sc, &sim), TL_OK);
+    char out[512];
+    snprintf(out, sizeof out, "%s/out-unknown", dir);
+    tl_station_config c = tl_station_config_default();
+    c.probe_serial = "NOSUCHPROBE";
+    c.headless = true;
+    c.frames = 5;
+    c.out_dir = out;
+    tl_station_summary s;
+    char err[256] = "";
+    tl_status st = tl_station_run(&c, &s, err, sizeof err);
+    tl_simusb_stop(sim);
+    assert_int_equal(st, TL_ERR_NOT_FOUND);
+    assert_non_null(strstr(err, "NOSUCHPROBE"));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -117,6 +139,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unplug_during_session),
+        cmocka_unit_test(test_unknown_probe_is_a_clear_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

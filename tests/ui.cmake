@@ -3,6 +3,6 @@ tl_test(test_ui_script SOURCES test_ui_script.c LIBS tl_ui TIMEOUT 30)
 tl_test(test_ui_replay SOURCES test_ui_replay.c
         LIBS tl_ui tl_injlog tl_recording tl_sim PkgConfig::CJSON TIMEOUT 120)
 tl_test(test_ui_station SOURCES test_ui_station.c
-        LIBS tl_ui tl_injlog tl_simusb tl_driver tl_calibration USB DISPLAY TIMEOUT 120)
+        LIBS tl_ui tl_injlog tl_simusb tl_sim tl_driver tl_calibration USB DISPLAY TIMEOUT 120)
 tl_test(test_ui_unplug SOURCES test_ui_unplug.c
         LIBS tl_ui tl_injlog tl_simusb tl_driver USB TIMEOUT 120)

@@ -194,7 +194,7 @@ void ui_draw_form(ui_station *st)
         if (cur)
             ui_fill(st->r, x + 16, fy - 6, w - 32, 50, 0x1F3A4AFFu);
         ui_text_draw(st->text, f->labels[i], 26, x + 30, fy, cur ? C_YELLOW : C_GREY, 0);
-        char shown[160];
+        char shown[UI_FORM_VALUE + 4];
         snprintf(shown, sizeof shown, "%s%s", f->values[i], cur ? "_" : "");
         ui_text_draw(st->text, shown[0] ? shown : " ", 26, x + 360, fy, C_WHITE, 0);
     }

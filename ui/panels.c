@@ -30,22 +30,24 @@ static const char *target_kind(int k)
 
 void ui_draw_hints(ui_station *st)
 {
+    /* Along the top of the image, under the rulers: the bottom is where the
+     * injection acknowledgement appears. */
     const ui_view *v = &st->view;
-    int y = st->img_y + st->img_h - 44;
-    if (v->have_analysis && v->structure_found && v->anisotropy) {
+    int y = st->img_y + 8;
+    if (v->an.have_analysis && v->an.structure_found && v->an.anisotropy) {
         char buf[96];
         snprintf(buf, sizeof buf, "ANISOTROPY: beam %.0f\xC2\xB0 off the fibres - tilt the probe",
-                 fabsf(v->fibre_angle_deg));
+                 fabsf(v->an.fibre_angle_deg));
         ui_label(st, buf, 20, st->img_x + 10, y, C_AMBER, 0);
-        y -= 34;
+        y += 34;
     }
     if (v->have_needle && v->out_of_plane) {
         ui_label(st, "NEEDLE OUT OF PLANE - slide or rotate the probe onto the shaft", 20,
                  st->img_x + 10, y, C_AMBER, 0);
-        y -= 34;
+        y += 34;
     }
-    if (v->have_analysis && !v->structure_found && v->warning[0])
-        ui_label(st, v->warning, 20, st->img_x + 10, y, C_AMBER, 0);
+    if (v->an.have_analysis && !v->an.structure_found && v->an.warning[0])
+        ui_label(st, v->an.warning, 20, st->img_x + 10, y, C_AMBER, 0);
 }
 
 static int section(ui_station *st, const char *title, int x, int y)
@@ -68,40 +70,41 @@ void ui_draw_panel(ui_station *st)
     y += 40;
 
     y = section(st, "THICKNESS", x, y);
-    if (!v->have_analysis) {
-        ui_text_draw(st->text, "analysis not available", 20, x, y, C_GREY, 0);
+    if (!v->an.have_analysis) {
+        ui_text_draw(st->text, v->an.built ? "measuring ..." : "analysis not available", 20, x,
+                     y, C_GREY, 0);
         y += 34;
-    } else if (!v->structure_found || !isfinite(v->thickness_mm)) {
+    } else if (!v->an.structure_found || !isfinite(v->an.thickness_mm)) {
         ui_text_draw(st->text, "structure not found", 26, x, y, C_AMBER, 0);
         y += 40;
     } else {
-        tl_level lv = tl_ui_thickness_level(v->thickness_mm, v->limit_mm);
+        tl_level lv = tl_ui_thickness_level(v->an.thickness_mm, v->an.limit_mm);
         uint32_t c = lv == TL_LEVEL_OK ? C_GREEN : lv == TL_LEVEL_BORDER ? C_AMBER : C_RED;
-        snprintf(buf, sizeof buf, "%.1f mm", v->thickness_mm);
+        snprintf(buf, sizeof buf, "%.1f mm", v->an.thickness_mm);
         int w = ui_text_draw(st->text, buf, 52, x, y - 4, c, 0);
-        if (v->thickness_sd_mm > 0) {
-            snprintf(buf, sizeof buf, "\xC2\xB1%.1f", v->thickness_sd_mm);
+        if (v->an.thickness_sd_mm >= 0.05f) {
+            snprintf(buf, sizeof buf, "\xC2\xB1%.1f", v->an.thickness_sd_mm);
             ui_text_draw(st->text, buf, 20, x + w + 8, y + 28, C_GREY, 0);
         }
         y += 62;
         snprintf(buf, sizeof buf, "%s  (limit %.1f mm)",
                  lv == TL_LEVEL_ABNORMAL ? "ABNORMAL" : lv == TL_LEVEL_BORDER ? "BORDERLINE"
                                                                             : "normal",
-                 v->limit_mm);
+                 v->an.limit_mm);
         ui_text_draw(st->text, buf, 20, x, y, c, 0);
         y += 28;
         buf[0] = '\0';
-        if (v->hypoechoic)
+        if (v->an.hypoechoic)
             strcat(buf, "hypoechoic  ");
-        if (v->cleft)
+        if (v->an.cleft)
             strcat(buf, "cleft  ");
-        if (v->fluid)
+        if (v->an.fluid)
             strcat(buf, "fluid  ");
         if (buf[0]) {
             ui_text_draw(st->text, buf, 20, x, y, C_AMBER, 0);
             y += 28;
         }
-        if (v->anisotropy) {
+        if (v->an.anisotropy) {
             ui_text_draw(st->text, "anisotropy: check the angle", 20, x, y, C_AMBER, 0);
             y += 28;
         }
@@ -114,9 +117,9 @@ void ui_draw_panel(ui_station *st)
             snprintf(buf, sizeof buf, "tapped point  %.1f, %.1f mm", st->aim.target_x,
                      st->aim.target_z);
         else
-            snprintf(buf, sizeof buf, "%d of %u  %s%s", st->aim.index + 1, v->n_targets,
-                     target_kind(v->targets[st->aim.index].kind),
-                     st->aim.index == v->best_target ? " (proposed)" : "");
+            snprintf(buf, sizeof buf, "%d of %u  %s%s", st->aim.index + 1, v->an.n_targets,
+                     target_kind(v->an.targets[st->aim.index].kind),
+                     st->aim.index == v->an.best_target ? " (proposed)" : "");
         ui_text_draw(st->text, buf, 20, x, y, C_GREEN, 0);
     } else {
         ui_text_draw(st->text, "none - tap the image to set one", 20, x, y, C_GREY, 0);
@@ -252,11 +255,11 @@ void ui_draw_banners(ui_station *st)
     }
     if (st->frozen) {
         char buf[64];
+        int fy = st->H - KEYS_H - 130;
         snprintf(buf, sizeof buf, "FROZEN   cine %d / %d", st->cine_len - st->cine_back,
                  st->cine_len);
-        ui_fill(st->r, cx - 220, y, 440, 50, 0x0F5B78F0u);
-        ui_text_draw(st->text, buf, 26, cx, y + 8, C_WHITE, 1);
-        y += 62;
+        ui_fill(st->r, cx - 220, fy, 440, 50, 0x0F5B78F0u);
+        ui_text_draw(st->text, buf, 26, cx, fy + 8, C_WHITE, 1);
     }
     if (st->ack[0] && (now < st->ack_until_ns || st->n_pending)) {
         int w = ui_text_width(st->text, st->ack, 26) + 40;
@@ -265,8 +268,8 @@ void ui_draw_banners(ui_station *st)
     }
     if (st->log_error) {
         int w = ui_text_width(st->text, st->log_error_text, 20) + 30;
-        ui_fill(st->r, cx - w / 2, st->H - KEYS_H - 112, w, 36, 0xB3261EF0u);
-        ui_text_draw(st->text, st->log_error_text, 20, cx, st->H - KEYS_H - 106, C_WHITE, 1);
+        ui_fill(st->r, cx - w / 2, st->H - KEYS_H - 176, w, 36, 0xB3261EF0u);
+        ui_text_draw(st->text, st->log_error_text, 20, cx, st->H - KEYS_H - 170, C_WHITE, 1);
     }
 }
 

@@ -21,6 +21,7 @@
 #include "tl_calibration.h"
 #endif
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,24 +57,29 @@ struct ui_pipeline {
     tl_geometry plan_geom;
     tl_image_type plan_type;
 #ifdef TL_UI_HAVE_ANALYSIS
+    /* The tissue analysis runs on its own worker at its own pace, on a copy
+     * of the newest B-mode it can take; every frame shows the latest result
+     * (the structure changes slowly, the needle does not). So the image
+     * and the needle never wait for the analysis: a frame costs imaging +
+     * needle, and the analysis uses the second core. */
     tl_analyzer *analyzer;
     tl_analysis_tracker *an_tracker;
     tl_analysis_result an_frame, an_smooth;
+    pthread_t athread;
+    bool astarted;
+    pthread_mutex_t amu;
+    pthread_cond_t acv;
+    bool abusy, astop;          /* under amu */
+    tl_bmode abm;               /* the worker's copy of the B-mode */
+    uint32_t aseq;
+    ui_view aview;              /* worker scratch */
+    ui_analysis alatest;        /* under amu */
+    double analysis_ms;         /* under amu */
+    bool patient_changed;       /* under amu (with anatomy, params.age/sex) */
 #endif
 #ifdef TL_UI_HAVE_GUIDANCE
     tl_needle_detector *det;
     tl_needle_tracker *ntrack;
-    /* The needle runs on its own worker, in parallel with the tissue
-     * analysis on the same B-mode (both only read it): on two cores the
-     * frame costs imaging + max(analysis, needle), not the sum. */
-    pthread_t nthread;
-    bool nstarted;
-    pthread_mutex_t nmu;
-    pthread_cond_t ncv;
-    int njob;                   /* 0 idle, 1 asked, 2 done */
-    bool nstop;
-    ui_view *nview;
-    double needle_ms;
 #endif
 #ifdef TL_UI_HAVE_CALIBRATION
     bool cal_on;
@@ -135,7 +141,7 @@ static tl_status make_bmode(ui_pipeline *pl, const tl_frame *f)
         /* Height fixed, width from the scanned area: no black margins, and
          * about one raster pixel per screen pixel in the station's layout. */
         ip.out_width = 0;
-        ip.out_height = 640;
+        ip.out_height = pl->params.out_height ? pl->params.out_height : 640;
         tl_status st = tl_imaging_plan_create(&f->geom, f->type, &ip, &pl->plan);
         if (st != TL_OK)
             return st;
@@ -159,47 +165,59 @@ static void copy_poly(ui_polyline *d, const tl_analysis_polyline *s)
     memcpy(d->z, s->z_mm, d->n * sizeof(float));
 }
 
-static void run_analysis(ui_pipeline *pl, ui_view *v)
+/* The analysis' name for an anatomy as an operator may type it
+ * ("Plantar fascia" -> "plantar-fascia"); -1 if it is none it knows. */
+static int anatomy_code(const char *name)
 {
-    int anatomy = tl_analysis_anatomy_from_name(pl->anatomy);
+    char norm[32];
+    size_t i = 0;
+    for (; name && name[i] && i + 1 < sizeof norm; i++)
+        norm[i] = name[i] == ' ' || name[i] == '_' ? '-' : (char)tolower((unsigned char)name[i]);
+    norm[i] = '\0';
+    return tl_analysis_anatomy_from_name(norm);
+}
+
+static void run_analysis(ui_pipeline *pl, ui_view *v, const tl_bmode *bm, int anatomy, int age,
+                         char sex)
+{
     if (anatomy < 0)
         return;
     tl_analysis_params ap = tl_analysis_params_default(anatomy);
-    ap.age_years = (float)pl->params.age;
-    ap.sex = pl->params.sex;
-    if (tl_analyze(pl->analyzer, &pl->bm, &ap, &pl->an_frame) != TL_OK)
+    ap.age_years = (float)age;
+    ap.sex = sex;
+    if (tl_analyze(pl->analyzer, bm, &ap, &pl->an_frame) != TL_OK)
         return;
     tl_analysis_result *r = &pl->an_smooth;
     if (tl_analysis_tracker_update(pl->an_tracker, &pl->an_frame, r) != TL_OK)
         r = &pl->an_frame;
-    v->have_analysis = true;
-    v->structure_found = r->structure_found;
-    v->thickness_mm = r->thickness_mm;
-    v->thickness_sd_mm = r->thickness_sd_mm;
-    v->limit_mm = r->abnormal_limit_mm;
-    v->abnormal = r->abnormal;
-    v->site_x = r->site_x_mm;
-    v->site_z = r->site_z_mm;
-    copy_poly(&v->sup, &r->superficial);
-    copy_poly(&v->deep, &r->deep);
-    copy_poly(&v->bone, &r->bone);
-    copy_poly(&v->bone2, &r->bone2);
-    v->fibre_angle_deg = r->fibre_angle_deg;
-    v->anisotropy = r->anisotropy;
-    v->hypoechoic = r->hypoechoic;
-    v->cleft = r->cleft;
-    v->fluid = r->perifascial_fluid;
-    v->effusion_grade = r->effusion_grade;
-    v->n_targets = r->n_targets < UI_MAX_TARGETS ? r->n_targets : UI_MAX_TARGETS;
-    for (uint32_t i = 0; i < v->n_targets; i++) {
+    v->an.have_analysis = true;
+    v->an.structure_found = r->structure_found;
+    v->an.thickness_mm = r->thickness_mm;
+    v->an.thickness_sd_mm = r->thickness_sd_mm;
+    v->an.limit_mm = r->abnormal_limit_mm;
+    v->an.abnormal = r->abnormal;
+    v->an.site_x = r->site_x_mm;
+    v->an.site_z = r->site_z_mm;
+    copy_poly(&v->an.sup, &r->superficial);
+    copy_poly(&v->an.deep, &r->deep);
+    copy_poly(&v->an.bone, &r->bone);
+    copy_poly(&v->an.bone2, &r->bone2);
+    v->an.fibre_angle_deg = r->fibre_angle_deg;
+    v->an.anisotropy = r->anisotropy;
+    v->an.hypoechoic = r->hypoechoic;
+    v->an.cleft = r->cleft;
+    v->an.fluid = r->perifascial_fluid;
+    v->an.effusion_grade = r->effusion_grade;
+    v->an.n_targets = r->n_targets < UI_MAX_TARGETS ? r->n_targets : UI_MAX_TARGETS;
+    for (uint32_t i = 0; i < v->an.n_targets; i++) {
         const tl_analysis_target *t = &r->targets[i];
-        v->targets[i] = (ui_target){ t->kind, t->x_mm, t->z_mm, t->width_mm, t->depth_mm,
+        v->an.targets[i] = (ui_target){ t->kind, t->x_mm, t->z_mm, t->width_mm, t->depth_mm,
                                      t->confidence };
     }
-    v->best_target = r->best_target < (int)v->n_targets ? r->best_target : -1;
-    v->warning[0] = '\0';
+    v->an.best_target = r->best_target < (int)v->an.n_targets ? r->best_target : -1;
+    v->an.warning[0] = '\0';
     if (r->n_warnings)
-        snprintf(v->warning, sizeof v->warning, "%s", r->warnings[0]);
+        snprintf(v->an.warning, sizeof v->an.warning, "%s", r->warnings[0]);
 }
 #endif
 
@@ -234,6 +252,25 @@ static void run_needle(ui_pipeline *pl, ui_view *v)
 }
 #endif
 
+void ui_pipeline_set_patient(ui_pipeline *pl, const char *anatomy, int age, char sex)
+{
+#ifdef TL_UI_HAVE_ANALYSIS
+    if (anatomy_code(anatomy) < 0)
+        return; /* keep analysing what the scan is set up for */
+    pthread_mutex_lock(&pl->amu);
+    snprintf(pl->anatomy, sizeof pl->anatomy, "%s", anatomy);
+    pl->params.age = age;
+    pl->params.sex = sex;
+    pl->patient_changed = true;
+    pthread_mutex_unlock(&pl->amu);
+#else
+    (void)pl;
+    (void)anatomy;
+    (void)age;
+    (void)sex;
+#endif
+}
+
 void ui_pipeline_set_calibration(ui_pipeline *pl, const void *record, const char *serial)
 {
 #ifdef TL_UI_HAVE_CALIBRATION
@@ -251,27 +288,70 @@ void ui_pipeline_set_calibration(ui_pipeline *pl, const void *record, const char
 #endif
 }
 
-#ifdef TL_UI_HAVE_GUIDANCE
-static void *needle_main(void *arg)
+#ifdef TL_UI_HAVE_ANALYSIS
+static void *analysis_main(void *arg)
 {
     ui_pipeline *pl = arg;
-    pthread_mutex_lock(&pl->nmu);
+    pthread_mutex_lock(&pl->amu);
     for (;;) {
-        while (pl->njob != 1 && !pl->nstop)
-            pthread_cond_wait(&pl->ncv, &pl->nmu);
-        if (pl->nstop)
+        while (!pl->abusy && !pl->astop)
+            pthread_cond_wait(&pl->acv, &pl->amu);
+        if (pl->astop)
             break;
-        pthread_mutex_unlock(&pl->nmu);
+        int anatomy = anatomy_code(pl->anatomy), age = pl->params.age;
+        char sex = pl->params.sex;
+        if (pl->patient_changed) {
+            /* Another patient or structure: earlier frames say nothing. */
+            tl_analysis_tracker_reset(pl->an_tracker);
+            pl->patient_changed = false;
+        }
+        pthread_mutex_unlock(&pl->amu);
         uint64_t t0 = tl_now_ns();
-        run_needle(pl, pl->nview);
+        run_analysis(pl, &pl->aview, &pl->abm, anatomy, age, sex);
         double ms = (tl_now_ns() - t0) / 1e6;
-        pthread_mutex_lock(&pl->nmu);
-        pl->needle_ms = ms;
-        pl->njob = 2;
-        pthread_cond_broadcast(&pl->ncv);
+        pthread_mutex_lock(&pl->amu);
+        pl->alatest = pl->aview.an;
+        pl->alatest.seq = pl->aseq;
+        pl->analysis_ms = ms;
+        pl->abusy = false;
     }
-    pthread_mutex_unlock(&pl->nmu);
+    pthread_mutex_unlock(&pl->amu);
     return NULL;
+}
+
+/* Hand the worker this B-mode if it is free (else it is busy with an
+ * earlier one and this frame shows that one's result). */
+static void offer_analysis(ui_pipeline *pl, uint32_t seq)
+{
+    pthread_mutex_lock(&pl->amu);
+    if (!pl->abusy) {
+        const tl_bmode *b = &pl->bm;
+        if (pl->abm.width != b->width || pl->abm.height != b->height) {
+            tl_bmode_free(&pl->abm);
+            if (tl_bmode_alloc(&pl->abm, b->width, b->height) != TL_OK) {
+                pthread_mutex_unlock(&pl->amu);
+                return;
+            }
+        }
+        for (uint32_t r = 0; r < b->height; r++) {
+            memcpy(pl->abm.pixels + (size_t)r * pl->abm.stride,
+                   b->pixels + (size_t)r * b->stride, b->width);
+            if (b->valid && pl->abm.valid)
+                memcpy(pl->abm.valid + (size_t)r * pl->abm.stride,
+                       b->valid + (size_t)r * b->stride, b->width);
+        }
+        pl->abm.spacing_mm = b->spacing_mm;
+        pl->abm.origin_x_mm = b->origin_x_mm;
+        pl->abm.origin_z_mm = b->origin_z_mm;
+        pl->abm.seq = b->seq;
+        pl->abm.t_device_us = b->t_device_us;
+        pl->abm.t_received_ns = b->t_received_ns;
+        pl->abm.t_processed_ns = b->t_processed_ns;
+        pl->aseq = seq;
+        pl->abusy = true;
+        pthread_cond_signal(&pl->acv);
+    }
+    pthread_mutex_unlock(&pl->amu);
 }
 #endif
 
@@ -309,33 +389,27 @@ static void process_one(ui_pipeline *pl)
     v->seq = f->seq;
     v->t_device_us = f->t_device_us;
     v->t_received_ns = f->t_received_ns;
-    v->have_analysis = false;
     v->have_needle = false;
     uint64_t t1 = tl_now_ns();
-#ifdef TL_UI_HAVE_GUIDANCE
-    pthread_mutex_lock(&pl->nmu);
-    pl->nview = v;
-    pl->njob = 1;
-    pthread_cond_broadcast(&pl->ncv);
-    pthread_mutex_unlock(&pl->nmu);
-#endif
 #ifdef TL_UI_HAVE_ANALYSIS
-    run_analysis(pl, v);
+    offer_analysis(pl, f->seq);
+#endif
+#ifdef TL_UI_HAVE_GUIDANCE
+    run_needle(pl, v);
 #endif
     uint64_t t2 = tl_now_ns();
-    double needle_ms = 0;
-#ifdef TL_UI_HAVE_GUIDANCE
-    pthread_mutex_lock(&pl->nmu);
-    while (pl->njob != 2)
-        pthread_cond_wait(&pl->ncv, &pl->nmu);
-    pl->njob = 0;
-    needle_ms = pl->needle_ms;
-    pthread_mutex_unlock(&pl->nmu);
+    double analysis_ms = 0;
+#ifdef TL_UI_HAVE_ANALYSIS
+    pthread_mutex_lock(&pl->amu);
+    v->an = pl->alatest;
+    analysis_ms = pl->analysis_ms;
+    pthread_mutex_unlock(&pl->amu);
+    v->an.built = true;
 #endif
     v->t_processed_ns = tl_now_ns();
     v->stage_ms[0] = (t1 - t0) / 1e6;
-    v->stage_ms[1] = (t2 - t1) / 1e6;
-    v->stage_ms[2] = needle_ms;
+    v->stage_ms[1] = analysis_ms;
+    v->stage_ms[2] = (t2 - t1) / 1e6;
     v->proc_ms = (v->t_processed_ns - t0) / 1e6;
 
     pthread_mutex_lock(&pl->mu);
@@ -395,9 +469,9 @@ tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out)
     pl->params.anatomy = pl->anatomy;
     pthread_mutex_init(&pl->mu, NULL);
     pthread_cond_init(&pl->cv, NULL);
-#ifdef TL_UI_HAVE_GUIDANCE
-    pthread_mutex_init(&pl->nmu, NULL);
-    pthread_cond_init(&pl->ncv, NULL);
+#ifdef TL_UI_HAVE_ANALYSIS
+    pthread_mutex_init(&pl->amu, NULL);
+    pthread_cond_init(&pl->acv, NULL);
 #endif
     atomic_init(&pl->pushed, 0);
     atomic_init(&pl->skipped, 0);
@@ -407,6 +481,10 @@ tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out)
         st = tl_analyzer_create(&pl->analyzer);
     if (st == TL_OK)
         st = tl_analysis_tracker_create(&pl->an_tracker);
+    if (st == TL_OK && pthread_create(&pl->athread, NULL, analysis_main, pl) != 0)
+        st = TL_ERR_NO_MEM;
+    else if (st == TL_OK)
+        pl->astarted = true;
 #endif
 #ifdef TL_UI_HAVE_GUIDANCE
     if (st == TL_OK) {
@@ -417,10 +495,6 @@ tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out)
         tl_tracker_params tp = tl_tracker_params_default();
         st = tl_needle_tracker_create(&tp, &pl->ntrack);
     }
-    if (st == TL_OK && pthread_create(&pl->nthread, NULL, needle_main, pl) != 0)
-        st = TL_ERR_NO_MEM;
-    else if (st == TL_OK)
-        pl->nstarted = true;
 #endif
     if (st == TL_OK && pthread_create(&pl->thread, NULL, thread_main, pl) != 0)
         st = TL_ERR_NO_MEM;
@@ -448,19 +522,21 @@ void ui_pipeline_destroy(ui_pipeline *pl)
     tl_imaging_plan_destroy(pl->plan);
     tl_bmode_free(&pl->bm);
 #ifdef TL_UI_HAVE_ANALYSIS
+    if (pl->astarted) {
+        pthread_mutex_lock(&pl->amu);
+        pl->astop = true;
+        pthread_cond_broadcast(&pl->acv);
+        pthread_mutex_unlock(&pl->amu);
+        pthread_join(pl->athread, NULL);
+    }
+    pthread_mutex_destroy(&pl->amu);
+    pthread_cond_destroy(&pl->acv);
+    tl_bmode_free(&pl->abm);
+    ui_view_free(&pl->aview);
     tl_analyzer_destroy(pl->analyzer);
     tl_analysis_tracker_destroy(pl->an_tracker);
 #endif
 #ifdef TL_UI_HAVE_GUIDANCE
-    if (pl->nstarted) {
-        pthread_mutex_lock(&pl->nmu);
-        pl->nstop = true;
-        pthread_cond_broadcast(&pl->ncv);
-        pthread_mutex_unlock(&pl->nmu);
-        pthread_join(pl->nthread, NULL);
-    }
-    pthread_mutex_destroy(&pl->nmu);
-    pthread_cond_destroy(&pl->ncv);
     tl_needle_detector_destroy(pl->det);
     tl_needle_tracker_destroy(pl->ntrack);
 #endif

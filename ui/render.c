@@ -85,14 +85,60 @@ bool ui_screen_to_mm(const ui_station *st, int sx, int sy, float *x_mm, float *z
 }
 
 /* Text on a dark box, for labels over the image. */
+static bool overlaps(const ui_station *st, int x, int y, int w, int h)
+{
+    for (int i = 0; i < st->n_label_rects; i++) {
+        const int *r = st->label_rects[i];
+        if (x < r[0] + r[2] && r[0] < x + w && y < r[1] + r[3] && r[1] < y + h)
+            return true;
+    }
+    return false;
+}
+
+/* Text on a dark box, for labels over the image. Labels of one frame do not
+ * cover each other: a label that would land on an earlier one moves below,
+ * above or to the left of its anchor; none leaves the image. */
 void ui_label(ui_station *st, const char *s, int size, float x, float y, uint32_t c,
                   int align)
 {
-    int w = ui_text_width(st->text, s, size);
+    int w = ui_text_width(st->text, s, size), h = size + 8;
     int bx = (int)x - (align == 1 ? w / 2 : align == 2 ? w : 0) - 4;
+    int by = (int)y - 1;
+    const int dx[] = { 0, 0, 0, -(w + 36), -(w + 36), 0 };
+    const int dy[] = { 0, h + 4, -(h + 4), 0, h + 4, 2 * (h + 4) };
+    int px = bx, py = by;
+    for (int k = 0; k < 6; k++) {
+        int cx = bx + dx[k], cy = by + dy[k];
+        if (st->img_w > 0) {
+            if (cx + w + 8 > st->img_x + st->img_w)
+                cx = st->img_x + st->img_w - w - 8;
+            if (cx < st->img_x)
+                cx = st->img_x;
+            if (cy < st->img_y)
+                cy = st->img_y;
+            if (cy + h > st->img_y + st->img_h)
+                cy = st->img_y + st->img_h - h;
+        }
+        if (k == 0) {
+            px = cx;
+            py = cy;
+        }
+        if (!overlaps(st, cx, cy, w + 8, h)) {
+            px = cx;
+            py = cy;
+            break;
+        }
+    }
+    if (st->n_label_rects < UI_MAX_LABELS) {
+        int *r = st->label_rects[st->n_label_rects++];
+        r[0] = px;
+        r[1] = py;
+        r[2] = w + 8;
+        r[3] = h;
+    }
     SDL_SetRenderDrawBlendMode(st->r, SDL_BLENDMODE_BLEND);
-    ui_fill(st->r, bx, (int)y - 1, w + 8, size + 8, 0x000000B0u);
-    ui_text_draw(st->text, s, size, (int)x, (int)y, c, align);
+    ui_fill(st->r, px, py, w + 8, h, 0x000000B0u);
+    ui_text_draw(st->text, s, size, px + 4, py + 1, c, 0);
 }
 
 static void layout(ui_station *st)
@@ -105,10 +151,14 @@ static void layout(ui_station *st)
         st->px_per_mm = 0;
         return;
     }
-    float s = aw / wmm < ah / hmm ? aw / wmm : ah / hmm;
-    st->px_per_mm = s;
-    st->img_w = (int)(wmm * s);
-    st->img_h = (int)(hmm * s);
+    /* Whole screen pixels per raster pixel when the raster fits (it is made
+     * for this area): a plain copy, no per-frame scaling. */
+    float k = (float)aw / v->w < (float)ah / v->h ? (float)aw / v->w : (float)ah / v->h;
+    if (k >= 1.0f)
+        k = floorf(k);
+    st->px_per_mm = k / v->spacing_mm;
+    st->img_w = (int)lroundf(v->w * k);
+    st->img_h = (int)lroundf(v->h * k);
     st->img_x = ax + (aw - st->img_w) / 2;
     st->img_y = ay;
 }
@@ -187,23 +237,23 @@ static uint32_t level_colour(tl_level l)
 static void draw_structure(ui_station *st)
 {
     const ui_view *v = &st->view;
-    if (!v->have_analysis || !v->structure_found)
+    if (!v->an.have_analysis || !v->an.structure_found)
         return;
-    polyline(st, &v->bone, 3, C_BONE, true);
-    polyline(st, &v->bone2, 3, C_BONE, true);
-    polyline(st, &v->sup, 3, C_YELLOW, false);
-    polyline(st, &v->deep, 3, C_YELLOW, false);
-    if (isfinite(v->thickness_mm) && v->thickness_mm > 0) {
-        tl_level lv = tl_ui_thickness_level(v->thickness_mm, v->limit_mm);
+    polyline(st, &v->an.bone, 3, C_BONE, true);
+    polyline(st, &v->an.bone2, 3, C_BONE, true);
+    polyline(st, &v->an.sup, 3, C_YELLOW, false);
+    polyline(st, &v->an.deep, 3, C_YELLOW, false);
+    if (isfinite(v->an.thickness_mm) && v->an.thickness_mm > 0) {
+        tl_level lv = tl_ui_thickness_level(v->an.thickness_mm, v->an.limit_mm);
         uint32_t c = level_colour(lv);
         float x, y0, y1;
-        ui_mm_to_screen(st, v->site_x, v->site_z - v->thickness_mm / 2, &x, &y0);
-        ui_mm_to_screen(st, v->site_x, v->site_z + v->thickness_mm / 2, &x, &y1);
+        ui_mm_to_screen(st, v->an.site_x, v->an.site_z - v->an.thickness_mm / 2, &x, &y0);
+        ui_mm_to_screen(st, v->an.site_x, v->an.site_z + v->an.thickness_mm / 2, &x, &y1);
         ui_line(st->r, x, y0, x, y1, 4, c);
         ui_line(st->r, x - 9, y0, x + 9, y0, 3, c);
         ui_line(st->r, x - 9, y1, x + 9, y1, 3, c);
         char buf[48];
-        snprintf(buf, sizeof buf, "%.1f mm", v->thickness_mm);
+        snprintf(buf, sizeof buf, "%.1f mm", v->an.thickness_mm);
         ui_label(st, buf, 26, x + 14, (y0 + y1) / 2 - 16, c, 0);
     }
 }
@@ -213,8 +263,8 @@ static void draw_targets(ui_station *st)
     const ui_view *v = &st->view;
     const ui_aim *a = &st->aim;
     char buf[16];
-    for (uint32_t i = 0; v->have_analysis && i < v->n_targets; i++) {
-        const ui_target *t = &v->targets[i];
+    for (uint32_t i = 0; v->an.have_analysis && i < v->an.n_targets; i++) {
+        const ui_target *t = &v->an.targets[i];
         bool chosen = a->valid && !a->from_tap && a->index == (int)i;
         float cx, cy;
         ui_mm_to_screen(st, t->x, t->z, &cx, &cy);
@@ -276,12 +326,42 @@ static void draw_caliper(ui_station *st)
     float d = hypotf(st->cal[2] - st->cal[0], st->cal[3] - st->cal[1]);
     char buf[40];
     snprintf(buf, sizeof buf, "caliper %.1f mm", d);
-    ui_label(st, buf, 20, (x0 + x1) / 2 + 10, (y0 + y1) / 2 + 6, C_WHITE, 0);
+    /* Next to the second point, away from the structure's own labels. */
+    ui_label(st, buf, 20, x1 + 12, y1 + 8, C_WHITE, 0);
+}
+
+/* What labels must not cover: the targets and the needle tip. */
+static void keep_clear(ui_station *st)
+{
+    const ui_view *v = &st->view;
+    for (uint32_t i = 0; v->an.have_analysis && i < v->an.n_targets; i++) {
+        const ui_target *t = &v->an.targets[i];
+        float cx, cy;
+        ui_mm_to_screen(st, t->x, t->z, &cx, &cy);
+        float rx = t->w / 2 * st->px_per_mm + 6, ry = t->d / 2 * st->px_per_mm + 6;
+        if (st->n_label_rects < UI_MAX_LABELS) {
+            int *r = st->label_rects[st->n_label_rects++];
+            r[0] = (int)(cx - rx);
+            r[1] = (int)(cy - ry);
+            r[2] = (int)(2 * rx);
+            r[3] = (int)(2 * ry);
+        }
+    }
+    if (v->have_needle && v->needle_found && st->n_label_rects < UI_MAX_LABELS) {
+        float tx, ty;
+        ui_mm_to_screen(st, v->tip_x, v->tip_z, &tx, &ty);
+        int *r = st->label_rects[st->n_label_rects++];
+        r[0] = (int)tx - 12;
+        r[1] = (int)ty - 12;
+        r[2] = 24;
+        r[3] = 24;
+    }
 }
 
 void ui_render(ui_station *st)
 {
     SDL_Renderer *r = st->r;
+    st->n_label_rects = 0;
     SDL_SetRenderDrawBlendMode(r, SDL_BLENDMODE_BLEND);
     ui_colour(r, 0x101214FFu);
     SDL_RenderClear(r);
@@ -291,6 +371,7 @@ void ui_render(ui_station *st)
             draw_image(st);
             SDL_Rect clip = { st->img_x, st->img_y, st->img_w, st->img_h };
             SDL_RenderSetClipRect(r, &clip);
+            keep_clear(st);
             draw_structure(st);
             draw_targets(st);
             draw_needle(st);

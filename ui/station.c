@@ -157,7 +157,7 @@ static tl_status open_renderer(ui_station *st)
                                    SDL_WINDOWPOS_CENTERED, st->W, st->H, SDL_WINDOW_SHOWN);
         if (st->win) {
             /* No vsync: waiting for the retrace would add up to a frame of latency. */
-            st->r = SDL_CreateRenderer(st->win, -1, SDL_RENDERER_ACCELERATED);
+            st->r = SDL_CreateRenderer(st->win, -1, 0); /* SDL_RENDER_DRIVER may choose */
             if (!st->r)
                 st->r = SDL_CreateRenderer(st->win, -1, SDL_RENDERER_SOFTWARE);
         }
@@ -178,10 +178,12 @@ static void close_renderer(ui_station *st)
         SDL_DestroyRenderer(st->r);
     if (st->surf)
         SDL_FreeSurface(st->surf);
-    if (st->win) {
+    /* SDL's video subsystem stays initialised (SDL_InitSubSystem counts
+     * references, a later run reuses it): quitting it unloads the X11
+     * libraries SDL opened, and what they never freed then shows up as
+     * leaks of unknown modules that no suppression can name. */
+    if (st->win)
         SDL_DestroyWindow(st->win);
-        SDL_QuitSubSystem(SDL_INIT_VIDEO);
-    }
     free(st->argb);
 }
 
@@ -542,7 +544,7 @@ tl_status tl_station_run(const tl_station_config *cfg, tl_station_summary *summa
              * and the operator sees why, in red. */
             st->log_error = true;
             snprintf(st->log_error_text, sizeof st->log_error_text, "LOG: %s", jerr);
-            snprintf(summary->error, sizeof summary->error, "injection log: %s", jerr);
+            snprintf(summary->error, sizeof summary->error, "injection log: %.230s", jerr);
             fprintf(stderr, "talus run: injection log unavailable: %s\n", jerr);
         }
     }
@@ -551,7 +553,8 @@ tl_status tl_station_run(const tl_station_config *cfg, tl_station_summary *summa
         s = ui_replay_open(cfg->replay_path, &st->replay, &orientation, st->err,
                            sizeof st->err);
     if (s == TL_OK) {
-        ui_pipeline_params pp = { cfg->anatomy, cfg->age, cfg->sex, orientation };
+        ui_pipeline_params pp = { cfg->anatomy, cfg->age, cfg->sex, orientation,
+                                  (uint32_t)(st->H - STATUS_H - KEYS_H - RULER_H - 10) };
         s = ui_pipeline_create(&pp, &st->pl);
         if (s != TL_OK)
             snprintf(st->err, sizeof st->err, "cannot start processing: %s", tl_strerror(s));

@@ -23,6 +23,25 @@ typedef struct {
     float confidence;
 } ui_target;
 
+/* What the tissue analysis found in one frame. */
+typedef struct {
+    bool built;                       /* the analysis stage exists in this build */
+    bool have_analysis;               /* a result is available */
+    uint32_t seq;                     /* frame it was computed on */
+    bool structure_found;
+    float thickness_mm, thickness_sd_mm, limit_mm;
+    bool abnormal;
+    float site_x, site_z;
+    ui_polyline sup, deep, bone, bone2;
+    float fibre_angle_deg;
+    bool anisotropy, hypoechoic, cleft, fluid;
+    int effusion_grade;
+    uint32_t n_targets;
+    ui_target targets[UI_MAX_TARGETS];
+    int best_target;
+    char warning[120];
+} ui_analysis;
+
 /* One processed frame: B-mode and everything found in it. Image mm: x from
  * the left edge, z from the top edge. */
 typedef struct {
@@ -38,20 +57,9 @@ typedef struct {
     double proc_ms;
     double stage_ms[3];               /* imaging, analysis, needle */
 
-    /* tissue analysis */
-    bool have_analysis;               /* the analysis stage ran */
-    bool structure_found;
-    float thickness_mm, thickness_sd_mm, limit_mm;
-    bool abnormal;
-    float site_x, site_z;
-    ui_polyline sup, deep, bone, bone2;
-    float fibre_angle_deg;
-    bool anisotropy, hypoechoic, cleft, fluid;
-    int effusion_grade;
-    uint32_t n_targets;
-    ui_target targets[UI_MAX_TARGETS];
-    int best_target;
-    char warning[120];
+    /* tissue analysis (from this frame or, when the analysis is slower than
+     * the frame rate, from a recent one: see an.seq) */
+    ui_analysis an;
 
     /* needle */
     bool have_needle;                 /* the guidance stage ran */
@@ -73,11 +81,16 @@ typedef struct {
     int age;
     char sex;
     int orientation;          /* tl_orientation of the input samples */
+    uint32_t out_height;      /* B-mode raster rows: the screen rows the image gets,
+                                 so it is drawn 1:1 (no scaling per frame) */
 } ui_pipeline_params;
 
 tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out);
 /* Stops and joins the thread. */
 void ui_pipeline_destroy(ui_pipeline *pl);
+/* The session's patient: the anatomy to analyse (if the analysis knows it)
+ * and age/sex for the Achilles percentile limits. */
+void ui_pipeline_set_patient(ui_pipeline *pl, const char *anatomy, int age, char sex);
 /* Apply this calibration record (a tl_cal_record, NULL = none) to the frames
  * of probe `serial` (no-op when calibration is not built). */
 void ui_pipeline_set_calibration(ui_pipeline *pl, const void *record, const char *serial);
@@ -203,6 +216,7 @@ typedef struct {
 
 #define UI_MAX_SNAPS 16
 #define UI_FORM_FIELDS 8
+#define UI_MAX_LABELS 40
 #define UI_FORM_VALUE 256
 
 typedef enum { UI_FORM_NONE = 0, UI_FORM_SESSION, UI_FORM_PRODUCT, UI_FORM_NOTE } ui_form_kind;
@@ -311,6 +325,8 @@ typedef struct ui_station {
     char snap_name[TL_SCRIPT_TEXT_MAX];
     uint32_t injections_queued;
     ui_form form;
+    int label_rects[UI_MAX_LABELS][4];  /* labels drawn this frame: x, y, w, h */
+    int n_label_rects;
     uint64_t t_last_compose_ns;
     double compose_ms_sum;
     uint64_t n_compose;

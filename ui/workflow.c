@@ -72,6 +72,8 @@ void ui_workflow_new_session(ui_station *st, const char *patient, char side,
     snprintf(st->operator_name, sizeof st->operator_name, "%.63s", operator_name);
     st->age = age;
     st->sex = sex;
+    if (st->pl)
+        ui_pipeline_set_patient(st->pl, st->anatomy, age, sex);
     start_session(st);
 }
 
@@ -104,6 +106,8 @@ void ui_workflow_start(ui_station *st)
         snprintf(st->diagnosis, sizeof st->diagnosis, "%s", c->diagnosis ? c->diagnosis : "");
         st->age = c->age;
         st->sex = c->sex;
+        if (st->pl)
+            ui_pipeline_set_patient(st->pl, st->anatomy, st->age, st->sex);
         start_session(st);
     } else if (c->demo_session && !script_session) {
         snprintf(st->patient, sizeof st->patient, "DEMO-0001");
@@ -117,6 +121,8 @@ void ui_workflow_start(ui_station *st)
             snprintf(st->lot, sizeof st->lot, "DEMO-LOT");
             snprintf(st->expiry, sizeof st->expiry, "2099-12");
         }
+        if (st->pl)
+            ui_pipeline_set_patient(st->pl, st->anatomy, st->age, st->sex);
         start_session(st);
     }
 }
@@ -133,11 +139,11 @@ static void compute_aim(ui_station *st)
         a->target_x = st->tap_x;
         a->target_z = st->tap_z;
         a->radius = 2.0f;
-    } else if (v->have_analysis && v->n_targets > 0) {
-        int i = st->target_pick >= 0 && st->target_pick < (int)v->n_targets ? st->target_pick
-                : v->best_target >= 0                                       ? v->best_target
+    } else if (v->an.have_analysis && v->an.n_targets > 0) {
+        int i = st->target_pick >= 0 && st->target_pick < (int)v->an.n_targets ? st->target_pick
+                : v->an.best_target >= 0                                       ? v->an.best_target
                                                                             : 0;
-        const ui_target *t = &v->targets[i];
+        const ui_target *t = &v->an.targets[i];
         a->valid = true;
         a->index = i;
         a->target_x = t->x;
@@ -149,9 +155,9 @@ static void compute_aim(ui_station *st)
         return;
 #ifdef TL_UI_HAVE_GUIDANCE
     tl_target tg = { a->target_x, a->target_z, a->radius };
-    tl_polyline bone = { v->bone.x, v->bone.z, v->bone.n };
+    tl_polyline bone = { v->an.bone.x, v->an.bone.z, v->an.bone.n };
     tl_path p;
-    if (tl_needle_path(v->tip_x, v->tip_z, v->angle_deg, &tg, NULL, v->bone.n ? &bone : NULL,
+    if (tl_needle_path(v->tip_x, v->tip_z, v->angle_deg, &tg, NULL, v->an.bone.n ? &bone : NULL,
                        5.0f, &p) != TL_OK)
         return;
     a->needle = true;
@@ -174,11 +180,11 @@ void ui_workflow_update(ui_station *st)
 {
     compute_aim(st);
     const ui_view *v = &st->view;
-    if (st->session_open && !st->findings_done && v->have_analysis && v->structure_found &&
-        isfinite(v->thickness_mm)) {
+    if (st->session_open && !st->findings_done && v->an.have_analysis && v->an.structure_found &&
+        isfinite(v->an.thickness_mm)) {
         if (++st->stable_frames >= FINDING_STABLE_FRAMES)
             st->mark_requests |= 0x80000000u; /* capture the finding at the next compose */
-    } else if (!v->structure_found) {
+    } else if (!v->an.structure_found) {
         st->stable_frames = 0;
     }
 }
@@ -186,7 +192,9 @@ void ui_workflow_update(ui_station *st)
 void ui_workflow_mark(ui_station *st, const char *how)
 {
     if (!st->session_open) {
-        set_ack(st, 0xB3261EF0u, "NO SESSION - injection (%s) not logged", how);
+        /* Told in red and counted: a mark that was not logged is a failure. */
+        st->injections_failed++;
+        set_ack(st, 0xB3261EF0u, "NO SESSION - injection (%s) NOT logged", how);
         return;
     }
     st->injections_marked++;
@@ -202,16 +210,16 @@ static void queue_finding(ui_station *st, uint8_t *rgb, int w, int h)
     snprintf(j.structure, sizeof j.structure, "%s", st->anatomy);
     snprintf(j.measure, sizeof j.measure, "%s", ankle ? "effusion depth" : "thickness");
     snprintf(j.unit, sizeof j.unit, "mm");
-    j.value = v->thickness_mm;
-    j.abnormal = v->abnormal;
-    j.threshold = isfinite(v->limit_mm) && v->limit_mm > 0 ? v->limit_mm : NAN;
-    snprintf(j.note, sizeof j.note, "%s%s%s%s%s", v->hypoechoic ? "hypoechoic; " : "",
-             v->cleft ? "anechoic cleft; " : "", v->fluid ? "perifascial fluid; " : "",
-             v->anisotropy ? "anisotropy (angle) seen; " : "",
-             v->n_targets ? "damaged-tissue target(s) marked" : "");
+    j.value = v->an.thickness_mm;
+    j.abnormal = v->an.abnormal;
+    j.threshold = isfinite(v->an.limit_mm) && v->an.limit_mm > 0 ? v->an.limit_mm : NAN;
+    snprintf(j.note, sizeof j.note, "%s%s%s%s%s", v->an.hypoechoic ? "hypoechoic; " : "",
+             v->an.cleft ? "anechoic cleft; " : "", v->an.fluid ? "perifascial fluid; " : "",
+             v->an.anisotropy ? "anisotropy (angle) seen; " : "",
+             v->an.n_targets ? "damaged-tissue target(s) marked" : "");
     if (ankle) {
         char g[32];
-        snprintf(g, sizeof g, "; effusion grade %d", v->effusion_grade);
+        snprintf(g, sizeof g, "; effusion grade %d", v->an.effusion_grade);
         strncat(j.note, g, sizeof j.note - strlen(j.note) - 1);
     }
     j.rgb = rgb;
@@ -351,7 +359,7 @@ void ui_workflow_key(ui_station *st, const char *k)
         st->cine_back--;
     else if (!strcmp(k, "n") || !strcmp(k, "t")) {
         st->tap_valid = false;
-        uint32_t n = st->view.n_targets;
+        uint32_t n = st->view.an.n_targets;
         if (n)
             st->target_pick = ((st->aim.index >= 0 ? st->aim.index : -1) + 1) % (int)n;
     } else if (k[0] >= '1' && k[0] <= '8' && !k[1]) {

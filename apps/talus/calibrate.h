@@ -33,6 +33,11 @@ typedef struct {
 /* Acquire src->frames RF frames. 0 ok; prints the reason and returns 1. */
 int cal_acquire(const cal_source *src, cal_frames *out);
 void cal_frames_free(cal_frames *f);
+/* Envelope of frames [from, to) handed to fn(acc, env). 0 ok. */
+int cal_each_envelope(const cal_frames *f, uint32_t from, uint32_t to,
+                      tl_status (*fn)(void *, const float *), void *acc);
+/* Phantom wires from {"wires":[{"x_mm":..,"z_mm":..},..]}. 0 ok. */
+int cal_load_phantom(const char *path, float *wx, float *wz, uint32_t *n);
 
 /* Pictures for the technician (PNG). 0 ok. */
 int cal_plot_spatial(const char *path, const cal_frames *f, const tl_cal_spatial_result *r);

@@ -2,6 +2,7 @@
  * on the emulated USB bus (--sim: the process is talus-sim) or a real one. */
 #include "calibrate.h"
 
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,9 @@ int cal_acquire(const cal_source *src, cal_frames *out)
             cfg.serial = serial;
         cfg.fps = 0;
         cfg.truth_keep = 64;
+        /* The probe stops by itself after our frames, so it is idle (not
+         * rendering) when we unplug it; the ring below holds them all. */
+        cfg.max_frames = src->frames;
         st = tl_simusb_start(&cfg, &sim);
         if (st != TL_OK) {
             fprintf(stderr, "talus calibrate: cannot start the simulated probe (%s, %s): %s\n",
@@ -81,6 +85,8 @@ int cal_acquire(const cal_source *src, cal_frames *out)
     }
     tl_driver_options o = tl_driver_options_default();
     o.ring_slots = 16;
+    while (o.ring_slots < 256 && o.ring_slots < src->frames)
+        o.ring_slots *= 2;
     o.reconnect = false;
     tl_driver *d = NULL;
     int rc = 1;
@@ -121,19 +127,33 @@ int cal_acquire(const cal_source *src, cal_frames *out)
     collect_ctx c = { .out = out, .want = src->frames, .frame_bytes = bytes };
     pthread_mutex_init(&c.mu, NULL);
     st = tl_driver_start(d, on_frame, &c);
-    uint64_t t0 = tl_now_ns();
+    uint64_t t0 = tl_now_ns(), t_last = t0;
+    uint32_t last_n = 0;
     while (st == TL_OK) {
         pthread_mutex_lock(&c.mu);
         uint32_t n = out->n;
         pthread_mutex_unlock(&c.mu);
         if (n >= src->frames)
             break;
-        if (tl_now_ns() - t0 > 30ull * 1000000000ull) {
+        uint64_t now = tl_now_ns();
+        if (n != last_n) {
+            last_n = n;
+            t_last = now;
+        }
+        tl_simusb_stats ss;
+        if (sim)
+            tl_simusb_stats_get(sim, &ss);
+        /* the simulated probe sent all it will and nothing came for 1 s, or
+         * nothing at all for 30 s */
+        if ((sim && ss.finished && now - t_last > 1000000000ull) ||
+            now - t0 > 30ull * 1000000000ull) {
             st = TL_ERR_TIMEOUT;
             break;
         }
         tl_sleep_ns(2000000);
     }
+    if (sim)
+        tl_simusb_wait_finished(sim, 5000);
     tl_status st2 = tl_driver_stop(d);
     if (st == TL_OK)
         st = st2;
@@ -160,4 +180,62 @@ done:
     if (rc != 0)
         cal_frames_free(out);
     return rc;
+}
+
+/* Envelope of every frame, handed to fn. */
+int cal_each_envelope(const cal_frames *f, uint32_t from, uint32_t to,
+                         tl_status (*fn)(void *, const float *), void *acc)
+{
+    size_t n = (size_t)f->geom.lines * f->geom.samples;
+    float *env = malloc(n * sizeof *env);
+    if (!env)
+        return 1;
+    for (uint32_t i = from; i < to; i++) {
+        tl_frame fr = { .geom = f->geom, .type = TL_IMAGE_RF_REAL, .data = f->rf[i],
+                        .data_bytes = n * sizeof(int16_t) };
+        tl_status st = tl_cal_envelope(&fr, env);
+        if (st == TL_OK)
+            st = fn(acc, env);
+        if (st != TL_OK) {
+            fprintf(stderr, "talus calibrate: frame %u: %s\n", i, tl_strerror(st));
+            free(env);
+            return 1;
+        }
+    }
+    free(env);
+    return 0;
+}
+
+/* Phantom wires from a JSON file ({"wires":[{"x_mm":..,"z_mm":..},..]}). */
+int cal_load_phantom(const char *path, float *wx, float *wz, uint32_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    char *text = fp ? malloc(1 << 20) : NULL;
+    size_t len = text ? fread(text, 1, (1 << 20) - 1, fp) : 0;
+    if (fp)
+        fclose(fp);
+    if (!text) {
+        fprintf(stderr, "talus calibrate: cannot read %s\n", path);
+        return 1;
+    }
+    text[len] = '\0';
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *ws = cJSON_GetObjectItemCaseSensitive(root, "wires"), *w;
+    *n = 0;
+    cJSON_ArrayForEach(w, ws) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(w, "x_mm");
+        const cJSON *z = cJSON_GetObjectItemCaseSensitive(w, "z_mm");
+        if (!cJSON_IsNumber(x) || !cJSON_IsNumber(z) || *n >= TL_CAL_MAX_WIRES)
+            break;
+        wx[*n] = (float)x->valuedouble;
+        wz[*n] = (float)z->valuedouble;
+        (*n)++;
+    }
+    cJSON_Delete(root);
+    if (*n < 4) {
+        fprintf(stderr, "talus calibrate: %s: need at least 4 wires {x_mm, z_mm}\n", path);
+        return 1;
+    }
+    return 0;
 }

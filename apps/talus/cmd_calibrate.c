@@ -56,6 +56,7 @@ static void usage(FILE *out)
         "  --no-store              do not write a record\n"
         "  --nominal-deg A         needle-guide: the bracket's marked angle (pass within 2 deg)\n"
         "  --phantom FILE.json     spatial with a real probe: {\"wires\":[{\"x_mm\":..,\"z_mm\":..}]}\n"
+        "  --sim-param K=V         any other simulator parameter (e.g. convex=1; repeatable)\n"
         "simulated probe errors:\n"
         "  --sim-sos-error-pct P  --sim-lateral-offset-mm D  --sim-dead-elements I,J,..\n"
         "  --sim-weak-elements I,J,..  --sim-gain-tilt-db G  --sim-guide-angle-deg A\n"
@@ -136,6 +137,16 @@ static int parse(int argc, char **argv, opts *o)
         else if (strcmp(a, "--valid-days") == 0) o->valid_days = (uint32_t)strtoul(v, NULL, 10);
         else if (strcmp(a, "--cal-dir") == 0) o->cal_dir = v;
         else if (strcmp(a, "--phantom") == 0) o->phantom = v;
+        else if (strcmp(a, "--sim-param") == 0) {
+            /* any other simulator parameter, e.g. convex=1 (lists: spaces) */
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || strchr(v, ',') ||
+                strlen(o->src.sim_params) + strlen(v) + 2 > sizeof o->src.sim_params)
+                goto bad;
+            size_t len = strlen(o->src.sim_params);
+            snprintf(o->src.sim_params + len, sizeof o->src.sim_params - len, "%s%s",
+                     len ? "," : "", v);
+        }
         else if (strcmp(a, "--nominal-deg") == 0) {
             if (!parse_float(v, &o->nominal_deg)) goto bad;
         } else if (strncmp(a, "--sim-", 6) == 0) {
@@ -173,7 +184,7 @@ static int parse(int argc, char **argv, opts *o)
         return 2;
     }
     if (o->src.sim_params[0] && !o->src.preset) {
-        fprintf(stderr, "talus calibrate: --sim-* errors need --sim PRESET\n");
+        fprintf(stderr, "talus calibrate: --sim-* options need --sim PRESET\n");
         return 2;
     }
     if (o->valid_days == 0 || o->valid_days > 3650) {
@@ -191,68 +202,10 @@ static cJSON *num_array(const float *v, uint32_t n)
     return a;
 }
 
-/* Envelope of every frame, handed to fn. */
-static int each_envelope(const cal_frames *f, uint32_t from, uint32_t to,
-                         tl_status (*fn)(void *, const float *), void *acc)
-{
-    size_t n = (size_t)f->geom.lines * f->geom.samples;
-    float *env = malloc(n * sizeof *env);
-    if (!env)
-        return 1;
-    for (uint32_t i = from; i < to; i++) {
-        tl_frame fr = { .geom = f->geom, .type = TL_IMAGE_RF_REAL, .data = f->rf[i],
-                        .data_bytes = n * sizeof(int16_t) };
-        tl_status st = tl_cal_envelope(&fr, env);
-        if (st == TL_OK)
-            st = fn(acc, env);
-        if (st != TL_OK) {
-            fprintf(stderr, "talus calibrate: frame %u: %s\n", i, tl_strerror(st));
-            free(env);
-            return 1;
-        }
-    }
-    free(env);
-    return 0;
-}
-
 static tl_status add_spatial(void *a, const float *e) { return tl_cal_spatial_add(a, e); }
 static tl_status add_elements(void *a, const float *e) { return tl_cal_elements_add(a, e); }
 static tl_status add_uniformity(void *a, const float *e) { return tl_cal_uniformity_add(a, e); }
 static tl_status add_guide(void *a, const float *e) { return tl_cal_guide_add(a, e); }
-
-/* Phantom wires from a JSON file ({"wires":[{"x_mm":..,"z_mm":..},..]}). */
-static int load_phantom(const char *path, float *wx, float *wz, uint32_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    char *text = fp ? malloc(1 << 20) : NULL;
-    size_t len = text ? fread(text, 1, (1 << 20) - 1, fp) : 0;
-    if (fp)
-        fclose(fp);
-    if (!text) {
-        fprintf(stderr, "talus calibrate: cannot read %s\n", path);
-        return 1;
-    }
-    text[len] = '\0';
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    const cJSON *ws = cJSON_GetObjectItemCaseSensitive(root, "wires"), *w;
-    *n = 0;
-    cJSON_ArrayForEach(w, ws) {
-        const cJSON *x = cJSON_GetObjectItemCaseSensitive(w, "x_mm");
-        const cJSON *z = cJSON_GetObjectItemCaseSensitive(w, "z_mm");
-        if (!cJSON_IsNumber(x) || !cJSON_IsNumber(z) || *n >= TL_CAL_MAX_WIRES)
-            break;
-        wx[*n] = (float)x->valuedouble;
-        wz[*n] = (float)z->valuedouble;
-        (*n)++;
-    }
-    cJSON_Delete(root);
-    if (*n < 4) {
-        fprintf(stderr, "talus calibrate: %s: need at least 4 wires {x_mm, z_mm}\n", path);
-        return 1;
-    }
-    return 0;
-}
 
 static int run_spatial(opts *o, const cal_frames *f, cJSON *res, cJSON *tol, bool *pass,
                        tl_cal_spatial_result *r)
@@ -260,7 +213,7 @@ static int run_spatial(opts *o, const cal_frames *f, cJSON *res, cJSON *tol, boo
     float wx[TL_CAL_MAX_WIRES], wz[TL_CAL_MAX_WIRES];
     uint32_t nw = 0;
     if (o->phantom) {
-        if (load_phantom(o->phantom, wx, wz, &nw))
+        if (cal_load_phantom(o->phantom, wx, wz, &nw))
             return 1;
     } else if (f->have_truth && f->truth->n_wires >= 4) {
         nw = f->truth->n_wires < TL_CAL_MAX_WIRES ? f->truth->n_wires : TL_CAL_MAX_WIRES;
@@ -278,7 +231,7 @@ static int run_spatial(opts *o, const cal_frames *f, cJSON *res, cJSON *tol, boo
         return 1;
     }
     tl_cal_spatial_tol t = tl_cal_spatial_tol_default();
-    int rc = each_envelope(f, 0, f->n, add_spatial, sp);
+    int rc = cal_each_envelope(f, 0, f->n, add_spatial, sp);
     if (rc == 0 && (st = tl_cal_spatial_finish(sp, &t, r)) != TL_OK) {
         fprintf(stderr, "talus calibrate spatial: only %u wires matched: %s\n", r->n_matched,
                 tl_strerror(st));
@@ -342,7 +295,7 @@ static int run_elements(opts *o, const cal_frames *f, cJSON *res, cJSON *tol, bo
     }
     tl_cal_elements_tol t = tl_cal_elements_tol_default();
     tl_cal_elements_result *r = malloc(sizeof *r);
-    int rc = r ? each_envelope(f, 0, f->n, add_elements, e) : 1;
+    int rc = r ? cal_each_envelope(f, 0, f->n, add_elements, e) : 1;
     if (rc == 0 && (st = tl_cal_elements_finish(e, &t, r)) != TL_OK) {
         fprintf(stderr, "talus calibrate elements: %s\n", tl_strerror(st));
         rc = 1;
@@ -376,7 +329,7 @@ static int run_uniformity(opts *o, cal_frames *f, cJSON *res, cJSON *tol, bool *
     }
     tl_cal_uniformity_tol t = tl_cal_uniformity_tol_default();
     tl_cal_uniformity_result r;
-    int rc = each_envelope(f, 0, f->n, add_uniformity, u);
+    int rc = cal_each_envelope(f, 0, f->n, add_uniformity, u);
     /* the check: new frames from the probe with the correction loaded as its
      * TGC when it honours one, else corrected here */
     bool probe_tgc = (f->id.capabilities & TL_CAP_TGC) != 0;
@@ -394,7 +347,7 @@ static int run_uniformity(opts *o, cal_frames *f, cJSON *res, cJSON *tol, bool *
         rc = cal_acquire(&s2, &chk);
     }
     if (rc == 0)
-        rc = each_envelope(&chk, 0, chk.n, add_uniformity, u);
+        rc = cal_each_envelope(&chk, 0, chk.n, add_uniformity, u);
     if (rc == 0 && (st = tl_cal_uniformity_finish(u, &t, &r)) != TL_OK) {
         fprintf(stderr, "talus calibrate uniformity: %s\n", tl_strerror(st));
         rc = 1;
@@ -434,7 +387,7 @@ static int run_guide(opts *o, const cal_frames *f, cJSON *res, cJSON *tol, bool 
     }
     tl_cal_guide_tol t = { .max_angle_err_deg = 2.0f };
     tl_cal_guide_result r;
-    int rc = each_envelope(f, 0, f->n, add_guide, g);
+    int rc = cal_each_envelope(f, 0, f->n, add_guide, g);
     if (rc == 0 && (st = tl_cal_guide_finish(g, o->nominal_deg, &t, &r)) != TL_OK) {
         fprintf(stderr, "talus calibrate needle-guide: no needle line found: %s\n",
                 tl_strerror(st));

@@ -183,6 +183,10 @@ int cmd_record(int argc, char **argv)
         cfg.lines = lines;
         cfg.samples = samples;
         cfg.fps = fps;
+        /* The probe stops after N frames: it is then idle (not rendering)
+         * when we unplug it, and at fps 0 nothing is dropped while the
+         * writer catches up (the ring holds the burst). A frame lost on the
+         * way leaves the recording short: kept, and said (exit 1). */
         cfg.max_frames = (uint64_t)frames;
         cfg.truth_keep = 256;
         if ((st = tl_simusb_start(&cfg, &sim)) != TL_OK) {
@@ -191,9 +195,12 @@ int cmd_record(int argc, char **argv)
         }
         serial = cfg.serial;
     }
-    int rc = 1;
+    int rc = 1, rc_short = 0;
     tl_driver_options o = tl_driver_options_default();
+    /* room for a whole burst (up to 256 frames) while the writer deflates */
     o.ring_slots = 64;
+    while (o.ring_slots < 256 && o.ring_slots < (uint32_t)frames)
+        o.ring_slots *= 2;
     tl_driver *d = NULL;
     rec_ctx c = { .sim = sim, .want = (uint32_t)frames };
     pthread_mutex_init(&c.mu, NULL);
@@ -229,26 +236,56 @@ int cmd_record(int argc, char **argv)
     st = tl_driver_start(d, on_frame, &c);
     uint64_t t0 = tl_now_ns();
     double limit_s = 10.0 + (fps > 0 ? 3.0 * (double)frames / fps : 0.2 * (double)frames);
+    uint32_t last_got = 0;
+    uint64_t t_last = t0;
+    bool short_stop = false;
     while (st == TL_OK) {
         pthread_mutex_lock(&c.mu);
         bool done = c.got >= c.want || c.err != TL_OK;
+        uint32_t got = c.got;
         pthread_mutex_unlock(&c.mu);
         if (done)
             break;
-        if ((double)(tl_now_ns() - t0) / 1e9 > limit_s) {
+        uint64_t now = tl_now_ns();
+        if (got != last_got) {
+            last_got = got;
+            t_last = now;
+        }
+        tl_simusb_stats ss;
+        if (sim)
+            tl_simusb_stats_get(sim, &ss);
+        /* the simulated probe sent all it will, and nothing came for 1 s */
+        if (sim && ss.finished && now - t_last > 1000000000ull) {
+            short_stop = true;
+            break;
+        }
+        if ((double)(now - t0) / 1e9 > limit_s) {
             st = TL_ERR_TIMEOUT;
             break;
         }
         tl_sleep_ns(5000000);
     }
+    if (sim)
+        tl_simusb_wait_finished(sim, 5000);
     tl_driver_stop(d);
     tl_driver_stats ds;
     tl_driver_stats_get(d, &ds);
     if (st == TL_OK)
         st = c.err;
+    if (st == TL_OK && short_stop && c.w) {
+        /* keep what came: a valid, shorter sequence, and say so */
+        fprintf(stderr, "talus record: the probe stopped after %u of %ld frames reached us "
+                "(driver: %llu dropped); keeping those\n", c.got, frames,
+                (unsigned long long)ds.frames_dropped);
+        rc_short = 1;
+    } else if (st == TL_OK && short_stop) {
+        st = TL_ERR_TIMEOUT;
+    }
     if (st != TL_OK) {
-        fprintf(stderr, "talus record: recorded %u of %ld frames: %s\n", c.got, frames,
-                tl_strerror(st));
+        fprintf(stderr, "talus record: recorded %u of %ld frames: %s (driver: %llu received, "
+                "%llu dropped, %llu CRC errors, %llu bad headers)\n", c.got, frames, tl_strerror(st),
+                (unsigned long long)ds.frames_received, (unsigned long long)ds.frames_dropped,
+                (unsigned long long)ds.crc_errors, (unsigned long long)ds.bad_headers);
         tl_recording_writer_abort(c.w);
         cJSON_Delete(troot);
         goto done;
@@ -260,11 +297,14 @@ int cmd_record(int argc, char **argv)
         goto done;
     }
     rc = troot ? write_truth(out, troot) : 0;
+    if (rc == 0)
+        rc = rc_short;
     cJSON_Delete(troot);
     if (json) {
         cJSON *r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "file", out);
         cJSON_AddNumberToObject(r, "frames", c.got);
+        cJSON_AddNumberToObject(r, "frames_requested", (double)frames);
         cJSON_AddStringToObject(r, "image_type", tl_image_type_name(p.output));
         cJSON_AddNumberToObject(r, "lines", p.lines);
         cJSON_AddNumberToObject(r, "samples", p.samples);

@@ -19,6 +19,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: talus run [--sim PRESET [--seed N] [--sim-param K=V,...] [--faults LIST]\n"
+            "                        [--sim-cycle N]\n"
             "                 | --probe SERIAL | --replay FILE.mha [--replay-fps F]]\n"
             "                 [--headless --frames N --out DIR] [--script FILE] [--db FILE]\n"
             "                 [--fps F] [--seconds S] [--snapshot-every N] [--size WxH]\n"
@@ -32,7 +33,10 @@ static void usage(FILE *out)
             "latency_ms {p50, p99}, drops, injections_logged, session_id, db), which is\n"
             "also printed on stdout. --script FILE replays operator events (format in\n"
             "ui/README.md). Every headless or simulated run records a session (a demo\n"
-            "patient unless --patient or the script gives one).\n");
+            "patient unless --patient or the script gives one).\n"
+            "--sim-cycle N pre-renders N simulator frames and cycles them, so the\n"
+            "simulator's own rendering does not compete with the station for the CPU\n"
+            "(a real probe does its acoustics in hardware): use it to measure latency.\n");
 }
 
 typedef struct {
@@ -78,6 +82,7 @@ int cmd_run(int argc, char **argv)
     tl_station_config cfg = tl_station_config_default();
     const char *preset = NULL, *sim_params = NULL, *faults = NULL;
     double seed = 1, v;
+    uint32_t sim_cycle = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -98,7 +103,11 @@ int cmd_run(int argc, char **argv)
                 return 2;
         } else if (!strcmp(a, "--sim-param"))
             sim_params = TAKE();
-        else if (!strcmp(a, "--faults"))
+        else if (!strcmp(a, "--sim-cycle")) {
+            if (parse_num(a, TAKE(), 1, 600, &v))
+                return 2;
+            sim_cycle = (uint32_t)v;
+        } else if (!strcmp(a, "--faults"))
             faults = TAKE();
         else if (!strcmp(a, "--probe"))
             cfg.probe_serial = TAKE();
@@ -200,6 +209,7 @@ int cmd_run(int argc, char **argv)
         sim.seed = (uint64_t)seed;
         sim.sim_params = sim_params;
         sim.fps = cfg.fps > 0 ? cfg.fps : 30;
+        sim.cycle_frames = sim_cycle;
         if (faults) {
             const char *bad = NULL;
             if (tl_fault_parse(faults, &sim.faults, &bad) != TL_OK) {
@@ -221,6 +231,14 @@ int cmd_run(int argc, char **argv)
         bool anatomy_given = false;
         for (int i = 1; i < argc; i++)
             anatomy_given |= !strcmp(argv[i], "--anatomy");
+        /* needle-insertion and other scenes take it from their anatomy= */
+        char sim_anatomy[32];
+        const char *ap = sim_params ? strstr(sim_params, "anatomy=") : NULL;
+        if (ap && (ap == sim_params || ap[-1] == ',')) {
+            size_t n = strcspn(ap + 8, ",");
+            snprintf(sim_anatomy, sizeof sim_anatomy, "%.*s", (int)n, ap + 8);
+            an = tl_anatomy_from_name(sim_anatomy);
+        }
         if (!anatomy_given && an > 0)
             cfg.anatomy = tl_anatomy_name((tl_anatomy)an);
     }

@@ -110,14 +110,6 @@ static int write_image(const char *path, const tl_geometry *g, const int16_t *rf
     if (!env)
         return 1;
     tl_sim_envelope(rf, g->lines, g->samples, env);
-    /* tissue of RMS 400 (the simulator's 0 dB gain) has a mean envelope of
-     * about 500: put it a little above mid-grey */
-    float top = 20.0f * log10f(500.0f) + 24.0f, bottom = top - dr;
-    for (size_t i = 0; i < n; i++) {
-        float db = 20.0f * log10f(env[i] + 1.0f);
-        float v = (db - bottom) / dr * 255.0f;
-        env[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-    }
     /* bounding box of the imaged region */
     float xmin = 1e9f, xmax = -1e9f, zmin = 1e9f, zmax = -1e9f;
     for (int a = 0; a <= 16; a++)
@@ -131,6 +123,34 @@ static int write_image(const char *path, const tl_geometry *g, const int16_t *rf
             zmax = fmaxf(zmax, z);
         }
     float px = fmaxf(xmax - xmin, zmax - zmin) / 600.0f;
+    /* average the envelope over the samples a pixel spans (no aliasing of the
+     * speckle), then log-compress: tissue of RMS 400 (the simulator's 0 dB
+     * gain) has a mean envelope of about 500 and sits at about 40% grey,
+     * interfaces and bone 20-30 dB above it near white, as on a scanner */
+    int box = (int)lroundf(px / tl_geometry_dz_mm(g));
+    box = box < 1 ? 1 : box;
+    float *line = malloc(sizeof(float) * g->samples);
+    if (!line) {
+        free(env);
+        return 1;
+    }
+    float top = 20.0f * log10f(500.0f) + 36.0f, bottom = top - dr;
+    for (uint32_t l = 0; l < g->lines; l++) {
+        float *e = env + (size_t)l * g->samples;
+        memcpy(line, e, sizeof(float) * g->samples);
+        for (uint32_t k = 0; k < g->samples; k++) {
+            int a = (int)k - box / 2, b = a + box;
+            a = a < 0 ? 0 : a;
+            b = b > (int)g->samples ? (int)g->samples : b;
+            float acc = 0.0f;
+            for (int q = a; q < b; q++)
+                acc += line[q];
+            float db = 20.0f * log10f(acc / (float)(b - a) + 1.0f);
+            float v = (db - bottom) / dr * 255.0f;
+            e[k] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+        }
+    }
+    free(line);
     uint32_t w = (uint32_t)((xmax - xmin) / px) + 1, h = (uint32_t)((zmax - zmin) / px) + 1;
     uint8_t *img = calloc((size_t)w * h, 1);
     if (!img) {

@@ -302,6 +302,7 @@ static void start_tx_locked(tl_simusb *s, const uint8_t *header, const uint8_t *
     memcpy(s->tx.header, header, TL_PROTO_FRAME_HEADER_BYTES);
     s->tx.payload = payload;
     s->tx.payload_bytes = bytes;
+    s->tx.hlen = TL_PROTO_FRAME_HEADER_BYTES;
     s->tx.total = TL_PROTO_FRAME_HEADER_BYTES + bytes;
     s->tx.off = 0;
     s->tx.unplug_mid = false;
@@ -405,15 +406,15 @@ static void fill_bulk_locked(tl_simusb *s)
         if (n > room)
             n = room;
         size_t done = 0;
-        if (t->off < TL_PROTO_FRAME_HEADER_BYTES) {
-            size_t h = TL_PROTO_FRAME_HEADER_BYTES - t->off;
+        if (t->off < t->hlen) {
+            size_t h = t->hlen - t->off;
             if (h > n)
                 h = n;
             memcpy(u->buf + u->actual, t->header + t->off, h);
             done = h;
         }
         if (done < n)
-            memcpy(u->buf + u->actual + done, t->payload + (t->off + done - TL_PROTO_FRAME_HEADER_BYTES), n - done);
+            memcpy(u->buf + u->actual + done, t->payload + (t->off + done - t->hlen), n - done);
         u->actual += (int)n;
         t->off += n;
         s->stats.bytes_sent += n;
@@ -495,6 +496,15 @@ void *simusb_pacer_main(void *arg)
             continue;
         }
 
+        /* A raw test frame goes out between two regular ones. */
+        if (s->raw_pending && !s->tx_active && s->plugged && s->streaming) {
+            s->raw_pending = false;
+            s->raw_sending = true;
+            start_tx_locked(s, s->tx.header, s->raw_buf, s->raw_len);
+            s->tx.hlen = 0;
+            s->tx.total = s->raw_len;
+        }
+
         /* Frames: at the set rate, or back to back at fps 0. */
         bool can_produce = s->plugged && s->streaming && !s->stats.finished && truth_tmp && s->src;
         float fps = s->params.fps;
@@ -525,6 +535,10 @@ void *simusb_pacer_main(void *arg)
         if (s->tx_active) {
             fill_bulk_locked(s);
             if (!s->tx_active) {
+                if (s->raw_sending) {
+                    s->raw_sending = false;
+                    pthread_cond_broadcast(&s->done_cv);
+                }
                 after_frame_locked(s);
                 if (s->stats.finished)
                     pthread_cond_broadcast(&s->done_cv);
@@ -544,6 +558,10 @@ void *simusb_pacer_main(void *arg)
         if (!s->tx_active && s->plugged && s->streaming && !s->stats.finished && s->src && fps <= 0.0f &&
             s->late_countdown != 0)
             continue;
+        /* mu was released while rendering: a stop may have been signalled
+         * then; check under the lock we wait with, or the wake-up is lost. */
+        if (atomic_load(&s->quit))
+            break;
         if (wake == 0) {
             pthread_cond_wait(&s->cv, &s->mu);
         } else if (wake > now) {

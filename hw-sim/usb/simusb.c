@@ -104,6 +104,7 @@ void tl_simusb_stop(tl_simusb *s)
     source_destroy(s->ref_src);
     pthread_mutex_destroy(&s->ref_mu);
     free(s->scratch);
+    free(s->raw_buf);
     free(s->late_buf);
     free(s->truths);
     free(s->truth_seq);
@@ -314,4 +315,34 @@ tl_status tl_simusb_wait_finished(tl_simusb *s, uint32_t timeout_ms)
     bool ok = s->stats.finished && !s->tx_active;
     pthread_mutex_unlock(&s->mu);
     return ok ? TL_OK : TL_ERR_TIMEOUT;
+}
+
+tl_status tl_simusb_send_raw(tl_simusb *s, const void *bytes, size_t len, uint32_t timeout_ms)
+{
+    if (!s || (!bytes && len) || len > 64u * 1024u * 1024u)
+        return TL_ERR_INVALID_ARG;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return TL_ERR_NO_MEM;
+    if (len)
+        memcpy(copy, bytes, len);
+    pthread_mutex_lock(&s->mu);
+    if (s->raw_pending || s->raw_sending) {
+        pthread_mutex_unlock(&s->mu);
+        free(copy);
+        return TL_ERR_BUSY;
+    }
+    free(s->raw_buf);
+    s->raw_buf = copy;
+    s->raw_len = len;
+    s->raw_pending = true;
+    pthread_cond_broadcast(&s->cv);
+    uint64_t deadline = tl_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    struct timespec ts = { (time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u) };
+    int rc = 0;
+    while ((s->raw_pending || s->raw_sending) && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->done_cv, &s->mu, &ts);
+    tl_status st = (s->raw_pending || s->raw_sending) ? TL_ERR_TIMEOUT : TL_OK;
+    pthread_mutex_unlock(&s->mu);
+    return st;
 }

@@ -37,7 +37,8 @@ typedef struct {
     uint8_t header[TL_PROTO_FRAME_HEADER_BYTES];
     const uint8_t *payload;    /* cycled frame, render buffer or fault copy */
     size_t payload_bytes;      /* bytes actually sent (truncate: less) */
-    size_t total;              /* header + payload_bytes */
+    size_t hlen;               /* bytes of `header` sent (80; 0 for raw test frames) */
+    size_t total;              /* hlen + payload_bytes */
     size_t off;                /* bytes already copied into URBs */
     bool unplug_mid;           /* disconnect fault: pull the cable half-way */
 } tx_frame;
@@ -106,6 +107,11 @@ struct tl_simusb {
     uint8_t *late_buf;
     size_t late_cap, late_bytes;
     int late_countdown;         /* frames to send before the held one; <0 none */
+
+    /* tl_simusb_send_raw: bytes sent as one bulk frame, as they are */
+    uint8_t *raw_buf;
+    size_t raw_len;
+    bool raw_pending, raw_sending;
 
     source *src;
     uint8_t *scratch;           /* fault copies (corrupt, truncate) */

@@ -99,6 +99,13 @@ tl_status tl_simusb_inject(tl_simusb *sim, tl_fault_kind kind);
 tl_status tl_simusb_unplug(tl_simusb *sim);
 tl_status tl_simusb_replug(tl_simusb *sim);
 
+/* Send `bytes` on the frame endpoint as one bulk frame, exactly as given
+ * (ended by a short or zero-length packet), between two regular frames, to
+ * test the host's validation with hand-made headers. Needs the stream
+ * started; returns once the bytes are handed to the bus (TL_ERR_TIMEOUT
+ * after timeout_ms, TL_ERR_BUSY if another raw frame is queued). */
+tl_status tl_simusb_send_raw(tl_simusb *sim, const void *bytes, size_t len, uint32_t timeout_ms);
+
 /* Ground truth of the frame with this sequence number if it is among the
  * last truth_keep produced; TL_ERR_NOT_FOUND otherwise. */
 tl_status tl_simusb_truth(tl_simusb *sim, uint32_t seq, tl_sim_truth *out);
