@@ -7,6 +7,8 @@
 #include <string.h>
 
 #define MAX_REGIONS 64
+/* Beam-to-fibre angle (deg) up to which fibres keep their echo. */
+#define AN_ANISO_FREE_DEG 4.0f
 
 typedef struct {
     uint32_t n, s0, s1, c0, c1;
@@ -220,7 +222,11 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
                                         a->deep_fit[s0]) / ((float)(s1 - s0) * (float)a->sw)
                               : 0.0f;
         float deg = atanf(slope) * 180.0f / (float)M_PI;
-        ang2[s] = deg * deg;
+        /* Specular fibre echoes hold up within a few degrees of the
+         * perpendicular: no darkening is put down to angle below that, so
+         * a lesion where a straight band gently curves keeps its contrast. */
+        float off = an_maxf(0.0f, fabsf(deg) - AN_ANISO_FREE_DEG);
+        ang2[s] = off * off;
     }
     double cf[3] = { 0, 0, 0 };
     {
