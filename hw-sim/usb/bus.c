@@ -212,18 +212,23 @@ tl_status simusb_plug(tl_simusb *s)
      * add uevent arrives. */
     if (!umockdev_testbed_attach_ioctl(s->tb, s->devnode, s->handler, NULL))
         return TL_ERR_USB;
-    GError *err = NULL;
-    if (!umockdev_testbed_add_from_string(s->tb, text, &err)) {
-        fprintf(stderr, "tl_simusb: cannot add the device: %s\n", err ? err->message : "?");
-        if (err)
-            g_error_free(err);
-        return TL_ERR_USB;
-    }
+    /* Powered before the add uevent goes out: libusb may open the node and
+     * submit URBs the moment it sees the device. */
     pthread_mutex_lock(&s->mu);
     s->plugged = true;
     s->stats.replugs += s->devnum > 1;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    GError *err = NULL;
+    if (!umockdev_testbed_add_from_string(s->tb, text, &err)) {
+        fprintf(stderr, "tl_simusb: cannot add the device: %s\n", err ? err->message : "?");
+        if (err)
+            g_error_free(err);
+        pthread_mutex_lock(&s->mu);
+        s->plugged = false;
+        pthread_mutex_unlock(&s->mu);
+        return TL_ERR_USB;
+    }
     return TL_OK;
 }
 
@@ -330,6 +335,9 @@ gboolean simusb_handle_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *client, 
     bool stale = !s->plugged || !node || strcmp(node, s->devnode) != 0;
     if (stale && request != USBDEVFS_REAPURBNDELAY && request != USBDEVFS_REAPURB &&
         request != USBDEVFS_DISCARDURB && request != USBDEVFS_RELEASEINTERFACE) {
+        if (getenv("TL_SIMUSB_DEBUG"))
+            fprintf(stderr, "tl_simusb: ENODEV for ioctl %lx on %s (device %s, plugged %d)\n", request,
+                    node ? node : "?", s->devnode, s->plugged);
         umockdev_ioctl_client_complete(client, -1, ENODEV);
     } else if (stale && (request == USBDEVFS_REAPURBNDELAY || request == USBDEVFS_REAPURB)) {
         sim_urb *u = simusb_queue_pop(&s->done);
