@@ -585,13 +585,6 @@ void drv_stream_stop(tl_driver *d)
 {
     pthread_mutex_lock(&d->hmu);
     tl_status stop_st = d->h && atomic_load(&d->connected) ? drv_simple_request(d->h, TL_REQ_STOP) : TL_ERR_DISCONNECTED;
-    /* Seen on the emulated bus right after a reconnect: libusb reports "no
-     * device" once for a sync control transfer while bulk transfers keep
-     * flowing. One retry costs nothing when the probe is really gone. */
-    if (stop_st == TL_ERR_DISCONNECTED && d->h && atomic_load(&d->connected) && !atomic_load(&d->lost)) {
-        tl_sleep_ns(10000000);
-        stop_st = drv_simple_request(d->h, TL_REQ_STOP);
-    }
     bool stopped = stop_st == TL_OK;
     pthread_mutex_unlock(&d->hmu);
     if (!stopped && getenv("TL_DRIVER_DEBUG"))
