@@ -74,8 +74,9 @@ static sim_urb *queue_find(urb_queue *q, gulong client_addr)
 }
 
 /* Hand one completed URB back to a reaping client. */
-static void answer_reap(UMockdevIoctlClient *client, sim_urb *u)
+static void answer_reap(tl_simusb *s, UMockdevIoctlClient *client, sim_urb *u)
 {
+    s->reap_gave_urb = true;
     UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
     UMockdevIoctlData *ptr = umockdev_ioctl_data_resolve(arg, 0, sizeof(void *), NULL);
     if (!ptr) {
@@ -104,9 +105,10 @@ void simusb_service_parked_locked(tl_simusb *s, uint64_t now)
         UMockdevIoctlClient *c = s->parked[i];
         sim_urb *u = simusb_queue_pop(&s->done);
         if (u) {
-            answer_reap(c, u);
+            answer_reap(s, c, u);
             g_object_unref(c);
         } else if (now >= s->parked_deadline[i] || atomic_load(&s->quit)) {
+            s->reap_gave_urb = false;
             umockdev_ioctl_client_complete(c, -1, (!s->plugged && !anything_in_flight(s)) ? ENODEV : EAGAIN);
             g_object_unref(c);
         } else {
@@ -286,10 +288,17 @@ static void on_reap(tl_simusb *s, UMockdevIoctlClient *client)
 {
     sim_urb *u = simusb_queue_pop(&s->done);
     if (u) {
-        answer_reap(client, u);
+        answer_reap(s, client, u);
     } else if (!s->plugged && !anything_in_flight(s)) {
         umockdev_ioctl_client_complete(client, -1, ENODEV);
-    } else if (s->n_parked >= SIM_MAX_PARKED || atomic_load(&s->quit)) {
+    } else if (s->reap_gave_urb || s->n_parked >= SIM_MAX_PARKED || atomic_load(&s->quit)) {
+        /* libusb reaps until EAGAIN. Right after handing back URBs, say
+         * EAGAIN at once, as the kernel would, so its loop ends; park only
+         * the first reap of the next round (poll() is always ready here).
+         * Otherwise a stream completing a URB more often than the park
+         * time keeps libusb inside one handle_events call for ever, and a
+         * sync control transfer in that thread never returns. */
+        s->reap_gave_urb = false;
         umockdev_ioctl_client_complete(client, -1, EAGAIN);
     } else {
         s->parked[s->n_parked] = g_object_ref(client);
@@ -342,7 +351,7 @@ gboolean simusb_handle_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *client, 
     } else if (stale && (request == USBDEVFS_REAPURBNDELAY || request == USBDEVFS_REAPURB)) {
         sim_urb *u = simusb_queue_pop(&s->done);
         if (u)
-            answer_reap(client, u);
+            answer_reap(s, client, u);
         else
             umockdev_ioctl_client_complete(client, -1, ENODEV);
     } else {
