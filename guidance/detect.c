@@ -15,9 +15,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef TL_NEEDLE_DEBUG
-#include <stdio.h>
-#endif
 
 void *scratch_get(scratch *s, size_t bytes)
 {
@@ -65,9 +62,9 @@ float select_kth(float *v, size_t n, size_t k)
 tl_needle_params tl_needle_params_default(void)
 {
     tl_needle_params p = {
-        .min_angle_deg = 9.0f,
+        .min_angle_deg = 10.0f,
         .max_angle_deg = 72.0f,
-        .min_length_mm = 2.5f,
+        .min_length_mm = 4.0f,
         .gauge = 0.0f,
         .min_confidence = 0.5f,
         .side = 0,
@@ -124,6 +121,7 @@ static void full_stats(const tl_bmode *img, image_stats *st)
     }
     st->median = 0.0f;
     st->p1 = 0.0f;
+    st->p90 = 255.0f;
     st->sigma = 1.0f;
     st->p99 = 255.0f;
     if (n == 0)
@@ -135,12 +133,16 @@ static void full_stats(const tl_bmode *img, image_stats *st)
             break;
     }
     acc = 0;
-    bool p1 = false;
+    bool p1 = false, p90 = false;
     for (uint32_t v = 0; v < 256; v++) {
         acc += hist[v];
         if (!p1 && acc * 100 >= n) {
             st->p1 = (float)v;
             p1 = true;
+        }
+        if (!p90 && acc * 10 >= n * 9u) {
+            st->p90 = (float)v;
+            p90 = true;
         }
         if (acc * 100 >= n * 99u) {
             st->p99 = (float)v;
@@ -383,12 +385,12 @@ static void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float s
     }
 }
 
-/* Up to `max` peaks, strongest first, at least 3 degrees or 1.2 mm apart. */
+/* Up to `max` local maxima of the accumulator, strongest first. */
 static int find_peaks(const float *acc, const hough_grid *g, float work_mm,
                       const tl_needle_guide *guide, float img_w_mm, float img_h_mm,
                       int max, int *pk, int *pr, float *pv)
 {
-    enum { KEEP = 32 };
+    enum { KEEP = MAX_PEAKS };
     int bk[KEEP], br[KEEP];
     float bv[KEEP];
     int nb = 0;
@@ -430,22 +432,100 @@ static int find_peaks(const float *acc, const hough_grid *g, float work_mm,
             br[pos] = r;
         }
     }
-    int n = 0;
-    int dr = (int)ceilf(1.2f / work_mm);
-    int dk = (int)(3.0f / HOUGH_STEP_DEG);
-    for (int i = 0; i < nb && n < max; i++) {
-        bool close = false;
-        for (int j = 0; j < n; j++)
-            if (abs(bk[i] - pk[j]) <= dk && abs(br[i] - pr[j]) <= dr)
-                close = true;
-        if (close)
-            continue;
-        pk[n] = bk[i];
-        pr[n] = br[i];
-        pv[n] = bv[i];
-        n++;
+    int n = nb < max ? nb : max;
+    (void)work_mm;
+    for (int i = 0; i < n; i++) {
+        pk[i] = bk[i];
+        pr[i] = br[i];
+        pv[i] = bv[i];
     }
     return n;
+}
+
+/* Bilinear sample of the work image; false outside it or the scanned area. */
+static bool work_at(const tl_needle_detector *d, double x, double z, float *out)
+{
+    if (x < 0.0 || z < 0.0 || x > d->ww - 1.001 || z > d->wh - 1.001)
+        return false;
+    int i = (int)x, j = (int)z;
+    size_t k = (size_t)j * d->ww + (size_t)i;
+    const uint8_t *wv = d->wvalid.p;
+    if (!wv[k])
+        return false;
+    const float *w = d->work.p;
+    float fx = (float)(x - i), fz = (float)(z - j);
+    *out = (w[k] * (1 - fx) + w[k + 1] * fx) * (1 - fz) +
+           (w[k + d->ww] * (1 - fx) + w[k + d->ww + 1] * fx) * fz;
+    return true;
+}
+
+/* Quick score of a Hough peak on the work image, so the expensive
+ * full-resolution trace is spent on the likely ones: the best interval of
+ * echo brighter than the tissue on its shallow side (Kadane, in units of
+ * the residual spread, per mm), times the "comes from the image edge"
+ * prior. Bone and long fascia collect many Hough votes; this ranks by what
+ * a needle looks like instead. */
+static float prescreen(const tl_needle_detector *d, double wx, double wz, double a,
+                       float sigma, float work_mm)
+{
+    double ca = cos(a), sa = sin(a);
+    /* unit step along the major axis, in work pixels, going deeper */
+    double dx, dz;
+    if (fabs(a) <= 0.25 * M_PI) {
+        dx = sa >= 0.0 ? 1.0 : -1.0;
+        dz = dx * tan(a);
+    } else {
+        dz = 1.0;
+        dx = ca / sa;
+    }
+    double step_mm = hypot(dx, dz) * work_mm;
+    /* shallow side: -n, n = (-sin a, cos a) */
+    double o1 = 0.8 / work_mm, o2 = 1.4 / work_mm;
+    double c1x = sa * o1, c1z = -ca * o1, c2x = sa * o2, c2z = -ca * o2;
+    /* walk back to where the line leaves the image, then forwards */
+    double x = wx, z = wz;
+    int guard = 0;
+    while (x >= 0 && z >= 0 && x <= d->ww - 1 && z <= d->wh - 1 && guard++ < 4000) {
+        x -= dx;
+        z -= dz;
+    }
+    float tau = sigma, cap = 4.0f * sigma;
+    float best = 0.0f, cur = 0.0f;
+    int k = 0, start = -1, cur_start = 0, best_start = -1, first_in = -1;
+    for (guard = 0; guard < 4000; guard++, k++) {
+        x += dx;
+        z += dz;
+        if (x > d->ww || z > d->wh || x < -1 || z < -1) {
+            if (start >= 0)
+                break;
+            continue;
+        }
+        float v, c1, c2;
+        float e = -tau;
+        if (work_at(d, x, z, &v)) {
+            if (first_in < 0)
+                first_in = k;
+            if (start < 0)
+                start = k;
+            if (work_at(d, x + c1x, z + c1z, &c1) && work_at(d, x + c2x, z + c2z, &c2))
+                e = fminf(v - 0.5f * (c1 + c2), cap) - tau;
+        }
+        if (cur <= 0.0f) {
+            cur = e;
+            cur_start = k;
+        } else {
+            cur += e;
+        }
+        if (cur > best) {
+            best = cur;
+            best_start = cur_start;
+        }
+    }
+    if (best_start < 0 || first_in < 0)
+        return 0.0f;
+    double gap_mm = (best_start - first_in) * step_mm;
+    float entry = clampf(1.0f - ((float)gap_mm - 4.0f) / 4.0f, 0.0f, 1.0f);
+    return best / sigma * (float)step_mm * entry;
 }
 
 /* Scanners put the image on a black canvas. Without a valid mask, crop
@@ -499,7 +579,23 @@ static void content_box(const tl_bmode *img, uint32_t *c0, uint32_t *c1, uint32_
 }
 
 static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
-                           const tl_needle_guide *guide, tl_needle_detection *out);
+                           const tl_needle_guide *guide, float dx, float dz,
+                           tl_needle_detection *out);
+
+tl_status tl_needle_detector_hint(tl_needle_detector *d, bool on, float tip_x_mm,
+                                  float tip_z_mm, float angle_deg)
+{
+    if (!d)
+        return TL_ERR_INVALID_ARG;
+    if (on && !(isfinite(tip_x_mm) && isfinite(tip_z_mm) && isfinite(angle_deg) &&
+                fabsf(angle_deg) < 89.0f))
+        return TL_ERR_INVALID_ARG;
+    d->hint_on = on;
+    d->hint_x = tip_x_mm;
+    d->hint_z = tip_z_mm;
+    d->hint_a = angle_deg;
+    return TL_OK;
+}
 
 tl_status tl_needle_detect(tl_needle_detector *d, const tl_bmode *img,
                            const tl_needle_guide *guide, tl_needle_detection *out)
@@ -509,11 +605,8 @@ tl_status tl_needle_detect(tl_needle_detector *d, const tl_bmode *img,
         return TL_ERR_INVALID_ARG;
     uint32_t c0, c1, r0, r1;
     content_box(img, &c0, &c1, &r0, &r1);
-#ifdef TL_NEEDLE_DEBUG
-    fprintf(stderr, "content box x %u..%u z %u..%u\n", c0, c1, r0, r1);
-#endif
     if (c0 == 0 && r0 == 0 && c1 == img->width && r1 == img->height)
-        return detect_in(d, img, guide, out);
+        return detect_in(d, img, guide, 0.0f, 0.0f, out);
     tl_bmode view = *img;
     view.pixels = img->pixels + (size_t)r0 * img->stride + c0;
     view.width = c1 - c0;
@@ -525,7 +618,7 @@ tl_status tl_needle_detect(tl_needle_detector *d, const tl_bmode *img,
         g2 = *guide;
         g2.offset_mm = guide->offset_mm - dx + dz / tanf(guide->angle_deg * (float)TL_DEG);
     }
-    tl_status s = detect_in(d, &view, guide ? &g2 : NULL, out);
+    tl_status s = detect_in(d, &view, guide ? &g2 : NULL, dx, dz, out);
     if (s == TL_OK) {
         out->tip_x_mm += dx;
         out->tip_z_mm += dz;
@@ -536,7 +629,8 @@ tl_status tl_needle_detect(tl_needle_detector *d, const tl_bmode *img,
 }
 
 static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
-                           const tl_needle_guide *guide, tl_needle_detection *out)
+                           const tl_needle_guide *guide, float dx, float dz,
+                           tl_needle_detection *out)
 {
     if (img->width < 32 || img->height < 32)
         return TL_ERR_INVALID_ARG;
@@ -568,10 +662,44 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     memset(acc, 0, nacc * sizeof(float));
     vote(d, &g, acc, sigma, st.p1, (int)lrintf(2.5f / work_mm));
 
-    int pk[MAX_CANDIDATES], pr[MAX_CANDIDATES];
-    float pv[MAX_CANDIDATES];
+    int pk[MAX_PEAKS], pr[MAX_PEAKS];
+    float pv[MAX_PEAKS], score[MAX_PEAKS];
     int np = find_peaks(acc, &g, work_mm, guide, (float)img->width * img->spacing_mm,
-                        (float)img->height * img->spacing_mm, MAX_CANDIDATES, pk, pr, pv);
+                        (float)img->height * img->spacing_mm, MAX_PEAKS, pk, pr, pv);
+    /* Rank by the quick needle-likeness score; keep the best few. */
+    for (int i = 0; i < np; i++) {
+        double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
+        double rho = (double)(pr[i] - g.r0);
+        score[i] = prescreen(d, g.cx - rho * sin(a), g.cz + rho * cos(a), a, sigma, work_mm);
+    }
+    for (int i = 1; i < np; i++)
+        for (int j = i; j > 0 && score[j] > score[j - 1]; j--) {
+            float ts = score[j]; score[j] = score[j - 1]; score[j - 1] = ts;
+            float tv = pv[j]; pv[j] = pv[j - 1]; pv[j - 1] = tv;
+            int tk = pk[j]; pk[j] = pk[j - 1]; pk[j - 1] = tk;
+            int tr = pr[j]; pr[j] = pr[j - 1]; pr[j - 1] = tr;
+        }
+    /* Greedy suppression by score: 1.5 degrees / 0.5 mm apart (a
+     * reverberation copy ~0.8 mm under the shaft must not hide it). */
+    {
+        int dr = (int)ceilf(0.5f / work_mm), dk = (int)(1.5f / HOUGH_STEP_DEG), m = 0;
+        for (int i = 0; i < np && m < MAX_CANDIDATES; i++) {
+            if (score[i] <= 0.0f)
+                break;
+            bool close = false;
+            for (int j = 0; j < m; j++)
+                if (abs(pk[i] - pk[j]) <= dk && abs(pr[i] - pr[j]) <= dr)
+                    close = true;
+            if (close)
+                continue;
+            pk[m] = pk[i];
+            pr[m] = pr[i];
+            pv[m] = pv[i];
+            score[m] = score[i];
+            m++;
+        }
+        np = m;
+    }
 
     tl_needle_detection best;
     memset(&best, 0, sizeof best);
@@ -586,11 +714,6 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
                              .a = a, .votes = pv[i] };
         tl_needle_detection det;
         needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
-#ifdef TL_NEEDLE_DEBUG
-        fprintf(stderr, "cand %d a=%.1f votes=%.0f -> tip=(%.2f,%.2f) ang=%.2f len=%.1f con=%.1f conf=%.2f %s\n",
-                i, a / TL_DEG, pv[i], det.tip_x_mm, det.tip_z_mm, det.angle_deg, det.length_mm,
-                det.contrast, det.confidence, det.reason);
-#endif
         if (!have || det.confidence > best.confidence) {
             /* A reverberation copy lies parallel and deeper than the shaft:
              * between two parallel, overlapping candidates keep the
@@ -599,36 +722,18 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
             have = true;
         }
     }
-#ifdef TL_NEEDLE_DEBUG
-    {
-        const char *tv = getenv("TL_NEEDLE_TRUTH");
-        float tx, tz, ta;
-        if (tv && sscanf(tv, "%f,%f,%f", &tx, &tz, &ta) == 3) {
-            needle_line cand = { .px = tx / img->spacing_mm, .pz = tz / img->spacing_mm,
-                                 .a = ta * TL_DEG, .votes = 0 };
-            tl_needle_detection det;
-            needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
-            fprintf(stderr, "TRUTH a=%.1f -> tip=(%.2f,%.2f) ang=%.2f len=%.1f con=%.1f conf=%.2f %s\n",
-                    ta, det.tip_x_mm, det.tip_z_mm, det.angle_deg, det.length_mm, det.contrast,
-                    det.confidence, det.reason);
-            /* accumulator near the truth line */
-            double a = ta * TL_DEG;
-            double wx = (tx / img->spacing_mm + 0.5) / f - 0.5, wz = (tz / img->spacing_mm + 0.5) / f - 0.5;
-            int k = (int)lrintf((ta + g.amax) / HOUGH_STEP_DEG);
-            float rho = (float)(-(wx - g.cx) * sin(a) + (wz - g.cz) * cos(a));
-            int ri = (int)lrintf(rho) + g.r0;
-            float mx = 0;
-            for (int dk = -4; dk <= 4; dk++)
-                for (int dr = -4; dr <= 4; dr++)
-                    if (k + dk >= 0 && k + dk < g.na && ri + dr >= 0 && ri + dr < g.nr)
-                        mx = fmaxf(mx, acc[(size_t)(k + dk) * g.nr + ri + dr]);
-            fprintf(stderr, "TRUTH acc max near = %.1f (peaks:", mx);
-            for (int i = 0; i < np; i++)
-                fprintf(stderr, " %.0f", pv[i]);
-            fprintf(stderr, ")\n");
+    if (d->hint_on) {
+        /* the tracked line (image mm -> this view's pixels) */
+        needle_line cand = { .px = (d->hint_x - dx) / img->spacing_mm,
+                             .pz = (d->hint_z - dz) / img->spacing_mm,
+                             .a = d->hint_a * TL_DEG, .votes = 0.0f };
+        tl_needle_detection det;
+        needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
+        if (!have || det.confidence > best.confidence) {
+            best = det;
+            have = true;
         }
     }
-#endif
     *out = best;
     out->found = have && best.confidence >= d->p.min_confidence && best.length_mm > 0.0f;
     if (have && !out->found && best.reason && strcmp(best.reason, "ok") == 0)

@@ -14,6 +14,7 @@
 #define HOUGH_STEP_DEG 0.5f
 #define HOUGH_VOTE_TOL_DEG 5.0f
 #define MAX_CANDIDATES 12
+#define MAX_PEAKS 128
 
 /* A candidate line in full-resolution pixel coordinates: through (px, pz)
  * with direction angle a (radians, image axes, z down). */
@@ -37,13 +38,15 @@ struct tl_needle_detector {
     scratch work, wvalid, resid, acc, cand, prof;
     uint32_t ww, wh;
     int factor;
+    bool hint_on;                  /* trace this line too (from the tracker) */
+    float hint_x, hint_z, hint_a;  /* tip (mm, image) and angle (deg) */
 };
 
 /* Image statistics of the full-resolution scanned area. */
 typedef struct {
     float median;
     float sigma;      /* 1.4826 * MAD, floored */
-    float p1, p99;    /* black level and highlight */
+    float p1, p90, p99; /* black level, bright tissue, highlight */
 } image_stats;
 
 /* Trace a candidate line at full resolution, fit it, find the run of shaft

@@ -13,9 +13,6 @@
 
 #include <math.h>
 #include <string.h>
-#ifdef TL_NEEDLE_DEBUG
-#include <stdio.h>
-#endif
 
 typedef struct {
     const tl_bmode *img;
@@ -59,39 +56,32 @@ static inline float band(const walker *w, int u, double v, int hw)
     return s / (float)(2 * hw + 1);
 }
 
-/* Longest-excess run of on[] with gaps of at most `gap` bridged, restricted
- * to [lo, hi]. Returns false when nothing is on. */
-static bool best_run(const uint8_t *on, const float *val, float thr, float cap, int lo, int hi,
-                     int gap, int *rs, int *re)
+/* The interval of the line that is most convincingly shaft: maximum of
+ * sum(min(val, cap) - tau) over contiguous steps (Kadane). Steps outside the
+ * image count as -tau. For a step signal in noise with tau half its height
+ * this is the maximum-likelihood change point, and it is not broken up by
+ * the dips a dotted, speckled shaft echo has. */
+static float max_interval(const float *val, const uint8_t *in, int lo, int hi, float tau,
+                          float cap, int *rs, int *re)
 {
-    bool have = false;
-    float best = 0.0f;
-    int s = -1, last = -1;
-    float acc = 0.0f;
-    for (int u = lo; u <= hi + 1; u++) {
-        bool o = u <= hi && on[u];
-        if (o) {
-            if (s < 0 || u - last > gap + 1) {
-                if (s >= 0 && (!have || acc > best)) {
-                    best = acc;
-                    *rs = s;
-                    *re = last;
-                    have = true;
-                }
-                s = u;
-                acc = 0.0f;
-            }
-            /* capped: a long shaft beats a short, very bright crossing */
-            acc += fminf(val[u] - thr, cap);
-            last = u;
+    float best = 0.0f, cur = 0.0f;
+    int s = lo;
+    *rs = *re = -1;
+    for (int u = lo; u <= hi; u++) {
+        float x = in[u] ? fminf(val[u], cap) - tau : -tau;
+        if (cur <= 0.0f) {
+            cur = x;
+            s = u;
+        } else {
+            cur += x;
+        }
+        if (cur > best) {
+            best = cur;
+            *rs = s;
+            *re = u;
         }
     }
-    if (s >= 0 && (!have || acc > best)) {
-        *rs = s;
-        *re = last;
-        have = true;
-    }
-    return have;
+    return best;
 }
 
 static float robust_spread(float *tmp, const float *v, int n, float *med)
@@ -157,19 +147,25 @@ static const double ctl_mm[NCTL] = { 0.8, 1.1, 1.4, 1.7 };
  * tail of reverberations lies on the deep side). Where those leave the
  * image (a needle just under the skin), a flat line's controls are taken
  * at the same depth instead, shifted along the row towards the shallow
- * side. Also a sample 3 mm beneath (shadow check).
+ * side. Also a sample 1 mm beneath: black under bone cortex, the
+ * reverberation tail or plain tissue under a needle.
  * in[u]: 0 = the line is outside the image there, 1 = inside but its
  * controls are not, 2 = all inside. */
-static bool sample_line(const walker *w, int above, double sina, int hw, float *I, float *ctl,
-                        float *below, uint8_t *in, int *lo_out, int *hi_out)
+static bool sample_line(const walker *w, int above, double sina, int hw, bool full, float *I,
+                        float *ctl, float *sd, float *below, float *below2, float *below3,
+                        uint8_t *in, int *lo_out, int *hi_out)
 {
+    /* controls are read like the echo itself, so their spread is its noise */
+    const int hc = hw;
     double vpx = 1.0 / (w->sp * w->cosb); /* v pixels per mm across the line */
     int off[NCTL], sh[NCTL];
     for (int k = 0; k < NCTL; k++) {
         off[k] = (int)lround(ctl_mm[k] * vpx);
         sh[k] = (int)lround(fmin(ctl_mm[k] / sina, 3.0 + 2.0 * k) / w->sp);
     }
-    int off_b = (int)lround(3.0 * vpx);
+    int off_b = (int)lround(1.0 * vpx), off_b2 = (int)lround(2.0 * vpx),
+        off_b3 = (int)lround(3.0 * vpx);
+    bool mixed = w->shallow && sina > 0.42; /* 25-45 degrees */
     int nu = w->nu, lo = nu, hi = -1, nc = 0;
     for (int u = 0; u < nu; u++) {
         double v = w->v0 + w->m * (u - w->u0);
@@ -182,24 +178,62 @@ static bool sample_line(const walker *w, int above, double sina, int hw, float *
             lo = u;
         if (u > hi)
             hi = u;
-        double va = v + above * (off[NCTL - 1] + hw);
+        /* Same-depth samples on the shallow side (1 and 2 mm away along the
+         * row, or across it for a steep line): a horizontal layer the line
+         * crosses is as bright there as on the line. */
+        if (full && w->shallow) {
+            int d1 = (int)lround(1.0 / w->sp), d2 = (int)lround(2.0 / w->sp);
+            int u1 = u - above * d1, u2 = u - above * d2;
+            if (u2 >= 0 && u2 < nu && valid_at(w, u2, (int)lround(v))) {
+                sd[u] = band(w, u1, v, hc);
+                sd[nu + u] = band(w, u2, v, hc);
+            } else {
+                sd[u] = sd[nu + u] = -1.0f;
+            }
+        }
+        double va = v + above * (off[NCTL - 1] + hc);
         if (va >= 0.0 && va <= w->nv - 2 &&
             valid_at(w, u, (int)lround(v + above * off[NCTL - 1]))) {
             for (int k = 0; k < NCTL; k++)
-                ctl[k * nu + u] = band(w, u, v + above * off[k], hw);
+                ctl[k * nu + u] = band(w, u, v + above * off[k], hc);
+            /* An oblique flat line crossing horizontal fibres: half the
+             * controls at the same depth (the fibres' own level). */
+            if (mixed) {
+                int ua = u - above * sh[1], ub = u - above * sh[3];
+                if (ub >= 0 && ub < nu && valid_at(w, ub, (int)lround(v))) {
+                    ctl[1 * nu + u] = band(w, ua, v, hc);
+                    ctl[3 * nu + u] = band(w, ub, v, hc);
+                }
+            }
         } else if (w->shallow) {
             int ul = u - above * sh[NCTL - 1];
             if (ul < 0 || ul >= nu || !valid_at(w, ul, (int)lround(v)))
                 continue;
             for (int k = 0; k < NCTL; k++)
-                ctl[k * nu + u] = band(w, u - above * sh[k], v, hw);
+                ctl[k * nu + u] = band(w, u - above * sh[k], v, hc);
         } else {
             continue;
         }
-        double vb = v - above * off_b;
-        below[u] = vb - hw >= 0.0 && vb + hw <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
-                       ? band(w, u, vb, hw)
-                       : ctl[(NCTL - 1) * nu + u];
+        if (full) {
+            double vb = v - above * off_b;
+            below[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
+                           ? band(w, u, vb, hc)
+                           : ctl[(NCTL - 1) * nu + u];
+            vb = v - above * off_b2;
+            below2[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 &&
+                                valid_at(w, u, (int)lround(vb))
+                            ? band(w, u, vb, hc)
+                            : below[u];
+            vb = v - above * off_b3;
+            below3[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 &&
+                                valid_at(w, u, (int)lround(vb))
+                            ? band(w, u, vb, hc)
+                            : below[u];
+        }
+        if (!w->shallow) {
+            sd[u] = ctl[u];
+            sd[nu + u] = ctl[2 * nu + u];
+        }
         in[u] = 2;
         nc++;
     }
@@ -335,7 +369,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     double px_along = w.sp / w.cosb;     /* mm along the line per u step */
 
     int nu = w.nu;
-    float *buf = scratch_get(prof, (size_t)nu * 16 * sizeof(float) + (size_t)nu * 2);
+    float *buf = scratch_get(prof, (size_t)nu * 20 * sizeof(float) + (size_t)nu * 2);
     if (!buf) {
         out->reason = "out of memory";
         return;
@@ -343,45 +377,36 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     float *rv = buf, *itip = buf + nu, *cmax = buf + 2 * nu, *I = buf + 3 * nu;
     float *ctl = buf + 4 * nu /* NCTL nu */, *below = buf + 8 * nu;
     float *ism = buf + 9 * nu, *tmp = buf + 10 * nu; /* tmp: 4 nu */
-    float *bgl = buf + 14 * nu, *ex = buf + 15 * nu;
-    uint8_t *in = (uint8_t *)(buf + 16 * nu), *on = in + nu;
+    float *bgl = buf + 14 * nu, *ex = buf + 15 * nu, *sdc = buf + 16 * nu; /* 2 nu */
+    float *below3 = buf + 18 * nu, *below2 = buf + 19 * nu;
+    uint8_t *in = (uint8_t *)(buf + 20 * nu), *on = in + nu;
 
-    int gap = (int)ceil(1.0 / px_along);
     int rs, re, lo, hi;
     float bsig;
 
     /* 1. Echo along the Hough line (a band wide enough for its ~0.2 mm
-     * uncertainty) against control lines above it: the run of shaft. */
+     * uncertainty) against control lines on its shallow side. */
     int hw = (int)lround(0.25 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, below, in, &lo, &hi))
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, false, I, ctl, sdc, below, below2, below3, in,
+                     &lo, &hi))
         return;
-    int rsm = (int)lround(0.4 / px_along);
+    int rsm = (int)lround(0.3 / px_along);
     smooth_along(I, in, 1, lo, hi, rsm, ism);
     background(ism, ctl, in, lo, hi, rsm, nu, st, tmp, bgl, ex, cmax, &bsig);
-    float t1 = 3.0f * bsig;
-    for (int u = lo; u <= hi; u++)
-        on[u] = in[u] && ex[u] > t1;
-#ifdef TL_NEEDLE_DEBUG
-    fprintf(stderr, "  passA lo=%d hi=%d bsig=%.1f hw=%d:", lo, hi, bsig, hw);
-    for (int u = lo; u <= hi; u += 10)
-        fprintf(stderr, " %.0f", ex[u]);
-    fprintf(stderr, "\n");
-#endif
     out->reason = "no bright run along the line";
-    if (!best_run(on, ex, t1, 4.0f * bsig, lo, hi, gap, &rs, &re))
+    if (max_interval(ex, in, lo, hi, 1.5f * bsig, 5.0f * bsig, &rs, &re) <= 0.0f)
         return;
     if ((re - rs) * px_along < 0.6 * p->min_length_mm)
         return;
 
-    /* 2. Ridge (sub-pixel peak across the line) over the run, then a
+    /* 2. Ridge (sub-pixel peak across the line) over the interval, then a
      * robust line fit through it. */
     int uv = (int)ceil(0.5 / px_perp);
     if (uv < 2)
         uv = 2;
-    for (int u = rs; u <= re; u++)
-        if (on[u] && !ridge_at(&w, u, uv, &rv[u]))
-            on[u] = 0;
+    for (int u = lo; u <= hi; u++)
+        on[u] = u >= rs && u <= re && in[u] && ex[u] > 0.0f && ridge_at(&w, u, uv, &rv[u]);
     double fa = 0.0, fb = 0.0, rms_px = 0.0;
     out->reason = "ridge not straight";
     if (!fit_line(rv, on, rs, re, tmp, &fa, &fb, &rms_px))
@@ -393,77 +418,85 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     px_perp = w.sp * w.cosb;
     px_along = w.sp / w.cosb;
 
-    /* 3. Echo along the fitted line, narrow band. */
+    /* 3. Echo along the fitted line, narrow band; the shaft interval with
+     * tau at half the shaft's own level. */
     hw = (int)lround(0.1 / px_perp);
     out->reason = "candidate outside the image";
-    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, I, ctl, below, in, &lo, &hi))
+    if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, true, I, ctl, sdc, below, below2, below3, in,
+                     &lo, &hi))
         return;
-    rsm = (int)lround(0.4 / px_along);
     smooth_along(I, in, 1, lo, hi, rsm, ism);
     background(ism, ctl, in, lo, hi, rsm, nu, st, tmp, bgl, ex, cmax, &bsig);
-    smooth_along(I, in, 1, lo, hi, (int)lround(0.15 / px_along), itip);
+    smooth_along(I, in, 1, lo, hi, (int)lround(0.2 / px_along), itip);
+    /* Excess at the finer scale, for the tip, against the stricter of the
+     * two backgrounds (shallow side, and same depth: beyond the tip a line
+     * crossing a fibrillar tendon is bright only because the layers are). */
+    smooth_along(sdc, in, 2, lo, hi, rsm, tmp);
+    smooth_along(sdc + nu, in, 2, lo, hi, rsm, tmp + nu);
     for (int u = lo; u <= hi; u++)
-        if (in[u])
-            itip[u] -= bgl[u]; /* excess at the finer scale, for the tip */
-    t1 = 3.0f * bsig;
-    for (int u = lo; u <= hi; u++)
-        on[u] = in[u] && ex[u] > t1;
+        if (in[u]) {
+            float b = bgl[u];
+            if (in[u] == 2 && sdc[u] >= 0.0f && sdc[nu + u] >= 0.0f)
+                b = fmaxf(b, 0.5f * (tmp[u] + tmp[nu + u]));
+            itip[u] -= b;
+        }
+    float cap = 5.0f * bsig;
     out->reason = "no bright run along the line";
-    if (!best_run(on, ex, t1, 4.0f * bsig, lo, hi, gap, &rs, &re))
+    if (max_interval(ex, in, lo, hi, 1.5f * bsig, cap, &rs, &re) <= 0.0f)
         return;
-    int n = 0;
-    for (int u = rs; u <= re; u++)
-        if (on[u])
-            tmp[n++] = ex[u];
-    float shaft = median_inplace(tmp, (size_t)n);
-    float t2 = fmaxf(0.5f * shaft, 2.0f * bsig);
-    for (int u = lo; u <= hi; u++)
-        on[u] = in[u] && ex[u] > t2;
-    int rs2, re2;
-    if (best_run(on, ex, t2, 4.0f * bsig, rs, re, gap, &rs2, &re2)) {
-        rs = rs2;
-        re = re2;
-        while (rs - 1 >= lo && in[rs - 1] && ex[rs - 1] > t2)
-            rs--;
-        while (re + 1 <= hi && in[re + 1] && ex[re + 1] > t2)
-            re++;
+    float shaft = 0.0f;
+    for (int it = 0; it < 2; it++) {
+        double sum = 0.0;
+        int n = 0;
+        for (int u = rs; u <= re; u++)
+            if (in[u]) {
+                sum += fminf(ex[u], cap);
+                n++;
+            }
+        shaft = n ? (float)(sum / n) : 0.0f;
+        float tau = fmaxf(0.5f * shaft, 1.0f * bsig);
+        if (max_interval(ex, in, lo, hi, tau, cap, &rs, &re) <= 0.0f)
+            return;
     }
+    float t2 = fmaxf(0.5f * shaft, 1.0f * bsig);
 
-    /* 4. The tip: where the echo falls to half its level over the last
-     * 1.5 mm of shaft, past the deep end of the run. */
+    /* 4. The tip: walking from the shallow end of the shaft, the first place
+     * where the fine-scale echo stays below half the shaft's level for
+     * 0.8 mm (a dotted shaft dips between scan lines, a septum beside it
+     * dips the excess; a bright layer the line crosses further on must not
+     * extend it). */
     int ue = deeper > 0 ? re : rs, us = deeper > 0 ? rs : re;
-    int nb = (int)lround(1.5 / px_along);
-    n = 0;
-    for (int k = 0; k <= nb; k++) {
-        int u = ue - deeper * k;
-        if (u < rs || u > re)
-            break;
-        if (in[u])
-            tmp[n++] = ex[u];
-    }
+    int n = 0;
+    for (int k = rs; k <= re; k++)
+        if (in[k])
+            tmp[n++] = itip[k];
     float half = 0.5f * (n ? median_inplace(tmp, (size_t)n) : shaft);
-    int u = ue;
-    int back = (int)lround(1.0 / px_along);
-    for (int k = 0; k < back && itip[u] < half; k++) {
-        int ub = u - deeper;
-        if (ub < rs || ub > re || !in[ub])
+    int ulast = -1, below_run = 0, need = (int)lround(0.8 / px_along);
+    for (int uu = us; uu >= lo && uu <= hi && in[uu]; uu += deeper) {
+        if (itip[uu] >= half) {
+            ulast = uu;
+            below_run = 0;
+        } else if (ulast >= 0 && ++below_run > need) {
             break;
-        u = ub;
+        }
     }
-    double ut = u;
-    for (;;) {
-        int un = u + deeper;
-        if (un < lo || un > hi || !in[un]) {
-            ut = u;
-            break;
+    if (ulast >= 0) {
+        /* the shaft ends where its own echo does, not where the interval did */
+        if (deeper > 0)
+            re = ulast;
+        else
+            rs = ulast;
+        ue = ulast;
+    }
+    double ut = ue;
+    if (ulast >= 0) {
+        int un = ulast + deeper;
+        ut = ulast;
+        if (un >= lo && un <= hi && in[un]) {
+            float d = itip[ulast] - itip[un];
+            double t = d > 1e-6f ? (itip[ulast] - half) / d : 0.5;
+            ut = ulast + deeper * clampf((float)t, 0.0f, 1.0f);
         }
-        if (itip[un] < half) {
-            float d = itip[u] - itip[un];
-            double t = d > 1e-6f ? (itip[u] - half) / d : 0.5;
-            ut = u + deeper * clampf((float)t, 0.0f, 1.0f);
-            break;
-        }
-        u = un;
     }
 
     /* 5. Features and confidence. */
@@ -473,27 +506,37 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
      * bone flanks are segments that start and end inside the tissue. */
     int u_border = deeper > 0 ? lo : hi;
     double entry_gap = fabs((double)(us - u_border)) * px_along;
-    float contrast = shaft / bsig;
-    int filled = 0, ridge = 0, span = re - rs + 1;
     n = 0;
+    for (int k = rs; k <= re; k++)
+        if (in[k])
+            tmp[n++] = ex[k];
+    float contrast = (n ? median_inplace(tmp, (size_t)n) : 0.0f) / bsig;
+    (void)t2;
+    int filled = 0, ridge = 0, span = re - rs + 1;
     int nbel = 0;
+    n = 0;
     for (int k = rs; k <= re; k++) {
         if (!in[k])
             continue;
         if (ex[k] > t2)
             filled++;
-        if (ism[k] > cmax[k] + bsig)
+        if (ism[k] > cmax[k])
             ridge++;
         if (in[k] == 2) {
             tmp[n++] = below[k];
-            tmp[nu + nbel++] = bgl[k];
+            tmp[nu + nbel] = bgl[k];
+            tmp[2 * nu + nbel] = below3[k];
+            tmp[3 * nu + nbel++] = below2[k];
         }
     }
     float below_med = n ? median_inplace(tmp, (size_t)n) : 0.0f;
     float above_med = nbel ? median_inplace(tmp + nu, (size_t)nbel) : 0.0f;
+    float below3_med = nbel ? median_inplace(tmp + 2 * nu, (size_t)nbel) : 0.0f;
+    float below2_med = nbel ? median_inplace(tmp + 3 * nu, (size_t)nbel) : 0.0f;
     float fill = span > 0 ? (float)filled / (float)span : 0.0f;
     float ridgefrac = span > 0 ? (float)ridge / (float)span : 0.0f;
     /* Straightness of the ridge over the final run. */
+    /* Straightness: rms distance of the ridge from the fitted line. */
     double ss = 0.0;
     int nr = 0;
     int uvb = (int)ceil(0.5 / px_perp);
@@ -529,18 +572,42 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     out->length_mm = (float)len;
     out->contrast = contrast;
 
-    float s_con = clampf((contrast - 2.0f) / 3.0f, 0.0f, 1.0f);
+    /* Per-sample contrast, and the evidence of the whole shaft (samples
+     * about 0.4 mm apart are independent speckle). */
+    float z_tot = contrast * sqrtf((float)len / 0.4f);
+    /* Flat lines (10-14 degrees) are where tilted fascia and tendon fibres
+     * live: ask them for a clearly brighter echo. */
+    float c0 = 1.2f + 2.5f * clampf((14.0f - fabsf((float)(ang / TL_DEG))) / 4.0f, 0.0f, 1.0f);
+    float s_con = clampf((contrast - c0) / 1.5f, 0.0f, 1.0f) *
+                  clampf((z_tot - 6.0f) / 6.0f, 0.0f, 1.0f);
     float s_len = sqrtf(clampf((float)len / (2.0f * p->min_length_mm), 0.0f, 1.0f));
     float s_str = clampf(1.0f - ((float)rms_mm - 0.08f) / 0.2f, 0.0f, 1.0f);
     float s_fill = clampf((fill - 0.4f) / 0.3f, 0.0f, 1.0f);
     float s_ridge = clampf((ridgefrac - 0.4f) / 0.3f, 0.0f, 1.0f);
-    float ratio = n && above_med - st->p1 > 1.0f ? (below_med - st->p1) / (above_med - st->p1)
-                                                  : 1.0f;
-    float s_shadow = clampf((ratio - 0.25f) / 0.3f, 0.0f, 1.0f);
+    /* Bone: black beneath, both just under the echo and further down. A
+     * needle has its reverberation tail (or plain tissue) just beneath it,
+     * and at most a partial shadow further down. */
+    float dark = st->p1, ref = above_med - dark;
+    float r1 = n && ref > 1.0f ? (below_med - dark) / ref : 1.0f;
+    float r2 = n && ref > 1.0f ? (below2_med - dark) / ref : 1.0f;
+    float r3 = n && ref > 1.0f ? (below3_med - dark) / ref : 1.0f;
+    /* dark 3 mm down is bone unless a reverberation tail fills 1-2 mm (a
+     * thick cortex echo can fill 1 mm, not 2) */
+    float s_shadow = clampf((fmaxf(r3, fminf(r1, r2)) - 0.25f) / 0.3f, 0.0f, 1.0f);
     float fa_deg = fabsf(out->angle_deg);
-    bool angle_ok = fa_deg >= p->min_angle_deg - 1.0f && fa_deg <= p->max_angle_deg + 1.0f;
+    bool angle_ok = fa_deg >= p->min_angle_deg - 0.25f && fa_deg <= p->max_angle_deg + 1.0f;
     float s_entry = clampf(1.0f - ((float)entry_gap - 4.0f) / 4.0f, 0.0f, 1.0f);
-    out->confidence = sqrtf(s_con) * s_len * s_str * s_fill * s_ridge * s_shadow * s_entry;
+    /* A needle is among the brightest echoes of the image, not only
+     * brighter than the dark tissue around it. */
+    n = 0;
+    for (int k = rs; k <= re; k++)
+        if (in[k])
+            tmp[n++] = ism[k];
+    float level = n ? median_inplace(tmp, (size_t)n) : 0.0f;
+    float span_hi = fmaxf(st->p90 - st->median, 1.0f);
+    float s_abs = clampf(((level - st->median) / span_hi - 0.4f) / 0.4f, 0.0f, 1.0f);
+    out->confidence =
+        sqrtf(s_con) * s_len * s_str * s_fill * s_ridge * s_shadow * s_entry * sqrtf(s_abs);
     out->reason = "ok";
     if (len < p->min_length_mm) {
         out->reason = "shaft too short";
@@ -550,6 +617,8 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
         out->confidence = 0.0f;
     } else if (s_entry < 0.5f) {
         out->reason = "shaft does not come from the image edge";
+    } else if (s_abs < 0.3f) {
+        out->reason = "not among the bright echoes of the image";
     } else if (s_shadow < 0.5f) {
         out->reason = "shadow beneath (bone)";
     } else if (s_str < 0.5f) {

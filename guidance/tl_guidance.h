@@ -24,10 +24,10 @@ extern "C" {
 /* ---- Detection ---------------------------------------------------------- */
 
 typedef struct {
-    float min_angle_deg;    /* shallowest |angle| searched (default 9): flatter lines
+    float min_angle_deg;    /* shallowest |angle| searched (default 10): flatter lines
                                are fascia, tendon fibres and cortex, never a needle */
     float max_angle_deg;    /* steepest |angle| searched (default 72) */
-    float min_length_mm;    /* shortest visible shaft reported (default 2.5) */
+    float min_length_mm;    /* shortest visible shaft reported (default 4) */
     float gauge;            /* needle gauge if known (21..27), 0 = unknown */
     float min_confidence;   /* report a needle at or above this (default 0.5) */
     int side;               /* 0 = either side, +1 = inserted from the left
@@ -74,6 +74,14 @@ typedef struct {
 tl_status tl_needle_detect(tl_needle_detector *det, const tl_bmode *img,
                            const tl_needle_guide *guide, tl_needle_detection *out);
 
+/* Where the tracker expects the needle (tl_needle_tracker_predict): the
+ * next tl_needle_detect() also traces that line, so a faint shaft the
+ * search does not single out is still measured once it is being tracked.
+ * The traced line must pass the same tests as any other. on = false clears
+ * the hint. */
+tl_status tl_needle_detector_hint(tl_needle_detector *det, bool on, float tip_x_mm,
+                                  float tip_z_mm, float angle_deg);
+
 /* ---- Tracking ----------------------------------------------------------- */
 
 typedef enum {
@@ -118,6 +126,10 @@ tl_status tl_needle_tracker_create(const tl_tracker_params *params,
                                    tl_needle_tracker **out);
 void tl_needle_tracker_destroy(tl_needle_tracker *tr);
 void tl_needle_tracker_reset(tl_needle_tracker *tr);
+/* The tip and angle the track expects in the next frame; TL_ERR_STATE
+ * unless the track is locked or coasting. */
+tl_status tl_needle_tracker_predict(const tl_needle_tracker *tr, float *tip_x_mm,
+                                    float *tip_z_mm, float *angle_deg);
 /* Feed one frame's detection (found or not); get the steady estimate. */
 tl_status tl_needle_tracker_update(tl_needle_tracker *tr, const tl_needle_detection *det,
                                    tl_needle_track *out);

@@ -199,6 +199,21 @@ static void output(const tl_needle_tracker *t, bool det_found, tl_needle_track *
         o->confidence = 0.0f;
 }
 
+tl_status tl_needle_tracker_predict(const tl_needle_tracker *t, float *tip_x_mm,
+                                    float *tip_z_mm, float *angle_deg)
+{
+    if (!t || !tip_x_mm || !tip_z_mm || !angle_deg)
+        return TL_ERR_INVALID_ARG;
+    if (t->state != TL_TRACK_LOCKED && t->state != TL_TRACK_COASTING)
+        return TL_ERR_STATE;
+    double a = t->th * TL_DEG;
+    float s = t->s + t->v; /* one frame ahead */
+    *tip_x_mm = (float)(t->ref_x - t->c * sin(a) + s * cos(a));
+    *tip_z_mm = (float)(t->ref_z + t->c * cos(a) + s * sin(a));
+    *angle_deg = t->th;
+    return TL_OK;
+}
+
 tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detection *d,
                                    tl_needle_track *out)
 {

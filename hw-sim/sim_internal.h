@@ -127,8 +127,6 @@ struct sim_model {
     int nwires;
     float wire_x[TL_SIM_MAX_WIRES], wire_z[TL_SIM_MAX_WIRES];
     float wire_amp;
-    /* in-air lens ring-down */
-    int ringdown;
     /* needle target (anatomy coordinates) */
     bool has_target;
     float target_x, target_z;

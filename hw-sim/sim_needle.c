@@ -50,7 +50,8 @@ void sim_needle_at(const sim_scene *sc, const sim_params *p, sim_preset preset, 
         n->ez = 0.0f;
         maxlen = hypotf(tx - n->ex, tz - n->ez);
     }
-    n->len = fminf(p->needle_start_mm + p->needle_speed_mm * k, maxlen);
+    /* a spinal needle is 90 mm: the shaft never gets longer than that */
+    n->len = fminf(fminf(p->needle_start_mm + p->needle_speed_mm * k, maxlen), 90.0f);
     n->present = n->len > 0.0f;
     n->angle_deg = ang;
     n->gauge = p->needle_gauge;

@@ -58,7 +58,6 @@ tl_status sim_model_phantom(sim_model *m, const sim_params *p, sim_preset preset
                 c->z[i] = 0.35f + 0.7f * (float)n;
             sim_model_add_curve(m, c);
         }
-        m->ringdown = 1;
         break;
     case PRESET_NEEDLE_GUIDE:
         m->p[0] = 0.6f;        /* gel block */

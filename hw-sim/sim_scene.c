@@ -374,30 +374,19 @@ tl_status sim_scene_build(sim_scene *sc, const sim_params *p, sim_preset preset,
         bx.ga = calloc(CS, sizeof(float));
         bx.gb = calloc(CS, sizeof(float));
     }
+    float *w = NULL;
     if (!sc->ls || !sc->la || !sc->lb || !sc->att || !sc->kidx || !sc->sgain || !sc->lgain ||
-        !sc->noise || !bx.gs || !bx.colatt || (p->speckle && (!bx.ga || !bx.gb))) {
-        free(bx.gs);
-        free(bx.colatt);
-        free(bx.ga);
-        free(bx.gb);
-        sim_scene_free(sc);
-        return TL_ERR_NO_MEM;
-    }
+        !sc->noise || !bx.gs || !bx.colatt || (p->speckle && (!bx.ga || !bx.gb)))
+        goto no_mem;
     /* lateral beam weights over sub-columns, normalised to unit sum so a
      * specular reflector keeps its amplitude */
     float sub = sc->g.pitch_mm / SIM_SUB;
     float sigx = p->beam_mm * (10.0f / p->f0_mhz) / 2.35482f;
     int H = (int)ceilf(3.0f * sigx / sub);
     int q0 = -H, nq = 2 * H + SIM_SUB;
-    float *w = malloc(sizeof(float) * (size_t)nq);
-    if (!w) {
-        free(bx.gs);
-        free(bx.colatt);
-        free(bx.ga);
-        free(bx.gb);
-        sim_scene_free(sc);
-        return TL_ERR_NO_MEM;
-    }
+    w = malloc(sizeof(float) * (size_t)nq);
+    if (!w)
+        goto no_mem;
     float wsum = 0.0f, w2 = 0.0f;
     for (int q = 0; q < nq; q++) {
         float x = (((float)(q0 + q) + 0.5f) / SIM_SUB - 0.5f) * sc->g.pitch_mm;
@@ -480,4 +469,12 @@ tl_status sim_scene_build(sim_scene *sc, const sim_params *p, sim_preset preset,
         sc->noise[k] = (float)tl_rng_normal(&rng);
     sc->noise_amp = powf(10.0f, p->noise_db / 20.0f) / sqrtf(k2);
     return TL_OK;
+no_mem:
+    free(w);
+    free(bx.gs);
+    free(bx.colatt);
+    free(bx.ga);
+    free(bx.gb);
+    sim_scene_free(sc);
+    return TL_ERR_NO_MEM;
 }

@@ -3,3 +3,9 @@
 tl_test(test_guidance_detect SOURCES test_guidance_detect.c test_guidance_synth.c
         LIBS tl_guidance TIMEOUT 60)
 tl_test(test_guidance_track SOURCES test_guidance_track.c LIBS tl_guidance TIMEOUT 30)
+# Real frames from other systems (../shared/data): no false needle; a needle
+# implanted into real in-vivo texture is found.
+tl_test(test_guidance_real SOURCES test_guidance_real.c LIBS tl_guidance tl_recording TIMEOUT 120)
+# A 10-case `talus eval needle` through the real pipeline, loose bounds.
+tl_test(test_guidance_eval SOURCES test_guidance_eval.c LIBS PkgConfig::CJSON TIMEOUT 240)
+add_dependencies(test_guidance_eval talus)

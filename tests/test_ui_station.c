@@ -140,6 +140,19 @@ static void test_window_procedure_with_probe_button(void **state)
     assert_true(mean > 10 && var > 50);
     free(px);
 
+    /* the cine review: frozen, shown as such (the blue FROZEN banner) */
+    snprintf(p, sizeof p, "%s/cine.png", out);
+    assert_int_equal(tl_png_read(p, 3, &px, &w, &h), TL_OK);
+    sum = sum2 = n = 0;
+    long blue = 0;
+    for (uint32_t y = 635; y < 675; y++)
+        for (uint32_t x = 230; x < 260; x++, n++) {
+            const uint8_t *q = px + ((size_t)y * w + x) * 3;
+            blue += q[2] > 90 && q[0] < 60;
+        }
+    assert_true(blue > n * 9 / 10);
+    free(px);
+
     /* the log: exactly those three, each with an image file */
     tl_injlog *log;
     assert_int_equal(tl_injlog_open(db, TL_INJLOG_READONLY, &log, NULL, 0), TL_OK);

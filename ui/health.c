@@ -68,6 +68,12 @@ char *tl_station_summary_json(const tl_station_summary *s)
     cJSON_AddNumberToObject(lat, "p50", round(s->latency_p50_ms * 100) / 100);
     cJSON_AddNumberToObject(lat, "p99", round(s->latency_p99_ms * 100) / 100);
     cJSON_AddNumberToObject(lat, "max", round(s->latency_max_ms * 100) / 100);
+    static const char *const parts[] = { "usb", "processing", "display" };
+    for (int k = 1; k < 4; k++) {
+        cJSON *part = cJSON_AddObjectToObject(lat, parts[k - 1]);
+        cJSON_AddNumberToObject(part, "p50", round(s->stage_latency_ms[k][0] * 100) / 100);
+        cJSON_AddNumberToObject(part, "p99", round(s->stage_latency_ms[k][1] * 100) / 100);
+    }
     cJSON_AddNumberToObject(o, "processing_p50_ms", round(s->processing_p50_ms * 100) / 100);
     cJSON *stg = cJSON_AddObjectToObject(o, "stage_mean_ms");
     cJSON_AddNumberToObject(stg, "imaging", round(s->imaging_ms * 100) / 100);

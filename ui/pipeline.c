@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct ui_pipeline {
     ui_pipeline_params params;
@@ -46,6 +47,7 @@ struct ui_pipeline {
     /* outbox (under mu) */
     ui_view out;
     uint64_t published;
+    pthread_cond_t pub_cv;      /* signalled on publish: wakes the UI at once */
 
     /* processing-thread state */
     tl_frame work;
@@ -413,8 +415,10 @@ static void process_one(ui_pipeline *pl)
     v->proc_ms = (v->t_processed_ns - t0) / 1e6;
 
     pthread_mutex_lock(&pl->mu);
-    if (ui_view_copy(&pl->out, v) == TL_OK)
+    if (ui_view_copy(&pl->out, v) == TL_OK) {
         pl->published++;
+        pthread_cond_broadcast(&pl->pub_cv);
+    }
     if (pl->n_proc == pl->cap_proc) {
         size_t nc = pl->cap_proc ? pl->cap_proc * 2 : 1024;
         double *np = realloc(pl->proc_ms, nc * sizeof *np);
@@ -469,6 +473,11 @@ tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out)
     pl->params.anatomy = pl->anatomy;
     pthread_mutex_init(&pl->mu, NULL);
     pthread_cond_init(&pl->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&pl->pub_cv, &ca);
+    pthread_condattr_destroy(&ca);
 #ifdef TL_UI_HAVE_ANALYSIS
     pthread_mutex_init(&pl->amu, NULL);
     pthread_cond_init(&pl->acv, NULL);
@@ -547,6 +556,7 @@ void ui_pipeline_destroy(ui_pipeline *pl)
     free(pl->proc_ms);
     pthread_mutex_destroy(&pl->mu);
     pthread_cond_destroy(&pl->cv);
+    pthread_cond_destroy(&pl->pub_cv);
     free(pl);
 }
 
@@ -588,6 +598,20 @@ bool ui_pipeline_latest(ui_pipeline *pl, uint64_t *last_counter, ui_view *dst)
     return got;
 }
 
+void ui_pipeline_wait(ui_pipeline *pl, uint64_t last_counter, uint32_t timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    ts.tv_sec += timeout_ms / 1000 + ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&pl->mu);
+    while (pl->published <= last_counter && !pl->stop)
+        if (pthread_cond_timedwait(&pl->pub_cv, &pl->mu, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&pl->mu);
+}
+
 uint64_t ui_pipeline_skipped(const ui_pipeline *pl)
 {
     return atomic_load(&((ui_pipeline *)pl)->skipped);
@@ -611,7 +635,7 @@ double *ui_pipeline_proc_times(ui_pipeline *pl, size_t *n)
     pthread_mutex_lock(&pl->mu);
     double *c = malloc((pl->n_proc ? pl->n_proc : 1) * sizeof *c);
     *n = 0;
-    if (c) {
+    if (c && pl->n_proc) {
         memcpy(c, pl->proc_ms, pl->n_proc * sizeof *c);
         *n = pl->n_proc;
     }

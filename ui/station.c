@@ -267,17 +267,25 @@ static uint64_t device_to_host_ns(ui_station *st, const ui_view *v)
     return (uint64_t)((int64_t)v->t_device_us + st->clock_offset_us) * 1000;
 }
 
-static void record_latency(ui_station *st, double ms)
+/* Per frame: total (device -> composed) and its parts: USB (device ->
+ * received), processing (received -> B-mode, analysis, needle ready, with
+ * the wait in the inbox), display (ready -> composed, with the UI's pickup). */
+static void record_latency(ui_station *st, double total, double usb, double proc, double disp)
 {
     if (st->n_lat == st->cap_lat) {
         size_t nc = st->cap_lat ? st->cap_lat * 2 : 4096;
-        double *n = realloc(st->lat_ms, nc * sizeof *n);
+        double *n = realloc(st->lat_ms, nc * 4 * sizeof *n);
         if (!n)
             return;
         st->lat_ms = n;
         st->cap_lat = nc;
     }
-    st->lat_ms[st->n_lat++] = ms;
+    double *row = st->lat_ms + st->n_lat * 4;
+    row[0] = total;
+    row[1] = usb;
+    row[2] = proc;
+    row[3] = disp;
+    st->n_lat++;
 }
 
 /* Frames lost since the first image was shown: the driver's count plus the
@@ -340,7 +348,7 @@ static void cine_push(ui_station *st)
     ui_view_copy(&st->cine[slot], &st->view);
 }
 
-static void show_cine(ui_station *st)
+void ui_show_cine(ui_station *st)
 {
     if (!st->cine || st->cine_len == 0)
         return;
@@ -378,7 +386,7 @@ static void loop_once(ui_station *st, bool *composed_new)
             ui_workflow_update(st);
         }
     } else {
-        show_cine(st);
+        ui_show_cine(st);
         ui_workflow_update(st);
     }
     uint64_t now = tl_now_ns();
@@ -386,7 +394,7 @@ static void loop_once(ui_station *st, bool *composed_new)
      * clock, banners and "stale" state stay current. */
     static const uint64_t idle_redraw_ns = 100000000ull;
     if (!fresh && now - st->t_last_compose_ns < idle_redraw_ns && !st->mark_requests &&
-        !st->snap_requested && !st->dirty)
+        !st->dirty)
         return;
     st->dirty = false;
     uint64_t t_c0 = tl_now_ns();
@@ -402,16 +410,15 @@ static void loop_once(ui_station *st, bool *composed_new)
         }
         st->frames_shown++;
         st->t_last_shown_ns = t_composed;
-        double lat = ((double)t_composed - (double)st->view.t_device_host_ns) / 1e6;
+        const ui_view *v = &st->view;
+        double lat = ((double)t_composed - (double)v->t_device_host_ns) / 1e6;
         st->lat_now = lat;
-        record_latency(st, lat);
+        record_latency(st, lat, ((double)v->t_received_ns - (double)v->t_device_host_ns) / 1e6,
+                       ((double)v->t_processed_ns - (double)v->t_received_ns) / 1e6,
+                       ((double)t_composed - (double)v->t_processed_ns) / 1e6);
         *composed_new = true;
     }
     ui_workflow_after_compose(st);
-    if (st->snap_requested) {
-        st->snap_requested = false;
-        ui_snapshot(st, st->snap_name);
-    }
     uint32_t every = st->cfg->snapshot_every ? st->cfg->snapshot_every : 100;
     if (fresh && st->cfg->headless && st->frames_shown % every == 0) {
         char name[64];
@@ -437,10 +444,19 @@ static void fill_summary(ui_station *st, tl_station_summary *s)
                       ? (st->t_last_shown_ns - st->t_first_ns) / 1e9 : 0;
     s->fps = span > 0 && st->frames_shown > 1 ? (st->frames_shown - 1) / span : 0;
     if (st->n_lat) {
-        qsort(st->lat_ms, st->n_lat, sizeof *st->lat_ms, cmp_double);
-        s->latency_p50_ms = tl_percentile(st->lat_ms, st->n_lat, 50);
-        s->latency_p99_ms = tl_percentile(st->lat_ms, st->n_lat, 99);
-        s->latency_max_ms = st->lat_ms[st->n_lat - 1];
+        double *col = malloc(st->n_lat * sizeof *col);
+        for (int k = 0; col && k < 4; k++) {
+            for (size_t i = 0; i < st->n_lat; i++)
+                col[i] = st->lat_ms[i * 4 + k];
+            qsort(col, st->n_lat, sizeof *col, cmp_double);
+            s->stage_latency_ms[k][0] = tl_percentile(col, st->n_lat, 50);
+            s->stage_latency_ms[k][1] = tl_percentile(col, st->n_lat, 99);
+            if (k == 0)
+                s->latency_max_ms = col[st->n_lat - 1];
+        }
+        free(col);
+        s->latency_p50_ms = s->stage_latency_ms[0][0];
+        s->latency_p99_ms = s->stage_latency_ms[0][1];
     }
     if (st->pl) {
         size_t n;
@@ -584,8 +600,10 @@ tl_status tl_station_run(const tl_station_config *cfg, tl_station_summary *summa
                 break;
             if (st->n_snaps == UI_MAX_SNAPS)
                 ui_snapshots_flush(st);
+            /* Wake on the next result at once; look at input, probe events
+             * and the log at least every 5 ms. */
             if (!composed)
-                tl_sleep_ns(1000000);
+                ui_pipeline_wait(st->pl, st->view_counter, 5);
         }
         if (cfg->out_dir && st->frames_shown) {
             /* The last screen, whatever the script asked for. */

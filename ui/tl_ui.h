@@ -184,6 +184,10 @@ typedef struct {
     uint64_t frames_received;     /* frames that reached the station */
     double fps;                   /* frames shown per second */
     double latency_p50_ms, latency_p99_ms, latency_max_ms; /* device -> overlay composed */
+    /* p50 and p99 of its parts: [1] device -> received (USB), [2] received ->
+     * processed (inbox wait + B-mode + needle), [3] processed -> composed
+     * (UI pickup + overlay); [0] is the total. */
+    double stage_latency_ms[4][2];
     double processing_p50_ms;     /* B-mode + analysis + needle per frame */
     double imaging_ms, analysis_ms, needle_ms, compose_ms; /* means per stage */
     uint64_t drops;               /* frames lost: driver + skipped by processing */

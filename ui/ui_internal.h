@@ -100,6 +100,9 @@ void ui_pipeline_push(ui_pipeline *pl, const tl_frame *frame);
 /* From the UI thread: the newest result if it is newer than *last_seq_shown
  * (copied into *dst). */
 bool ui_pipeline_latest(ui_pipeline *pl, uint64_t *last_counter, ui_view *dst);
+/* From the UI thread: sleep until a result newer than last_counter is
+ * published, or timeout_ms. */
+void ui_pipeline_wait(ui_pipeline *pl, uint64_t last_counter, uint32_t timeout_ms);
 uint64_t ui_pipeline_skipped(const ui_pipeline *pl);
 uint64_t ui_pipeline_pushed(const ui_pipeline *pl);
 /* Processing times (ms) of every frame so far (copied out, malloc'd). */
@@ -321,8 +324,6 @@ typedef struct ui_station {
     uint32_t snapshots;
     ui_snap snaps[UI_MAX_SNAPS];
     uint32_t n_snaps;
-    bool snap_requested;
-    char snap_name[TL_SCRIPT_TEXT_MAX];
     uint32_t injections_queued;
     ui_form form;
     int label_rects[UI_MAX_LABELS][4];  /* labels drawn this frame: x, y, w, h */
@@ -333,6 +334,8 @@ typedef struct ui_station {
     bool dirty;                  /* redraw at the next pass */
 } ui_station;
 
+/* station.c: show the cine frame selected while frozen. */
+void ui_show_cine(ui_station *st);
 /* render.c: compose the whole screen for the current state (no present). */
 void ui_render(ui_station *st);
 /* Read the composed screen (or a rectangle; w = 0: all) as RGB, malloc'd. */

@@ -479,8 +479,11 @@ static void run_event(ui_station *st, const tl_script_event *e)
         st->close_requested = true;
         break;
     case TL_SCRIPT_SNAPSHOT:
-        st->snap_requested = true;
-        snprintf(st->snap_name, sizeof st->snap_name, "%s", e->text);
+        /* The screen as it is at this event (frozen, cine position, forms). */
+        if (st->frozen)
+            ui_show_cine(st);
+        ui_render(st);
+        ui_snapshot(st, e->text);
         break;
     case TL_SCRIPT_QUIT:
         st->quit = true;

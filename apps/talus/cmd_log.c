@@ -351,6 +351,16 @@ static cJSON *dump_json(tl_injlog *log, const session_dump *d)
     return root;
 }
 
+/* "1.5" with the precision asked for, "-" where not measured. */
+static const char *fmt_num(char *buf, size_t cap, double v, int decimals)
+{
+    if (isfinite(v))
+        snprintf(buf, cap, "%.*f", decimals, v);
+    else
+        snprintf(buf, cap, "-");
+    return buf;
+}
+
 static void show_text(const session_dump *d)
 {
     const tl_injlog_session *s = &d->s;
@@ -379,11 +389,14 @@ static void show_text(const session_dump *d)
     for (size_t i = 0; i < d->ni; i++) {
         const tl_injlog_injection *in = &d->in[i];
         injlog_cli_time(in->time_ms, t, sizeof t);
-        printf("  #%lld %s %s %c  depth %.1f mm  tip (%.1f, %.1f) target (%.1f, %.1f) %s\n",
-               (long long)in->id, t, in->anatomy, in->side, in->depth_mm, in->tip_x_mm,
-               in->tip_z_mm, in->target_x_mm, in->target_z_mm,
+        char d0[24], x0[24], z0[24], x1[24], z1[24], vol[24];
+        printf("  #%lld %s %s %c  depth %s mm  tip (%s, %s) target (%s, %s)  %s\n",
+               (long long)in->id, t, in->anatomy, in->side, fmt_num(d0, 24, in->depth_mm, 1),
+               fmt_num(x0, 24, in->tip_x_mm, 1), fmt_num(z0, 24, in->tip_z_mm, 1),
+               fmt_num(x1, 24, in->target_x_mm, 1), fmt_num(z1, 24, in->target_z_mm, 1),
                in->in_target ? "in target" : "NOT in target");
-        printf("      %.2f ml %s  lot %s  expiry %s  by %s  image %s\n", in->volume_ml,
+        fmt_num(vol, sizeof vol, in->volume_ml, 2);
+        printf("      %s ml %s  lot %s  expiry %s  by %s  image %s\n", vol,
                in->product.name, in->product.lot[0] ? in->product.lot : "-",
                in->product.expiry[0] ? in->product.expiry : "-", in->operator_name,
                in->image[0] ? in->image : "(none)");

@@ -20,11 +20,12 @@ static void usage(FILE *out)
             "needle detection and tracking). Every fifth case is needle-free (thick\n"
             "fascia, tendon, bone); the others insert a needle into each anatomy in turn\n"
             "(angle 10-60 deg, gauge 21-27, 0.2-1.0 mm/frame; a quarter drift out of\n"
-            "plane). The needle appears at frame 2 with 2-8 mm of shaft in the image.\n"
+            "plane). The needle appears at frame 2 with 4-10 mm of shaft in the image.\n"
             "  --cases N    cases (default 200)\n"
             "  --seed S     seed of the case generator (default 1)\n"
             "  --frames F   frames per case (default 12, 4..200)\n"
             "  --json       print the JSON result (the default; kept for symmetry)\n"
+            "  --from K     start at case K (cases are independent: reproduce one)\n"
             "  --dump DIR   write every B-mode frame as PNG and a line per frame (stderr)\n"
             "Prints ONE JSON object: tip_err_mm {median, p95}, angle_err_deg {median,\n"
             "p95}, detection_rate, false_positive_rate, frames_to_lock {median},\n"
@@ -52,11 +53,12 @@ static int dl_push(dlist *l, double x)
 }
 
 typedef struct {
-    dlist tip, ang, lock, miss;
+    dlist tip, ang, lock, lock_ok, miss;
     size_t in_plane, in_plane_found;
     size_t free_frames, free_found;
     size_t oop_frames, oop_shown, oop_flagged;
     size_t never_locked, needle_cases;
+    size_t band_frames[5], band_found[5]; /* by insertion angle: 10-20 ... 50-60 */
     double detect_ms;
     size_t detect_n;
 } stats;
@@ -149,7 +151,7 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
         float left = -0.5f * tl_geometry_width_mm(&p.geom);
         float to_edge = fmaxf(0.0f, (left - ex) / cosf(a));
         float maxlen = hypotf(tgx - ex, tgz - ez);
-        float len0 = fminf(to_edge + (float)tl_rng_range(&rng, 2.0, 8.0), maxlen - 1.0f);
+        float len0 = fminf(to_edge + (float)tl_rng_range(&rng, 4.0, 10.0), maxlen - 1.0f);
         char kv[64];
         snprintf(kv, sizeof kv, "needle_start_mm=%.3f", fmaxf(len0, 0.5f));
         tl_sim_set_param(p.sim, kv, NULL);
@@ -168,20 +170,12 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
             snprintf(err, errlen, "case %d frame %d: %s", ci, k, tl_strerror(st));
             break;
         }
-#ifdef TL_NEEDLE_DEBUG
-        if (dump && t.needle.present) {
-            float dtx, dtz;
-            needle_pipe_to_image(&p, t.needle.tip_x_mm, t.needle.tip_z_mm, &dtx, &dtz);
-            char tv[96];
-            snprintf(tv, sizeof tv, "%f,%f,%f", dtx, dtz, t.needle.angle_deg);
-            setenv("TL_NEEDLE_TRUTH", tv, 1);
-        } else {
-            unsetenv("TL_NEEDLE_TRUTH");
-        }
-#endif
         uint64_t t0 = tl_now_ns();
         tl_needle_detection d;
         tl_needle_track trk;
+        float hx = 0.0f, hz = 0.0f, ha = 0.0f;
+        bool hint = tl_needle_tracker_predict(tr, &hx, &hz, &ha) == TL_OK;
+        tl_needle_detector_hint(det, hint, hx, hz, ha);
         st = tl_needle_detect(det, &p.img, NULL, &d);
         if (st == TL_OK)
             st = tl_needle_tracker_update(tr, &d, &trk);
@@ -218,6 +212,10 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
             continue;
         }
         S->in_plane++;
+        int band = (int)((n->angle_deg - 10.0f) / 10.0f);
+        band = band < 0 ? 0 : band > 4 ? 4 : band;
+        S->band_frames[band]++;
+        S->band_found[band] += trk.found;
         if (first_visible < 0)
             first_visible = k;
         if (lock_frame < 0 && trk.state == TL_TRACK_LOCKED)
@@ -246,6 +244,8 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
         if (lock_frame < 0) {
             S->never_locked++;
             lock_frame = frames; /* counted as one past the sequence */
+        } else {
+            dl_push(&S->lock_ok, (double)(lock_frame - first_visible + 1));
         }
         dl_push(&S->lock, (double)(lock_frame - first_visible + 1));
     }
@@ -275,7 +275,7 @@ static double ratio(size_t a, size_t b)
 
 int eval_needle(int argc, char **argv)
 {
-    long cases = 200, frames = 12;
+    long cases = 200, frames = 12, from = 0;
     const char *dump = NULL;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
@@ -286,6 +286,12 @@ int eval_needle(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--json") == 0) {
             continue;
+        } else if (strcmp(a, "--from") == 0 && i + 1 < argc) {
+            from = strtol(argv[++i], &end, 10);
+            if (*end || from < 0 || from > 1000000) {
+                fprintf(stderr, "talus eval needle: --from wants 0..1000000\n");
+                return 2;
+            }
         } else if (strcmp(a, "--dump") == 0 && i + 1 < argc) {
             dump = argv[++i];
         } else if (strcmp(a, "--cases") == 0 && i + 1 < argc) {
@@ -318,7 +324,7 @@ int eval_needle(int argc, char **argv)
     int rc = 0;
     for (long c = 0; c < cases; c++) {
         progress((int)c, (int)cases);
-        if (run_case((int)c, seed, (int)frames, &S, dump, err, sizeof err) != TL_OK) {
+        if (run_case((int)(from + c), seed, (int)frames, &S, dump, err, sizeof err) != TL_OK) {
             fprintf(stderr, "\ntalus eval needle: %s\n", err);
             rc = 1;
             break;
@@ -332,6 +338,9 @@ int eval_needle(int argc, char **argv)
     cJSON_AddNumberToObject(o, "detection_rate", ratio(S.in_plane_found, S.in_plane));
     cJSON_AddNumberToObject(o, "false_positive_rate", ratio(S.free_found, S.free_frames));
     cJSON_AddItemToObject(o, "frames_to_lock", med_p95(&S.lock, true));
+    /* the same over the cases that did lock (a never-locked case counts as
+     * frames + 1 above) */
+    cJSON_AddItemToObject(o, "frames_to_lock_when_locked", med_p95(&S.lock_ok, true));
     cJSON_AddItemToObject(o, "miss_distance_err_mm", med_p95(&S.miss, true));
     cJSON_AddNumberToObject(o, "cases", (double)cases);
     cJSON_AddNumberToObject(o, "seed", (double)seed);
@@ -343,6 +352,12 @@ int eval_needle(int argc, char **argv)
     cJSON_AddNumberToObject(o, "out_of_plane_flagged_rate", ratio(S.oop_flagged, S.oop_frames));
     cJSON_AddNumberToObject(o, "needle_cases", (double)S.needle_cases);
     cJSON_AddNumberToObject(o, "never_locked", (double)S.never_locked);
+    cJSON *bands = cJSON_AddObjectToObject(o, "detection_rate_by_angle");
+    for (int b = 0; bands && b < 5; b++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d-%d", 10 + 10 * b, 20 + 10 * b);
+        cJSON_AddNumberToObject(bands, key, ratio(S.band_found[b], S.band_frames[b]));
+    }
     cJSON_AddNumberToObject(o, "detect_track_ms_mean", S.detect_n ? S.detect_ms / S.detect_n : 0.0);
     if (rc)
         cJSON_AddStringToObject(o, "error", err);
@@ -354,6 +369,7 @@ int eval_needle(int argc, char **argv)
     free(S.tip.v);
     free(S.ang.v);
     free(S.lock.v);
+    free(S.lock_ok.v);
     free(S.miss.v);
     return rc;
 }

@@ -2,101 +2,61 @@
  * anechoic effusion in the recess between them with its depth, area and
  * grade, and the talar cartilage over the dome.
  *
- * Near the joint the talar surface is steep and shows no echo (specular
- * reflection goes elsewhere), so the floor of the recess there is
- * extrapolated from the visible dome (a quadratic fit of its cortex) minus
- * the cartilage measured on the dome; the effusion depth is the anechoic
- * run above that floor. */
+ * The cortices are the bone finder's lines; the joint is the notch between
+ * them (the deepest bone point with bone rising on both sides). The recess
+ * floor is the tibial cortex left of the notch and the cartilage surface
+ * (talar cortex minus the cartilage measured on the dome) right of it; the
+ * effusion depth is the anechoic run from where the echoes end down to that
+ * floor. */
 #include "an_internal.h"
 
 #include <string.h>
 
-/* Least-squares quadratic z = c0 + c1 u + c2 u^2 through (u, z) points. */
-static bool fit_quad(const float *u, const float *z, uint32_t n, double c[3])
+/* Talar cartilage on one strip (rows): from the cortex up through the dark
+ * cartilage to the nearest bright line (chondrosynovial interface). */
+static float cartilage_rows(const float *m, int h, float sp, float bone)
 {
-    double A[3][3] = { { 0 } }, B[3] = { 0 };
-    for (uint32_t i = 0; i < n; i++) {
-        double f[3] = { 1.0, u[i], (double)u[i] * u[i] };
-        for (int r = 0; r < 3; r++) {
-            for (int k = 0; k < 3; k++)
-                A[r][k] += f[r] * f[k];
-            B[r] += f[r] * z[i];
+    int b = (int)bone, lo = b - (int)(3.0f / sp), hi = b - (int)(0.15f / sp);
+    if (lo < 2 || hi >= h - 1 || hi <= lo + 2)
+        return NAN;
+    float dark = INFINITY;
+    int dr = hi;
+    for (int r = hi; r >= b - (int)(1.0f / sp) && r > lo; r--)
+        if (m[r] < dark) {
+            dark = m[r];
+            dr = r;
         }
-    }
-    /* Gaussian elimination with partial pivoting */
-    for (int col = 0; col < 3; col++) {
-        int piv = col;
-        for (int r = col + 1; r < 3; r++)
-            if (fabs(A[r][col]) > fabs(A[piv][col]))
-                piv = r;
-        if (fabs(A[piv][col]) < 1e-12)
-            return false;
-        for (int k = 0; k < 3; k++) {
-            double t = A[col][k];
-            A[col][k] = A[piv][k];
-            A[piv][k] = t;
+    for (int r = dr - 1; r > lo; r--)
+        if (m[r] >= m[r - 1] && m[r] >= m[r + 1] && m[r] - dark > 8.0f) {
+            float a0 = m[r - 1], a1 = m[r], a2 = m[r + 1], den = a0 - 2 * a1 + a2;
+            float pk = (float)r + (den < 0 ? 0.5f * (a0 - a2) / den : 0.0f);
+            return bone - pk;
         }
-        double t = B[col];
-        B[col] = B[piv];
-        B[piv] = t;
-        for (int r = col + 1; r < 3; r++) {
-            double f = A[r][col] / A[col][col];
-            for (int k = col; k < 3; k++)
-                A[r][k] -= f * A[col][k];
-            B[r] -= f * B[col];
-        }
-    }
-    for (int r = 2; r >= 0; r--) {
-        double v = B[r];
-        for (int k = r + 1; k < 3; k++)
-            v -= A[r][k] * c[k];
-        c[r] = v / A[r][r];
-    }
-    return true;
+    return NAN;
 }
 
-/* Robust quadratic (order 1 or 2) through points, dropping points that lie
- * shallower than the fit (an effusion only ever lifts the dark onset). */
-static bool fit_lower(const float *u, const float *z, uint32_t n, int order, double c[3])
+/* The joint notch: the deepest bone strip with bone at least 0.7 mm
+ * shallower within 10 mm on each side (a tilted probe flattens the V). */
+static int find_notch(const tl_analyzer *a)
 {
-    float uu[AN_MAX_STRIPS], zz[AN_MAX_STRIPS];
-    memcpy(uu, u, n * sizeof *u);
-    memcpy(zz, z, n * sizeof *z);
-    uint32_t m = n;
-    c[0] = c[1] = c[2] = 0;
-    for (int iter = 0; iter < 8; iter++) {
-        if (m < 4)
-            return iter > 0;
-        if (order == 2) {
-            if (!fit_quad(uu, zz, m, c))
-                return false;
-        } else {
-            double su = 0, sz = 0, suu = 0, suz = 0;
-            for (uint32_t i = 0; i < m; i++) {
-                su += uu[i];
-                sz += zz[i];
-                suu += (double)uu[i] * uu[i];
-                suz += (double)uu[i] * zz[i];
-            }
-            double den = m * suu - su * su;
-            if (fabs(den) < 1e-9)
-                return false;
-            c[1] = (m * suz - su * sz) / den;
-            c[0] = (sz - c[1] * su) / m;
-            c[2] = 0;
+    const float sp = a->sp, strip_mm = (float)a->sw * sp;
+    const int win = (int)(10.0f / strip_mm);
+    int best = -1;
+    for (int s = 0; s < (int)a->ns; s++) {
+        float z = a->bone_row[s];
+        if (isnan(z) || (best >= 0 && z <= a->bone_row[best]))
+            continue;
+        bool left = false, right = false;
+        for (int d = 1; d <= win; d++) {
+            if (s - d >= 0 && a->bone_row[s - d] < z - 0.7f / sp)
+                left = true;
+            if (s + d < (int)a->ns && a->bone_row[s + d] < z - 0.7f / sp)
+                right = true;
         }
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            double f = c[0] + c[1] * u[i] + c[2] * (double)u[i] * u[i];
-            if (z[i] > f - 0.12) {
-                uu[k] = u[i];
-                zz[k] = z[i];
-                k++;
-            }
-        }
-        m = k;
+        if (left && right)
+            best = s;
     }
-    return true;
+    return best;
 }
 
 void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
@@ -104,7 +64,28 @@ void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r
     an_find_bone(a, 3.0f);
     const uint32_t ns = a->ns, h = a->h;
     const float sp = a->sp, strip_mm = (float)a->sw * sp;
-    /* Dark onset per strip: where the echoes end (bone, cartilage, fluid). */
+    int notch = find_notch(a);
+    if (notch < 0) {
+        an_polyline(a, a->bone_row, &r->bone);
+        an_warn(r, "no joint notch between tibia and talus: centre the anterior joint");
+        return;
+    }
+    /* Tibia: bone strips left of the notch; talus: right of it. */
+    float tib[AN_MAX_STRIPS], tal[AN_MAX_STRIPS];
+    uint32_t ntib = 0, ntal = 0;
+    for (uint32_t s = 0; s < ns; s++) {
+        tib[s] = tal[s] = NAN;
+        if (isnan(a->bone_row[s]))
+            continue;
+        if ((int)s <= notch) {
+            tib[s] = a->bone_row[s];
+            ntib++;
+        } else {
+            tal[s] = a->bone_row[s];
+            ntal++;
+        }
+    }
+    /* Where the echoes end above the bone (fat pad -> fluid or cartilage). */
     uint32_t nt = 0;
     for (uint32_t s = 0; s < ns; s += 3)
         for (uint32_t rr = (uint32_t)(2.0f / sp); rr < h; rr += 6) {
@@ -115,158 +96,128 @@ void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r
     float tissue = an_percentile_f(a->tmp, nt, 50);
     float thr = 0.3f * tissue;
     float D[AN_MAX_STRIPS];
-    int sv0 = -1, sv1 = -1;
-    const int run = (int)(0.5f / sp);
     for (uint32_t s = 0; s < ns; s++) {
         D[s] = NAN;
+        float bone = !isnan(tib[s]) ? tib[s] : tal[s];
+        if (isnan(bone))
+            continue;
         const float *m = an_sm(a, s);
-        if (isnan(an_prof(a, s)[h / 2]))
+        /* walk up from just above the cortex while it stays dark */
+        /* past the cortex line's blurred upper flank */
+        int rr = (int)(bone - 0.2f / sp), stop = (int)(bone - 1.0f / sp);
+        while (rr > stop && rr > 2 && !(m[rr] < thr))
+            rr--;
+        if (rr < 2 || rr >= (int)h || !(m[rr] < thr)) {
+            D[s] = bone * sp;
             continue;
-        for (int rr = (int)(3.0f / sp); rr + run < (int)h; rr++) {
-            if (!(m[rr] < thr) || !(m[rr - 1] >= thr))
-                continue;
-            if (!(an_mean(m, h, (float)rr, (float)(rr + run)) < 0.6f * thr))
-                continue;
-            D[s] = ((float)rr - 1 + (m[rr - 1] - thr) / (m[rr - 1] - m[rr] + 1e-6f)) * sp;
-            break;
         }
-        if (!isnan(D[s])) {
-            if (sv0 < 0)
-                sv0 = (int)s;
-            sv1 = (int)s;
-        }
+        int lim = (int)(2.0f / sp);
+        while (rr > lim && m[rr - 1] < thr)
+            rr--;
+        D[s] = ((float)rr - 1 + (m[rr - 1] - thr) / (m[rr - 1] - m[rr] + 1e-6f)) * sp;
     }
-    if (sv0 < 0 || sv1 - sv0 < (int)(16.0f / strip_mm)) {
-        an_polyline(a, a->bone_row, &r->bone);
-        return;
-    }
-    /* Tibia: a line through the left 8 mm; talar dome: a quadratic through
-     * the right half (the joint is centred when the recess is scanned). */
-    float u[AN_MAX_STRIPS], z[AN_MAX_STRIPS];
-    uint32_t n = 0;
-    int lsplit = sv0 + (int)(10.0f / strip_mm);
-    for (int s = sv0; s <= lsplit; s++)
-        if (!isnan(D[s])) {
-            u[n] = an_strip_x(a, (uint32_t)s);
-            z[n++] = D[s];
-        }
-    double tl[3];
-    bool ok = fit_lower(u, z, n, 1, tl);
-    if (!ok || tl[1] <= 0) {
-        an_polyline(a, a->bone_row, &r->bone);
-        an_warn(r, "tibia not found: centre the anterior joint in the image");
-        return;
-    }
-    /* The joint space lets sound through to depth between two shadows:
-     * find the strip with the most echo well below the onset. */
-    float deep[AN_MAX_STRIPS], dv[AN_MAX_STRIPS];
-    uint32_t nd = 0;
-    for (uint32_t s = 0; s < ns; s++) {
-        deep[s] = NAN;
-        if (isnan(D[s]))
-            continue;
-        deep[s] = an_mean(an_prof(a, s), h, (D[s] + 3.0f) / sp, (float)h);
-        if (!isnan(deep[s]))
-            dv[nd++] = deep[s];
-    }
-    float dmed = an_percentile_f(dv, nd, 50);
-    int joint = -1;
-    float jbest = 0;
-    int c0 = sv0 + (int)(8.0f / strip_mm), c1 = sv1 - (int)(4.0f / strip_mm);
-    for (int s = c0; s <= c1; s++)
-        if (!isnan(deep[s]) && deep[s] > jbest) {
-            jbest = deep[s];
-            joint = s;
-        }
-    if (joint < 0 || !(jbest > 3.0f * dmed + 1.0f)) {
-        an_polyline(a, a->bone_row, &r->bone);
-        an_warn(r, "joint space not seen: centre the anterior tibiotalar joint");
-        return;
-    }
-    /* Tibia (the fitted line up to the joint) and the dome cortex beyond. */
-    float tib[AN_MAX_STRIPS], tal[AN_MAX_STRIPS], cv[AN_MAX_STRIPS];
+    /* Cartilage: on the dome away from the notch, where its line is seen. */
+    float cv[AN_MAX_STRIPS];
     uint32_t nc = 0;
-    for (uint32_t s = 0; s < ns; s++) {
-        tib[s] = tal[s] = NAN;
-        float x = an_strip_x(a, s);
-        if ((int)s <= joint && !isnan(D[s]) && (int)s >= sv0)
-            tib[s] = (float)((tl[0] + tl[1] * x) / sp);
-        /* a cortex line under an anechoic layer (cartilage) */
-        if ((int)s > joint && a->bone_line[s] && !isnan(D[s]) &&
-            a->bone_row[s] * sp > D[s] + 0.15f && a->bone_row[s] * sp < D[s] + 3.0f) {
-            tal[s] = a->bone_row[s];
-            cv[nc++] = a->bone_row[s] * sp - D[s];
+    for (uint32_t s = (uint32_t)notch + (uint32_t)(3.0f / strip_mm); s < ns; s++)
+        if (!isnan(tal[s]) && a->bone_line[s]) {
+            float c = cartilage_rows(an_sm(a, s), (int)h, sp, tal[s]) * sp;
+            if (c > 0.2f && c < 3.0f)
+                cv[nc++] = c;
         }
-    }
+    r->cartilage_mm = nc >= 3 ? an_percentile_f(cv, nc, 50) : NAN;
+    float cart = isnan(r->cartilage_mm) ? 1.1f : r->cartilage_mm;
     memcpy(a->bone_row, tib, ns * sizeof(float));
     memcpy(a->bone2_row, tal, ns * sizeof(float));
     an_polyline(a, a->bone_row, &r->bone);
     an_polyline(a, a->bone2_row, &r->bone2);
-    r->structure_found = true;
-    /* cartilage: the thinnest anechoic layer over the cortex (fluid only adds) */
-    r->cartilage_mm = nc >= 3 ? an_percentile_f(cv, nc, 20) : NAN;
-
-    /* Effusion: how far the end of the echoes is lifted above the tibial
-     * line at the joint (the deepest pocket of the recess). */
-    float lift = 0;
-    int n_l = 0;
-    for (int s = joint - 1; s <= joint; s++)
-        if (s >= 0 && !isnan(D[s])) {
-            lift += (float)(tl[0] + tl[1] * an_strip_x(a, (uint32_t)s)) - D[s];
-            n_l++;
+    r->structure_found = ntib >= 4 && ntal >= 4;
+    if (!r->structure_found) {
+        an_warn(r, "tibia and talar dome not both seen: centre the anterior joint");
+        return;
+    }
+    /* Effusion depth: recess floor minus the end of the echoes, around the
+     * notch; the deepest point on a 3-strip mean. */
+    float depth[AN_MAX_STRIPS], floor_mm[AN_MAX_STRIPS];
+    int s_lo = notch - (int)(3.0f / strip_mm), s_hi = notch + (int)(4.0f / strip_mm);
+    if (s_lo < 1)
+        s_lo = 1;
+    if (s_hi > (int)ns - 2)
+        s_hi = (int)ns - 2;
+    for (int s = 0; s < (int)ns; s++) {
+        depth[s] = floor_mm[s] = NAN;
+        if (isnan(D[s]))
+            continue;
+        if (s == notch)
+            continue;   /* the joint gap itself: no floor to measure from */
+        floor_mm[s] = !isnan(tib[s]) ? tib[s] * sp : tal[s] * sp - cart;
+        depth[s] = an_maxf(0.0f, floor_mm[s] - D[s]);
+    }
+    float best = 0;
+    int bs = -1;
+    for (int s = s_lo; s <= s_hi; s++) {
+        float sum = 0;
+        int k = 0;
+        for (int d = -1; d <= 1; d++)
+            if (!isnan(depth[s + d])) {
+                sum += depth[s + d];
+                k++;
+            }
+        if (k >= 2 && !isnan(depth[s]) && sum / (float)k > best) {
+            best = sum / (float)k;
+            bs = s;
         }
-    float depth = n_l ? fmaxf(0.0f, lift / (float)n_l) : 0.0f;
-    if (depth < 0.6f)
-        depth = 0;
-    r->effusion_depth_mm = depth;
-    r->thickness_mm = depth;
+    }
+    float dmax = best >= 0.6f ? best : 0.0f;
+    r->effusion_depth_mm = dmax;
+    r->thickness_mm = dmax;
     r->thickness_sd_mm = 0.15f;
     r->effusion_area_mm2 = 0;
     r->effusion_grade = 0;
-    float top = NAN;
-    if (depth > 0) {
-        /* lateral extent: where the onset stays within half the depth of
-         * the pocket's top; centroid between the joint and the top */
-        float dj = D[joint] - 0.0f;
-        int e0 = joint, e1 = joint, smin = joint;
-        while (e0 > sv0 && !isnan(D[e0 - 1]) && D[e0 - 1] < dj + 0.5f * depth)
+    if (dmax > 0) {
+        int e0 = bs, e1 = bs;
+        while (e0 > 0 && !isnan(depth[e0 - 1]) && depth[e0 - 1] > 0.4f)
             e0--;
-        while (e1 < sv1 && !isnan(D[e1 + 1]) && D[e1 + 1] < dj + 0.5f * depth)
+        while (e1 < (int)ns - 1 && !isnan(depth[e1 + 1]) && depth[e1 + 1] > 0.4f)
             e1++;
-        double sum = 0;
+        double area = 0, sum = 0;
         int cnt = 0;
         for (int s = e0; s <= e1; s++) {
-            if (D[s] < D[smin])
-                smin = s;
+            area += depth[s] * strip_mm;
             const float *m = an_sm(a, (uint32_t)s);
-            for (float zz = D[s] + 0.2f; zz < D[s] + 0.5f * depth; zz += sp) {
+            for (float zz = D[s] + 0.2f; zz < floor_mm[s] - 0.2f; zz += 2 * sp) {
                 sum += m[(int)(zz / sp)];
                 cnt++;
             }
         }
-        top = D[joint];
-        r->effusion_area_mm2 = depth * (float)(e1 - e0 + 1) * strip_mm * 0.7f;
+        r->effusion_area_mm2 = (float)area;
         /* Depth stands in for the EULAR-OMERACT grade (1 at or below the bony
          * joint line, 2 above it, 3 distending the capsule). */
-        r->effusion_grade = depth < 2.6f ? 1 : depth < 4.8f ? 2 : 3;
+        r->effusion_grade = dmax < 2.6f ? 1 : dmax < 4.8f ? 2 : 3;
+        /* the pocket's centre: over the talus just past the joint, where the
+         * floor is the cartilage (the recess proper) */
+        int ts = bs;
+        for (int s = notch + 1; s <= notch + 3 && s < (int)ns; s++)
+            if (!isnan(depth[s]) && depth[s] > 0.5f * dmax && (ts == bs || depth[s] > depth[ts]))
+                ts = s;
         tl_analysis_target t;
         t.kind = TL_TARGET_EFFUSION;
-        t.x_mm = 0.5f * (an_strip_x(a, (uint32_t)joint) + an_strip_x(a, (uint32_t)smin));
-        t.z_mm = top + 0.5f * depth;
+        t.x_mm = an_strip_x(a, (uint32_t)ts);
+        t.z_mm = D[ts] + 0.5f * depth[ts];
         t.width_mm = (float)(e1 - e0 + 1) * strip_mm;
-        t.depth_mm = depth;
-        t.area_mm2 = r->effusion_area_mm2;
+        t.depth_mm = dmax;
+        t.area_mm2 = (float)area;
         float lvl = cnt ? (float)(sum / cnt) : 0.0f;
-        t.contrast_db = (fmaxf(lvl, 0.5f) - tissue) * p->dynamic_range_db / 255.0f;
-        t.confidence = fminf(1.0f, 0.4f + depth / 4.0f);
+        t.contrast_db = (an_maxf(lvl, 0.5f) - tissue) * p->dynamic_range_db / 255.0f;
+        t.confidence = an_minf(1.0f, 0.4f + dmax / 4.0f);
         r->targets[0] = t;
         r->n_targets = 1;
         r->best_target = 0;
         r->site_x_mm = t.x_mm;
         r->site_z_mm = t.z_mm;
     } else {
-        r->site_x_mm = an_strip_x(a, (uint32_t)joint);
-        r->site_z_mm = D[joint];
+        r->site_x_mm = an_strip_x(a, (uint32_t)notch);
+        r->site_z_mm = tib[notch] * sp;
     }
     r->abnormal_limit_mm = 2.6f;
     r->abnormal = r->effusion_grade >= 2;

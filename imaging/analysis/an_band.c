@@ -197,9 +197,15 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float 
     int p1[AN_MAX_STRIPS], p2[AN_MAX_STRIPS], p3[AN_MAX_STRIPS];
     for (uint32_t s = 0; s < a->ns; s++) {
         lo[s] = (int)(min_depth_mm / sp / (float)q);
-        hi[s] = top_max_mm > 0 ? (int)(top_max_mm / sp / (float)q) : nr - 1;
+        hi[s] = top_max_mm > 0 ? (int)(top_max_mm / sp / (float)q) : nr - 1;  /* 0: no limit */
         if (hi[s] > nr - 1)
             hi[s] = nr - 1;
+        /* the superficial border lies at least 1 mm above any bone */
+        if (limit_row && !isnan(limit_row[s])) {
+            int b = (int)((limit_row[s] - 1.0f / sp) / (float)q);
+            if (b < hi[s])
+                hi[s] = b > lo[s] ? b : lo[s];
+        }
     }
     float m1 = best_path(a, lo, hi, p1);
     /* the other border: below or above the first, whichever is stronger */
@@ -214,8 +220,10 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float 
                                                                  : (int)(min_depth_mm / sp / (float)q);
         hi[s] = p1[s] - g0;
     }
-    /* with the superficial border known to come first, look only below */
-    float m3 = top_max_mm > 0 ? -INFINITY : best_path(a, lo, hi, p3);
+    /* The strongest interface is the band's superficial border (under the
+     * fat pad or subcutis, the fibres' bright surface): look only below.
+     * top_max_mm < 0 allows the other border above as well. */
+    float m3 = top_max_mm >= 0 ? -INFINITY : best_path(a, lo, hi, p3);
     const int *top = p1, *deep = p2;
     float msec = m2;
     if (m3 > m2) {
@@ -245,4 +253,19 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float 
     for (uint32_t s = 0; s < a->ns; s++)
         if (isnan(a->sup_fit[s]) || isnan(a->deep_fit[s]))
             a->sup_fit[s] = a->deep_fit[s] = NAN;
+    /* Borders are continuous: bridge short gaps (a lesion or a weak patch
+     * on the border) linearly between the strips on either side. */
+    const int maxgap = (int)(6.0f / (sp * (float)a->sw));
+    int prev = -1;
+    for (int s = 0; s < (int)a->ns; s++) {
+        if (isnan(a->sup_fit[s]))
+            continue;
+        if (prev >= 0 && s - prev > 1 && s - prev <= maxgap)
+            for (int k = prev + 1; k < s; k++) {
+                float f = (float)(k - prev) / (float)(s - prev);
+                a->sup_fit[k] = a->sup_fit[prev] + f * (a->sup_fit[s] - a->sup_fit[prev]);
+                a->deep_fit[k] = a->deep_fit[prev] + f * (a->deep_fit[s] - a->deep_fit[prev]);
+            }
+        prev = s;
+    }
 }

@@ -84,6 +84,37 @@ tl_status tl_cv_analysis_gaussian(const tl_cv_image *src, tl_cv_image *dst, int 
 
 /* ---- guidance (needle) ------------------------------------------------- */
 
+tl_status tl_cv_needle_reference(const tl_cv_image *img, double canny_lo, double canny_hi,
+                                 int threshold, double min_len_px, double max_gap_px,
+                                 float *lines, int max_lines, int *n_lines)
+{
+    cv::Mat src;
+    if (!n_lines || !as_mat(img, src) || img->type != TL_CV_U8 || max_lines < 0 ||
+        (max_lines > 0 && !lines))
+        return TL_ERR_INVALID_ARG;
+    *n_lines = 0;
+    try {
+        cv::Mat blur, edges;
+        cv::medianBlur(src, blur, 5);
+        cv::Canny(blur, edges, canny_lo, canny_hi);
+        std::vector<cv::Vec4i> segs;
+        cv::HoughLinesP(edges, segs, 1.0, CV_PI / 180.0, threshold, min_len_px, max_gap_px);
+        int n = 0;
+        for (const cv::Vec4i &s : segs) {
+            if (n >= max_lines)
+                break;
+            for (int k = 0; k < 4; k++)
+                lines[4 * n + k] = (float)s[k];
+            n++;
+        }
+        *n_lines = n;
+    } catch (const cv::Exception &) {
+        return TL_ERR_INVALID_ARG;
+    } catch (const std::bad_alloc &) {
+        return TL_ERR_NO_MEM;
+    }
+    return TL_OK;
+}
 
 /* ---- calibration ------------------------------------------------------- */
 

@@ -46,6 +46,14 @@ tl_status tl_cv_analysis_gaussian(const tl_cv_image *src, tl_cv_image *dst, int 
 
 /* ---- guidance (needle) ------------------------------------------------- */
 
+/* The textbook needle-line finder, kept as the speed reference of
+ * `talus bench needle` (guidance/ itself does not use OpenCV): medianBlur
+ * (ksize 5) + Canny(canny_lo, canny_hi) + HoughLinesP(1 px, 1 degree,
+ * threshold, min_len_px, max_gap_px) on an 8-bit image. Writes up to
+ * max_lines segments as x0, y0, x1, y1 (pixels) and their count. */
+tl_status tl_cv_needle_reference(const tl_cv_image *img, double canny_lo, double canny_hi,
+                                 int threshold, double min_len_px, double max_gap_px,
+                                 float *lines, int max_lines, int *n_lines);
 
 /* ---- calibration ------------------------------------------------------- */
 
