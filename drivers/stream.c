@@ -25,6 +25,13 @@
 
 #define RECONNECT_POLL_NS 100000000ull
 
+/* TL_DRIVER_DEBUG=1: say why the probe was considered lost (diagnostics). */
+static void mark_lost(tl_driver *d, const char *why)
+{
+    if (!atomic_exchange(&d->lost, true) && getenv("TL_DRIVER_DEBUG"))
+        fprintf(stderr, "tl_driver: probe lost (%s)\n", why);
+}
+
 static void stat_add(tl_driver *d, uint64_t *field, uint64_t n)
 {
     pthread_mutex_lock(&d->smu);
@@ -233,7 +240,7 @@ static void resubmit(tl_driver *d, struct libusb_transfer *x)
         if (r == 0)
             return;
         if (r == LIBUSB_ERROR_NO_DEVICE)
-            atomic_store(&d->lost, true);
+            mark_lost(d, "resubmit: no device");
         else
             stat_add(d, &d->stats.transfer_errors, 1);
     }
@@ -265,7 +272,7 @@ static void LIBUSB_CALL bulk_cb(struct libusb_transfer *x)
         libusb_clear_halt(x->dev_handle, TL_PROTO_EP_FRAMES);
         break;
     case LIBUSB_TRANSFER_NO_DEVICE:
-        atomic_store(&d->lost, true);
+        mark_lost(d, "bulk transfer: no device");
         discard_partial(d);
         break;
     case LIBUSB_TRANSFER_CANCELLED:
@@ -297,7 +304,7 @@ static void LIBUSB_CALL event_cb(struct libusb_transfer *x)
             stat_add(d, &d->stats.transfer_errors, 1);   /* malformed event */
         }
     } else if (x->status == LIBUSB_TRANSFER_NO_DEVICE) {
-        atomic_store(&d->lost, true);
+        mark_lost(d, "event transfer: no device");
     } else if (x->status == LIBUSB_TRANSFER_CANCELLED) {
         atomic_fetch_sub(&d->in_flight, 1);
         return;
@@ -380,7 +387,7 @@ static bool try_reconnect(tl_driver *d)
      * one that kept counting shows what the unplug cost. */
     d->resync = true;
     if (submit_all(d) != TL_OK || drv_simple_request(h, TL_REQ_START) != TL_OK) {
-        atomic_store(&d->lost, true);
+        mark_lost(d, "restart after reconnect failed");
         return false;
     }
     atomic_store(&d->connected, true);
@@ -577,14 +584,17 @@ tl_status drv_stream_start(tl_driver *d)
 void drv_stream_stop(tl_driver *d)
 {
     pthread_mutex_lock(&d->hmu);
-    bool stopped = d->h && atomic_load(&d->connected) && drv_simple_request(d->h, TL_REQ_STOP) == TL_OK;
+    tl_status stop_st = d->h && atomic_load(&d->connected) ? drv_simple_request(d->h, TL_REQ_STOP) : TL_ERR_DISCONNECTED;
+    bool stopped = stop_st == TL_OK;
     pthread_mutex_unlock(&d->hmu);
+    if (!stopped && getenv("TL_DRIVER_DEBUG"))
+        fprintf(stderr, "tl_driver: STOP not sent: %s\n", tl_strerror(stop_st));
     /* The probe finishes the frame it is sending: let it land (until the
      * bulk endpoint has been quiet for 30 ms, at most 500 ms) rather than
      * cancel it half-way and count a frame that was never lost. */
     if (stopped) {
         uint64_t t0 = tl_now_ns(), quiet_since = t0, last = UINT64_MAX;
-        while (tl_now_ns() - t0 < 500000000ull && tl_now_ns() - quiet_since < 30000000ull) {
+        while (tl_now_ns() - t0 < 500000000ull && tl_now_ns() - quiet_since < 100000000ull) {
             pthread_mutex_lock(&d->smu);
             uint64_t b = d->stats.bytes_received;
             pthread_mutex_unlock(&d->smu);

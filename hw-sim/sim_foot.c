@@ -93,7 +93,7 @@ static void pf_medium(const sim_model *m, float x, float z, sim_med *o)
     }
     float top = pf_top(m, x);
     if (z < top) {
-        sim_med_fat(m, x, z, 0.3f, 16.0f, o);
+        sim_med_fat(m, x, z, 0.35f, 16.0f, o);
         return;
     }
     float th = pf_thick(m, x);
@@ -102,7 +102,7 @@ static void pf_medium(const sim_model *m, float x, float z, sim_med *o)
         float k = m->p[TH] > 4.0f ? powf(10.0f, -(m->p[TH] - 4.0f) * 2.5f / 20.0f) : 1.0f;
         float dx = x - m->p[XS];
         float slope = dx < 0.0f ? 0.012f * dx : -0.005f * dx;
-        sim_med_band(m, x, z, top, th, slope, 0.28f, 0.6f * k, 7.0f * k, o);
+        sim_med_band(m, x, z, top, th, slope, 0.28f, 0.8f * k, 7.0f * k, o);
         sim_med_lesion(m, x, z, o);
         return;
     }

@@ -44,7 +44,7 @@ void sim_med_muscle(const sim_model *m, float x, float z, float pennation_deg, s
 {
     float tp = tanf(DEG2RAD(pennation_deg));
     float nrm = 1.0f / sqrtf(1.0f + tp * tp);
-    o->echo = 0.25f;
+    o->echo = 0.18f;
     o->atten = 0.65f * katt(m);
     o->fib_u = (z - x * tp) / 0.9f + 0.8f * sim_noise2(m->seed ^ 0x3A5Cu, x / 3.0f, z / 2.0f);
     o->fib_amp = 7.0f;

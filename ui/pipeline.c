@@ -635,7 +635,7 @@ double *ui_pipeline_proc_times(ui_pipeline *pl, size_t *n)
     pthread_mutex_lock(&pl->mu);
     double *c = malloc((pl->n_proc ? pl->n_proc : 1) * sizeof *c);
     *n = 0;
-    if (c) {
+    if (c && pl->n_proc) {
         memcpy(c, pl->proc_ms, pl->n_proc * sizeof *c);
         *n = pl->n_proc;
     }

@@ -85,6 +85,59 @@ static int cmp_target(const void *x, const void *y)
     return (a->contrast_db > b->contrast_db) - (a->contrast_db < b->contrast_db);
 }
 
+/* Perifascial fluid: an anechoic layer hugging the band's deep border
+ * (cells 12 dB or more below the band's normal level). */
+static void find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r,
+                       const float *trend)
+{
+    const uint32_t ns = a->ns, nc = a->cell_rows;
+    const float rpc = AN_CELL_MM / a->sp, db = p->dynamic_range_db / 255.0f;
+    const float strip_mm = (float)a->sw * a->sp;
+    int16_t *lab = a->label;
+    memset(lab, 0, (size_t)ns * nc * sizeof *lab);
+    for (uint32_t s = 0; s < ns; s++) {
+        if (isnan(a->sup_fit[s]))
+            continue;
+        /* over the calcaneus the thin periosteal tissue is dark anyway */
+        if (!isnan(a->bone_row[s]) && a->bone_row[s] < a->deep_fit[s] + 3.0f / a->sp)
+            continue;
+        float lim = isnan(a->bone_row[s]) ? INFINITY : a->bone_row[s] - 0.3f / a->sp;
+        for (uint32_t c = 0; c < nc; c++) {
+            float rc = ((float)c + 0.5f) * rpc;
+            bool below = rc > a->deep_fit[s] + 0.1f / a->sp && rc < a->deep_fit[s] + 2.5f / a->sp;
+            /* deep side only: above lies the fat pad, whose lobules are dark */
+            if (!below || rc > lim)
+                continue;
+            float v = a->cell[(size_t)s * nc + c];
+            /* anechoic: near the display floor, not just darker tissue */
+            lab[(size_t)s * nc + c] =
+                !isnan(v) && (v - trend[s]) * db < -15.0f && v < 0.25f * trend[s] ? 1 : 2;
+        }
+    }
+    region reg[16];
+    uint32_t min_cells = (uint32_t)(2.0f / (strip_mm * AN_CELL_MM)) + 1;
+    int nreg = label_regions(a, lab, reg, 16, min_cells, trend);
+    for (int k = 0; k < nreg; k++) {
+        const region *R = &reg[k];
+        tl_analysis_target t;
+        t.kind = TL_TARGET_FLUID;
+        t.x_mm = ((float)(R->sx / R->n) + 0.5f) * strip_mm - 0.5f * a->sp;
+        t.z_mm = ((float)(R->sz / R->n) + 0.5f) * AN_CELL_MM;
+        t.width_mm = (float)(R->s1 - R->s0 + 1) * strip_mm;
+        t.depth_mm = (float)(R->c1 - R->c0 + 1) * AN_CELL_MM;
+        t.area_mm2 = (float)R->n * strip_mm * AN_CELL_MM;
+        t.contrast_db = (float)(R->sum / R->n) * db;
+        /* a layer, not a speck: at least 3 mm along the band */
+        if (t.width_mm < 3.0f)
+            continue;
+        t.confidence = an_minf(1.0f, 0.3f + t.width_mm / 15.0f);
+        r->perifascial_fluid = true;
+        add_target(r, &t);
+    }
+    if (r->perifascial_fluid)
+        an_warn(r, "perifascial fluid next to the fascia");
+}
+
 void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     const uint32_t ns = a->ns, nc = a->cell_rows;
@@ -279,6 +332,8 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
             r->cleft = true;
         add_target(r, &t);
     }
+    if (r->anatomy == TL_AN_PLANTAR_FASCIA)
+        find_fluid(a, p, r, trend);
     qsort(r->targets, r->n_targets, sizeof r->targets[0], cmp_target);
     r->best_target = r->n_targets ? 0 : -1;
     if (r->n_targets)
