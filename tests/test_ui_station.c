@@ -65,6 +65,7 @@ static void test_window_procedure_with_probe_button(void **state)
              "f45 button\n"
              "f55 caliper 5 5 15 9\n"
              "f60 button\n"
+             "f61 wait logged 3\n"
              "f75 snapshot station.png\n"
              /* freeze and review: no new images are shown while frozen, so
               * these all run at f76 */
