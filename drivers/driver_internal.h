@@ -91,6 +91,11 @@ tl_status drv_send_params(libusb_device_handle *h, const tl_probe_params *p);
 tl_status drv_simple_request(libusb_device_handle *h, uint8_t req);
 tl_status drv_read_params(libusb_device_handle *h, tl_probe_params *out);
 
+/* frame.c: TL_OK when every field of a decoded header (raw: its 80 bytes)
+ * is one a well-behaved probe could send; fills f's geometry, type, seq,
+ * device time and size. */
+tl_status drv_validate_header(const uint8_t *raw, const tl_proto_frame_header *h, tl_frame *f);
+
 /* stream.c */
 tl_status drv_stream_start(tl_driver *d);
 void drv_stream_stop(tl_driver *d);

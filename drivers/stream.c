@@ -25,6 +25,13 @@
 
 #define RECONNECT_POLL_NS 100000000ull
 
+/* TL_DRIVER_DEBUG=1: say why the probe was considered lost (diagnostics). */
+static void mark_lost(tl_driver *d, const char *why)
+{
+    if (!atomic_exchange(&d->lost, true) && getenv("TL_DRIVER_DEBUG"))
+        fprintf(stderr, "tl_driver: probe lost (%s)\n", why);
+}
+
 static void stat_add(tl_driver *d, uint64_t *field, uint64_t n)
 {
     pthread_mutex_lock(&d->smu);
@@ -45,50 +52,6 @@ void drv_push_event(tl_driver *d, tl_event_kind kind, uint32_t value, uint64_t t
     }
     pthread_cond_signal(&d->dcv);
     pthread_mutex_unlock(&d->dmu);
-}
-
-/* ---- Frame validation ------------------------------------------------------ */
-
-/* TL_OK when every field of a decoded header is one a well-behaved probe
- * could send; the frame geometry is filled in. */
-static tl_status validate_header(const uint8_t *raw, const tl_proto_frame_header *h, tl_frame *f)
-{
-    if (h->magic != TL_PROTO_FRAME_MAGIC || h->version != TL_PROTO_VERSION ||
-        h->header_bytes != TL_PROTO_FRAME_HEADER_BYTES)
-        return TL_ERR_FORMAT;
-    if ((uint32_t)crc32(0L, raw, TL_PROTO_HEADER_CRC_SPAN) != h->header_crc32)
-        return TL_ERR_FORMAT;
-    if (h->reserved0 != 0 || h->reserved1 != 0 || h->probe_kind > TL_PROBE_CONVEX)
-        return TL_ERR_FORMAT;
-    if (h->lines < 1 || h->lines > TL_PROTO_MAX_LINES || h->samples < 1 || h->samples > TL_PROTO_MAX_SAMPLES)
-        return TL_ERR_FORMAT;
-    if (h->sample_format > TL_IMAGE_BRIGHTNESS ||
-        h->bytes_per_sample != tl_image_type_sample_bytes((tl_image_type)h->sample_format))
-        return TL_ERR_FORMAT;
-    uint64_t expect = (uint64_t)h->lines * h->samples * h->bytes_per_sample;
-    if (expect != h->payload_bytes || expect > TL_PROTO_MAX_PAYLOAD)
-        return TL_ERR_FORMAT;
-    tl_geometry g = {
-        .kind = (tl_probe_kind)h->probe_kind,
-        .lines = h->lines,
-        .samples = h->samples,
-        .pitch_mm = h->pitch_mm,
-        .radius_mm = h->radius_mm,
-        .f0_hz = h->f0_hz,
-        .fs_hz = h->fs_hz,
-        .c_m_s = h->c_m_s,
-        .depth_start_mm = h->depth_start_mm,
-    };
-    if (tl_geometry_validate(&g) != TL_OK)
-        return TL_ERR_FORMAT;
-    f->geom = g;
-    f->type = (tl_image_type)h->sample_format;
-    f->seq = h->seq;
-    f->t_device_us = h->t_device_us;
-    f->t_processed_ns = 0;
-    f->t_displayed_ns = 0;
-    f->data_bytes = h->payload_bytes;
-    return TL_OK;
 }
 
 static void begin_frame(tl_driver *d)
@@ -157,7 +120,7 @@ static void end_frame(tl_driver *d)
     tl_proto_decode_frame_header(buf, &h);
     tl_frame f;
     memset(&f, 0, sizeof f);
-    if (validate_header(buf, &h, &f) != TL_OK) {
+    if (drv_validate_header(buf, &h, &f) != TL_OK) {
         stat_add(d, &d->stats.bad_headers, 1);
         return;
     }
@@ -233,7 +196,7 @@ static void resubmit(tl_driver *d, struct libusb_transfer *x)
         if (r == 0)
             return;
         if (r == LIBUSB_ERROR_NO_DEVICE)
-            atomic_store(&d->lost, true);
+            mark_lost(d, "resubmit: no device");
         else
             stat_add(d, &d->stats.transfer_errors, 1);
     }
@@ -265,7 +228,7 @@ static void LIBUSB_CALL bulk_cb(struct libusb_transfer *x)
         libusb_clear_halt(x->dev_handle, TL_PROTO_EP_FRAMES);
         break;
     case LIBUSB_TRANSFER_NO_DEVICE:
-        atomic_store(&d->lost, true);
+        mark_lost(d, "bulk transfer: no device");
         discard_partial(d);
         break;
     case LIBUSB_TRANSFER_CANCELLED:
@@ -297,7 +260,7 @@ static void LIBUSB_CALL event_cb(struct libusb_transfer *x)
             stat_add(d, &d->stats.transfer_errors, 1);   /* malformed event */
         }
     } else if (x->status == LIBUSB_TRANSFER_NO_DEVICE) {
-        atomic_store(&d->lost, true);
+        mark_lost(d, "event transfer: no device");
     } else if (x->status == LIBUSB_TRANSFER_CANCELLED) {
         atomic_fetch_sub(&d->in_flight, 1);
         return;
@@ -380,7 +343,7 @@ static bool try_reconnect(tl_driver *d)
      * one that kept counting shows what the unplug cost. */
     d->resync = true;
     if (submit_all(d) != TL_OK || drv_simple_request(h, TL_REQ_START) != TL_OK) {
-        atomic_store(&d->lost, true);
+        mark_lost(d, "restart after reconnect failed");
         return false;
     }
     atomic_store(&d->connected, true);
@@ -577,14 +540,17 @@ tl_status drv_stream_start(tl_driver *d)
 void drv_stream_stop(tl_driver *d)
 {
     pthread_mutex_lock(&d->hmu);
-    bool stopped = d->h && atomic_load(&d->connected) && drv_simple_request(d->h, TL_REQ_STOP) == TL_OK;
+    tl_status stop_st = d->h && atomic_load(&d->connected) ? drv_simple_request(d->h, TL_REQ_STOP) : TL_ERR_DISCONNECTED;
+    bool stopped = stop_st == TL_OK;
     pthread_mutex_unlock(&d->hmu);
+    if (!stopped && getenv("TL_DRIVER_DEBUG"))
+        fprintf(stderr, "tl_driver: STOP not sent: %s\n", tl_strerror(stop_st));
     /* The probe finishes the frame it is sending: let it land (until the
      * bulk endpoint has been quiet for 30 ms, at most 500 ms) rather than
      * cancel it half-way and count a frame that was never lost. */
     if (stopped) {
         uint64_t t0 = tl_now_ns(), quiet_since = t0, last = UINT64_MAX;
-        while (tl_now_ns() - t0 < 500000000ull && tl_now_ns() - quiet_since < 30000000ull) {
+        while (tl_now_ns() - t0 < 500000000ull && tl_now_ns() - quiet_since < 100000000ull) {
             pthread_mutex_lock(&d->smu);
             uint64_t b = d->stats.bytes_received;
             pthread_mutex_unlock(&d->smu);

@@ -55,11 +55,17 @@ typedef struct {
 void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_stats *st,
                    const needle_line *cand, scratch *prof, tl_needle_detection *out);
 
-/* In-place k-th smallest of n floats (reorders v). */
-float select_kth(float *v, size_t n, size_t k);
+/* Quick score of a Hough peak (line through work pixel (wx, wz) at angle a,
+ * radians) on the work image: how needle-like it looks (screen.c). */
+float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double a,
+                       float sigma, float work_mm);
+/* Crop of a black canvas around the scanned area (no valid mask given). */
+void needle_content_box(const tl_bmode *img, uint32_t *c0, uint32_t *c1, uint32_t *r0,
+                        uint32_t *r1);
+
 static inline float median_inplace(float *v, size_t n)
 {
-    return n ? select_kth(v, n, n / 2) : 0.0f;
+    return n ? tl_select_kth_f(v, n, n / 2) : 0.0f;
 }
 
 static inline float clampf(float v, float lo, float hi)

@@ -47,12 +47,17 @@ static inline float pix_v(const walker *w, int u, double v)
     return pix(w, u, v0) * (1.0f - t) + pix(w, u, v0 + 1) * t;
 }
 
-/* Mean over a short segment across the line centred at v, half width hw. */
+/* Mean over a short segment across the line centred at v, half width hw:
+ * the mean of the linearly interpolated samples v-hw .. v+hw, computed from
+ * the 2 hw + 2 whole pixels they fall between (first and last weighted). */
 static inline float band(const walker *w, int u, double v, int hw)
 {
-    float s = 0.0f;
-    for (int k = -hw; k <= hw; k++)
-        s += pix_v(w, u, v + k);
+    int v0 = (int)floor(v) - hw;
+    float t = (float)(v - floor(v));
+    float s = pix(w, u, v0) * (1.0f - t);
+    for (int k = 1; k <= 2 * hw; k++)
+        s += pix(w, u, v0 + k);
+    s += pix(w, u, v0 + 2 * hw + 1) * t;
     return s / (float)(2 * hw + 1);
 }
 

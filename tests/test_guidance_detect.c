@@ -165,6 +165,28 @@ static void test_bad_arguments(void **state)
     tl_needle_detector_destroy(d);
 }
 
+/* tl_select_kth_f (core, used for every per-frame median here). */
+static void test_select_kth(void **state)
+{
+    (void)state;
+    float v[101];
+    tl_rng rng;
+    tl_rng_seed(&rng, 9);
+    for (int round = 0; round < 50; round++) {
+        size_t n = 1 + (size_t)(tl_rng_uniform(&rng) * 100);
+        for (size_t i = 0; i < n; i++)
+            v[i] = (float)(int)(tl_rng_uniform(&rng) * 20); /* many ties */
+        size_t k = (size_t)(tl_rng_uniform(&rng) * (double)n);
+        float got = tl_select_kth_f(v, n, k);
+        size_t below = 0, equal = 0;
+        for (size_t i = 0; i < n; i++) {
+            below += v[i] < got;
+            equal += v[i] == got;
+        }
+        assert_true(below <= k && k < below + equal);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_no_needle_in_anatomy),
         cmocka_unit_test(test_short_stub_is_not_reported),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_select_kth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,11 +27,12 @@ static void test_parses_a_procedure(void **state)
         "4 note no complications, patient tolerated well\n"
         "5 close\n"
         "5 snapshot end.png\n"
+        "5.5 wait logged 3\n"
         "6 quit\n";
     tl_script s;
     char err[256] = "";
     assert_int_equal(tl_script_parse(text, &s, err, sizeof err), TL_OK);
-    assert_int_equal(s.n, 11);
+    assert_int_equal(s.n, 12);
     const tl_script_event *e = s.events;
     assert_int_equal(e[0].action, TL_SCRIPT_SESSION);
     assert_string_equal(e[0].patient, "P-17");
@@ -58,7 +59,10 @@ static void test_parses_a_procedure(void **state)
     assert_string_equal(e[7].text, "no complications, patient tolerated well");
     assert_int_equal(e[8].action, TL_SCRIPT_CLOSE);
     assert_string_equal(e[9].text, "end.png");
-    assert_int_equal(e[10].action, TL_SCRIPT_QUIT);
+    assert_int_equal(e[10].action, TL_SCRIPT_WAIT);
+    assert_string_equal(e[10].text, "logged");
+    assert_float_equal(e[10].v[0], 3, 1e-6);
+    assert_int_equal(e[11].action, TL_SCRIPT_QUIT);
     tl_script_free(&s);
 }
 
@@ -83,6 +87,8 @@ static void test_rejects_bad_lines(void **state)
         { "1 button now\n", "button takes 0 to 0 arguments" },
         { "f-3 button\n", "bad frame time" },
         { "1 session patient=P side=L anatomy=a operator=o colour=red\n", "unknown field" },
+        { "1 wait forever\n", "wait takes" },
+        { "1 wait logged x\n", "wait takes" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tl_script s;

@@ -44,11 +44,15 @@ static void test_unplug_during_session(void **state)
     fputs("0 session patient=U-1 side=R anatomy=plantar-fascia operator=tester\n"
           "0 product name=saline lot=S1 expiry=2030-01\n"
           "0.5 key space\n"
+          "0.5 wait logged 1\n"
           "1.0 fault disconnect\n"
-          "1.6 snapshot unplugged.png\n"
-          "4.5 snapshot reconnected.png\n"
-          "4.6 button\n"
-          "5.5 quit\n",
+          "1.0 wait unplugged\n"
+          "1.0 snapshot unplugged.png\n"
+          "1.0 wait connected\n"
+          "1.0 snapshot reconnected.png\n"
+          "1.0 button\n"
+          "1.0 wait logged 2\n"
+          "1.0 quit\n",
           f);
     fclose(f);
 

@@ -24,6 +24,7 @@ typedef struct {
     uint32_t last_seq;
     int16_t ref[LINES * SAMPLES];
     int disconnected, reconnected;
+    uint8_t seen[4096];       /* delivered sequence numbers, for the log */
 } ctx_t;
 
 static void on_frame(const tl_frame *f, void *user)
@@ -38,6 +39,8 @@ static void on_frame(const tl_frame *f, void *user)
     if (c->frames && f->seq <= c->last_seq)
         c->mismatches++;        /* out of order delivery is a bug too */
     c->last_seq = f->seq;
+    if (f->seq < sizeof c->seen)
+        c->seen[f->seq] = 1;
     c->frames++;
     pthread_mutex_unlock(&c->mu);
 }
@@ -104,6 +107,11 @@ static void run_fault(tl_fault_kind kind, tl_driver_stats *s, tl_simusb_stats *s
             (unsigned long long)s->late_frames, (unsigned long long)s->stalls,
             (unsigned long long)s->ring_drops, (unsigned long long)s->reconnects,
             (unsigned long long)ss->overruns, frames_seen(c));
+    fprintf(stderr, "    not delivered:");
+    for (uint64_t q = 0; q < ss->frames_sent && q < sizeof c->seen; q++)
+        if (!c->seen[q])
+            fprintf(stderr, " %llu", (unsigned long long)q);
+    fprintf(stderr, "\n");
     assert_int_equal(c->mismatches, 0);
     assert_int_equal(s->frames_delivered, s->frames_received);
     assert_int_equal(s->ring_drops, 0);

@@ -21,6 +21,7 @@ typedef struct {
     size_t ref_count;
     uint64_t last_t_device;
     int buttons_down, buttons_up;
+    int freeze, over_temp_value, faults;
 } ctx_t;
 
 static void on_frame(const tl_frame *f, void *user)
@@ -52,6 +53,14 @@ static void on_event(const tl_probe_event *e, void *user)
         else
             c->buttons_up++;
     }
+    if (e->kind == TL_EVENT_FREEZE)
+        c->freeze += (int)e->value;
+    if (e->kind == TL_EVENT_OVER_TEMP)
+        c->over_temp_value = (int)e->value;
+    if (e->kind == TL_EVENT_FAULT)
+        c->faults++;
+    if (e->t_device_us == 0 || e->t_received_ns == 0)
+        c->faults += 100;   /* every probe event carries both clocks */
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -144,6 +153,10 @@ static void test_300_frames_bit_exact(void **state)
     assert_int_equal(tl_driver_set_event_callback(d, on_event, &c), TL_OK);
     assert_int_equal(tl_driver_start(d, on_frame, &c), TL_OK);
     assert_int_equal(tl_simusb_press_button(sim), TL_OK);
+    assert_int_equal(tl_simusb_raise_event(sim, TL_PEV_FREEZE, 1), TL_OK);
+    assert_int_equal(tl_simusb_raise_event(sim, TL_PEV_OVER_TEMP, 431), TL_OK);
+    assert_int_equal(tl_simusb_raise_event(sim, TL_PEV_FAULT, 7), TL_OK);
+    assert_int_equal(tl_simusb_raise_event(sim, 99, 0), TL_ERR_INVALID_ARG);
     assert_int_equal(tl_simusb_wait_finished(sim, 20000), TL_OK);
     for (int i = 0; i < 200; i++) {
         tl_driver_stats s;
@@ -169,7 +182,10 @@ static void test_300_frames_bit_exact(void **state)
     assert_int_equal(c.last_seq, 299);
     assert_int_equal(c.buttons_down, 1);
     assert_int_equal(c.buttons_up, 1);
-    assert_int_equal(s.events, 2);
+    assert_int_equal(s.events, 5);
+    assert_int_equal(c.freeze, 1);
+    assert_int_equal(c.over_temp_value, 431);
+    assert_int_equal(c.faults, 1);
     /* ground truth of recent frames is kept (truth_keep = 64), old ones not */
     tl_sim_truth *truth = malloc(sizeof *truth);
     assert_int_equal(tl_simusb_truth(sim, 299, truth), TL_OK);

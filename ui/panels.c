@@ -215,13 +215,15 @@ void ui_draw_status(ui_station *st)
     x += ui_text_draw(st->text, buf, 20, x, y, c, 0) + 22;
     snprintf(buf, sizeof buf, "CAL %s", st->calibration_text);
     x += ui_text_draw(st->text, buf, 20, x, y, c, 0) + 22;
-    if (trouble && msg)
-        ui_text_draw(st->text, msg, 20, x + 6, y, C_WHITE, 0);
     time_t now = time(NULL);
     struct tm tmv;
     localtime_r(&now, &tmv);
     strftime(buf, sizeof buf, "%H:%M:%S", &tmv);
-    ui_text_draw(st->text, buf, 20, st->W - 14, y, C_WHITE, 2);
+    int clock_w = ui_text_draw(st->text, buf, 20, st->W - 14, y, C_WHITE, 2);
+    /* The message where it fits between the figures and the clock (the red
+     * bar and the banners say it anyway). */
+    if (trouble && msg && x + 6 + ui_text_width(st->text, msg, 20) < st->W - 14 - clock_w - 20)
+        ui_text_draw(st->text, msg, 20, x + 6, y, C_WHITE, 0);
 }
 
 void ui_draw_keys(ui_station *st)

@@ -4,8 +4,8 @@
  * (TL_UI_HAVE_* set by ui/CMakeLists.txt from the target type), so the
  * station runs with whatever has landed and says on screen what is missing.
  *
- * Hand-off: the frame source copies into a one-frame inbox (newest wins, an
- * untaken frame is counted as skipped) and signals; this thread swaps the
+ * Hand-off: the frame source copies into a 3-frame inbox (when full the
+ * oldest waiting frame is dropped and counted as skipped) and signals; this thread swaps the
  * inbox buffer with its own, processes, and publishes a copy of the view
  * under the lock; the UI copies the newest view out. Nobody waits on anyone
  * for longer than a memcpy. */
@@ -28,6 +28,8 @@
 #include <string.h>
 #include <time.h>
 
+#define UI_INBOX 3
+
 struct ui_pipeline {
     ui_pipeline_params params;
     char anatomy[32];
@@ -37,11 +39,13 @@ struct ui_pipeline {
     pthread_cond_t cv;
     bool stop;
 
-    /* inbox (under mu) */
-    tl_frame in;
-    void *in_buf;
-    size_t in_cap;
-    bool in_full;
+    /* inbox (under mu): a short FIFO, so a stall of the processing thread
+     * of a frame or two (a busy machine) costs latency, not frames; when
+     * it is full the oldest frame is dropped and counted. */
+    tl_frame in[UI_INBOX];
+    void *in_buf[UI_INBOX];
+    size_t in_cap[UI_INBOX];
+    uint32_t in_head, in_len;
     atomic_uint_fast64_t pushed, skipped;
 
     /* outbox (under mu) */
@@ -440,20 +444,22 @@ static void *thread_main(void *arg)
     ui_pipeline *pl = arg;
     pthread_mutex_lock(&pl->mu);
     for (;;) {
-        while (!pl->in_full && !pl->stop)
+        while (!pl->in_len && !pl->stop)
             pthread_cond_wait(&pl->cv, &pl->mu);
         if (pl->stop)
             break;
-        /* Swap buffers: the inbox gets our old one. */
+        /* Swap buffers: the inbox slot gets our old one. */
+        uint32_t h = pl->in_head;
         void *b = pl->work_buf;
         size_t c = pl->work_cap;
-        pl->work = pl->in;
-        pl->work_buf = pl->in_buf;
-        pl->work_cap = pl->in_cap;
+        pl->work = pl->in[h];
+        pl->work_buf = pl->in_buf[h];
+        pl->work_cap = pl->in_cap[h];
         pl->work.data = pl->work_buf;
-        pl->in_buf = b;
-        pl->in_cap = c;
-        pl->in_full = false;
+        pl->in_buf[h] = b;
+        pl->in_cap[h] = c;
+        pl->in_head = (h + 1) % UI_INBOX;
+        pl->in_len--;
         pthread_mutex_unlock(&pl->mu);
         process_one(pl);
         pthread_mutex_lock(&pl->mu);
@@ -549,7 +555,8 @@ void ui_pipeline_destroy(ui_pipeline *pl)
     tl_needle_detector_destroy(pl->det);
     tl_needle_tracker_destroy(pl->ntrack);
 #endif
-    free(pl->in_buf);
+    for (int i = 0; i < UI_INBOX; i++)
+        free(pl->in_buf[i]);
     free(pl->work_buf);
     ui_view_free(&pl->view);
     ui_view_free(&pl->out);
@@ -565,22 +572,27 @@ void ui_pipeline_push(ui_pipeline *pl, const tl_frame *f)
     if (!f || !f->data || f->data_bytes == 0 || f->data_bytes > (64u << 20))
         return;
     pthread_mutex_lock(&pl->mu);
-    if (pl->in_cap < f->data_bytes) {
-        void *n = realloc(pl->in_buf, f->data_bytes);
+    if (pl->in_len == UI_INBOX) {
+        /* Full: the oldest waiting frame is dropped. */
+        pl->in_head = (pl->in_head + 1) % UI_INBOX;
+        pl->in_len--;
+        atomic_fetch_add(&pl->skipped, 1);
+    }
+    uint32_t slot = (pl->in_head + pl->in_len) % UI_INBOX;
+    if (pl->in_cap[slot] < f->data_bytes) {
+        void *n = realloc(pl->in_buf[slot], f->data_bytes);
         if (!n) {
             pthread_mutex_unlock(&pl->mu);
             atomic_fetch_add(&pl->skipped, 1);
             return;
         }
-        pl->in_buf = n;
-        pl->in_cap = f->data_bytes;
+        pl->in_buf[slot] = n;
+        pl->in_cap[slot] = f->data_bytes;
     }
-    if (pl->in_full)
-        atomic_fetch_add(&pl->skipped, 1);
-    pl->in = *f;
-    memcpy(pl->in_buf, f->data, f->data_bytes);
-    pl->in.data = pl->in_buf;
-    pl->in_full = true;
+    pl->in[slot] = *f;
+    memcpy(pl->in_buf[slot], f->data, f->data_bytes);
+    pl->in[slot].data = pl->in_buf[slot];
+    pl->in_len++;
     atomic_fetch_add(&pl->pushed, 1);
     pthread_cond_signal(&pl->cv);
     pthread_mutex_unlock(&pl->mu);

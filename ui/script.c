@@ -91,6 +91,7 @@ static const struct {
     { "fault", TL_SCRIPT_FAULT, 1, 1 },      { "note", TL_SCRIPT_NOTE, 1, 12 },
     { "close", TL_SCRIPT_CLOSE, 0, 0 },      { "snapshot", TL_SCRIPT_SNAPSHOT, 1, 1 },
     { "quit", TL_SCRIPT_QUIT, 0, 0 },        { "type", TL_SCRIPT_TYPE, 1, 1 },
+    { "wait", TL_SCRIPT_WAIT, 1, 2 },
 };
 
 static const char *known_keys[] = { "space", "enter", "return", "f", "left", "right", "t",
@@ -233,6 +234,20 @@ static tl_status parse_line(const char *line, int lineno, tl_script_event *ev, b
             ev->v[i] = (float)v;
         }
         return TL_OK;
+    case TL_SCRIPT_WAIT: {
+        double n = 0;
+        bool ok = (!strcmp(tok[2], "unplugged") || !strcmp(tok[2], "connected")) && nargs == 1;
+        if (!strcmp(tok[2], "logged"))
+            ok = nargs == 2 && parse_double(tok[3], &n) && n >= 0 && n <= 10000 && n == floor(n);
+        if (!ok) {
+            set_err(err, err_len,
+                    "script:%d: wait takes 'unplugged', 'connected' or 'logged N'", lineno);
+            return TL_ERR_FORMAT;
+        }
+        copy_field(ev->text, sizeof ev->text, tok[2]);
+        ev->v[0] = (float)n;
+        return TL_OK;
+    }
     case TL_SCRIPT_FAULT:
     case TL_SCRIPT_TYPE:
     case TL_SCRIPT_SNAPSHOT:

@@ -148,9 +148,24 @@ static tl_status open_renderer(ui_station *st)
         st->surf = SDL_CreateRGBSurfaceWithFormat(0, st->W, st->H, 32, SDL_PIXELFORMAT_ARGB8888);
         st->r = st->surf ? SDL_CreateSoftwareRenderer(st->surf) : NULL;
     } else {
+        if (!getenv("DISPLAY") && !getenv("WAYLAND_DISPLAY") && !getenv("SDL_VIDEODRIVER")) {
+            snprintf(st->err, sizeof st->err,
+                     "no display (DISPLAY is not set): use --headless --out DIR for snapshots");
+            return TL_ERR_UNSUPPORTED;
+        }
         if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) {
             snprintf(st->err, sizeof st->err,
                      "no display (%s): use --headless --out DIR for snapshots", SDL_GetError());
+            return TL_ERR_UNSUPPORTED;
+        }
+        /* With no display SDL may fall back to a driver that shows nothing
+         * (offscreen, dummy): a station nobody can see is an error, unless
+         * that driver was asked for. */
+        const char *drv = SDL_GetCurrentVideoDriver();
+        if (drv && (!strcmp(drv, "offscreen") || !strcmp(drv, "dummy")) &&
+            !getenv("SDL_VIDEODRIVER")) {
+            snprintf(st->err, sizeof st->err,
+                     "no display (DISPLAY is not set): use --headless --out DIR for snapshots");
             return TL_ERR_UNSUPPORTED;
         }
         st->win = SDL_CreateWindow("talus station", SDL_WINDOWPOS_CENTERED,

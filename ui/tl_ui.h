@@ -31,6 +31,10 @@
  *                            s p o (session / product / note form), tab,
  *                            backspace, up, down, pagedown, f5
  *     type     TEXT          text typed into the open form
+ *     wait     unplugged | connected | logged N
+ *                            hold the events after it until the probe is
+ *                            unplugged / streaming again, or N injections
+ *                            have been logged (acknowledged)
  *     button                 press the probe's button (its interrupt endpoint)
  *     tap      X_MM Z_MM     tap a point on the image (image mm) as the target
  *     caliper  X0 Z0 X1 Z1   measure between two points (image mm)
@@ -64,6 +68,7 @@ typedef enum {
     TL_SCRIPT_SNAPSHOT,
     TL_SCRIPT_QUIT,
     TL_SCRIPT_TYPE,
+    TL_SCRIPT_WAIT,
 } tl_script_action;
 
 #define TL_SCRIPT_TEXT_MAX 256

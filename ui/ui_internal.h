@@ -94,8 +94,9 @@ void ui_pipeline_set_patient(ui_pipeline *pl, const char *anatomy, int age, char
 /* Apply this calibration record (a tl_cal_record, NULL = none) to the frames
  * of probe `serial` (no-op when calibration is not built). */
 void ui_pipeline_set_calibration(ui_pipeline *pl, const void *record, const char *serial);
-/* From the frame source's thread: copy the frame in (newest wins; a frame
- * not yet taken is replaced and counted as skipped). Never blocks for long. */
+/* From the frame source's thread: copy the frame into the 3-frame inbox
+ * (when full, the oldest waiting frame is dropped and counted as skipped).
+ * Never blocks for long. */
 void ui_pipeline_push(ui_pipeline *pl, const tl_frame *frame);
 /* From the UI thread: the newest result if it is newer than *last_seq_shown
  * (copied into *dst). */

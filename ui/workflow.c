@@ -488,6 +488,8 @@ static void run_event(ui_station *st, const tl_script_event *e)
     case TL_SCRIPT_QUIT:
         st->quit = true;
         break;
+    case TL_SCRIPT_WAIT:
+        break; /* its condition held: see ui_workflow_script */
     }
 }
 
@@ -513,6 +515,12 @@ void ui_workflow_script(ui_station *st)
             e->action != TL_SCRIPT_SESSION && e->action != TL_SCRIPT_PRODUCT &&
             !st->log_error)
             due = false;
+        if (due && e->action == TL_SCRIPT_WAIT) {
+            int ps = atomic_load(&st->probe_state);
+            due = !strcmp(e->text, "unplugged")   ? ps == 1 || ps == 2
+                  : !strcmp(e->text, "connected") ? ps == 0
+                                                  : st->injections_logged >= (uint32_t)e->v[0];
+        }
         if (!due)
             break;
         run_event(st, e);

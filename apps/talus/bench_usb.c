@@ -22,6 +22,8 @@ static void usage(FILE *out)
             "  full_rate     256 x 4096 frames as fast as possible (300 frames): MB/s, loss\n"
             "  full_rate_small 128 x 2048 as fast as possible (600 frames)\n"
             "  idle_30fps    128 x 2048 at 30 frames/s for S seconds (default 5): CPU, latency\n"
+            "  idle_30fps_prerendered  the same with 8 pre-rendered frames cycled: the CPU of\n"
+            "                the bus, the firmware model and the driver without the renderer\n"
             "and a reference measured in the same run: memcpy + crc32 of 2 MiB frames\n"
             "(single thread), with the ratio bus / reference.\n");
 }
@@ -127,8 +129,9 @@ int bench_usb(int argc, char **argv)
     }
     self[n] = '\0';
 
-    char idle_args[64];
+    char idle_args[96], bus_args[96];
     snprintf(idle_args, sizeof idle_args, "--fps 30 --lines 128 --samples 2048 --seconds %g", seconds);
+    snprintf(bus_args, sizeof bus_args, "--fps 30 --lines 128 --samples 2048 --seconds %g --cycle 8", seconds);
     struct {
         const char *name, *args;
         cJSON *res;
@@ -136,6 +139,7 @@ int bench_usb(int argc, char **argv)
         { "full_rate", "--fps 0 --lines 256 --samples 4096 --frames 300", NULL },
         { "full_rate_small", "--fps 0 --lines 128 --samples 2048 --frames 600", NULL },
         { "idle_30fps", idle_args, NULL },
+        { "idle_30fps_prerendered", bus_args, NULL },
     };
     double ref = reference_mb_s();
     cJSON *root = cJSON_CreateObject();

@@ -21,7 +21,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: talus stream [--sim PRESET] [--serial S] [--frames N | --seconds S] [--fps F]\n"
             "                    [--lines L --samples S] [--fault KIND[,KIND...]] [--fault-every N]\n"
-            "                    [--seed N] [--transfers N] [--transfer-kib K] [--ring N] [--json]\n\n"
+            "                    [--seed N] [--cycle N] [--transfers N] [--transfer-kib K] [--ring N]\n"
+            "                    [--json]\n\n"
             "Stream frames from a probe through the libusb driver and count every loss.\n\n"
             "  --sim PRESET     put the simulated probe on an emulated USB bus (umockdev) first\n"
             "                   (presets: talus sim list); without it, the first real probe\n"
@@ -34,6 +35,8 @@ static void usage(FILE *out)
             "                   (default 40): drop, corrupt, truncate, garbage, stall, late,\n"
             "                   disconnect (unplug, replug ~1 s later), or all\n"
             "  --seed N         simulator seed (default 1)\n"
+            "  --cycle N        simulated probe pre-renders N frames and cycles them (default 8 at\n"
+            "                   --fps 0, else 0 = render every frame)\n"
             "  --transfers N    bulk transfers in flight (default 8); --transfer-kib K their size\n"
             "  --ring N         frames buffered for the consumer (power of two, default 8)\n"
             "  --json           print one JSON object on stdout\n\n"
@@ -119,7 +122,8 @@ int cmd_stream(int argc, char **argv)
 {
     const char *preset = NULL, *serial = NULL, *fault_list = NULL;
     unsigned long frames = 0, lines = 0, samples = 0, seed = 1, fault_every = 40;
-    unsigned long transfers = 8, transfer_kib = 256, ring = 8;
+    unsigned long transfers = 8, transfer_kib = 256, ring = 8, cycle = 0;
+    bool have_cycle = false;
     double seconds = 0, fps = 30;
     bool json = false, have_frames = false;
 
@@ -166,6 +170,8 @@ int cmd_stream(int argc, char **argv)
             ok = parse_u(v, 64, &transfers) && transfers > 0;
         else if (!strcmp(a, "--transfer-kib"))
             ok = parse_u(v, 16384, &transfer_kib) && transfer_kib > 0;
+        else if (!strcmp(a, "--cycle"))
+            ok = parse_u(v, 64, &cycle), have_cycle = true;
         else if (!strcmp(a, "--ring"))
             ok = parse_u(v, 1024, &ring) && ring >= 2 && (ring & (ring - 1)) == 0;
         else {
@@ -214,7 +220,7 @@ int cmd_stream(int argc, char **argv)
         cfg.max_frames = frames;
         /* As fast as possible measures the bus and the driver: the probe
          * cycles pre-rendered frames instead of rendering each one. */
-        cfg.cycle_frames = fps == 0 ? 8 : 0;
+        cfg.cycle_frames = have_cycle ? (uint32_t)cycle : fps == 0 ? 8 : 0;
         cfg.truth_keep = 0;
         st = tl_simusb_start(&cfg, &sim);
         if (st != TL_OK) {

@@ -74,8 +74,9 @@ static sim_urb *queue_find(urb_queue *q, gulong client_addr)
 }
 
 /* Hand one completed URB back to a reaping client. */
-static void answer_reap(UMockdevIoctlClient *client, sim_urb *u)
+static void answer_reap(tl_simusb *s, UMockdevIoctlClient *client, sim_urb *u)
 {
+    s->reap_gave_urb = true;
     UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
     UMockdevIoctlData *ptr = umockdev_ioctl_data_resolve(arg, 0, sizeof(void *), NULL);
     if (!ptr) {
@@ -104,9 +105,10 @@ void simusb_service_parked_locked(tl_simusb *s, uint64_t now)
         UMockdevIoctlClient *c = s->parked[i];
         sim_urb *u = simusb_queue_pop(&s->done);
         if (u) {
-            answer_reap(c, u);
+            answer_reap(s, c, u);
             g_object_unref(c);
         } else if (now >= s->parked_deadline[i] || atomic_load(&s->quit)) {
+            s->reap_gave_urb = false;
             umockdev_ioctl_client_complete(c, -1, (!s->plugged && !anything_in_flight(s)) ? ENODEV : EAGAIN);
             g_object_unref(c);
         } else {
@@ -212,18 +214,23 @@ tl_status simusb_plug(tl_simusb *s)
      * add uevent arrives. */
     if (!umockdev_testbed_attach_ioctl(s->tb, s->devnode, s->handler, NULL))
         return TL_ERR_USB;
-    GError *err = NULL;
-    if (!umockdev_testbed_add_from_string(s->tb, text, &err)) {
-        fprintf(stderr, "tl_simusb: cannot add the device: %s\n", err ? err->message : "?");
-        if (err)
-            g_error_free(err);
-        return TL_ERR_USB;
-    }
+    /* Powered before the add uevent goes out: libusb may open the node and
+     * submit URBs the moment it sees the device. */
     pthread_mutex_lock(&s->mu);
     s->plugged = true;
     s->stats.replugs += s->devnum > 1;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    GError *err = NULL;
+    if (!umockdev_testbed_add_from_string(s->tb, text, &err)) {
+        fprintf(stderr, "tl_simusb: cannot add the device: %s\n", err ? err->message : "?");
+        if (err)
+            g_error_free(err);
+        pthread_mutex_lock(&s->mu);
+        s->plugged = false;
+        pthread_mutex_unlock(&s->mu);
+        return TL_ERR_USB;
+    }
     return TL_OK;
 }
 
@@ -281,10 +288,17 @@ static void on_reap(tl_simusb *s, UMockdevIoctlClient *client)
 {
     sim_urb *u = simusb_queue_pop(&s->done);
     if (u) {
-        answer_reap(client, u);
+        answer_reap(s, client, u);
     } else if (!s->plugged && !anything_in_flight(s)) {
         umockdev_ioctl_client_complete(client, -1, ENODEV);
-    } else if (s->n_parked >= SIM_MAX_PARKED || atomic_load(&s->quit)) {
+    } else if (s->reap_gave_urb || s->n_parked >= SIM_MAX_PARKED || atomic_load(&s->quit)) {
+        /* libusb reaps until EAGAIN. Right after handing back URBs, say
+         * EAGAIN at once, as the kernel would, so its loop ends; park only
+         * the first reap of the next round (poll() is always ready here).
+         * Otherwise a stream completing a URB more often than the park
+         * time keeps libusb inside one handle_events call for ever, and a
+         * sync control transfer in that thread never returns. */
+        s->reap_gave_urb = false;
         umockdev_ioctl_client_complete(client, -1, EAGAIN);
     } else {
         s->parked[s->n_parked] = g_object_ref(client);
@@ -330,11 +344,14 @@ gboolean simusb_handle_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *client, 
     bool stale = !s->plugged || !node || strcmp(node, s->devnode) != 0;
     if (stale && request != USBDEVFS_REAPURBNDELAY && request != USBDEVFS_REAPURB &&
         request != USBDEVFS_DISCARDURB && request != USBDEVFS_RELEASEINTERFACE) {
+        if (getenv("TL_SIMUSB_DEBUG"))
+            fprintf(stderr, "tl_simusb: ENODEV for ioctl %lx on %s (device %s, plugged %d)\n", request,
+                    node ? node : "?", s->devnode, s->plugged);
         umockdev_ioctl_client_complete(client, -1, ENODEV);
     } else if (stale && (request == USBDEVFS_REAPURBNDELAY || request == USBDEVFS_REAPURB)) {
         sim_urb *u = simusb_queue_pop(&s->done);
         if (u)
-            answer_reap(client, u);
+            answer_reap(s, client, u);
         else
             umockdev_ioctl_client_complete(client, -1, ENODEV);
     } else {

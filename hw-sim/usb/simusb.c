@@ -78,6 +78,14 @@ void tl_simusb_stop(tl_simusb *s)
     if (!s)
         return;
     pthread_mutex_lock(&s->mu);
+    if (getenv("TL_SIMUSB_DEBUG")) {
+        int nb = 0, nd = 0, ni = 0;
+        for (sim_urb *u = s->bulk_pending.head; u; u = u->next) nb++;
+        for (sim_urb *u = s->done.head; u; u = u->next) nd++;
+        for (sim_urb *u = s->int_pending.head; u; u = u->next) ni++;
+        fprintf(stderr, "tl_simusb: stop: plugged %d streaming %d tx_active %d (off %zu/%zu) bulk %d int %d done %d parked %d seq %u\n",
+                s->plugged, s->streaming, s->tx_active, s->tx.off, s->tx.total, nb, ni, nd, s->n_parked, s->seq);
+    }
     atomic_store(&s->quit, true);
     pthread_cond_broadcast(&s->cv);
     pthread_cond_broadcast(&s->park_cv);

@@ -45,7 +45,7 @@ typedef struct {
 
 #define SIM_MAX_PARKED 8
 #define SIM_EVENT_QUEUE 64
-#define SIM_PARK_NS 2000000ull   /* answer a parked REAPURBNDELAY within 2 ms */
+#define SIM_PARK_NS 10000000ull  /* answer a parked REAPURBNDELAY within 10 ms */
 
 typedef struct source source;    /* source.c */
 
@@ -83,6 +83,7 @@ struct tl_simusb {
     UMockdevIoctlClient *parked[SIM_MAX_PARKED];
     uint64_t parked_deadline[SIM_MAX_PARKED];
     int n_parked;
+    bool reap_gave_urb;         /* the last reap answered handed back a URB */
 
     /* ---- firmware (under mu) ---- */
     tl_proto_identity identity;
