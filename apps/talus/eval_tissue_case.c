@@ -194,6 +194,30 @@ tl_status eval_run_case(eval_ctx *ctx, int anatomy, uint64_t seed, uint64_t inde
     out->analysis_ms = (double)(tl_now_ns() - t0) / 1e6;
     ox = img.origin_x_mm;
     oz = img.origin_z_mm;
+    { /* DEBUG (not committed) */
+        const char *dd = getenv("A2_DUMP");
+        if (getenv("A2_T")) {
+            fprintf(stderr, "\nT%d %s tilt %.1f truthles %u:", (int)index, r.anisotropy ? "ANI" : "", truth->fibre_tilt_deg, truth->n_lesions);
+            for (uint32_t k = 0; k < truth->n_lesions; k++)
+                fprintf(stderr, " L(%.1f,%.1f w%.1f d%.1f c%.1f)", truth->lesions[k].cx_mm - ox, truth->lesions[k].cz_mm - oz, truth->lesions[k].width_mm, truth->lesions[k].depth_mm, truth->lesions[k].contrast_db);
+            for (uint32_t k = 0; k < r.n_targets; k++)
+                fprintf(stderr, " T(%.1f,%.1f w%.1f d%.1f c%.1f conf%.2f k%d)", r.targets[k].x_mm, r.targets[k].z_mm, r.targets[k].width_mm, r.targets[k].depth_mm, r.targets[k].contrast_db, r.targets[k].confidence, r.targets[k].kind);
+        }
+        if (dd && atoi(dd) == (int)index) {
+            size_t stride = (size_t)img.width * 3;
+            uint8_t *rgb = malloc(stride * img.height);
+            if (rgb && tl_analysis_draw_overlay(&img, &r, rgb, (uint32_t)stride) == TL_OK)
+                tl_png_write("/tmp/a2_dump.png", rgb, img.width, img.height, (uint32_t)stride, 3);
+            free(rgb);
+            fprintf(stderr, "\nDUMP ox %.2f oz %.2f sp %.4f\n", ox, oz, img.spacing_mm);
+            for (uint32_t i = 0; i < truth->n_boundaries; i++) {
+                fprintf(stderr, "bnd %s:", tl_boundary_name(truth->boundaries[i].kind));
+                for (uint32_t k = 0; k < truth->boundaries[i].n; k += 16)
+                    fprintf(stderr, " (%.1f,%.2f)", truth->boundaries[i].x_mm[k] - ox, truth->boundaries[i].z_mm[k] - oz);
+                fprintf(stderr, "\n");
+            }
+        }
+    }
     tl_bmode_free(&img);
     if (st != TL_OK) {
         snprintf(err, errlen, "analysis");

@@ -7,10 +7,13 @@
 #include <string.h>
 
 #define MAX_REGIONS 64
+/* Beam-to-fibre angle (deg) up to which fibres keep their echo. */
+#define AN_ANISO_FREE_DEG 4.0f
 
 typedef struct {
     uint32_t n, s0, s1, c0, c1;
     double sx, sz, sum;
+    double raw;                /* sum of the cells' own levels */
     bool touches_band_edges;   /* spans the band from one border to the other */
 } region;
 
@@ -26,7 +29,7 @@ static int label_regions(tl_analyzer *a, int16_t *lab, region *reg, int max_reg,
             if (lab[i] != 1)
                 continue;
             int id = nreg + 3;
-            region R = { 0, s, s, c, c, 0, 0, 0, false };
+            region R = { 0, s, s, c, c, 0, 0, 0, 0, false };
             int32_t top = 0;
             a->stack[top++] = (int32_t)i;
             lab[i] = (int16_t)id;
@@ -37,6 +40,7 @@ static int label_regions(tl_analyzer *a, int16_t *lab, region *reg, int max_reg,
                 R.sx += js;
                 R.sz += jc;
                 R.sum += a->cell[j] - trend[js];
+                R.raw += a->cell[j];
                 if (js < R.s0) R.s0 = js;
                 if (js > R.s1) R.s1 = js;
                 if (jc < R.c0) R.c0 = jc;
@@ -85,6 +89,33 @@ static int cmp_target(const void *x, const void *y)
     return (a->contrast_db > b->contrast_db) - (a->contrast_db < b->contrast_db);
 }
 
+/* Fluid must be this much darker than the tissue beneath it (dB). */
+#define AN_FLUID_VS_TISSUE_DB 2.5f
+
+/* Median cell level of the soft tissue 2.5-6 mm deep to the band over
+ * strips s0..s1 (above any bone), NAN when there is too little of it. */
+static float deep_tissue_level(tl_analyzer *a, uint32_t s0, uint32_t s1)
+{
+    const uint32_t nc = a->cell_rows;
+    const float rpc = AN_CELL_MM / a->sp;
+    float v[512];
+    uint32_t n = 0;
+    for (uint32_t s = s0; s <= s1 && s < a->ns; s++) {
+        if (isnan(a->deep_fit[s]))
+            continue;
+        float lim = isnan(a->bone_row[s]) ? (float)a->h : a->bone_row[s] - 0.5f / a->sp;
+        for (uint32_t c = 0; c < nc && n < 512; c++) {
+            float rc = ((float)c + 0.5f) * rpc;
+            if (rc < a->deep_fit[s] + 2.5f / a->sp || rc > a->deep_fit[s] + 6.0f / a->sp || rc > lim)
+                continue;
+            float x = a->cell[(size_t)s * nc + c];
+            if (!isnan(x))
+                v[n++] = x;
+        }
+    }
+    return n >= 8 ? an_percentile_f(v, n, 50) : NAN;
+}
+
 /* Perifascial fluid: an anechoic layer hugging the band's deep border
  * (cells 12 dB or more below the band's normal level). */
 static void find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r,
@@ -119,6 +150,12 @@ static void find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_
     int nreg = label_regions(a, lab, reg, 16, min_cells, trend);
     for (int k = 0; k < nreg; k++) {
         const region *R = &reg[k];
+        /* Fluid is darker than the soft tissue it lies on: the gaps between
+         * the fibre lines of a hypoechoic muscle can be as dark against the
+         * fascia, but not against the muscle itself. */
+        float tissue = deep_tissue_level(a, R->s0, R->s1);
+        if (isnan(tissue) || ((float)(R->raw / R->n) - tissue) * db > -AN_FLUID_VS_TISSUE_DB)
+            continue;
         tl_analysis_target t;
         t.kind = TL_TARGET_FLUID;
         t.x_mm = ((float)(R->sx / R->n) + 0.5f) * strip_mm - 0.5f * a->sp;
@@ -185,7 +222,11 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
                                         a->deep_fit[s0]) / ((float)(s1 - s0) * (float)a->sw)
                               : 0.0f;
         float deg = atanf(slope) * 180.0f / (float)M_PI;
-        ang2[s] = deg * deg;
+        /* Specular fibre echoes hold up within a few degrees of the
+         * perpendicular: no darkening is put down to angle below that, so
+         * a lesion where a straight band gently curves keeps its contrast. */
+        float off = an_maxf(0.0f, fabsf(deg) - AN_ANISO_FREE_DEG);
+        ang2[s] = off * off;
     }
     double cf[3] = { 0, 0, 0 };
     {
@@ -315,8 +356,10 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
         float conf = 1.0f - expf(-fmaxf(0.0f, zsc - 2.0f) / 4.0f);
         t.confidence = conf * fminf(1.0f, 0.4f + t.area_mm2 / 5.0f);
         /* Weak, thin or streak-like dark areas are the fibrillar pattern and
-         * speckle, not damage worth a needle. */
-        if (t.confidence < 0.3f || contrast > -4.0f || t.depth_mm < 0.9f ||
+         * speckle (a -6 dB lesion measures about -5 dB after the 3 x 3 cell
+         * smoothing; -4.5 dB keeps it and drops most speckle clusters), not
+         * damage worth a needle. */
+        if (t.confidence < 0.3f || contrast > -4.5f || t.depth_mm < 0.9f ||
             t.width_mm > 6.0f * t.depth_mm)
             continue;
         /* A region cut by the edge of the band's extent is not fully in
