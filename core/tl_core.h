@@ -143,7 +143,9 @@ double tl_rng_normal(tl_rng *rng);                  /* N(0, 1) */
 double tl_percentile(const double *values, size_t n, double p);
 double tl_median(const double *values, size_t n);
 /* In-place k-th smallest (0-based) of n floats, reordering v (quickselect,
- * no allocation, for per-frame medians). Needs n > 0 and k < n. */
+ * no allocation, for per-frame medians). Needs n > 0 and k < n. Afterwards
+ * v[0..k) <= v[k] <= v[k+1..n), so the next order statistic is the minimum
+ * of v[k+1..n). */
 float tl_select_kth_f(float *v, size_t n, size_t k);
 
 /* ---- PNG --------------------------------------------------------------- */

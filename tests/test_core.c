@@ -86,6 +86,34 @@ static void test_percentiles(void **state)
     assert_float_equal(v[0], 5.0, 0); /* input untouched */
 }
 
+static void test_select_kth_partitions(void **state)
+{
+    (void)state;
+    tl_rng rng;
+    tl_rng_seed(&rng, 7);
+    enum { N = 257 };
+    float v[N], sorted[N];
+    for (int trial = 0; trial < 200; trial++) {
+        size_t n = 1 + tl_rng_next(&rng) % N;
+        for (size_t i = 0; i < n; i++) /* few distinct values: ties are the hard case */
+            v[i] = (float)(tl_rng_next(&rng) % 17);
+        memcpy(sorted, v, n * sizeof *v);
+        for (size_t i = 1; i < n; i++) /* insertion sort as the reference */
+            for (size_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+                float t = sorted[j];
+                sorted[j] = sorted[j - 1];
+                sorted[j - 1] = t;
+            }
+        size_t k = tl_rng_next(&rng) % n;
+        float kth = tl_select_kth_f(v, n, k);
+        assert_float_equal(kth, sorted[k], 0);
+        for (size_t i = 0; i < k; i++)
+            assert_true(v[i] <= kth);
+        for (size_t i = k + 1; i < n; i++)
+            assert_true(v[i] >= kth);
+    }
+}
+
 static void test_png_round_trip(void **state)
 {
     (void)state;
@@ -122,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_convex_geometry),
         cmocka_unit_test(test_rng_is_seeded_and_uniform),
         cmocka_unit_test(test_percentiles),
+        cmocka_unit_test(test_select_kth_partitions),
         cmocka_unit_test(test_png_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

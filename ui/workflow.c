@@ -320,9 +320,15 @@ void ui_workflow_poll_log(ui_station *st)
                     strftime(hm, sizeof hm, "%H:%M:%S", &tmv);
                     set_ack(st, 0x1E7A3AF0u, "Injection %u LOGGED  %s  (#%lld)", num, hm,
                             (long long)r.id);
+                    /* The acknowledgement, for scripts and kill tests: printed only
+                     * after the log thread saw the COMMIT return. */
+                    fprintf(stderr, "talus run: injection %u logged (#%lld)\n", num,
+                            (long long)r.id);
                 } else {
                     st->injections_failed++;
                     set_ack(st, 0xB3261EF0u, "INJECTION %u NOT LOGGED - press SPACE again", num);
+                    fprintf(stderr, "talus run: injection %u NOT logged: %s\n", num,
+                            tl_strerror(r.status));
                 }
                 break;
             }

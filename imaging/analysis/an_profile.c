@@ -7,38 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* k-th smallest (0-based) by quickselect; reorders v. */
-static float select_k(float *v, uint32_t n, uint32_t k)
-{
-    uint32_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pivot = v[lo + (hi - lo) / 2];
-        uint32_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot)
-                i++;
-            while (v[j] > pivot)
-                j--;
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                if (j == 0)
-                    break;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return v[k];
-    }
-    return v[k];
-}
-
 /* Percentile p of n floats (linear interpolation); reorders v. O(n). */
 float an_percentile_f(float *v, uint32_t n, float p)
 {
@@ -49,9 +17,9 @@ float an_percentile_f(float *v, uint32_t n, float p)
         pos = 0;
     uint32_t i = (uint32_t)pos;
     if (i + 1 >= n)
-        return select_k(v, n, n - 1);
+        return tl_select_kth_f(v, n, n - 1);
     float f = pos - (float)i;
-    float a = select_k(v, n, i);
+    float a = tl_select_kth_f(v, n, i);
     if (f <= 0)
         return a;
     /* the next order statistic is the minimum of the upper part */
