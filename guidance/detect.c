@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 void *scratch_get(scratch *s, size_t bytes)
@@ -66,7 +67,8 @@ void tl_needle_detector_destroy(tl_needle_detector *d)
 {
     if (!d)
         return;
-    scratch *all[] = { &d->work, &d->wvalid, &d->resid, &d->acc, &d->cand, &d->prof };
+    scratch *all[] = { &d->work, &d->wvalid, &d->resid, &d->acc, &d->cand, &d->prof,
+                       &d->bg, &d->diff };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]->p);
     free(d);
@@ -291,12 +293,17 @@ static void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float s
     uint32_t ww = d->ww, wh = d->wh;
     const float *w = d->work.p;
     const float *res = d->resid.p;
+    /* with time: votes from what changed, oriented by what changed */
+    const float *src = d->temporal ? d->diff.p : res;
+    const float *ten = d->temporal ? d->diff.p : w;
+    if (d->temporal)
+        sigma = d->diff_sigma;
     const uint8_t *wv = d->wvalid.p;
     const float k_thr = 2.0f;
     for (uint32_t j = 3; j + 3 < wh; j++) {
         for (uint32_t i = 3; i + 3 < ww; i++) {
             size_t k = (size_t)j * ww + i;
-            float z = res[k] / sigma;
+            float z = src[k] / sigma;
             if (z < k_thr || !wv[k])
                 continue;
             /* Bone cortex: bright with an acoustic shadow beneath. A needle
@@ -311,7 +318,7 @@ static void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float s
             /* Structure tensor over 5 x 5 (central differences). */
             float jxx = 0.0f, jxz = 0.0f, jzz = 0.0f;
             for (int dz = -2; dz <= 2; dz++) {
-                const float *row = w + (size_t)((int)j + dz) * ww;
+                const float *row = ten + (size_t)((int)j + dz) * ww;
                 for (int dx = -2; dx <= 2; dx++) {
                     int x = (int)i + dx;
                     float gx = row[x + 1] - row[x - 1];
@@ -415,6 +422,47 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
                            const tl_needle_guide *guide, float dx, float dz,
                            tl_needle_detection *out);
 
+/* With time. A candidate found by the search must have changed -- along
+ * its shaft, or at its deep end (a needle present from the start shows
+ * only its advance); a static septum, cortex or fascia line does not. A
+ * candidate that changed strongly may stand on the time cue and its
+ * position alone (a steep shaft is faint and dotted: it fails the
+ * brightness and straightness tests of a single image, not this one). The
+ * tracked line (is_hint) is not asked to have changed: it may have
+ * stopped at its target. Levels in the difference's robust sigmas. */
+#define NOVELTY_MIN 1.6f    /* needle-free frames: candidates reach ~1.9 */
+#define NOVELTY_FULL 2.6f
+#define NOVELTY_ALONE 3.0f  /* from here the time cue can stand in ... */
+#define NOVELTY_ALONE_FULL 5.0f /* ... fully from here */
+static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
+                          bool is_hint, float geo, tl_needle_detection *det)
+{
+    if (!d->temporal || det->length_mm <= 0.0f)
+        return 0.0f;
+    float all, tail;
+    double sp = img->spacing_mm;
+    temporal_novelty(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
+                     det->tip_z_mm / sp, work_mm, 3.0f, &all, &tail);
+    float nov = fmaxf(all, tail);
+    float s_new = is_hint ? 1.0f
+                          : clampf((nov - NOVELTY_MIN) / (NOVELTY_FULL - NOVELTY_MIN), 0.0f, 1.0f);
+    float s_alone = clampf((nov - NOVELTY_ALONE) / (NOVELTY_ALONE_FULL - NOVELTY_ALONE), 0.0f, 1.0f);
+    float c_static = det->confidence * s_new, c_time = geo * s_alone;
+    if (getenv("TL_NDEBUG"))
+        fprintf(stderr, "    cand%s %.1f deg len %.1f conf %.2f geo %.2f nov %.2f/%.2f (%s)\n",
+                is_hint ? " (hint)" : "", det->angle_deg, det->length_mm, det->confidence, geo,
+                all, tail, det->reason);
+    if (c_time > c_static) {
+        det->confidence = c_time;
+        det->reason = "ok";
+    } else {
+        det->confidence = c_static;
+        if (s_new < 0.5f && det->reason && strcmp(det->reason, "ok") == 0)
+            det->reason = "static line (no change over time)";
+    }
+    return nov;
+}
+
 tl_status tl_needle_detector_hint(tl_needle_detector *d, bool on, float tip_x_mm,
                                   float tip_z_mm, float angle_deg)
 {
@@ -485,6 +533,8 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     float sigma = 1.0f;
     if ((s = local_residual(d, r, &sigma)) != TL_OK)
         return s;
+    if ((s = temporal_begin(d, sigma)) != TL_OK)
+        return s;
 
     hough_grid g;
     grid_setup(&d->p, guide, d->ww, d->wh, &g);
@@ -539,6 +589,8 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     best.reason = "no candidate line";
     bool have = false;
     double f = (double)d->factor;
+    float nov_best = 0.0f;
+    needle_line nov_line = { 0 };
     for (int i = 0; i < np; i++) {
         double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
         double rho = (double)(pr[i] - g.r0);
@@ -546,11 +598,16 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
         needle_line cand = { .px = (wx + 0.5) * f - 0.5, .pz = (wz + 0.5) * f - 0.5,
                              .a = a, .votes = pv[i] };
         tl_needle_detection det;
-        needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
+        float geo;
+        needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
+        float nov = novelty_gate(d, img, work_mm, false, geo, &det);
+        if (nov >= NOVELTY_FULL && nov > nov_best && det.length_mm >= 2.0f) {
+            nov_best = nov;
+            nov_line = (needle_line){ .px = det.tip_x_mm / img->spacing_mm,
+                                      .pz = det.tip_z_mm / img->spacing_mm,
+                                      .a = det.angle_deg * TL_DEG };
+        }
         if (!have || det.confidence > best.confidence) {
-            /* A reverberation copy lies parallel and deeper than the shaft:
-             * between two parallel, overlapping candidates keep the
-             * shallower unless it is clearly weaker. */
             best = det;
             have = true;
         }
@@ -561,7 +618,9 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
                              .pz = (d->hint_z - dz) / img->spacing_mm,
                              .a = d->hint_a * TL_DEG, .votes = 0.0f };
         tl_needle_detection det;
-        needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
+        float geo;
+        needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
+        novelty_gate(d, img, work_mm, true, geo, &det);
         if (!have || det.confidence > best.confidence) {
             best = det;
             have = true;
@@ -571,5 +630,19 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     out->found = have && best.confidence >= d->p.min_confidence && best.length_mm > 0.0f;
     if (have && !out->found && best.reason && strcmp(best.reason, "ok") == 0)
         out->reason = "low confidence";
+    /* the background learns everything but the needle */
+    needle_line keep[3];
+    int nk = 0;
+    if (nov_best > 0.0f) /* something new, maybe a needle not yet confirmed */
+        keep[nk++] = nov_line;
+    if (d->hint_on)
+        keep[nk++] = (needle_line){ .px = (d->hint_x - dx) / img->spacing_mm,
+                                    .pz = (d->hint_z - dz) / img->spacing_mm,
+                                    .a = d->hint_a * TL_DEG };
+    if (out->found)
+        keep[nk++] = (needle_line){ .px = out->tip_x_mm / img->spacing_mm,
+                                    .pz = out->tip_z_mm / img->spacing_mm,
+                                    .a = out->angle_deg * TL_DEG };
+    temporal_end(d, keep, nk, work_mm);
     return TL_OK;
 }

@@ -344,9 +344,11 @@ static bool ridge_at(const walker *w, int u, int uv, float *out)
 }
 
 void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_stats *st,
-                   const needle_line *cand, scratch *prof, tl_needle_detection *out)
+                   const needle_line *cand, scratch *prof, tl_needle_detection *out,
+                   float *geo_conf)
 {
     memset(out, 0, sizeof *out);
+    *geo_conf = 0.0f;
     out->reason = "candidate outside the image";
     walker w = { .img = img, .sp = img->spacing_mm };
     double a = cand->a;
@@ -613,6 +615,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     float s_abs = clampf(((level - st->median) / span_hi - 0.4f) / 0.4f, 0.0f, 1.0f);
     out->confidence =
         sqrtf(s_con) * s_len * s_str * s_fill * s_ridge * s_shadow * s_entry * sqrtf(s_abs);
+    *geo_conf = len >= p->min_length_mm && angle_ok ? s_len * s_shadow * s_entry : 0.0f;
     out->reason = "ok";
     if (len < p->min_length_mm) {
         out->reason = "shaft too short";
