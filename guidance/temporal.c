@@ -20,13 +20,16 @@
 #include "guidance_internal.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* background running mean: the first frames are averaged equally, later
  * ones with this weight (a time constant of ~8 frames) */
 #define BG_ALPHA_MIN 0.12f
-/* the difference's spread over the residual's above which the probe moved */
-#define MOTION_RATIO 0.9f
+/* the difference over the residual at the brightest structures above
+ * which the probe moved */
+#define MOTION_RATIO 0.6f
 #define TILE 16
 #define MAX_TILES 1024
 
@@ -93,7 +96,26 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
             float sg = tsig[(j / TILE) * tx + i / TILE];
             df[(size_t)j * ww + i] /= fmaxf(sg, floor_sig);
         }
-    d->motion_ratio = typical / fmaxf(resid_sigma, 1e-3f);
+    /* Probe motion: the brightest structures of this frame (top 3% of the
+     * local residual) should be in the background too, so the difference
+     * there is a small part of their residual. After the probe moved it is
+     * most of it. (Speckle alone decorrelates too, slowly: that only makes
+     * the time cue weaker, and a reset costs one frame.) */
+    const float *res = d->resid.p;
+    size_t ns = 0;
+    for (size_t k = 0; k < n; k += 2)
+        if (wv[k])
+            sample[ns++] = res[k];
+    float rthr = ns > 32 ? tl_select_kth_f(sample, ns, ns - ns / 33) : 1e30f;
+    rthr = fmaxf(rthr, 3.0f * resid_sigma);
+    ns = 0;
+    for (size_t k = 0; k < n; k++)
+        if (wv[k] && res[k] >= rthr)
+            sample[ns++] = fabsf(w[k] - bg[k]) / res[k];
+    d->motion_ratio = ns >= 16 ? median_inplace(sample, ns) : 0.0f;
+    if (getenv("TL_NDEBUG"))
+        fprintf(stderr, "  temporal: typical %.2f resid %.2f motion %.2f (%zu)\n", typical,
+                resid_sigma, d->motion_ratio, ns);
     if (d->motion_ratio > MOTION_RATIO) {
         /* the probe moved: start again from this frame */
         memcpy(bg, w, n * sizeof(float));
