@@ -286,6 +286,46 @@ static void grid_setup(const tl_needle_params *p, const tl_needle_guide *guide,
     }
 }
 
+/* Structure tensor over 5 x 5 (central differences) at work pixel (i, j):
+ * the angle bins k0..k1 within HOUGH_VOTE_TOL_DEG of the pixel's line
+ * orientation; the vote weight is scaled by the coherence. False for an
+ * incoherent pixel. */
+static bool orient_votes(const float *ten, uint32_t ww, uint32_t i, uint32_t j,
+                         const hough_grid *g, int *k0o, int *k1o, float *wgt)
+{
+    float jxx = 0.0f, jxz = 0.0f, jzz = 0.0f;
+    for (int dz = -2; dz <= 2; dz++) {
+        const float *row = ten + (size_t)((int)j + dz) * ww;
+        for (int dx = -2; dx <= 2; dx++) {
+            int x = (int)i + dx;
+            float gx = row[x + 1] - row[x - 1];
+            float gz = row[x + (int)ww] - row[x - (int)ww];
+            jxx += gx * gx;
+            jxz += gx * gz;
+            jzz += gz * gz;
+        }
+    }
+    float tr = jxx + jzz;
+    if (tr <= 0.0f)
+        return false;
+    float coh = sqrtf((jxx - jzz) * (jxx - jzz) + 4.0f * jxz * jxz) / tr;
+    if (coh < 0.25f)
+        return false;
+    /* Gradient direction; the line runs perpendicular to it. */
+    float phi = 0.5f * atan2f(2.0f * jxz, jxx - jzz);
+    float a = (float)((phi + 0.5 * M_PI) / TL_DEG);
+    if (a >= 90.0f)
+        a -= 180.0f;
+    if (a < -90.0f)
+        a += 180.0f;
+    int k0 = (int)ceilf((a - HOUGH_VOTE_TOL_DEG + g->amax) / HOUGH_STEP_DEG);
+    int k1 = (int)floorf((a + HOUGH_VOTE_TOL_DEG + g->amax) / HOUGH_STEP_DEG);
+    *k0o = k0 < 0 ? 0 : k0;
+    *k1o = k1 >= g->na ? g->na - 1 : k1;
+    *wgt *= coh;
+    return true;
+}
+
 /* Accumulate orientation-restricted votes. */
 static void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
                  float dark, int shadow_off)
@@ -315,40 +355,17 @@ static void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float s
                 if (below - dark < 0.35f * (local - dark))
                     continue;
             }
-            /* Structure tensor over 5 x 5 (central differences). */
-            float jxx = 0.0f, jxz = 0.0f, jzz = 0.0f;
-            for (int dz = -2; dz <= 2; dz++) {
-                const float *row = ten + (size_t)((int)j + dz) * ww;
-                for (int dx = -2; dx <= 2; dx++) {
-                    int x = (int)i + dx;
-                    float gx = row[x + 1] - row[x - 1];
-                    float gz = row[x + (int)ww] - row[x - (int)ww];
-                    jxx += gx * gx;
-                    jxz += gx * gz;
-                    jzz += gz * gz;
-                }
-            }
-            float tr = jxx + jzz;
-            if (tr <= 0.0f)
-                continue;
-            float coh = sqrtf((jxx - jzz) * (jxx - jzz) + 4.0f * jxz * jxz) / tr;
-            if (coh < 0.25f)
-                continue;
-            /* Gradient direction; the line runs perpendicular to it. */
-            float phi = 0.5f * atan2f(2.0f * jxz, jxx - jzz);
-            float a = (float)((phi + 0.5 * M_PI) / TL_DEG);
-            if (a >= 90.0f)
-                a -= 180.0f;
-            if (a < -90.0f)
-                a += 180.0f;
-            int k0 = (int)ceilf((a - HOUGH_VOTE_TOL_DEG + g->amax) / HOUGH_STEP_DEG);
-            int k1 = (int)floorf((a + HOUGH_VOTE_TOL_DEG + g->amax) / HOUGH_STEP_DEG);
-            if (k0 < 0)
-                k0 = 0;
-            if (k1 >= g->na)
-                k1 = g->na - 1;
+            int k0 = 0, k1 = g->na - 1;
             float wgt = fminf(z - k_thr, 4.0f) + 0.5f;
-            wgt *= coh;
+            /* Single image: a pixel votes only near its own orientation
+             * (horizontal fibres never vote for the oblique line crossing
+             * them). With time the static lines are gone from the
+             * difference, and a steep shaft is a dotted line whose dots
+             * are wider than tall (the beam is wider than the pulse is
+             * long): their orientation would point the wrong way, so
+             * every pixel votes for every needle angle (a Radon sum). */
+            if (!d->temporal && !orient_votes(ten, ww, i, j, g, &k0, &k1, &wgt))
+                continue;
             float x = (float)i - g->cx, zz = (float)j - g->cz;
             for (int kk = k0; kk <= k1; kk++) {
                 if (!g->allowed[kk])
