@@ -75,6 +75,22 @@ float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double
 void needle_content_box(const tl_bmode *img, uint32_t *c0, uint32_t *c1, uint32_t *r0,
                         uint32_t *r1);
 
+typedef struct {
+    float amin, amax;      /* searched |angle| range, degrees */
+    int na, nr, r0;        /* angle bins over [-amax, amax], rho bins, rho of bin 0 */
+    float cx, cz;          /* rho origin (work pixels) */
+    float sin_t[512], cos_t[512];
+    uint8_t allowed[512];
+} hough_grid;
+
+/* hough.c */
+void grid_setup(const tl_needle_params *p, const tl_needle_guide *guide, uint32_t ww,
+                uint32_t wh, hough_grid *g);
+void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma, float dark,
+          int shadow_off);
+int find_peaks(const float *acc, const hough_grid *g, float work_mm, const tl_needle_guide *guide,
+               float img_w_mm, float img_h_mm, int max, int *pk, int *pr, float *pv);
+
 /* temporal.c */
 void temporal_reset(tl_needle_detector *d);
 /* After build_work + local_residual: difference against the background
@@ -84,7 +100,7 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma);
  * tracked and the detected needle). */
 void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm);
 void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
-                      float work_mm, float tail_mm, float *all, float *tail);
+                      float work_mm, float tail_mm, float *all, float *tail, float *twin);
 
 static inline float median_inplace(float *v, size_t n)
 {

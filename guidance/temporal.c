@@ -29,8 +29,9 @@
 #define BG_ALPHA_MIN 0.12f
 /* the difference over the residual at the brightest structures above
  * which the probe moved */
-#define MOTION_RATIO 0.6f
+#define MOTION_RATIO 0.25f
 #define TILE 16
+#define TEXTURE_WEIGHT 0.5f
 #define MAX_TILES 1024
 
 void temporal_reset(tl_needle_detector *d)
@@ -70,7 +71,8 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
     uint32_t tx = (ww + TILE - 1) / TILE, ty = (wh + TILE - 1) / TILE;
     if (tx * ty > MAX_TILES)
         return TL_OK;
-    float tsig[MAX_TILES], tsort[MAX_TILES];
+    const float *res = d->resid.p;
+    float tsig[MAX_TILES], tsort[MAX_TILES], rsort[MAX_TILES];
     uint32_t nt = 0;
     for (uint32_t b = 0; b < ty; b++)
         for (uint32_t a = 0; a < tx; a++) {
@@ -83,12 +85,23 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
                 }
             float sg = ns >= TILE * TILE / 4 ? 1.4826f * median_inplace(sample, ns) : -1.0f;
             tsig[b * tx + a] = sg;
-            if (sg > 0.0f)
+            if (sg > 0.0f) {
+                /* the same tile's residual spread (the static texture) */
+                size_t nr = 0;
+                for (uint32_t j = b * TILE; j < (b + 1) * TILE && j < wh; j++)
+                    for (uint32_t i = a * TILE; i < (a + 1) * TILE && i < ww; i++) {
+                        size_t k = (size_t)j * ww + i;
+                        if (wv[k])
+                            sample[nr++] = fabsf(res[k]);
+                    }
+                rsort[nt] = 1.4826f * median_inplace(sample, nr);
                 tsort[nt++] = sg;
+            }
         }
     if (nt < 4)
         return TL_OK;
     float typical = median_inplace(tsort, nt);
+    float typical_res = fmaxf(median_inplace(rsort, nt), 1e-3f);
     float floor_sig = fmaxf(0.5f * typical, 0.25f);
     d->diff_sigma = 1.0f; /* df holds z-scores from here on */
     for (uint32_t j = 0; j < wh; j++)
@@ -101,7 +114,6 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
      * there is a small part of their residual. After the probe moved it is
      * most of it. (Speckle alone decorrelates too, slowly: that only makes
      * the time cue weaker, and a reset costs one frame.) */
-    const float *res = d->resid.p;
     size_t ns = 0;
     for (size_t k = 0; k < n; k += 2)
         if (wv[k])
@@ -113,9 +125,9 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
         if (wv[k] && res[k] >= rthr)
             sample[ns++] = fabsf(w[k] - bg[k]) / res[k];
     d->motion_ratio = ns >= 16 ? median_inplace(sample, ns) : 0.0f;
-    if (getenv("TL_NDEBUG"))
-        fprintf(stderr, "  temporal: typical %.2f resid %.2f motion %.2f (%zu)\n", typical,
-                resid_sigma, d->motion_ratio, ns);
+    /* and the texture as a whole: a hand-held sweep changes every tile by
+     * about as much as the texture itself varies */
+    d->motion_ratio = fmaxf(d->motion_ratio, TEXTURE_WEIGHT * typical / typical_res);
     if (d->motion_ratio > MOTION_RATIO) {
         /* the probe moved: start again from this frame */
         memcpy(bg, w, n * sizeof(float));
@@ -168,11 +180,15 @@ void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, flo
 
 /* Mean of the difference (in its robust sigmas) along the segment from
  * (x0, z0) to (x1, z1), full-resolution pixels of the searched view, over
- * the whole segment and over its last `tail_mm` (the deep end). */
+ * the whole segment and over its last `tail_mm` (the deep end); and the
+ * most negative mean of parallel lines 0.5 and 1 mm to either side. A
+ * needle is new echo where there was tissue: nothing darkens beside it.
+ * Anatomy that shifted (the probe slid or tilted a little) is bright where
+ * it is now and dark where it was: its negative twin lies alongside. */
 void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
-                      float work_mm, float tail_mm, float *all, float *tail)
+                      float work_mm, float tail_mm, float *all, float *tail, float *twin)
 {
-    *all = *tail = 0.0f;
+    *all = *tail = *twin = 0.0f;
     if (!d->temporal)
         return;
     const float *df = d->diff.p;
@@ -183,13 +199,16 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
     double len = hypot(bx - ax, bz - az);
     int n = (int)ceil(len) + 1;
     double tail_px = tail_mm / work_mm;
-    double s_all = 0.0, s_tail = 0.0;
-    int n_all = 0, n_tail = 0;
+    double nx = -(bz - az) / (len > 0 ? len : 1), nz = (bx - ax) / (len > 0 ? len : 1);
+    const double offs[4] = { -1.0 / work_mm, -0.5 / work_mm, 0.5 / work_mm, 1.0 / work_mm };
+    double s_all = 0.0, s_tail = 0.0, s_off[4] = { 0 };
+    int n_all = 0, n_tail = 0, n_off[4] = { 0 };
+    int W = (int)d->ww, H = (int)d->wh;
     for (int k = 0; k < n; k++) {
         double t = n > 1 ? (double)k / (n - 1) : 0.0;
         double x = ax + t * (bx - ax), z = az + t * (bz - az);
         int i = (int)lround(x), j = (int)lround(z);
-        if (i < 0 || j < 0 || i >= (int)d->ww || j >= (int)d->wh)
+        if (i < 0 || j < 0 || i >= W || j >= H)
             continue;
         size_t q = (size_t)j * d->ww + (size_t)i;
         if (!wv[q])
@@ -197,10 +216,9 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
         /* the brightest of three across the line: the fit is good to
          * ~0.1 mm, the work pixel is 0.2 mm */
         float v = df[q];
-        double nx = -(bz - az) / (len > 0 ? len : 1), nz = (bx - ax) / (len > 0 ? len : 1);
         for (int s = -1; s <= 1; s += 2) {
             int i2 = (int)lround(x + s * nx), j2 = (int)lround(z + s * nz);
-            if (i2 >= 0 && j2 >= 0 && i2 < (int)d->ww && j2 < (int)d->wh)
+            if (i2 >= 0 && j2 >= 0 && i2 < W && j2 < H)
                 v = fmaxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
         }
         s_all += v;
@@ -209,10 +227,24 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
             s_tail += v;
             n_tail++;
         }
+        for (int o = 0; o < 4; o++) {
+            int i2 = (int)lround(x + offs[o] * nx), j2 = (int)lround(z + offs[o] * nz);
+            if (i2 >= 0 && j2 >= 0 && i2 < W && j2 < H && wv[(size_t)j2 * d->ww + (size_t)i2]) {
+                s_off[o] += df[(size_t)j2 * d->ww + (size_t)i2];
+                n_off[o]++;
+            }
+        }
     }
     float sig = d->diff_sigma > 0.0f ? d->diff_sigma : 1.0f;
     if (n_all)
         *all = (float)(s_all / n_all) / sig;
     if (n_tail)
         *tail = (float)(s_tail / n_tail) / sig;
+    /* beneath a needle lies its own partial shadow: half weight there */
+    for (int o = 0; o < 4; o++)
+        if (n_off[o] > n_all / 2) {
+            bool deep = (offs[o] * nz) > 0.0;
+            float m = (float)(s_off[o] / n_off[o]) / sig;
+            *twin = fminf(*twin, deep ? 0.5f * m : m);
+        }
 }
