@@ -62,6 +62,16 @@ static inline float an_strip_x(const tl_analyzer *a, uint32_t s)
 static inline float *an_prof(tl_analyzer *a, uint32_t s) { return a->prof + (size_t)s * a->h; }
 static inline float *an_sm(tl_analyzer *a, uint32_t s) { return a->sm + (size_t)s * a->h; }
 
+/* The grey level of a step's edge between grey levels g1 and g2 of an image
+ * log-compressed over dr_db (255 grey = dr_db): where the echo amplitude is
+ * halfway between the two sides. */
+static inline float an_amp_mid(float g1, float g2, float dr_db)
+{
+    const float k = dr_db / 255.0f / 20.0f * 2.302585f;   /* grey -> ln amplitude */
+    float lo = an_minf(g1, g2), hi = an_maxf(g1, g2);
+    return hi + logf(0.5f * (1.0f + expf((lo - hi) * k))) / k;
+}
+
 /* an_profile.c */
 tl_status an_prepare(tl_analyzer *a, const tl_bmode *img);
 float an_mean(const float *p, uint32_t h, float r0, float r1);   /* mean over rows [r0, r1), NAN-safe */
