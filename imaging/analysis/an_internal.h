@@ -29,6 +29,7 @@ struct tl_analyzer {
     /* Current frame. */
     uint32_t w, h, sw, ns, nr;     /* image size, strip width px, strips, rows */
     float sp;                      /* mm per pixel */
+    float dr_db;                   /* display dynamic range (grey 255 = dr_db) */
     float *prof;                   /* ns x h strip means, NAN where invalid */
     float *sm;                     /* ns x h, vertically smoothed (edges) */
     float *tmp;                    /* h */

@@ -247,9 +247,7 @@ float an_median_rows(const float *p, uint32_t h, float r0, float r1, float *scra
     return an_percentile_f(scratch, n, 50);
 }
 
-/* The cortex surface: the peak of its line, refined to a fraction of a row.
- * An interface's echo (a symmetric pulse) peaks at the interface; its rising
- * half level lies half a pulse length (0.2-0.3 mm) shallower. */
+/* Sub-row position of the maximum at pk (parabola through 3 rows). */
 static float peak_row(const float *m, int h, int pk)
 {
     if (pk < 1 || pk >= h - 1)
@@ -257,6 +255,26 @@ static float peak_row(const float *m, int h, int pk)
     float a = m[pk - 1], b = m[pk], c = m[pk + 1], den = a - 2 * b + c;
     float off = den < 0 ? 0.5f * (a - c) / den : 0.0f;
     return (float)pk + fmaxf(-0.5f, fminf(0.5f, off));
+}
+
+/* The cortex surface over the bright line peaking at pk, with tissue of
+ * grey `above` over it. A thin line is an interface's echo, which (a
+ * symmetric pulse) peaks at the interface: the surface is the peak. A
+ * thicker bright layer is a step up: its surface is the rising edge where
+ * the amplitude is halfway between the two sides (the grey half level of a
+ * log-compressed step lies well inside the dark side). */
+static float cortex_surface(const tl_analyzer *a, const float *m, int pk, float above)
+{
+    const int h = (int)a->h;
+    float mid = an_amp_mid(m[pk], isnan(above) ? 0.0f : above, a->dr_db);
+    float rise = (float)pk;
+    for (int r = pk; r > 0 && r > pk - (int)(1.0f / a->sp); r--)
+        if (m[r - 1] < mid) {
+            rise = (float)(r - 1) + (mid - m[r - 1]) / (m[r] - m[r - 1] + 1e-6f);
+            break;
+        }
+    float peak = peak_row(m, h, pk);
+    return peak - rise <= 0.25f / a->sp ? peak : rise;
 }
 
 /* Fallback for images whose bone casts no clean shadow (real scanners fill
@@ -291,7 +309,8 @@ static void bright_ridge_bone(tl_analyzer *a, int r0, float tissue)
         }
         if (br < 0 || best <= 0)
             continue;
-        a->bone_row[s] = peak_row(m, (int)h, br);
+        a->bone_row[s] = cortex_surface(a, m, br, an_mean(m, h, (float)br - 1.0f / sp,
+                                                          (float)br - 0.35f / sp));
         a->bone_line[s] = true;
     }
 }
@@ -412,7 +431,7 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
         float row;
         if (m[pk] > 1.6f * above && m[pk] > 2.0f * dark) {
             a->bone_line[s] = true;
-            row = peak_row(m, (int)h, pk);
+            row = cortex_surface(a, m, pk, above);
         } else {
             float half = 0.5f * (above + an_mean(p, h, (float)found + up0, (float)found + run));
             row = (float)found;
