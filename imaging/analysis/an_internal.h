@@ -35,8 +35,9 @@ struct tl_analyzer {
     float *tmp;                    /* h */
     double *cum;                   /* h + 1 prefix sums */
     /* Per strip. */
-    float bone_row[AN_MAX_STRIPS];     /* NAN: no bone in this strip */
+    float bone_row[AN_MAX_STRIPS];     /* cortex surface; NAN: no bone in this strip */
     float bone2_row[AN_MAX_STRIPS];
+    float bone_top[AN_MAX_STRIPS];     /* top of the cortex echo (grey half level) */
     bool bone_line[AN_MAX_STRIPS];     /* a cortex line (not just a shadow edge) */
     float sup_row[AN_MAX_STRIPS];      /* band borders (raw, per strip) */
     float deep_row[AN_MAX_STRIPS];

@@ -208,7 +208,7 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
         }
     }
     for (uint32_t s = 0; s < ns; s++) {
-        a->bone_row[s] = a->bone2_row[s] = NAN;
+        a->bone_row[s] = a->bone2_row[s] = a->bone_top[s] = NAN;
         a->bone_line[s] = false;
         a->sup_row[s] = a->deep_row[s] = a->sup_fit[s] = a->deep_fit[s] = NAN;
         a->band_level[s] = NAN;
@@ -277,6 +277,17 @@ static float cortex_surface(const tl_analyzer *a, const float *m, int pk, float 
     return peak - rise <= 0.25f / a->sp ? peak : rise;
 }
 
+/* The grey half level on the rising side of the cortex line: the top of
+ * the bright echo, which the band searches stop above (an_anatomy.c). */
+static float cortex_top(const tl_analyzer *a, const float *m, int pk, float above)
+{
+    float half = 0.5f * (m[pk] + (isnan(above) ? 0.0f : above));
+    for (int r = pk; r > 0 && r > pk - (int)(1.0f / a->sp); r--)
+        if (m[r - 1] < half)
+            return (float)(r - 1) + (half - m[r - 1]) / (m[r] - m[r - 1] + 1e-6f);
+    return (float)pk;
+}
+
 /* Fallback for images whose bone casts no clean shadow (real scanners fill
  * it with reverberation and side lobes): a very bright ridge with much
  * darker tissue under it. */
@@ -309,8 +320,9 @@ static void bright_ridge_bone(tl_analyzer *a, int r0, float tissue)
         }
         if (br < 0 || best <= 0)
             continue;
-        a->bone_row[s] = cortex_surface(a, m, br, an_mean(m, h, (float)br - 1.0f / sp,
-                                                          (float)br - 0.35f / sp));
+        float above = an_mean(m, h, (float)br - 1.0f / sp, (float)br - 0.35f / sp);
+        a->bone_row[s] = cortex_surface(a, m, br, above);
+        a->bone_top[s] = cortex_top(a, m, br, above);
         a->bone_line[s] = true;
     }
 }
@@ -432,6 +444,7 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
         if (m[pk] > 1.6f * above && m[pk] > 2.0f * dark) {
             a->bone_line[s] = true;
             row = cortex_surface(a, m, pk, above);
+            a->bone_top[s] = cortex_top(a, m, pk, above);
         } else {
             float half = 0.5f * (above + an_mean(p, h, (float)found + up0, (float)found + run));
             row = (float)found;
@@ -440,6 +453,7 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
                     row = (float)r + (m[r] - half) / (m[r] - m[r + 1] + 1e-6f);
                     break;
                 }
+            a->bone_top[s] = row;
         }
         a->bone_row[s] = row;
     }
@@ -471,6 +485,9 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
             a->tmp[s] = a->bone_row[s];
     }
     memcpy(a->bone_row, a->tmp, ns * sizeof(float));
+    for (uint32_t s = 0; s < ns; s++)
+        if (isnan(a->bone_row[s]))
+            a->bone_top[s] = NAN;
 }
 
 /* Running median then running mean across strips, NAN-aware. */
