@@ -13,7 +13,7 @@
  * oblique line that merely crosses it. */
 #define HOUGH_STEP_DEG 0.5f
 #define HOUGH_VOTE_TOL_DEG 5.0f
-#define MAX_CANDIDATES 12
+#define MAX_CANDIDATES 8
 #define MAX_PEAKS 128
 
 /* A candidate line in full-resolution pixel coordinates: through (px, pz)
