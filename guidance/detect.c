@@ -267,14 +267,24 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
 #define NOVELTY_ALONE 2.5f  /* from here the time cue can stand in ... */
 #define NOVELTY_ALONE_FULL 4.0f /* ... fully from here */
 static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
-                          bool is_hint, float geo, tl_needle_detection *det)
+                          bool is_hint, float geo, tl_needle_detection *det, float *rank)
 {
-    if (!d->temporal || det->length_mm <= 0.0f)
+    /* Rank among candidates: a single-image pass first (a straight, bright
+     * ridge is the best-measured line), then lines accepted on time alone
+     * by how much new echo they collect (every line through a new shaft and
+     * its reverberation band is new; the one along the shaft collects the
+     * most), then the rest by confidence. */
+    float c_in = det->confidence;
+    *rank = det->confidence;
+    if (!d->temporal || det->length_mm <= 0.0f) {
+        if (c_in >= d->p.min_confidence)
+            *rank = 2.0f + c_in;
         return 0.0f;
-    float all, tail, twin;
+    }
+    float all, tail, twin, side;
     double sp = img->spacing_mm;
     temporal_novelty(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
-                     det->tip_z_mm / sp, work_mm, 3.0f, &all, &tail, &twin);
+                     det->tip_z_mm / sp, work_mm, 3.0f, &all, &tail, &twin, &side);
     float nov = fmaxf(all, tail);
     /* anatomy that moved, not a needle that came: discount by its twin */
     nov += 2.0f * twin;
@@ -283,7 +293,17 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
     /* standing on time alone asks the whole shaft to be new, not its end */
     float s_alone = clampf((all + 2.0f * twin - NOVELTY_ALONE) / (NOVELTY_ALONE_FULL - NOVELTY_ALONE),
                            0.0f, 1.0f);
+    /* ... and the change to be a line: clearly less of it on the shallow
+     * side than on the line itself */
+    float s_line = all > 0.0f ? clampf(((all - side) / all - 0.3f) / 0.3f, 0.0f, 1.0f) : 0.0f;
+    s_alone *= s_line;
     float c_static = det->confidence * s_new, c_time = geo * s_alone;
+    if (c_static >= d->p.min_confidence)
+        *rank = 2.0f + c_static;
+    else if (c_time >= d->p.min_confidence)
+        *rank = 1.0f + clampf(all * det->length_mm / 100.0f, 0.0f, 0.99f);
+    else
+        *rank = fmaxf(c_static, c_time);
     if (c_time > c_static) {
         det->confidence = c_time;
         det->reason = "ok";
@@ -372,7 +392,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     memset(&best, 0, sizeof best);
     best.reason = "no candidate line";
     bool have = false;
-    float nov_best = 0.0f;
+    float nov_best = 0.0f, best_rank = 0.0f;
     needle_line nov_line = { 0 };
     if (d->hint_on) {
         /* the tracked line (image mm -> this view's pixels) */
@@ -382,7 +402,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
         tl_needle_detection det;
         float geo;
         needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
-        novelty_gate(d, img, work_mm, true, geo, &det);
+        novelty_gate(d, img, work_mm, true, geo, &det, &best_rank);
         best = det;
         have = true;
     }
@@ -448,14 +468,16 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
             tl_needle_detection det;
             float geo;
             needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
-            float nov = novelty_gate(d, img, work_mm, false, geo, &det);
+            float rank;
+            float nov = novelty_gate(d, img, work_mm, false, geo, &det, &rank);
             if (nov >= NOVELTY_FULL && nov > nov_best && det.length_mm >= 2.0f) {
                 nov_best = nov;
                 nov_line = (needle_line){ .px = det.tip_x_mm / img->spacing_mm,
                                           .pz = det.tip_z_mm / img->spacing_mm,
                                           .a = det.angle_deg * TL_DEG };
             }
-            if (!have || det.confidence > best.confidence) {
+            if (!have || rank > best_rank) {
+                best_rank = rank;
                 best = det;
                 have = true;
             }

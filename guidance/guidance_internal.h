@@ -100,7 +100,8 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma);
  * tracked and the detected needle). */
 void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm);
 void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
-                      float work_mm, float tail_mm, float *all, float *tail, float *twin);
+                      float work_mm, float tail_mm, float *all, float *tail, float *twin,
+                      float *side);
 
 static inline float median_inplace(float *v, size_t n)
 {

@@ -186,9 +186,10 @@ void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, flo
  * Anatomy that shifted (the probe slid or tilted a little) is bright where
  * it is now and dark where it was: its negative twin lies alongside. */
 void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
-                      float work_mm, float tail_mm, float *all, float *tail, float *twin)
+                      float work_mm, float tail_mm, float *all, float *tail, float *twin,
+                      float *side)
 {
-    *all = *tail = *twin = 0.0f;
+    *all = *tail = *twin = *side = 0.0f;
     if (!d->temporal)
         return;
     const float *df = d->diff.p;
@@ -240,11 +241,19 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
         *all = (float)(s_all / n_all) / sig;
     if (n_tail)
         *tail = (float)(s_tail / n_tail) / sig;
-    /* beneath a needle lies its own partial shadow: half weight there */
+    /* beneath a needle lies its own partial shadow: half weight there.
+     * side: the most changed of the shallow-side lines. Above a shaft the
+     * tissue is as it was (its reverberations lie beneath); a line cutting
+     * across a changed band has change on both sides. */
+    *side = -1e30f;
     for (int o = 0; o < 4; o++)
         if (n_off[o] > n_all / 2) {
             bool deep = (offs[o] * nz) > 0.0;
             float m = (float)(s_off[o] / n_off[o]) / sig;
             *twin = fminf(*twin, deep ? 0.5f * m : m);
+            if (!deep)
+                *side = fmaxf(*side, m);
         }
+    if (*side < -1e29f)
+        *side = 0.0f;
 }
