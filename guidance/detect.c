@@ -307,6 +307,15 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
     if (c_time > c_static) {
         det->confidence = c_time;
         det->reason = "ok";
+        /* a faint shaft's end is where its new echo ends */
+        double tx, tz;
+        if (temporal_tip(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
+                         det->tip_z_mm / sp, work_mm, &tx, &tz)) {
+            det->tip_x_mm = (float)(tx * sp);
+            det->tip_z_mm = (float)(tz * sp);
+            det->length_mm = hypotf(det->tip_x_mm - det->entry_x_mm,
+                                    det->tip_z_mm - det->entry_z_mm);
+        }
     } else {
         det->confidence = c_static;
         if (s_new < 0.5f && det->reason && strcmp(det->reason, "ok") == 0)
