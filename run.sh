@@ -10,7 +10,10 @@ cmake --build build/plain -j "$(nproc)"
 TALUS=build/plain/apps/talus/talus
 # The simulated probe (serial TLSIM0001) gets a stored calibration the way a
 # technician would make one (wire phantom through the emulated USB bus), so
-# the station applies it instead of warning "calibration missing".
+# the station applies it instead of warning "calibration missing". The demo
+# keeps its records in out/calibration, away from the real probes' store
+# (set TALUS_CAL_DIR to use another).
+export TALUS_CAL_DIR="${TALUS_CAL_DIR:-$PWD/out/calibration}"
 if ! "$TALUS" calibrate show --probe TLSIM0001 2>/dev/null | grep -q "calibration valid"; then
   echo "calibrating the simulated probe on the wire phantom ..." >&2
   "$TALUS" calibrate spatial --sim wire-phantom --technician demo >/dev/null

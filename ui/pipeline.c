@@ -21,7 +21,6 @@
 #include "tl_calibration.h"
 #endif
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,33 +98,6 @@ struct ui_pipeline {
     double stage_sum[3];
 };
 
-void ui_view_free(ui_view *v)
-{
-    free(v->grey);
-    v->grey = NULL;
-    v->grey_cap = 0;
-}
-
-tl_status ui_view_copy(ui_view *dst, const ui_view *src)
-{
-    uint8_t *keep = dst->grey;
-    size_t cap = dst->grey_cap;
-    size_t need = (size_t)src->w * src->h;
-    if (need > cap) {
-        uint8_t *n = realloc(keep, need);
-        if (!n)
-            return TL_ERR_NO_MEM;
-        keep = n;
-        cap = need;
-    }
-    *dst = *src;
-    dst->grey = keep;
-    dst->grey_cap = cap;
-    if (need && src->grey)
-        memcpy(dst->grey, src->grey, need);
-    return TL_OK;
-}
-
 static bool same_geom(const tl_geometry *a, const tl_geometry *b)
 {
     return a->kind == b->kind && a->lines == b->lines && a->samples == b->samples &&
@@ -164,25 +136,6 @@ static tl_status make_bmode(ui_pipeline *pl, const tl_frame *f)
 }
 
 #ifdef TL_UI_HAVE_ANALYSIS
-static void copy_poly(ui_polyline *d, const tl_analysis_polyline *s)
-{
-    d->n = s->n < UI_MAX_POINTS ? s->n : UI_MAX_POINTS;
-    memcpy(d->x, s->x_mm, d->n * sizeof(float));
-    memcpy(d->z, s->z_mm, d->n * sizeof(float));
-}
-
-/* The analysis' name for an anatomy as an operator may type it
- * ("Plantar fascia" -> "plantar-fascia"); -1 if it is none it knows. */
-static int anatomy_code(const char *name)
-{
-    char norm[32];
-    size_t i = 0;
-    for (; name && name[i] && i + 1 < sizeof norm; i++)
-        norm[i] = name[i] == ' ' || name[i] == '_' ? '-' : (char)tolower((unsigned char)name[i]);
-    norm[i] = '\0';
-    return tl_analysis_anatomy_from_name(norm);
-}
-
 static void run_analysis(ui_pipeline *pl, ui_view *v, const tl_bmode *bm, int anatomy, int age,
                          char sex)
 {
@@ -196,34 +149,7 @@ static void run_analysis(ui_pipeline *pl, ui_view *v, const tl_bmode *bm, int an
     tl_analysis_result *r = &pl->an_smooth;
     if (tl_analysis_tracker_update(pl->an_tracker, &pl->an_frame, r) != TL_OK)
         r = &pl->an_frame;
-    v->an.have_analysis = true;
-    v->an.structure_found = r->structure_found;
-    v->an.thickness_mm = r->thickness_mm;
-    v->an.thickness_sd_mm = r->thickness_sd_mm;
-    v->an.limit_mm = r->abnormal_limit_mm;
-    v->an.abnormal = r->abnormal;
-    v->an.site_x = r->site_x_mm;
-    v->an.site_z = r->site_z_mm;
-    copy_poly(&v->an.sup, &r->superficial);
-    copy_poly(&v->an.deep, &r->deep);
-    copy_poly(&v->an.bone, &r->bone);
-    copy_poly(&v->an.bone2, &r->bone2);
-    v->an.fibre_angle_deg = r->fibre_angle_deg;
-    v->an.anisotropy = r->anisotropy;
-    v->an.hypoechoic = r->hypoechoic;
-    v->an.cleft = r->cleft;
-    v->an.fluid = r->perifascial_fluid;
-    v->an.effusion_grade = r->effusion_grade;
-    v->an.n_targets = r->n_targets < UI_MAX_TARGETS ? r->n_targets : UI_MAX_TARGETS;
-    for (uint32_t i = 0; i < v->an.n_targets; i++) {
-        const tl_analysis_target *t = &r->targets[i];
-        v->an.targets[i] = (ui_target){ t->kind, t->x_mm, t->z_mm, t->width_mm, t->depth_mm,
-                                     t->confidence };
-    }
-    v->an.best_target = r->best_target < (int)v->an.n_targets ? r->best_target : -1;
-    v->an.warning[0] = '\0';
-    if (r->n_warnings)
-        snprintf(v->an.warning, sizeof v->an.warning, "%s", r->warnings[0]);
+    ui_view_set_analysis(&v->an, r);
 }
 #endif
 
@@ -236,32 +162,14 @@ static void run_needle(ui_pipeline *pl, ui_view *v)
         return;
     if (tl_needle_tracker_update(pl->ntrack, &d, &tr) != TL_OK)
         return;
-    v->have_needle = true;
-    v->needle_found = tr.found;
-    v->out_of_plane = tr.out_of_plane;
-    v->tip_x = tr.tip_x_mm;
-    v->tip_z = tr.tip_z_mm;
-    v->angle_deg = tr.angle_deg;
-    v->needle_conf = tr.confidence;
-    /* Entry: back along the shaft (direction sign(a)*(cos a, sin a), deeper
-     * as it goes) by the visible length. */
-    float len = d.found ? d.length_mm : 15.0f;
-    float a = tr.angle_deg * (float)M_PI / 180.0f;
-    float sgn = tr.angle_deg >= 0 ? 1.0f : -1.0f;
-    v->entry_x = tr.tip_x_mm - len * sgn * cosf(a);
-    v->entry_z = tr.tip_z_mm - len * sgn * sinf(a);
-    if (d.found) {
-        v->entry_x = d.entry_x_mm;
-        v->entry_z = d.entry_z_mm;
-    }
-    snprintf(v->track_state, sizeof v->track_state, "%s", tl_track_state_name(tr.state));
+    ui_view_set_needle(v, &d, &tr);
 }
 #endif
 
 void ui_pipeline_set_patient(ui_pipeline *pl, const char *anatomy, int age, char sex)
 {
 #ifdef TL_UI_HAVE_ANALYSIS
-    if (anatomy_code(anatomy) < 0)
+    if (ui_anatomy_code(anatomy) < 0)
         return; /* keep analysing what the scan is set up for */
     pthread_mutex_lock(&pl->amu);
     snprintf(pl->anatomy, sizeof pl->anatomy, "%s", anatomy);
@@ -304,7 +212,7 @@ static void *analysis_main(void *arg)
             pthread_cond_wait(&pl->acv, &pl->amu);
         if (pl->astop)
             break;
-        int anatomy = anatomy_code(pl->anatomy), age = pl->params.age;
+        int anatomy = ui_anatomy_code(pl->anatomy), age = pl->params.age;
         char sex = pl->params.sex;
         if (pl->patient_changed) {
             /* Another patient or structure: earlier frames say nothing. */

@@ -71,6 +71,18 @@ typedef struct {
 void ui_view_free(ui_view *v);
 /* Deep copy (grows dst's buffer as needed). */
 tl_status ui_view_copy(ui_view *dst, const ui_view *src);
+/* The analysis' code for an anatomy as an operator may type it; -1 if none. */
+int ui_anatomy_code(const char *name);
+#ifdef TL_UI_HAVE_ANALYSIS
+#include "tl_analysis.h"
+/* What the screen shows of an analysis result. */
+void ui_view_set_analysis(ui_analysis *an, const tl_analysis_result *r);
+#endif
+#ifdef TL_UI_HAVE_GUIDANCE
+#include "tl_guidance.h"
+/* The tracked needle; the entry point from this frame's detection. */
+void ui_view_set_needle(ui_view *v, const tl_needle_detection *d, const tl_needle_track *tr);
+#endif
 
 /* ---- processing thread (pipeline.c) ------------------------------------ */
 
@@ -377,6 +389,14 @@ void ui_draw_form(ui_station *st);
 void ui_workflow_new_session(ui_station *st, const char *patient, char side,
                              const char *anatomy, const char *diagnosis,
                              const char *operator_name, int age, char sex);
+
+/* stats.c: the station's figures (fed by the loop in station.c) */
+uint64_t ui_device_to_host_ns(ui_station *st, const ui_view *v);
+void ui_record_latency(ui_station *st, double total, double usb, double proc, double disp);
+uint64_t ui_raw_drops(ui_station *st);
+void ui_update_rates(ui_station *st, uint64_t now);
+void ui_fill_summary(ui_station *st, tl_station_summary *s);
+tl_status ui_write_summary(ui_station *st, const tl_station_summary *s);
 
 /* render.c helpers shared with panels.c */
 #define C_WHITE 0xF2F2F2FFu

@@ -17,7 +17,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: talus eval tissue [--anatomy plantar-fascia|achilles|ankle-recess|all]\n"
-            "                         [--cases N] [--seed S] [--verbose] --json\n"
+            "                         [--cases N] [--seed S] [--verbose] [--case K] [--dump DIR] --json\n"
             "  Randomised simulated cases (thickness 2-8 mm, lesions in about half, 2-10 mm,\n"
             "  -3 to -20 dB or anechoic, depth/gain/frequency/noise varied, anisotropy on\n"
             "  some) rendered as RF, imaged and analysed. Prints ONE JSON object: per anatomy\n"
@@ -25,6 +25,8 @@ static void usage(FILE *out)
             "  lesion_sensitivity (lesions >= 3 mm at <= -6 dB), lesion_sensitivity_all,\n"
             "  lesion_specificity, lesion_centroid_err_mm {median, p95},\n"
             "  anisotropy_false_lesions, cases. --verbose: one line per case on stderr.\n"
+            "  --case K: only case K of the run (same scene as in the full run).\n"
+            "  --dump DIR: write each case's image and overlay, DIR/case_NNNN{,_ov}.png.\n"
             "  defaults: --anatomy all --cases 100 --seed 1\n");
 }
 
@@ -107,6 +109,8 @@ int eval_tissue(int argc, char **argv)
     unsigned long long seed = 1;
     int only = 0;
     bool verbose = false;
+    long only_case = -1;
+    const char *dump = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -116,6 +120,16 @@ int eval_tissue(int argc, char **argv)
         } else if (strcmp(a, "--json") == 0) {
         } else if (strcmp(a, "--verbose") == 0) {
             verbose = true;
+        } else if (v && strcmp(a, "--dump") == 0) {
+            dump = v;
+            i++;
+        } else if (v && strcmp(a, "--case") == 0) {
+            only_case = strtol(v, &end, 10);
+            if (*end || only_case < 0) {
+                fprintf(stderr, "talus eval tissue: --case must be a case index >= 0\n");
+                return 2;
+            }
+            i++;
         } else if (v && strcmp(a, "--cases") == 0) {
             cases = strtol(v, &end, 10);
             if (*end || cases < 1 || cases > 100000) {
@@ -158,8 +172,11 @@ int eval_tissue(int argc, char **argv)
         fprintf(stderr, "talus eval tissue: cannot create the analysis workspace\n");
         return 1;
     }
+    eval_ctx_set_dump(ctx, dump);
     int failed = 0;
     for (long i = 0; i < cases; i++) {
+        if (only_case >= 0 && i != only_case)
+            continue;
         int anatomy = only ? only : (int)(i % 3) + 1;
         eval_case_result c;
         char err[160] = "";

@@ -13,7 +13,34 @@ struct eval_ctx {
     tl_analyzer *an;
     int16_t *rf;
     size_t rf_cap;
+    const char *dump;
 };
+
+void eval_ctx_set_dump(eval_ctx *ctx, const char *dir) { ctx->dump = dir; }
+
+/* B-mode and overlay of one case, for eyes; a failed write is only reported. */
+static void dump_case(const eval_ctx *ctx, uint64_t index, const tl_bmode *img,
+                      const tl_analysis_result *r)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/case_%04llu.png", ctx->dump, (unsigned long long)index);
+    tl_status st = tl_png_write(path, img->pixels, img->width, img->height, img->stride, 1);
+    uint8_t *rgb = malloc((size_t)img->width * 3 * img->height);
+    if (st == TL_OK && rgb && tl_analysis_draw_overlay(img, r, rgb, img->width * 3) == TL_OK) {
+        snprintf(path, sizeof path, "%s/case_%04llu_ov.png", ctx->dump, (unsigned long long)index);
+        st = tl_png_write(path, rgb, img->width, img->height, img->width * 3, 3);
+    }
+    free(rgb);
+    snprintf(path, sizeof path, "%s/case_%04llu.txt", ctx->dump, (unsigned long long)index);
+    FILE *f = st == TL_OK ? fopen(path, "w") : NULL;
+    if (f) {
+        fprintf(f, "spacing_mm %.6f origin_x_mm %.4f origin_z_mm %.4f\n", img->spacing_mm,
+                img->origin_x_mm, img->origin_z_mm);
+        st = fclose(f) == 0 ? TL_OK : TL_ERR_IO;
+    }
+    if (st != TL_OK)
+        fprintf(stderr, "talus eval tissue: cannot write %s (%s)\n", path, tl_strerror(st));
+}
 
 tl_status eval_ctx_create(eval_ctx **out)
 {
@@ -192,6 +219,8 @@ tl_status eval_run_case(eval_ctx *ctx, int anatomy, uint64_t seed, uint64_t inde
     uint64_t t0 = tl_now_ns();
     st = tl_analyze(ctx->an, &img, &p, &r);
     out->analysis_ms = (double)(tl_now_ns() - t0) / 1e6;
+    if (st == TL_OK && ctx->dump)
+        dump_case(ctx, index, &img, &r);
     ox = img.origin_x_mm;
     oz = img.origin_z_mm;
     tl_bmode_free(&img);

@@ -25,6 +25,9 @@ typedef struct eval_ctx eval_ctx;
 
 tl_status eval_ctx_create(eval_ctx **out);
 void eval_ctx_destroy(eval_ctx *ctx);
+/* Write each case's B-mode image and overlay to DIR/case_NNNN{,_ov}.png
+ * (NULL: don't); for looking at the cases the figures come from. */
+void eval_ctx_set_dump(eval_ctx *ctx, const char *dir);
 
 /* Case `index` of the run with `seed` for this anatomy: the scene parameters
  * depend only on (seed, index, anatomy). */

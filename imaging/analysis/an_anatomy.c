@@ -186,6 +186,10 @@ static void band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_m
 {
     float lim[AN_MAX_STRIPS];
     an_find_bone(a, 3.0f);
+    /* The band lies over the bone: it ends above the top of the cortex
+     * echo (where a band resting on the bone has its deep border), and its
+     * measurements relate to that top. */
+    memcpy(a->bone_row, a->bone_top, a->ns * sizeof(float));
     for (uint32_t s = 0; s < a->ns; s++)
         lim[s] = isnan(a->bone_row[s]) ? NAN : a->bone_row[s] - 0.15f / a->sp;
     an_find_band(a, min_depth_mm, max_thick_mm, top_max_mm, lim);

@@ -12,9 +12,38 @@
 
 #include <string.h>
 
+/* The top of a dark layer (fluid, cartilage) whose first row brighter
+ * than thr going up is rr - 1: a line's peak when a line caps it, else the
+ * step's edge, where the echo amplitude is halfway between the tissue above
+ * and the dark layer (the grey half level of a log-compressed step lies
+ * well inside the dark side). Returns a row; NAN when out of the image. */
+static float dark_top(const float *m, int h, float sp, int rr, float dr_db)
+{
+    if (rr < (int)(0.8f / sp) + 2 || rr >= h - (int)(0.5f / sp))
+        return NAN;
+    float up = an_mean(m, (uint32_t)h, (float)rr - 0.7f / sp, (float)rr - 0.25f / sp);
+    float dn = an_mean(m, (uint32_t)h, (float)rr + 0.1f / sp, (float)rr + 0.4f / sp);
+    int pk = rr - 1;
+    for (int r = rr - 1; r >= rr - (int)(0.3f / sp); r--)
+        if (m[r] > m[pk])
+            pk = r;
+    if (m[pk] > 1.4f * up && m[pk] >= m[pk - 1] && m[pk] >= m[pk + 1]) {
+        float a0 = m[pk - 1], a1 = m[pk], a2 = m[pk + 1], den = a0 - 2 * a1 + a2;
+        return (float)pk + (den < 0 ? fmaxf(-0.5f, fminf(0.5f, 0.5f * (a0 - a2) / den)) : 0.0f);
+    }
+    float mid = an_amp_mid(up, dn, dr_db);
+    int r2 = rr, lim = rr - (int)(0.6f / sp);
+    while (r2 > lim && m[r2 - 1] < mid)
+        r2--;
+    if (m[r2 - 1] >= mid && m[r2] < mid)
+        return (float)r2 - 1 + (m[r2 - 1] - mid) / (m[r2 - 1] - m[r2] + 1e-6f);
+    return (float)rr - 0.5f;
+}
+
 /* Talar cartilage on one strip (rows): from the cortex up through the dark
- * cartilage to the nearest bright line (chondrosynovial interface). */
-static float cartilage_rows(const float *m, int h, float sp, float bone)
+ * cartilage to its top (the chondrosynovial line or the step into the
+ * tissue over it). */
+static float cartilage_rows(const float *m, int h, float sp, float bone, float dr_db)
 {
     int b = (int)bone, lo = b - (int)(3.0f / sp), hi = b - (int)(0.15f / sp);
     if (lo < 2 || hi >= h - 1 || hi <= lo + 2)
@@ -27,11 +56,8 @@ static float cartilage_rows(const float *m, int h, float sp, float bone)
             dr = r;
         }
     for (int r = dr - 1; r > lo; r--)
-        if (m[r] >= m[r - 1] && m[r] >= m[r + 1] && m[r] - dark > 8.0f) {
-            float a0 = m[r - 1], a1 = m[r], a2 = m[r + 1], den = a0 - 2 * a1 + a2;
-            float pk = (float)r + (den < 0 ? 0.5f * (a0 - a2) / den : 0.0f);
-            return bone - pk;
-        }
+        if (m[r] - dark > 8.0f)
+            return bone - dark_top(m, h, sp, r + 1, dr_db);
     return NAN;
 }
 
@@ -114,14 +140,15 @@ void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r
         int lim = (int)(2.0f / sp);
         while (rr > lim && m[rr - 1] < thr)
             rr--;
-        D[s] = ((float)rr - 1 + (m[rr - 1] - thr) / (m[rr - 1] - m[rr] + 1e-6f)) * sp;
+        float top = dark_top(m, (int)h, sp, rr, p->dynamic_range_db);
+        D[s] = isnan(top) ? (float)rr * sp : top * sp;
     }
     /* Cartilage: on the dome away from the notch, where its line is seen. */
     float cv[AN_MAX_STRIPS];
     uint32_t nc = 0;
     for (uint32_t s = (uint32_t)notch + (uint32_t)(3.0f / strip_mm); s < ns; s++)
         if (!isnan(tal[s]) && a->bone_line[s]) {
-            float c = cartilage_rows(an_sm(a, s), (int)h, sp, tal[s]) * sp;
+            float c = cartilage_rows(an_sm(a, s), (int)h, sp, tal[s], p->dynamic_range_db) * sp;
             if (c > 0.2f && c < 3.0f)
                 cv[nc++] = c;
         }
@@ -144,13 +171,50 @@ void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r
         s_lo = 1;
     if (s_hi > (int)ns - 2)
         s_hi = (int)ns - 2;
+    float raw_floor[AN_MAX_STRIPS];
+    for (int s = 0; s < (int)ns; s++) {
+        raw_floor[s] = NAN;
+        if (s == notch)
+            continue;   /* the joint gap itself: no floor to measure from */
+        if (!isnan(tib[s]))
+            raw_floor[s] = tib[s] * sp;
+        else if (!isnan(tal[s]))
+            raw_floor[s] = tal[s] * sp - cart;
+    }
+    /* Gaps in the contour (the joint gap, missed strips) are bridged
+     * linearly; then the recess floor is the bony contour smoothed over
+     * 5 mm (5 points 1 mm apart), so the depth is measured from the line
+     * joining tibia and talus, not from the bottom of the joint gap or the
+     * tibial lip under it (the simulator's fluid height is defined over the
+     * same smoothed contour). */
+    float fill[AN_MAX_STRIPS];
+    int prev = -1;
+    for (int s = 0; s < (int)ns; s++) {
+        fill[s] = raw_floor[s];
+        if (isnan(raw_floor[s]))
+            continue;
+        if (prev >= 0 && s - prev > 1 && (float)(s - prev) * strip_mm <= 3.0f)
+            for (int k = prev + 1; k < s; k++)
+                fill[k] = raw_floor[prev] + (raw_floor[s] - raw_floor[prev]) *
+                                                (float)(k - prev) / (float)(s - prev);
+        prev = s;
+    }
     for (int s = 0; s < (int)ns; s++) {
         depth[s] = floor_mm[s] = NAN;
         if (isnan(D[s]))
             continue;
-        if (s == notch)
-            continue;   /* the joint gap itself: no floor to measure from */
-        floor_mm[s] = !isnan(tib[s]) ? tib[s] * sp : tal[s] * sp - cart;
+        float sum = 0;
+        int k = 0;
+        for (int d = -2; d <= 2; d++) {
+            float v = an_interp_strips(fill, ns, a, an_strip_x(a, (uint32_t)s) + (float)d);
+            if (!isnan(v)) {
+                sum += v;
+                k++;
+            }
+        }
+        if (k < 4)
+            continue;
+        floor_mm[s] = sum / (float)k;
         depth[s] = an_maxf(0.0f, floor_mm[s] - D[s]);
     }
     float best = 0;

@@ -29,13 +29,15 @@ struct tl_analyzer {
     /* Current frame. */
     uint32_t w, h, sw, ns, nr;     /* image size, strip width px, strips, rows */
     float sp;                      /* mm per pixel */
+    float dr_db;                   /* display dynamic range (grey 255 = dr_db) */
     float *prof;                   /* ns x h strip means, NAN where invalid */
     float *sm;                     /* ns x h, vertically smoothed (edges) */
     float *tmp;                    /* h */
     double *cum;                   /* h + 1 prefix sums */
     /* Per strip. */
-    float bone_row[AN_MAX_STRIPS];     /* NAN: no bone in this strip */
+    float bone_row[AN_MAX_STRIPS];     /* cortex surface; NAN: no bone in this strip */
     float bone2_row[AN_MAX_STRIPS];
+    float bone_top[AN_MAX_STRIPS];     /* top of the cortex echo (grey half level) */
     bool bone_line[AN_MAX_STRIPS];     /* a cortex line (not just a shadow edge) */
     float sup_row[AN_MAX_STRIPS];      /* band borders (raw, per strip) */
     float deep_row[AN_MAX_STRIPS];
@@ -66,6 +68,16 @@ static inline float an_strip_x(const tl_analyzer *a, uint32_t s)
 
 static inline float *an_prof(tl_analyzer *a, uint32_t s) { return a->prof + (size_t)s * a->h; }
 static inline float *an_sm(tl_analyzer *a, uint32_t s) { return a->sm + (size_t)s * a->h; }
+
+/* The grey level of a step's edge between grey levels g1 and g2 of an image
+ * log-compressed over dr_db (255 grey = dr_db): where the echo amplitude is
+ * halfway between the two sides. */
+static inline float an_amp_mid(float g1, float g2, float dr_db)
+{
+    const float k = dr_db / 255.0f / 20.0f * 2.302585f;   /* grey -> ln amplitude */
+    float lo = an_minf(g1, g2), hi = an_maxf(g1, g2);
+    return hi + logf(0.5f * (1.0f + expf((lo - hi) * k))) / k;
+}
 
 /* an_profile.c */
 tl_status an_prepare(tl_analyzer *a, const tl_bmode *img);

@@ -208,7 +208,7 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
         }
     }
     for (uint32_t s = 0; s < ns; s++) {
-        a->bone_row[s] = a->bone2_row[s] = NAN;
+        a->bone_row[s] = a->bone2_row[s] = a->bone_top[s] = NAN;
         a->bone_line[s] = false;
         a->sup_row[s] = a->deep_row[s] = a->sup_fit[s] = a->deep_fit[s] = NAN;
         a->band_level[s] = NAN;
@@ -247,6 +247,47 @@ float an_median_rows(const float *p, uint32_t h, float r0, float r1, float *scra
     return an_percentile_f(scratch, n, 50);
 }
 
+/* Sub-row position of the maximum at pk (parabola through 3 rows). */
+static float peak_row(const float *m, int h, int pk)
+{
+    if (pk < 1 || pk >= h - 1)
+        return (float)pk;
+    float a = m[pk - 1], b = m[pk], c = m[pk + 1], den = a - 2 * b + c;
+    float off = den < 0 ? 0.5f * (a - c) / den : 0.0f;
+    return (float)pk + fmaxf(-0.5f, fminf(0.5f, off));
+}
+
+/* The cortex surface over the bright line peaking at pk, with tissue of
+ * grey `above` over it. A thin line is an interface's echo, which (a
+ * symmetric pulse) peaks at the interface: the surface is the peak. A
+ * thicker bright layer is a step up: its surface is the rising edge where
+ * the amplitude is halfway between the two sides (the grey half level of a
+ * log-compressed step lies well inside the dark side). */
+static float cortex_surface(const tl_analyzer *a, const float *m, int pk, float above)
+{
+    const int h = (int)a->h;
+    float mid = an_amp_mid(m[pk], isnan(above) ? 0.0f : above, a->dr_db);
+    float rise = (float)pk;
+    for (int r = pk; r > 0 && r > pk - (int)(1.0f / a->sp); r--)
+        if (m[r - 1] < mid) {
+            rise = (float)(r - 1) + (mid - m[r - 1]) / (m[r] - m[r - 1] + 1e-6f);
+            break;
+        }
+    float peak = peak_row(m, h, pk);
+    return peak - rise <= 0.25f / a->sp ? peak : rise;
+}
+
+/* The grey half level on the rising side of the cortex line: the top of
+ * the bright echo, which the band searches stop above (an_anatomy.c). */
+static float cortex_top(const tl_analyzer *a, const float *m, int pk, float above)
+{
+    float half = 0.5f * (m[pk] + (isnan(above) ? 0.0f : above));
+    for (int r = pk; r > 0 && r > pk - (int)(1.0f / a->sp); r--)
+        if (m[r - 1] < half)
+            return (float)(r - 1) + (half - m[r - 1]) / (m[r] - m[r - 1] + 1e-6f);
+    return (float)pk;
+}
+
 /* Fallback for images whose bone casts no clean shadow (real scanners fill
  * it with reverberation and side lobes): a very bright ridge with much
  * darker tissue under it. */
@@ -261,7 +302,7 @@ static void bright_ridge_bone(tl_analyzer *a, int r0, float tissue)
                 a->tmp[n++] = an_sm(a, s)[r];
     float p995 = an_percentile_f(a->tmp, n, 99.5f);
     float bright = fmaxf(fmaxf(0.75f * p995, 2.5f * tissue), 120.0f);
-    int d0 = (int)(1.0f / sp), d1 = (int)(4.0f / sp), up = (int)(1.0f / sp);
+    int d0 = (int)(1.0f / sp), d1 = (int)(4.0f / sp);
     for (uint32_t s = 0; s < a->ns; s++) {
         const float *m = an_sm(a, s);
         float best = 0;
@@ -279,17 +320,25 @@ static void bright_ridge_bone(tl_analyzer *a, int r0, float tissue)
         }
         if (br < 0 || best <= 0)
             continue;
-        float above = an_mean(m, h, (float)(br - up), (float)(br - up / 3));
-        float half = 0.5f * (m[br] + (isnan(above) ? 0.0f : above));
-        float row = (float)br;
-        for (int r = br; r > r0; r--)
-            if (m[r - 1] < half) {
-                row = (float)(r - 1) + (half - m[r - 1]) / (m[r] - m[r - 1] + 1e-6f);
-                break;
-            }
-        a->bone_row[s] = row;
+        float above = an_mean(m, h, (float)br - 1.0f / sp, (float)br - 0.35f / sp);
+        a->bone_row[s] = cortex_surface(a, m, br, above);
+        a->bone_top[s] = cortex_top(a, m, br, above);
         a->bone_line[s] = true;
     }
+}
+
+/* Maximum of v over rows [r0, r1), with bm the maxima of blocks of blk rows. */
+static float line_max(const float *v, const float *bm, int blk, int r0, int r1)
+{
+    float mx = -INFINITY;
+    int r = r0;
+    for (; r < r1 && r % blk; r++)
+        mx = an_maxf(mx, v[r]);
+    for (; r + blk <= r1; r += blk)
+        mx = an_maxf(mx, bm[r / blk]);
+    for (; r < r1; r++)
+        mx = an_maxf(mx, v[r]);
+    return mx;
 }
 
 /* Bone: the onset of an acoustic shadow (echoes fall to the noise floor and
@@ -312,30 +361,70 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
     float dark = fmaxf(6.0f, 0.15f * tissue);
     int r0 = (int)(min_depth_mm / sp), step = (int)fmaxf(1.0f, 0.1f / sp);
     int run = (int)(4.0f / sp), up1 = (int)(1.5f / sp), up0 = (int)(0.3f / sp);
-    float *sufmax = a->tmp;   /* tissue percentile no longer needed */
+    float *lin = a->tmp;   /* tissue percentile no longer needed */
+    const int l0 = (int)(0.4f / sp) + 1, l1 = l0 + (int)(2.0f / sp), l3 = (int)(0.25f / sp) + 1;
+    int blk = (int)(0.5f / sp) + 1;
+    while ((int)h / blk + 1 > 1024)
+        blk++;
+    float bmax[1024], bsuf[1024];
+    const int wline = (int)(8.0f / sp);
     for (uint32_t s = 0; s < ns; s++) {
         const float *m = an_sm(a, s), *p = an_prof(a, s);
         int found = -1;
-        /* suffix sums and maxima: "dark from here to the bottom, no line" */
+        /* Suffix sums ("dark from here to the bottom") and line strength:
+         * a 0.25 mm mean brighter than the 2 mm under it (the noise floor,
+         * rising with depth, is not a line), with its maxima per block. */
         a->cum[h] = 0;
-        float mx = 0;
-        for (int r = (int)h - 1; r >= 0; r--) {
+        for (int r = (int)h - 1; r >= 0; r--)
             a->cum[r] = a->cum[r + 1] + (isnan(p[r]) ? 0.0 : p[r]);
-            mx = an_maxf(mx, m[r]);   /* NAN compares false: skipped */
-            sufmax[r] = mx;
+        for (int r = 0; r < (int)h; r++) {
+            int b0 = r + l0 < (int)h ? r + l0 : (int)h - 1, b1 = r + l1 < (int)h ? r + l1 : (int)h;
+            int t1 = r + l3 < (int)h ? r + l3 : (int)h;
+            float below = b1 > b0 ? (float)((a->cum[b0] - a->cum[b1]) / (b1 - b0)) : 0.0f;
+            lin[r] = (float)((a->cum[r] - a->cum[t1]) / (t1 - r)) - below;
+            if (r % blk == 0)
+                bmax[r / blk] = lin[r];
+            else
+                bmax[r / blk] = an_maxf(bmax[r / blk], lin[r]);
         }
+        const int nblk = ((int)h + blk - 1) / blk;
+        /* the noise floor: the mean over the deepest 2 mm */
+        int nf0 = (int)h - (int)(2.0f / sp) > 0 ? (int)h - (int)(2.0f / sp) : 0;
+        float nfloor = (float)(a->cum[nf0] / (double)((int)h - nf0));
+        for (int b = nblk - 1; b >= 0; b--)
+            bsuf[b] = b + 1 < nblk ? an_maxf(bmax[b], bsuf[b + 1]) : bmax[b];
         for (int r = r0; r + 4 < (int)h; r += step) {
             int q = r + up0;
             if ((int)h - q < (int)(1.5f / sp))
                 break;     /* too close to the bottom to tell a shadow */
             float sh = (float)(a->cum[q] / (double)((int)h - q));
-            if (!(sh < dark))
+            /* The noise floor rises with depth (TGC): a shadow is dark over
+             * its first 4 mm and stays darkish, not necessarily dark, to
+             * the bottom. */
+            int q4 = q + run < (int)h ? q + run : (int)h;
+            float sh4 = (float)((a->cum[q] - a->cum[q4]) / (double)(q4 - q));
+            if (!(sh < dark || (sh4 < dark && sh < 2.5f * dark)))
                 continue;
             float above = an_mean(p, h, (float)(r - up1), (float)(r - up0));
-            if (!(above > 2.5f * dark))
+            /* tissue above, or a bright cortex line right above (bone under
+             * fluid: effusion, bursa) */
+            float line = 0;
+            for (int k = r - up1 / 2; k <= r; k++)
+                if (k >= 0)
+                    line = an_maxf(line, m[k]);
+            if (!(above > 2.5f * dark || line > an_maxf(4.0f * dark, 0.8f * tissue)))
                 continue;
-            /* a bright line below means fluid or cartilage over bone, not a shadow */
-            if (sufmax[q] > 0.8f * tissue && sufmax[q] > 3.0f * dark)
+            /* a bright line within 8 mm below means fluid or cartilage over
+             * bone (an effusion is at most ~6 mm deep), not a shadow */
+            float lmax = line_max(lin, bmax, blk, q, q + wline < (int)h ? q + wline : (int)h);
+            if (lmax > 0.8f * tissue && lmax > 3.0f * dark)
+                continue;
+            /* deeper, only a line well above the noise floor's spikes */
+            int qb = (q + blk - 1) / blk;
+            float lfar = line_max(lin, bmax, blk, q, qb * blk < (int)h ? qb * blk : (int)h);
+            if (qb < nblk)
+                lfar = an_maxf(lfar, bsuf[qb]);
+            if (lfar > 0.8f * tissue && lfar > 3.0f * dark && lfar > 4.0f * nfloor)
                 continue;
             found = r;
             break;
@@ -354,13 +443,8 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
         float row;
         if (m[pk] > 1.6f * above && m[pk] > 2.0f * dark) {
             a->bone_line[s] = true;
-            float half = 0.5f * (m[pk] + above);
-            row = (float)pk;
-            for (int r = pk; r > lo; r--)
-                if (m[r - 1] < half) {
-                    row = (float)(r - 1) + (half - m[r - 1]) / (m[r] - m[r - 1] + 1e-6f);
-                    break;
-                }
+            row = cortex_surface(a, m, pk, above);
+            a->bone_top[s] = cortex_top(a, m, pk, above);
         } else {
             float half = 0.5f * (above + an_mean(p, h, (float)found + up0, (float)found + run));
             row = (float)found;
@@ -369,6 +453,7 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
                     row = (float)r + (m[r] - half) / (m[r] - m[r + 1] + 1e-6f);
                     break;
                 }
+            a->bone_top[s] = row;
         }
         a->bone_row[s] = row;
     }
@@ -400,6 +485,9 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
             a->tmp[s] = a->bone_row[s];
     }
     memcpy(a->bone_row, a->tmp, ns * sizeof(float));
+    for (uint32_t s = 0; s < ns; s++)
+        if (isnan(a->bone_row[s]))
+            a->bone_top[s] = NAN;
 }
 
 /* Running median then running mean across strips, NAN-aware. */

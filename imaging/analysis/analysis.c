@@ -109,6 +109,7 @@ tl_status tl_analyze(tl_analyzer *a, const tl_bmode *img, const tl_analysis_para
     tl_status st = an_prepare(a, img);
     if (st != TL_OK)
         return st;
+    a->dr_db = q.dynamic_range_db;
     switch (p->anatomy) {
     case TL_AN_PLANTAR_FASCIA:
         an_plantar(a, &q, out);
