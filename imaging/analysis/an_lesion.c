@@ -36,17 +36,21 @@ int an_label_regions(tl_analyzer *a, int16_t *lab, an_region *reg, int max_reg,
                      uint32_t min_cells, const float *res, const float *z)
 {
     const uint32_t ns = a->ns, nc = a->cell_rows;
-    int nreg = 0;
+    int nreg = 0, ncomp = 0;
     for (uint32_t s = 0; s < ns; s++)
         for (uint32_t c = 0; c < nc; c++) {
             size_t i = (size_t)s * nc + c;
             if (lab[i] != 1)
                 continue;
-            int id = nreg + 3;
-            an_region R = { 0, s, s, c, c, 0, 0, 0, 0, INFINITY };
+            /* every component gets its own label (rejected ones keep it:
+             * no second pass over the map to undo them) */
+            if (ncomp + 3 > INT16_MAX)
+                return nreg;
+            int16_t id = (int16_t)(3 + ncomp++);
+            an_region R = { 0, s, s, c, c, 0, 0, 0, 0, INFINITY, id };
             int32_t top = 0;
             a->stack[top++] = (int32_t)i;
-            lab[i] = (int16_t)id;
+            lab[i] = id;
             while (top) {
                 int32_t j = a->stack[--top];
                 uint32_t js = (uint32_t)j / nc, jc = (uint32_t)j % nc;
@@ -65,18 +69,14 @@ int an_label_regions(tl_analyzer *a, int16_t *lab, an_region *reg, int max_reg,
                                         jc + 1 < nc ? j + 1 : -1 };
                 for (int k = 0; k < 4; k++)
                     if (nb[k] >= 0 && nb[k] < (int32_t)(ns * nc) && lab[nb[k]] == 1) {
-                        lab[nb[k]] = (int16_t)id;
+                        lab[nb[k]] = id;
                         a->stack[top++] = nb[k];
                     }
             }
             /* with a z map, only significant regions are kept (a frame can
              * have more faint candidates than there are slots) */
-            if (R.n >= min_cells && (!z || R.zmin < 0) && nreg < max_reg && nreg < 30000)
+            if (R.n >= min_cells && (!z || R.zmin < 0) && nreg < max_reg)
                 reg[nreg++] = R;
-            else
-                for (uint32_t t = 0; t < ns * nc; t++)
-                    if (lab[t] == id)
-                        lab[t] = 2;
         }
     return nreg;
 }
@@ -272,7 +272,7 @@ static bool half_max_extent(const tl_analyzer *a, const int16_t *lab, int16_t id
                 peak = an_minf(peak, b3[(size_t)s * nc + c]);
     if (!(peak < 0))
         return false;
-    an_region Q = { 0, R->s1, R->s0, R->c1, R->c0, 0, 0, 0, 0, INFINITY };
+    an_region Q = { 0, R->s1, R->s0, R->c1, R->c0, 0, 0, 0, 0, INFINITY, id };
     for (uint32_t s = R->s0; s <= R->s1; s++)
         for (uint32_t c = R->c0; c <= R->c1; c++) {
             size_t i = (size_t)s * nc + c;
@@ -581,7 +581,7 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
          * than the lesion: its extent is where the smoothed residual is
          * below half its own deepest value (half maximum). */
         float zmin = R->zmin;
-        if (!half_max_extent(a, lab, (int16_t)(k + 3), clean, res, R))
+        if (!half_max_extent(a, lab, R->id, clean, res, R))
             continue;
         R->zmin = zmin;
         float contrast = (float)(R->sum / R->n - med) * db;

@@ -12,11 +12,12 @@ typedef struct {
     double sum;                /* sum of the cells' residuals (grey) */
     double raw;                /* sum of the cells' own levels */
     float zmin;                /* most significant (lowest) window z inside */
+    int16_t id;                /* its label in the map */
 } an_region;
 
 /* Label the 4-connected components of cells marked 1 in lab (0 outside,
- * 2 inside but normal); components of at least min_cells get labels >= 3
- * and an entry in reg (up to max_reg), smaller ones go back to 2. res: the
+ * 2 inside but normal); every component gets a label >= 3, those of at
+ * least min_cells also an entry in reg (up to max_reg). res: the
  * per-cell residual summed into an_region.sum; z (may be NULL): per-cell z
  * whose minimum goes to an_region.zmin, and then only regions with a
  * negative zmin (significant) are kept. Returns the number of regions. */
