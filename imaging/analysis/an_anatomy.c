@@ -247,6 +247,8 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
 void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     /* the first structure under the skin and a thin subcutaneous layer */
+    /* (no bone prior: the deep Kager/muscle boundary passes for bone too
+     * often in midportion views) */
     band_over_bone(a, 1.8f, 12.0f, 8.0f, 0.0f);
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);

@@ -242,7 +242,7 @@ static void refine_borders(tl_analyzer *a, const int *top, const int *deep)
 /* Strips where the band rests on the bone: bone whose surface runs within
  * ~24 deg of horizontal over +/-1 mm (the inferior calcaneus under the
  * fascia's origin, not its steep anterior or posterior slopes). */
-static int on_bone_strips(const tl_analyzer *a, const float *limit_row, bool *flat)
+static int on_bone_strips(const tl_analyzer *a, const float *limit_row, float max_row, bool *flat)
 {
     int span = (int)lroundf(1.0f / (a->sp * (float)a->sw)), n = 0;
     if (span < 1)
@@ -254,7 +254,7 @@ static int on_bone_strips(const tl_analyzer *a, const float *limit_row, bool *fl
             isnan(limit_row[s1]))
             continue;
         float slope = (limit_row[s1] - limit_row[s0]) / (float)(2 * span * (int)a->sw);
-        flat[s] = fabsf(slope) < 0.45f;
+        flat[s] = fabsf(slope) < 0.45f && limit_row[s] < max_row;
         n += flat[s];
     }
     return n;
@@ -267,13 +267,15 @@ static int on_bone_strips(const tl_analyzer *a, const float *limit_row, bool *fl
  * fat pad's septa or on muscle), search again anchored to the bone: the
  * deep border over the flat bone first, then its continuation either side
  * within a cone (it runs on smoothly), then the superficial border above. */
-static void band_on_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm,
+static void band_on_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
                          const float *limit_row, float on_bone_mm)
 {
+    /* bone deeper than the deepest band could reach is not its bed */
+    const float max_row = top_max_mm > 0 ? (top_max_mm + max_thick_mm + 1.5f) / a->sp : INFINITY;
     const float sp = a->sp;
     const int nr = a->band_nr, q = (int)a->band_q, ns = (int)a->ns;
     bool flat[AN_MAX_STRIPS];
-    if ((float)on_bone_strips(a, limit_row, flat) * (float)a->sw * sp < 2.0f)
+    if ((float)on_bone_strips(a, limit_row, max_row, flat) * (float)a->sw * sp < 2.0f)
         return;
     int nf = 0, ok = 0;
     for (int s = 0; s < ns; s++) {
@@ -369,5 +371,5 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float 
     a->band_strength = fminf(m1, msec);
     refine_borders(a, top, deep);
     if (on_bone_mm > 0 && limit_row)
-        band_on_bone(a, min_depth_mm, max_thick_mm, limit_row, on_bone_mm);
+        band_on_bone(a, min_depth_mm, max_thick_mm, top_max_mm, limit_row, on_bone_mm);
 }
