@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 void *scratch_get(scratch *s, size_t bytes)
@@ -66,7 +67,8 @@ void tl_needle_detector_destroy(tl_needle_detector *d)
 {
     if (!d)
         return;
-    scratch *all[] = { &d->work, &d->wvalid, &d->resid, &d->acc, &d->cand, &d->prof };
+    scratch *all[] = { &d->work, &d->wvalid, &d->resid, &d->acc, &d->cand, &d->prof,
+                       &d->bg, &d->diff };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]->p);
     free(d);
@@ -248,172 +250,50 @@ static tl_status local_residual(tl_needle_detector *d, int r, float *sigma)
     return TL_OK;
 }
 
-typedef struct {
-    float amin, amax;      /* searched |angle| range, degrees */
-    int na, nr, r0;        /* angle bins over [-amax, amax], rho bins, rho of bin 0 */
-    float cx, cz;          /* rho origin (work pixels) */
-    float sin_t[512], cos_t[512];
-    uint8_t allowed[512];
-} hough_grid;
-
-static void grid_setup(const tl_needle_params *p, const tl_needle_guide *guide,
-                       uint32_t ww, uint32_t wh, hough_grid *g)
-{
-    g->amin = p->min_angle_deg;
-    g->amax = p->max_angle_deg;
-    g->na = (int)(2.0f * g->amax / HOUGH_STEP_DEG) + 1;
-    if (g->na > 512)
-        g->na = 512;
-    g->cx = 0.5f * (float)ww;
-    g->cz = 0.5f * (float)wh;
-    g->r0 = (int)ceilf(sqrtf(g->cx * g->cx + g->cz * g->cz)) + 2;
-    g->nr = 2 * g->r0 + 1;
-    for (int k = 0; k < g->na; k++) {
-        float a = -g->amax + (float)k * HOUGH_STEP_DEG;
-        g->sin_t[k] = (float)sin(a * TL_DEG);
-        g->cos_t[k] = (float)cos(a * TL_DEG);
-        float aa = fabsf(a);
-        bool ok = aa >= g->amin && aa <= g->amax;
-        if (p->side > 0 && a < 0.0f)
-            ok = false;
-        if (p->side < 0 && a > 0.0f)
-            ok = false;
-        if (guide && fabsf(a - guide->angle_deg) > fmaxf(guide->tol_deg, 2.0f) + 1.0f)
-            ok = false;
-        g->allowed[k] = ok;
-    }
-}
-
-/* Accumulate orientation-restricted votes. */
-static void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
-                 float dark, int shadow_off)
-{
-    uint32_t ww = d->ww, wh = d->wh;
-    const float *w = d->work.p;
-    const float *res = d->resid.p;
-    const uint8_t *wv = d->wvalid.p;
-    const float k_thr = 2.0f;
-    for (uint32_t j = 3; j + 3 < wh; j++) {
-        for (uint32_t i = 3; i + 3 < ww; i++) {
-            size_t k = (size_t)j * ww + i;
-            float z = res[k] / sigma;
-            if (z < k_thr || !wv[k])
-                continue;
-            /* Bone cortex: bright with an acoustic shadow beneath. A needle
-             * is too thin to cast one. (local mean = w - res) */
-            if (j + (uint32_t)(shadow_off + 2) < wh) {
-                size_t kb = k + (size_t)shadow_off * ww;
-                float below = (w[kb - ww] + w[kb] + w[kb + ww] + w[kb + 2 * ww]) * 0.25f;
-                float local = w[k] - res[k];
-                if (below - dark < 0.35f * (local - dark))
-                    continue;
-            }
-            /* Structure tensor over 5 x 5 (central differences). */
-            float jxx = 0.0f, jxz = 0.0f, jzz = 0.0f;
-            for (int dz = -2; dz <= 2; dz++) {
-                const float *row = w + (size_t)((int)j + dz) * ww;
-                for (int dx = -2; dx <= 2; dx++) {
-                    int x = (int)i + dx;
-                    float gx = row[x + 1] - row[x - 1];
-                    float gz = row[x + (int)ww] - row[x - (int)ww];
-                    jxx += gx * gx;
-                    jxz += gx * gz;
-                    jzz += gz * gz;
-                }
-            }
-            float tr = jxx + jzz;
-            if (tr <= 0.0f)
-                continue;
-            float coh = sqrtf((jxx - jzz) * (jxx - jzz) + 4.0f * jxz * jxz) / tr;
-            if (coh < 0.25f)
-                continue;
-            /* Gradient direction; the line runs perpendicular to it. */
-            float phi = 0.5f * atan2f(2.0f * jxz, jxx - jzz);
-            float a = (float)((phi + 0.5 * M_PI) / TL_DEG);
-            if (a >= 90.0f)
-                a -= 180.0f;
-            if (a < -90.0f)
-                a += 180.0f;
-            int k0 = (int)ceilf((a - HOUGH_VOTE_TOL_DEG + g->amax) / HOUGH_STEP_DEG);
-            int k1 = (int)floorf((a + HOUGH_VOTE_TOL_DEG + g->amax) / HOUGH_STEP_DEG);
-            if (k0 < 0)
-                k0 = 0;
-            if (k1 >= g->na)
-                k1 = g->na - 1;
-            float wgt = fminf(z - k_thr, 4.0f) + 0.5f;
-            wgt *= coh;
-            float x = (float)i - g->cx, zz = (float)j - g->cz;
-            for (int kk = k0; kk <= k1; kk++) {
-                if (!g->allowed[kk])
-                    continue;
-                float rho = -x * g->sin_t[kk] + zz * g->cos_t[kk];
-                int ri = (int)lrintf(rho) + g->r0;
-                acc[(size_t)kk * (size_t)g->nr + (size_t)ri] += wgt;
-            }
-        }
-    }
-}
-
-/* Up to `max` local maxima of the accumulator, strongest first. */
-static int find_peaks(const float *acc, const hough_grid *g, float work_mm,
-                      const tl_needle_guide *guide, float img_w_mm, float img_h_mm,
-                      int max, int *pk, int *pr, float *pv)
-{
-    enum { KEEP = MAX_PEAKS };
-    int bk[KEEP], br[KEEP];
-    float bv[KEEP];
-    int nb = 0;
-    for (int k = 1; k + 1 < g->na; k++) {
-        if (!g->allowed[k])
-            continue;
-        const float *row = acc + (size_t)k * (size_t)g->nr;
-        for (int r = 1; r + 1 < g->nr; r++) {
-            float v = row[r];
-            if (v <= 0.0f || (nb == KEEP && v <= bv[KEEP - 1]))
-                continue;
-            if (v < row[r - 1] || v < row[r + 1] || v < row[r - g->nr] || v < row[r + g->nr] ||
-                v < row[r - g->nr - 1] || v < row[r - g->nr + 1] || v < row[r + g->nr - 1] ||
-                v < row[r + g->nr + 1])
-                continue;
-            if (guide) {
-                /* Only lines near the guide: compare the line's x at z = mid-depth. */
-                float a = (-g->amax + (float)k * HOUGH_STEP_DEG) * (float)TL_DEG;
-                float rho_mm = (float)(r - g->r0) * work_mm;
-                float cxm = g->cx * work_mm, czm = g->cz * work_mm;
-                float px = cxm - rho_mm * sinf(a), pz = czm + rho_mm * cosf(a);
-                float ga = guide->angle_deg * (float)TL_DEG;
-                /* perpendicular distance of (px,pz) from the guide line */
-                float dist = fabsf(-(px - guide->offset_mm) * sinf(ga) + pz * cosf(ga));
-                (void)img_w_mm;
-                (void)img_h_mm;
-                if (dist > fmaxf(guide->tol_mm, 0.5f) + 1.5f)
-                    continue;
-            }
-            int pos = nb < KEEP ? nb++ : KEEP - 1;
-            while (pos > 0 && bv[pos - 1] < v) {
-                bv[pos] = bv[pos - 1];
-                bk[pos] = bk[pos - 1];
-                br[pos] = br[pos - 1];
-                pos--;
-            }
-            bv[pos] = v;
-            bk[pos] = k;
-            br[pos] = r;
-        }
-    }
-    int n = nb < max ? nb : max;
-    (void)work_mm;
-    for (int i = 0; i < n; i++) {
-        pk[i] = bk[i];
-        pr[i] = br[i];
-        pv[i] = bv[i];
-    }
-    return n;
-}
-
 static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
                            const tl_needle_guide *guide, float dx, float dz,
                            tl_needle_detection *out);
+
+/* With time. A candidate found by the search must have changed -- along
+ * its shaft, or at its deep end (a needle present from the start shows
+ * only its advance); a static septum, cortex or fascia line does not. A
+ * candidate that changed strongly may stand on the time cue and its
+ * position alone (a steep shaft is faint and dotted: it fails the
+ * brightness and straightness tests of a single image, not this one). The
+ * tracked line (is_hint) is not asked to have changed: it may have
+ * stopped at its target. Levels in the difference's robust sigmas. */
+#define NOVELTY_MIN 1.6f    /* needle-free frames: candidates reach ~1.9 */
+#define NOVELTY_FULL 2.6f
+#define NOVELTY_ALONE 2.5f  /* from here the time cue can stand in ... */
+#define NOVELTY_ALONE_FULL 4.0f /* ... fully from here */
+static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
+                          bool is_hint, float geo, tl_needle_detection *det)
+{
+    if (!d->temporal || det->length_mm <= 0.0f)
+        return 0.0f;
+    float all, tail, twin;
+    double sp = img->spacing_mm;
+    temporal_novelty(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
+                     det->tip_z_mm / sp, work_mm, 3.0f, &all, &tail, &twin);
+    float nov = fmaxf(all, tail);
+    /* anatomy that moved, not a needle that came: discount by its twin */
+    nov += 2.0f * twin;
+    float s_new = is_hint ? 1.0f
+                          : clampf((nov - NOVELTY_MIN) / (NOVELTY_FULL - NOVELTY_MIN), 0.0f, 1.0f);
+    /* standing on time alone asks the whole shaft to be new, not its end */
+    float s_alone = clampf((all + 2.0f * twin - NOVELTY_ALONE) / (NOVELTY_ALONE_FULL - NOVELTY_ALONE),
+                           0.0f, 1.0f);
+    float c_static = det->confidence * s_new, c_time = geo * s_alone;
+    if (c_time > c_static) {
+        det->confidence = c_time;
+        det->reason = "ok";
+    } else {
+        det->confidence = c_static;
+        if (s_new < 0.5f && det->reason && strcmp(det->reason, "ok") == 0)
+            det->reason = "static line (no change over time)";
+    }
+    return nov;
+}
 
 tl_status tl_needle_detector_hint(tl_needle_detector *d, bool on, float tip_x_mm,
                                   float tip_z_mm, float angle_deg)
@@ -485,6 +365,8 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     float sigma = 1.0f;
     if ((s = local_residual(d, r, &sigma)) != TL_OK)
         return s;
+    if ((s = temporal_begin(d, sigma)) != TL_OK)
+        return s;
 
     hough_grid g;
     grid_setup(&d->p, guide, d->ww, d->wh, &g);
@@ -539,6 +421,8 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     best.reason = "no candidate line";
     bool have = false;
     double f = (double)d->factor;
+    float nov_best = 0.0f;
+    needle_line nov_line = { 0 };
     for (int i = 0; i < np; i++) {
         double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
         double rho = (double)(pr[i] - g.r0);
@@ -546,11 +430,16 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
         needle_line cand = { .px = (wx + 0.5) * f - 0.5, .pz = (wz + 0.5) * f - 0.5,
                              .a = a, .votes = pv[i] };
         tl_needle_detection det;
-        needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
+        float geo;
+        needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
+        float nov = novelty_gate(d, img, work_mm, false, geo, &det);
+        if (nov >= NOVELTY_FULL && nov > nov_best && det.length_mm >= 2.0f) {
+            nov_best = nov;
+            nov_line = (needle_line){ .px = det.tip_x_mm / img->spacing_mm,
+                                      .pz = det.tip_z_mm / img->spacing_mm,
+                                      .a = det.angle_deg * TL_DEG };
+        }
         if (!have || det.confidence > best.confidence) {
-            /* A reverberation copy lies parallel and deeper than the shaft:
-             * between two parallel, overlapping candidates keep the
-             * shallower unless it is clearly weaker. */
             best = det;
             have = true;
         }
@@ -561,7 +450,9 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
                              .pz = (d->hint_z - dz) / img->spacing_mm,
                              .a = d->hint_a * TL_DEG, .votes = 0.0f };
         tl_needle_detection det;
-        needle_refine(&d->p, img, &st, &cand, &d->prof, &det);
+        float geo;
+        needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
+        novelty_gate(d, img, work_mm, true, geo, &det);
         if (!have || det.confidence > best.confidence) {
             best = det;
             have = true;
@@ -571,5 +462,19 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     out->found = have && best.confidence >= d->p.min_confidence && best.length_mm > 0.0f;
     if (have && !out->found && best.reason && strcmp(best.reason, "ok") == 0)
         out->reason = "low confidence";
+    /* the background learns everything but the needle */
+    needle_line keep[3];
+    int nk = 0;
+    if (nov_best > 0.0f) /* something new, maybe a needle not yet confirmed */
+        keep[nk++] = nov_line;
+    if (d->hint_on)
+        keep[nk++] = (needle_line){ .px = (d->hint_x - dx) / img->spacing_mm,
+                                    .pz = (d->hint_z - dz) / img->spacing_mm,
+                                    .a = d->hint_a * TL_DEG };
+    if (out->found)
+        keep[nk++] = (needle_line){ .px = out->tip_x_mm / img->spacing_mm,
+                                    .pz = out->tip_z_mm / img->spacing_mm,
+                                    .a = out->angle_deg * TL_DEG };
+    temporal_end(d, keep, nk, work_mm);
     return TL_OK;
 }

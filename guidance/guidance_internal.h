@@ -40,6 +40,13 @@ struct tl_needle_detector {
     int factor;
     bool hint_on;                  /* trace this line too (from the tracker) */
     float hint_x, hint_z, hint_a;  /* tip (mm, image) and angle (deg) */
+    /* time (temporal.c): background of the work image, this frame's
+     * difference against it and its spread */
+    scratch bg, diff;
+    uint32_t bg_w, bg_h, bg_n;
+    int bg_f;
+    bool temporal;                 /* the difference is usable this frame */
+    float diff_sigma, motion_ratio;
 };
 
 /* Image statistics of the full-resolution scanned area. */
@@ -53,7 +60,12 @@ typedef struct {
  * echo and its tip, and score it. Fills `out` (found is decided by the
  * caller from confidence). prof: scratch for per-step profiles. */
 void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_stats *st,
-                   const needle_line *cand, scratch *prof, tl_needle_detection *out);
+                   const needle_line *cand, scratch *prof, tl_needle_detection *out,
+                   float *geo_conf);
+/* geo_conf: the part of the confidence that is about where the shaft is
+ * (long enough, from the image edge, no bone shadow beneath, needle
+ * angle), without the brightness and shape tests a faint, dotted steep
+ * shaft fails; the time cue (detect.c) may stand in for those. */
 
 /* Quick score of a Hough peak (line through work pixel (wx, wz) at angle a,
  * radians) on the work image: how needle-like it looks (screen.c). */
@@ -62,6 +74,33 @@ float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double
 /* Crop of a black canvas around the scanned area (no valid mask given). */
 void needle_content_box(const tl_bmode *img, uint32_t *c0, uint32_t *c1, uint32_t *r0,
                         uint32_t *r1);
+
+typedef struct {
+    float amin, amax;      /* searched |angle| range, degrees */
+    int na, nr, r0;        /* angle bins over [-amax, amax], rho bins, rho of bin 0 */
+    float cx, cz;          /* rho origin (work pixels) */
+    float sin_t[512], cos_t[512];
+    uint8_t allowed[512];
+} hough_grid;
+
+/* hough.c */
+void grid_setup(const tl_needle_params *p, const tl_needle_guide *guide, uint32_t ww,
+                uint32_t wh, hough_grid *g);
+void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma, float dark,
+          int shadow_off);
+int find_peaks(const float *acc, const hough_grid *g, float work_mm, const tl_needle_guide *guide,
+               float img_w_mm, float img_h_mm, int max, int *pk, int *pr, float *pv);
+
+/* temporal.c */
+void temporal_reset(tl_needle_detector *d);
+/* After build_work + local_residual: difference against the background
+ * (d->diff), its spread; d->temporal says whether it is usable. */
+tl_status temporal_begin(tl_needle_detector *d, float resid_sigma);
+/* Update the background, except within 1 mm of the kept lines (the
+ * tracked and the detected needle). */
+void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm);
+void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
+                      float work_mm, float tail_mm, float *all, float *tail, float *twin);
 
 static inline float median_inplace(float *v, size_t n)
 {

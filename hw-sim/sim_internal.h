@@ -143,6 +143,7 @@ typedef struct {
     float len;                   /* shaft length from the entry to the tip */
     float angle_deg, gauge, diameter_mm;
     float out_of_plane_mm, visibility, elev;
+    float bevel;                 /* the bevel's echo gain (angle, elevation) */
 } sim_needle_state;
 
 /* The cached scene: everything that does not change with the frame index. */

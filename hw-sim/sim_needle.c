@@ -4,12 +4,47 @@
  * Echo model per scan line crossing the shaft: a specular echo from the near
  * wall, a weaker one from the far wall, a comet-tail reverberation in the
  * lumen (spacing = the shaft's vertical extent), a brighter bevel at the tip
- * and a partial shadow beneath. Its strength falls with the insertion angle
- * (the specular echo leaves the aperture) and with the elevational distance
- * from the plane (slice profile ~1 mm at -6 dB). */
+ * and a partial shadow beneath. Its strength falls with the elevational
+ * distance from the plane (slice profile ~1 mm at -6 dB) and with the
+ * insertion angle, as two parts (needle_angle_gain below):
+ *  - specular: the mirror echo of the smooth shaft leaves the receive
+ *    aperture as the shaft tilts, exp(-(angle / 32 deg)^2);
+ *  - diffuse: surface roughness and machining marks of a standard
+ *    stainless shaft scatter in all directions, a floor of 0.16 (-16 dB)
+ *    of the echo at normal incidence that does not depend on the angle.
+ * Sum, relative to normal incidence: 20 deg -2.7 dB, 30 deg -5.8 dB,
+ * 45 deg -11 dB, 60 deg -14.7 dB, 75 deg -15.8 dB: close to a fall linear
+ * in dB (-0.3 dB per degree beyond 10 deg). Anchors: visibility of
+ * standard needles falls steadily with the insertion angle (Schafhalter-
+ * Zoppoth et al., Reg Anesth Pain Med 2004;29:480, 17-22 G, 0-65 deg,
+ * 15 MHz linear: "decreased linearly with steeper insertion angles"), a
+ * standard needle is near the phantom's background at a 75 deg insertion
+ * (Nichols et al., J Vasc Interv Radiol 2003;14:1553: 60-76 echogenicity
+ * units perpendicular, 5 at 15 deg of insonation), visibility problems
+ * start beyond ~30 deg (Chin et al., Reg Anesth Pain Med 2008;33:532), and
+ * the 10-20 dB fall from 0-30 deg to 60 deg that this gives sits in the
+ * range those grey-level figures imply (they are not dB: the displays
+ * compress ~60 dB into 256 levels). The bevel is a set of edges, so more
+ * of its echo is diffuse (floor 0.25). The comet tail stays proportional
+ * to the shaft echo: the lumen reverberation has to come back through the
+ * same tilted walls (Reusz et al., Br J Anaesth 2014;112:794), so it is not
+ * made angle-independent. Before 2026-11-24 the whole echo was
+ * exp(-(angle/38)^2): -22 dB at 60 deg, below the figures above. */
 #include "sim_internal.h"
 
 #include <string.h>
+
+#define SHAFT_DIFFUSE 0.16f  /* -16 dB: roughness of a standard shaft */
+#define BEVEL_DIFFUSE 0.25f  /* -12 dB: the bevel's edges */
+#define SPECULAR_WIDTH_DEG 32.0f
+
+/* Echo of the shaft at insertion angle `deg` relative to normal incidence:
+ * the specular part that leaves the aperture plus the diffuse floor. */
+static float needle_angle_gain(float deg, float diffuse)
+{
+    float a = deg / SPECULAR_WIDTH_DEG;
+    return (1.0f - diffuse) * expf(-a * a) + diffuse;
+}
 
 static float gauge_to_mm(float gauge)
 {
@@ -59,8 +94,8 @@ void sim_needle_at(const sim_scene *sc, const sim_params *p, sim_preset preset, 
     n->out_of_plane_mm = p->needle_drift_mm * k;
     float d = n->out_of_plane_mm;
     n->elev = expf(-4.0f * 0.693147f * d * d);
-    float a = ang / 38.0f;
-    n->visibility = expf(-a * a) * n->elev;
+    n->visibility = needle_angle_gain(ang, SHAFT_DIFFUSE) * n->elev;
+    n->bevel = needle_angle_gain(ang, BEVEL_DIFFUSE) * n->elev;
 }
 
 uint32_t sim_needle_line(const sim_scene *sc, const sim_needle_state *n, uint32_t line, float *r)
@@ -84,9 +119,10 @@ uint32_t sim_needle_line(const sim_scene *sc, const sim_needle_state *n, uint32_
         return S;
     float at = sc->att[(size_t)line * S + (size_t)pos];
     /* a thicker shaft returns more (22 G = 1) */
-    float a0 = 35.0f * n->visibility * sqrtf(n->diameter_mm / 0.718f) * at;
+    float g = sqrtf(n->diameter_mm / 0.718f) * at;
+    float a0 = 35.0f * n->visibility * g;
     if (t > n->len - 0.6f)
-        a0 *= 1.6f; /* the bevel */
+        a0 = 1.6f * 35.0f * n->bevel * g; /* the bevel */
     /* vertical extent of the shaft along this beam, in samples */
     float cosb = fabsf(dx * n->dz - dz * n->dx); /* |sin| of beam-shaft angle */
     float ext = n->diameter_mm / fmaxf(cosb, 0.2f) / (sc->dz_disp * sc->sos_scale);

@@ -49,6 +49,11 @@ struct tl_analyzer {
     float *cell;                   /* mean grey per cell */
     int16_t *label;                /* connected components */
     int32_t *stack;
+    /* Target search (an_lesion.c): per-cell residual and best z, box-sum
+     * tables; grown there on the first frame of a size. */
+    float *les_res, *les_z;
+    double *les_sum, *les_cnt;
+    size_t les_cap;
 };
 
 /* Branch-light min/max for hot loops (libm's fmaxf is a call here). */
@@ -90,6 +95,11 @@ float an_percentile_f(float *v, uint32_t n, float p); /* in-place partial sort *
 
 /* an_lesion.c */
 void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
+
+/* an_fluid.c */
+void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r,
+                   const float *trend);
+void an_effusion_gate(tl_analysis_result *r);
 
 /* an_anatomy.c */
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);

@@ -1,0 +1,187 @@
+/* Needle detection, stage 1: the line search. Each pixel brighter than
+ * its neighbourhood (single image) or brighter than the background (with
+ * time, temporal.c) votes for the needle angles through it; see detect.c
+ * for the whole pipeline. Split from detect.c to keep files short. */
+#include "guidance_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+
+void grid_setup(const tl_needle_params *p, const tl_needle_guide *guide,
+                       uint32_t ww, uint32_t wh, hough_grid *g)
+{
+    g->amin = p->min_angle_deg;
+    g->amax = p->max_angle_deg;
+    g->na = (int)(2.0f * g->amax / HOUGH_STEP_DEG) + 1;
+    if (g->na > 512)
+        g->na = 512;
+    g->cx = 0.5f * (float)ww;
+    g->cz = 0.5f * (float)wh;
+    g->r0 = (int)ceilf(sqrtf(g->cx * g->cx + g->cz * g->cz)) + 2;
+    g->nr = 2 * g->r0 + 1;
+    for (int k = 0; k < g->na; k++) {
+        float a = -g->amax + (float)k * HOUGH_STEP_DEG;
+        g->sin_t[k] = (float)sin(a * TL_DEG);
+        g->cos_t[k] = (float)cos(a * TL_DEG);
+        float aa = fabsf(a);
+        bool ok = aa >= g->amin && aa <= g->amax;
+        if (p->side > 0 && a < 0.0f)
+            ok = false;
+        if (p->side < 0 && a > 0.0f)
+            ok = false;
+        if (guide && fabsf(a - guide->angle_deg) > fmaxf(guide->tol_deg, 2.0f) + 1.0f)
+            ok = false;
+        g->allowed[k] = ok;
+    }
+}
+
+/* Structure tensor over 5 x 5 (central differences) at work pixel (i, j):
+ * the angle bins k0..k1 within HOUGH_VOTE_TOL_DEG of the pixel's line
+ * orientation; the vote weight is scaled by the coherence. False for an
+ * incoherent pixel. */
+static bool orient_votes(const float *ten, uint32_t ww, uint32_t i, uint32_t j,
+                         const hough_grid *g, int *k0o, int *k1o, float *wgt)
+{
+    float jxx = 0.0f, jxz = 0.0f, jzz = 0.0f;
+    for (int dz = -2; dz <= 2; dz++) {
+        const float *row = ten + (size_t)((int)j + dz) * ww;
+        for (int dx = -2; dx <= 2; dx++) {
+            int x = (int)i + dx;
+            float gx = row[x + 1] - row[x - 1];
+            float gz = row[x + (int)ww] - row[x - (int)ww];
+            jxx += gx * gx;
+            jxz += gx * gz;
+            jzz += gz * gz;
+        }
+    }
+    float tr = jxx + jzz;
+    if (tr <= 0.0f)
+        return false;
+    float coh = sqrtf((jxx - jzz) * (jxx - jzz) + 4.0f * jxz * jxz) / tr;
+    if (coh < 0.25f)
+        return false;
+    /* Gradient direction; the line runs perpendicular to it. */
+    float phi = 0.5f * atan2f(2.0f * jxz, jxx - jzz);
+    float a = (float)((phi + 0.5 * M_PI) / TL_DEG);
+    if (a >= 90.0f)
+        a -= 180.0f;
+    if (a < -90.0f)
+        a += 180.0f;
+    int k0 = (int)ceilf((a - HOUGH_VOTE_TOL_DEG + g->amax) / HOUGH_STEP_DEG);
+    int k1 = (int)floorf((a + HOUGH_VOTE_TOL_DEG + g->amax) / HOUGH_STEP_DEG);
+    *k0o = k0 < 0 ? 0 : k0;
+    *k1o = k1 >= g->na ? g->na - 1 : k1;
+    *wgt *= coh;
+    return true;
+}
+
+/* Accumulate orientation-restricted votes. */
+void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
+                 float dark, int shadow_off)
+{
+    uint32_t ww = d->ww, wh = d->wh;
+    const float *w = d->work.p;
+    const float *res = d->resid.p;
+    /* with time: votes from what changed, oriented by what changed */
+    const float *src = d->temporal ? d->diff.p : res;
+    const float *ten = d->temporal ? d->diff.p : w;
+    if (d->temporal)
+        sigma = d->diff_sigma;
+    const uint8_t *wv = d->wvalid.p;
+    const float k_thr = 2.0f;
+    for (uint32_t j = 3; j + 3 < wh; j++) {
+        for (uint32_t i = 3; i + 3 < ww; i++) {
+            size_t k = (size_t)j * ww + i;
+            float z = src[k] / sigma;
+            if (z < k_thr || !wv[k])
+                continue;
+            /* Bone cortex: bright with an acoustic shadow beneath. A needle
+             * is too thin to cast one. (local mean = w - res) */
+            if (j + (uint32_t)(shadow_off + 2) < wh) {
+                size_t kb = k + (size_t)shadow_off * ww;
+                float below = (w[kb - ww] + w[kb] + w[kb + ww] + w[kb + 2 * ww]) * 0.25f;
+                float local = w[k] - res[k];
+                if (below - dark < 0.35f * (local - dark))
+                    continue;
+            }
+            int k0 = 0, k1 = g->na - 1;
+            float wgt = fminf(z - k_thr, 4.0f) + 0.5f;
+            /* Single image: a pixel votes only near its own orientation
+             * (horizontal fibres never vote for the oblique line crossing
+             * them). With time the static lines are gone from the
+             * difference, and a steep shaft is a dotted line whose dots
+             * are wider than tall (the beam is wider than the pulse is
+             * long): their orientation would point the wrong way, so
+             * every pixel votes for every needle angle (a Radon sum). */
+            if (!d->temporal && !orient_votes(ten, ww, i, j, g, &k0, &k1, &wgt))
+                continue;
+            float x = (float)i - g->cx, zz = (float)j - g->cz;
+            for (int kk = k0; kk <= k1; kk++) {
+                if (!g->allowed[kk])
+                    continue;
+                float rho = -x * g->sin_t[kk] + zz * g->cos_t[kk];
+                int ri = (int)lrintf(rho) + g->r0;
+                acc[(size_t)kk * (size_t)g->nr + (size_t)ri] += wgt;
+            }
+        }
+    }
+}
+
+/* Up to `max` local maxima of the accumulator, strongest first. */
+int find_peaks(const float *acc, const hough_grid *g, float work_mm,
+                      const tl_needle_guide *guide, float img_w_mm, float img_h_mm,
+                      int max, int *pk, int *pr, float *pv)
+{
+    enum { KEEP = MAX_PEAKS };
+    int bk[KEEP], br[KEEP];
+    float bv[KEEP];
+    int nb = 0;
+    for (int k = 1; k + 1 < g->na; k++) {
+        if (!g->allowed[k])
+            continue;
+        const float *row = acc + (size_t)k * (size_t)g->nr;
+        for (int r = 1; r + 1 < g->nr; r++) {
+            float v = row[r];
+            if (v <= 0.0f || (nb == KEEP && v <= bv[KEEP - 1]))
+                continue;
+            if (v < row[r - 1] || v < row[r + 1] || v < row[r - g->nr] || v < row[r + g->nr] ||
+                v < row[r - g->nr - 1] || v < row[r - g->nr + 1] || v < row[r + g->nr - 1] ||
+                v < row[r + g->nr + 1])
+                continue;
+            if (guide) {
+                /* Only lines near the guide: compare the line's x at z = mid-depth. */
+                float a = (-g->amax + (float)k * HOUGH_STEP_DEG) * (float)TL_DEG;
+                float rho_mm = (float)(r - g->r0) * work_mm;
+                float cxm = g->cx * work_mm, czm = g->cz * work_mm;
+                float px = cxm - rho_mm * sinf(a), pz = czm + rho_mm * cosf(a);
+                float ga = guide->angle_deg * (float)TL_DEG;
+                /* perpendicular distance of (px,pz) from the guide line */
+                float dist = fabsf(-(px - guide->offset_mm) * sinf(ga) + pz * cosf(ga));
+                (void)img_w_mm;
+                (void)img_h_mm;
+                if (dist > fmaxf(guide->tol_mm, 0.5f) + 1.5f)
+                    continue;
+            }
+            int pos = nb < KEEP ? nb++ : KEEP - 1;
+            while (pos > 0 && bv[pos - 1] < v) {
+                bv[pos] = bv[pos - 1];
+                bk[pos] = bk[pos - 1];
+                br[pos] = br[pos - 1];
+                pos--;
+            }
+            bv[pos] = v;
+            bk[pos] = k;
+            br[pos] = r;
+        }
+    }
+    int n = nb < max ? nb : max;
+    (void)work_mm;
+    for (int i = 0; i < n; i++) {
+        pk[i] = bk[i];
+        pr[i] = br[i];
+        pv[i] = bv[i];
+    }
+    return n;
+}
+

@@ -1,0 +1,77 @@
+/* Internals of the full-resolution trace (refine.c, refine_line.c): a
+ * walker along a candidate line and the profile helpers. Not public. */
+#ifndef TL_GUIDANCE_REFINE_H
+#define TL_GUIDANCE_REFINE_H
+
+#include "guidance_internal.h"
+
+#include <math.h>
+
+typedef struct {
+    const tl_bmode *img;
+    bool shallow;          /* u = column, v = row; else u = row, v = column */
+    int nu, nv;
+    double m, v0, u0;      /* v = v0 + m (u - u0) */
+    double cosb;           /* perpendicular distance = |dv| * cosb */
+    double sp;             /* mm per pixel */
+} walker;
+
+static inline float pix(const walker *w, int u, int v)
+{
+    const tl_bmode *im = w->img;
+    return w->shallow ? (float)im->pixels[(size_t)v * im->stride + (size_t)u]
+                      : (float)im->pixels[(size_t)u * im->stride + (size_t)v];
+}
+
+static inline bool valid_at(const walker *w, int u, int v)
+{
+    const tl_bmode *im = w->img;
+    if (!im->valid)
+        return true;
+    return w->shallow ? im->valid[(size_t)v * im->width + (size_t)u] != 0
+                      : im->valid[(size_t)u * im->width + (size_t)v] != 0;
+}
+
+/* Linear interpolation across v; caller keeps v inside [0, nv-1). */
+static inline float pix_v(const walker *w, int u, double v)
+{
+    int v0 = (int)floor(v);
+    float t = (float)(v - v0);
+    return pix(w, u, v0) * (1.0f - t) + pix(w, u, v0 + 1) * t;
+}
+
+/* Mean over a short segment across the line centred at v, half width hw:
+ * the mean of the linearly interpolated samples v-hw .. v+hw, computed from
+ * the 2 hw + 2 whole pixels they fall between (first and last weighted). */
+static inline float band(const walker *w, int u, double v, int hw)
+{
+    int v0 = (int)floor(v) - hw;
+    float t = (float)(v - floor(v));
+    float s = pix(w, u, v0) * (1.0f - t);
+    for (int k = 1; k <= 2 * hw; k++)
+        s += pix(w, u, v0 + k);
+    s += pix(w, u, v0 + 2 * hw + 1) * t;
+    return s / (float)(2 * hw + 1);
+}
+
+#define NCTL 4
+/* Perpendicular distances (mm) of the control lines on the shallow side. */
+extern const double ctl_mm[NCTL];
+
+float max_interval(const float *val, const uint8_t *in, int lo, int hi, float tau, float cap,
+                   int *rs, int *re);
+float robust_spread(float *tmp, const float *v, int n, float *med);
+bool fit_line(const float *rv, const uint8_t *use, int lo, int hi, float *tmp, double *a,
+              double *b, double *rms);
+bool sample_line(const walker *w, int above, double sina, int hw, bool full, float *I,
+                 float *ctl, float *sd, float *below, float *below2, float *below3,
+                 uint8_t *in, int *lo_out, int *hi_out);
+void smooth_along(const float *I, const uint8_t *in, int lvl, int lo, int hi, int r,
+                  float *out);
+void background(const float *ism, float *ctl, const uint8_t *in, int lo, int hi, int r, int nu,
+                const image_stats *st, float *tmp, float *bgl, float *ex, float *cmax,
+                float *sig);
+bool ridge_at(const walker *w, int u, int uv, float *out);
+void fine_line(walker *w, int lo, int hi, double px_perp);
+
+#endif

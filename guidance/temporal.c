@@ -1,0 +1,250 @@
+/* Needle detection, time: what changed against a slowly updated background.
+ *
+ * During an insertion the anatomy under a probe held still is static while
+ * the needle advances. A running mean of the work image (the background)
+ * therefore holds the fascia, septa, tendon fibres and cortex, and the
+ * difference "this frame - background" holds the needle (and the speckle's
+ * slow decorrelation, which is noise of zero mean). Lines are searched in
+ * that difference when it is usable, so a static bright line gets no votes,
+ * and every candidate is asked whether its shaft or its deep end changed.
+ *
+ * The background is not updated under the tracked needle, so a needle that
+ * stops at its target stays "new". When the whole image changes (the probe
+ * moved: the difference's spread is close to that of two unrelated speckle
+ * patterns) the background restarts from this frame and the frame is
+ * searched without the time cue, as a single image. The limits follow from
+ * this: a needle already in the image when the stream starts, and held still,
+ * is not reported until it moves (moving the needle is what operators do to
+ * find it); with a probe that never rests, the detector runs on single
+ * images. All levels are relative to the difference's own robust spread. */
+#include "guidance_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* background running mean: the first frames are averaged equally, later
+ * ones with this weight (a time constant of ~8 frames) */
+#define BG_ALPHA_MIN 0.12f
+/* the difference over the residual at the brightest structures above
+ * which the probe moved */
+#define MOTION_RATIO 0.25f
+#define TILE 16
+#define TEXTURE_WEIGHT 0.5f
+#define MAX_TILES 1024
+
+void temporal_reset(tl_needle_detector *d)
+{
+    d->bg_n = 0;
+    d->temporal = false;
+}
+
+tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
+{
+    uint32_t ww = d->ww, wh = d->wh;
+    size_t n = (size_t)ww * wh;
+    float *bg = scratch_get(&d->bg, n * sizeof(float));
+    float *df = scratch_get(&d->diff, 2 * n * sizeof(float));
+    if (!bg || !df)
+        return TL_ERR_NO_MEM;
+    const float *w = d->work.p;
+    const uint8_t *wv = d->wvalid.p;
+    d->temporal = false;
+    if (d->bg_n == 0 || d->bg_w != ww || d->bg_h != wh || d->bg_f != d->factor) {
+        memcpy(bg, w, n * sizeof(float));
+        d->bg_w = ww;
+        d->bg_h = wh;
+        d->bg_f = d->factor;
+        d->bg_n = 1;
+        d->motion_ratio = 0.0f;
+        return TL_OK;
+    }
+    for (size_t k = 0; k < n; k++)
+        df[k] = wv[k] ? w[k] - bg[k] : 0.0f;
+    /* Spread of the difference per tile (3.2 mm at the work scale): bright
+     * tissue decorrelates more than the dark, and a bone shadow has none,
+     * so one global spread would make every bright region look new. A tile
+     * spread is floored at half the typical one (a dark tile's electronic
+     * noise must not make anything in it significant). */
+    float *sample = df + n;
+    uint32_t tx = (ww + TILE - 1) / TILE, ty = (wh + TILE - 1) / TILE;
+    if (tx * ty > MAX_TILES)
+        return TL_OK;
+    const float *res = d->resid.p;
+    float tsig[MAX_TILES], tsort[MAX_TILES], rsort[MAX_TILES];
+    uint32_t nt = 0;
+    for (uint32_t b = 0; b < ty; b++)
+        for (uint32_t a = 0; a < tx; a++) {
+            size_t ns = 0;
+            for (uint32_t j = b * TILE; j < (b + 1) * TILE && j < wh; j++)
+                for (uint32_t i = a * TILE; i < (a + 1) * TILE && i < ww; i++) {
+                    size_t k = (size_t)j * ww + i;
+                    if (wv[k])
+                        sample[ns++] = fabsf(df[k]);
+                }
+            float sg = ns >= TILE * TILE / 4 ? 1.4826f * median_inplace(sample, ns) : -1.0f;
+            tsig[b * tx + a] = sg;
+            if (sg > 0.0f) {
+                /* the same tile's residual spread (the static texture) */
+                size_t nr = 0;
+                for (uint32_t j = b * TILE; j < (b + 1) * TILE && j < wh; j++)
+                    for (uint32_t i = a * TILE; i < (a + 1) * TILE && i < ww; i++) {
+                        size_t k = (size_t)j * ww + i;
+                        if (wv[k])
+                            sample[nr++] = fabsf(res[k]);
+                    }
+                rsort[nt] = 1.4826f * median_inplace(sample, nr);
+                tsort[nt++] = sg;
+            }
+        }
+    if (nt < 4)
+        return TL_OK;
+    float typical = median_inplace(tsort, nt);
+    float typical_res = fmaxf(median_inplace(rsort, nt), 1e-3f);
+    float floor_sig = fmaxf(0.5f * typical, 0.25f);
+    d->diff_sigma = 1.0f; /* df holds z-scores from here on */
+    for (uint32_t j = 0; j < wh; j++)
+        for (uint32_t i = 0; i < ww; i++) {
+            float sg = tsig[(j / TILE) * tx + i / TILE];
+            df[(size_t)j * ww + i] /= fmaxf(sg, floor_sig);
+        }
+    /* Probe motion: the brightest structures of this frame (top 3% of the
+     * local residual) should be in the background too, so the difference
+     * there is a small part of their residual. After the probe moved it is
+     * most of it. (Speckle alone decorrelates too, slowly: that only makes
+     * the time cue weaker, and a reset costs one frame.) */
+    size_t ns = 0;
+    for (size_t k = 0; k < n; k += 2)
+        if (wv[k])
+            sample[ns++] = res[k];
+    float rthr = ns > 32 ? tl_select_kth_f(sample, ns, ns - ns / 33) : 1e30f;
+    rthr = fmaxf(rthr, 3.0f * resid_sigma);
+    ns = 0;
+    for (size_t k = 0; k < n; k++)
+        if (wv[k] && res[k] >= rthr)
+            sample[ns++] = fabsf(w[k] - bg[k]) / res[k];
+    d->motion_ratio = ns >= 16 ? median_inplace(sample, ns) : 0.0f;
+    /* and the texture as a whole: a hand-held sweep changes every tile by
+     * about as much as the texture itself varies */
+    d->motion_ratio = fmaxf(d->motion_ratio, TEXTURE_WEIGHT * typical / typical_res);
+    if (d->motion_ratio > MOTION_RATIO) {
+        /* the probe moved: start again from this frame */
+        memcpy(bg, w, n * sizeof(float));
+        d->bg_n = 1;
+        return TL_OK;
+    }
+    d->temporal = true;
+    return TL_OK;
+}
+
+/* Perpendicular distance (work pixels) of (x, z) from a line through
+ * (px, pz) with direction (ca, sa). */
+static inline float line_dist(float x, float z, float px, float pz, float ca, float sa)
+{
+    return fabsf(-(x - px) * sa + (z - pz) * ca);
+}
+
+void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm)
+{
+    uint32_t ww = d->ww, wh = d->wh;
+    if (d->bg_n == 0 || d->bg_w != ww || d->bg_h != wh)
+        return;
+    float *bg = d->bg.p;
+    const float *w = d->work.p;
+    float a = fmaxf(1.0f / (float)(d->bg_n + 1), BG_ALPHA_MIN);
+    float band = 1.0f / work_mm; /* +/- 1 mm around a kept line */
+    float f = (float)d->factor;
+    float kx[3], kz[3], kc[3], ks[3];
+    int nk = nkeep > 3 ? 3 : nkeep;
+    for (int i = 0; i < nk; i++) {
+        /* full-resolution pixels -> work pixels */
+        kx[i] = (float)((keep[i].px + 0.5) / f - 0.5);
+        kz[i] = (float)((keep[i].pz + 0.5) / f - 0.5);
+        kc[i] = (float)cos(keep[i].a);
+        ks[i] = (float)sin(keep[i].a);
+    }
+    for (uint32_t j = 0; j < wh; j++)
+        for (uint32_t i = 0; i < ww; i++) {
+            bool hold = false;
+            for (int m = 0; m < nk && !hold; m++)
+                hold = line_dist((float)i, (float)j, kx[m], kz[m], kc[m], ks[m]) <= band;
+            if (hold)
+                continue;
+            size_t k = (size_t)j * ww + i;
+            bg[k] += a * (w[k] - bg[k]);
+        }
+    if (d->bg_n < 1000)
+        d->bg_n++;
+}
+
+/* Mean of the difference (in its robust sigmas) along the segment from
+ * (x0, z0) to (x1, z1), full-resolution pixels of the searched view, over
+ * the whole segment and over its last `tail_mm` (the deep end); and the
+ * most negative mean of parallel lines 0.5 and 1 mm to either side. A
+ * needle is new echo where there was tissue: nothing darkens beside it.
+ * Anatomy that shifted (the probe slid or tilted a little) is bright where
+ * it is now and dark where it was: its negative twin lies alongside. */
+void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
+                      float work_mm, float tail_mm, float *all, float *tail, float *twin)
+{
+    *all = *tail = *twin = 0.0f;
+    if (!d->temporal)
+        return;
+    const float *df = d->diff.p;
+    const uint8_t *wv = d->wvalid.p;
+    double f = (double)d->factor;
+    double ax = (x0 + 0.5) / f - 0.5, az = (z0 + 0.5) / f - 0.5;
+    double bx = (x1 + 0.5) / f - 0.5, bz = (z1 + 0.5) / f - 0.5;
+    double len = hypot(bx - ax, bz - az);
+    int n = (int)ceil(len) + 1;
+    double tail_px = tail_mm / work_mm;
+    double nx = -(bz - az) / (len > 0 ? len : 1), nz = (bx - ax) / (len > 0 ? len : 1);
+    const double offs[4] = { -1.0 / work_mm, -0.5 / work_mm, 0.5 / work_mm, 1.0 / work_mm };
+    double s_all = 0.0, s_tail = 0.0, s_off[4] = { 0 };
+    int n_all = 0, n_tail = 0, n_off[4] = { 0 };
+    int W = (int)d->ww, H = (int)d->wh;
+    for (int k = 0; k < n; k++) {
+        double t = n > 1 ? (double)k / (n - 1) : 0.0;
+        double x = ax + t * (bx - ax), z = az + t * (bz - az);
+        int i = (int)lround(x), j = (int)lround(z);
+        if (i < 0 || j < 0 || i >= W || j >= H)
+            continue;
+        size_t q = (size_t)j * d->ww + (size_t)i;
+        if (!wv[q])
+            continue;
+        /* the brightest of three across the line: the fit is good to
+         * ~0.1 mm, the work pixel is 0.2 mm */
+        float v = df[q];
+        for (int s = -1; s <= 1; s += 2) {
+            int i2 = (int)lround(x + s * nx), j2 = (int)lround(z + s * nz);
+            if (i2 >= 0 && j2 >= 0 && i2 < W && j2 < H)
+                v = fmaxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
+        }
+        s_all += v;
+        n_all++;
+        if ((1.0 - t) * len <= tail_px) {
+            s_tail += v;
+            n_tail++;
+        }
+        for (int o = 0; o < 4; o++) {
+            int i2 = (int)lround(x + offs[o] * nx), j2 = (int)lround(z + offs[o] * nz);
+            if (i2 >= 0 && j2 >= 0 && i2 < W && j2 < H && wv[(size_t)j2 * d->ww + (size_t)i2]) {
+                s_off[o] += df[(size_t)j2 * d->ww + (size_t)i2];
+                n_off[o]++;
+            }
+        }
+    }
+    float sig = d->diff_sigma > 0.0f ? d->diff_sigma : 1.0f;
+    if (n_all)
+        *all = (float)(s_all / n_all) / sig;
+    if (n_tail)
+        *tail = (float)(s_tail / n_tail) / sig;
+    /* beneath a needle lies its own partial shadow: half weight there */
+    for (int o = 0; o < 4; o++)
+        if (n_off[o] > n_all / 2) {
+            bool deep = (offs[o] * nz) > 0.0;
+            float m = (float)(s_off[o] / n_off[o]) / sig;
+            *twin = fminf(*twin, deep ? 0.5f * m : m);
+        }
+}
