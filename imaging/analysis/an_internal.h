@@ -84,8 +84,10 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img);
 float an_mean(const float *p, uint32_t h, float r0, float r1);   /* mean over rows [r0, r1), NAN-safe */
 float an_median_rows(const float *p, uint32_t h, float r0, float r1, float *scratch);
 void an_find_bone(tl_analyzer *a, float min_depth_mm);
+/* on_bone_mm > 0: where the band runs over flat bone its deep border lies
+ * within on_bone_mm above limit_row, and it is found first. */
 void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
-                  const float *limit_row);
+                  const float *limit_row, float on_bone_mm);
 void an_smooth_strips(const float *in, float *out, uint32_t n, uint32_t half);
 float an_interp_strips(const float *v, uint32_t n, const tl_analyzer *a, float x_mm);
 void an_polyline(const tl_analyzer *a, const float *rows, tl_analysis_polyline *pl);
