@@ -7,3 +7,5 @@ tl_test(test_analysis_tracker SOURCES test_analysis_tracker.c test_analysis_synt
 # `talus analyze` on every image of the shared data.
 tl_test(test_analysis_pipeline SOURCES test_analysis_pipeline.c LIBS PkgConfig::CJSON TIMEOUT 240)
 add_dependencies(test_analysis_pipeline talus)
+tl_test(test_analysis_lesion SOURCES test_analysis_lesion.c test_analysis_synth.c
+        LIBS tl_analysis TIMEOUT 60)

@@ -24,7 +24,8 @@ static void usage(FILE *out)
             "  and overall thickness_abs_err_mm {median, p95}, abnormal_accuracy,\n"
             "  lesion_sensitivity (lesions >= 3 mm at <= -6 dB), lesion_sensitivity_all,\n"
             "  lesion_specificity, lesion_centroid_err_mm {median, p95},\n"
-            "  anisotropy_false_lesions, cases. --verbose: one line per case on stderr.\n"
+            "  anisotropy_false_lesions, cases. --verbose: two lines per case on stderr\n"
+            "  (scene; truth lesions and targets with the border errors at them).\n"
             "  --case K: only case K of the run (same scene as in the full run).\n"
             "  --dump DIR: write each case's image and overlay, DIR/case_NNNN{,_ov}.png.\n"
             "  defaults: --anatomy all --cases 100 --seed 1\n");
@@ -189,7 +190,8 @@ int eval_tissue(int argc, char **argv)
         add_case(&per[0], &c);
         add_case(&per[anatomy], &c);
         if (verbose)
-            fprintf(stderr, "\ncase %ld %s: %s", i, tl_analysis_anatomy_name(anatomy), c.summary);
+            fprintf(stderr, "\ncase %ld %s: %s\n  %s", i, tl_analysis_anatomy_name(anatomy),
+                    c.summary, c.detail);
         int done = (int)(40 * (i + 1) / cases);
         fprintf(stderr, "\r[%.*s%*s] %ld/%ld", done, "########################################",
                 40 - done, "", i + 1, cases);

@@ -92,6 +92,64 @@ static bool target_hits(const tl_analysis_target *t, const tl_sim_lesion *l, flo
     return tl_sim_lesion_contains(&g, x, z);
 }
 
+/* z of a polyline at x (linear between points), NAN outside it. */
+static float poly_z(const float *px, const float *pz, uint32_t n, float x)
+{
+    for (uint32_t i = 0; i + 1 < n; i++)
+        if ((x >= px[i] && x <= px[i + 1]) || (x <= px[i] && x >= px[i + 1])) {
+            float d = px[i + 1] - px[i];
+            float t = fabsf(d) > 1e-6f ? (x - px[i]) / d : 0.0f;
+            return pz[i] + t * (pz[i + 1] - pz[i]);
+        }
+    return NAN;
+}
+
+/* Band border errors (mm, measured - truth) at image x: superficial, deep
+ * (NAN where either outline doesn't reach x). */
+static void border_err_at(const tl_sim_truth *truth, const tl_analysis_result *r, float ox,
+                          float oz, float x, float *esup, float *edeep)
+{
+    *esup = *edeep = NAN;
+    for (uint32_t b = 0; b < truth->n_boundaries; b++) {
+        const tl_sim_boundary *B = &truth->boundaries[b];
+        bool sup = B->kind == TL_BOUNDARY_FASCIA_SUPERFICIAL || B->kind == TL_BOUNDARY_TENDON_SUPERFICIAL;
+        bool deep = B->kind == TL_BOUNDARY_FASCIA_DEEP || B->kind == TL_BOUNDARY_TENDON_DEEP;
+        if (!sup && !deep)
+            continue;
+        float zt = poly_z(B->x_mm, B->z_mm, B->n, x + ox) - oz;
+        const tl_analysis_polyline *pl = sup ? &r->superficial : &r->deep;
+        *(sup ? esup : edeep) = poly_z(pl->x_mm, pl->z_mm, pl->n, x) - zt;
+    }
+}
+
+/* --verbose detail: truth lesions "L x,z wxd dB" and targets "T<kind> x,z
+ * wxd dB c<confidence>" (image mm), each with the band border errors at its
+ * x ("be sup/deep"): a miss or a false target where the borders are off is
+ * a border problem first. */
+static void case_detail(const tl_sim_truth *truth, const tl_analysis_result *r, float ox,
+                        float oz, eval_case_result *out)
+{
+    size_t o = 0, cap = sizeof out->detail;
+    float es, ed;
+    o += (size_t)snprintf(out->detail, cap, "terr %.2f",
+                          isnan(out->thickness_err) ? -1.0 : out->thickness_err);
+    for (uint32_t i = 0; i < truth->n_lesions && o < cap; i++) {
+        const tl_sim_lesion *l = &truth->lesions[i];
+        border_err_at(truth, r, ox, oz, l->cx_mm - ox, &es, &ed);
+        o += (size_t)snprintf(out->detail + o, cap - o, " | L %.1f,%.1f %.1fx%.1f %.0fdB be %.2f/%.2f",
+                              l->cx_mm - ox, l->cz_mm - oz, l->width_mm, l->depth_mm,
+                              l->contrast_db, es, ed);
+    }
+    for (uint32_t k = 0; k < r->n_targets && o < cap; k++) {
+        const tl_analysis_target *t = &r->targets[k];
+        border_err_at(truth, r, ox, oz, t->x_mm, &es, &ed);
+        o += (size_t)snprintf(out->detail + o, cap - o,
+                              " | T%d %.1f,%.1f %.1fx%.1f %.1fdB c%.2f be %.2f/%.2f", t->kind,
+                              t->x_mm, t->z_mm, t->width_mm, t->depth_mm, t->contrast_db,
+                              t->confidence, es, ed);
+    }
+}
+
 tl_status eval_run_case(eval_ctx *ctx, int anatomy, uint64_t seed, uint64_t index,
                         eval_case_result *out, char *err, size_t errlen)
 {
@@ -266,6 +324,7 @@ tl_status eval_run_case(eval_ctx *ctx, int anatomy, uint64_t seed, uint64_t inde
             out->centroid_err[out->n_centroid++] = best;
         }
     }
+    case_detail(truth, &r, ox, oz, out);
     snprintf(out->summary, sizeof out->summary,
              "truth %.2f meas %.2f found %d abn %d/%d lesions %d hit %d targets %u | params "
              "thickness_mm=%.2f lesion=%d lesion_width_mm=%.1f lesion_depth_mm=%.1f "

@@ -19,6 +19,7 @@ typedef struct {
     bool anisotropic;
     double analysis_ms;
     char summary[320];
+    char detail[640];            /* truth lesions and targets, for --verbose */
 } eval_case_result;
 
 typedef struct eval_ctx eval_ctx;

@@ -182,7 +182,8 @@ static float insertion_edge(tl_analyzer *a)
 }
 
 /* Band above the bone, bone limiting the depth. */
-static void band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm)
+static void band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
+                           float on_bone_mm)
 {
     float lim[AN_MAX_STRIPS];
     an_find_bone(a, 3.0f);
@@ -192,7 +193,7 @@ static void band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_m
     memcpy(a->bone_row, a->bone_top, a->ns * sizeof(float));
     for (uint32_t s = 0; s < a->ns; s++)
         lim[s] = isnan(a->bone_row[s]) ? NAN : a->bone_row[s] - 0.15f / a->sp;
-    an_find_band(a, min_depth_mm, max_thick_mm, top_max_mm, lim);
+    an_find_band(a, min_depth_mm, max_thick_mm, top_max_mm, lim, on_bone_mm);
 }
 
 /* Echo level of the band against the tissue above it, in dB. */
@@ -212,7 +213,8 @@ static float band_vs_above(tl_analyzer *a, const tl_analysis_params *p)
 
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
-    band_over_bone(a, 3.0f, 10.0f, 0.0f); /* under the heel fat pad */
+    /* under the heel fat pad, on the inferior calcaneus at its origin */
+    band_over_bone(a, 3.0f, 10.0f, 0.0f, 2.5f);
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
@@ -245,7 +247,9 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
 void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     /* the first structure under the skin and a thin subcutaneous layer */
-    band_over_bone(a, 1.8f, 12.0f, 8.0f);
+    /* (no bone prior: the deep Kager/muscle boundary passes for bone too
+     * often in midportion views) */
+    band_over_bone(a, 1.8f, 12.0f, 8.0f, 0.0f);
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)

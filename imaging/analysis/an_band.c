@@ -93,6 +93,7 @@ static float best_path(tl_analyzer *a, const int *lo, const int *hi, int *path)
     const float lam = 0.25f;
     float *prev = a->band_cost, *cur = a->band_cost + nr;
     int16_t *from = a->band_from;
+    int bestk[AN_MAX_STRIPS];
     for (int k = 0; k < nr; k++)
         prev[k] = (k >= lo[0] && k <= hi[0]) ? a->band_is[k] : -1e9f;
     for (uint32_t s = 1; s < a->ns; s++) {
@@ -117,7 +118,7 @@ static float best_path(tl_analyzer *a, const int *lo, const int *hi, int *path)
             }
             if (bj < 0) {    /* no way in from the previous strip: start here */
                 best = 0;
-                bj = k;
+                bj = -2;
             }
             cur[k] = best + is[k];
             from[(size_t)s * nr + k] = (int16_t)bj;
@@ -125,6 +126,13 @@ static float best_path(tl_analyzer *a, const int *lo, const int *hi, int *path)
         float *t = prev;
         prev = cur;
         cur = t;
+        /* where the best path up to the previous strip ends, for a path
+         * that starts afresh here */
+        int kb = 0;
+        for (int j = 1; j < nr; j++)
+            if (cur[j] > cur[kb])
+                kb = j;
+        bestk[s - 1] = kb;
     }
     int k = 0;
     for (int j = 1; j < nr; j++)
@@ -135,7 +143,7 @@ static float best_path(tl_analyzer *a, const int *lo, const int *hi, int *path)
         path[s] = k;
         if (s > 0) {
             int f = from[(size_t)s * nr + k];
-            k = f < 0 ? k : f;
+            k = f == -2 ? bestk[s - 1] : f < 0 ? k : f;
         }
     }
     return total / (float)a->ns;
@@ -186,52 +194,13 @@ static float refine(const float *m, int h, float sp, float guess, int kind)
     return (float)br;
 }
 
-void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
-                  const float *limit_row)
+/* Per-strip borders near the two paths (grid rows), smoothed across strips
+ * and with short gaps bridged. */
+static void refine_borders(tl_analyzer *a, const int *top, const int *deep)
 {
     const int h = (int)a->h;
     const float sp = a->sp;
     const int nr = a->band_nr, q = (int)a->band_q;
-    interface_map(a, min_depth_mm / sp, limit_row);
-    int lo[AN_MAX_STRIPS] = { 0 }, hi[AN_MAX_STRIPS] = { 0 };
-    int p1[AN_MAX_STRIPS], p2[AN_MAX_STRIPS], p3[AN_MAX_STRIPS];
-    for (uint32_t s = 0; s < a->ns; s++) {
-        lo[s] = (int)(min_depth_mm / sp / (float)q);
-        hi[s] = top_max_mm > 0 ? (int)(top_max_mm / sp / (float)q) : nr - 1;  /* 0: no limit */
-        if (hi[s] > nr - 1)
-            hi[s] = nr - 1;
-        /* the superficial border lies at least 1 mm above any bone */
-        if (limit_row && !isnan(limit_row[s])) {
-            int b = (int)((limit_row[s] - 1.0f / sp) / (float)q);
-            if (b < hi[s])
-                hi[s] = b > lo[s] ? b : lo[s];
-        }
-    }
-    float m1 = best_path(a, lo, hi, p1);
-    /* the other border: below or above the first, whichever is stronger */
-    const int g0 = (int)(1.0f / sp / (float)q), g1 = (int)(max_thick_mm / sp / (float)q);
-    for (uint32_t s = 0; s < a->ns; s++) {
-        lo[s] = p1[s] + g0;
-        hi[s] = p1[s] + g1 < nr - 1 ? p1[s] + g1 : nr - 1;
-    }
-    float m2 = best_path(a, lo, hi, p2);
-    for (uint32_t s = 0; s < a->ns; s++) {
-        lo[s] = p1[s] - g1 > (int)(min_depth_mm / sp / (float)q) ? p1[s] - g1
-                                                                 : (int)(min_depth_mm / sp / (float)q);
-        hi[s] = p1[s] - g0;
-    }
-    /* The strongest interface is the band's superficial border (under the
-     * fat pad or subcutis, the fibres' bright surface): look only below.
-     * top_max_mm < 0 allows the other border above as well. */
-    float m3 = top_max_mm >= 0 ? -INFINITY : best_path(a, lo, hi, p3);
-    const int *top = p1, *deep = p2;
-    float msec = m2;
-    if (m3 > m2) {
-        top = p3;
-        deep = p1;
-        msec = m3;
-    }
-    a->band_strength = fminf(m1, msec);
     float *v = a->tmp;
     for (uint32_t s = 0; s < a->ns; s++) {
         const float *is = a->band_is + (size_t)s * (size_t)nr;
@@ -255,7 +224,7 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float 
             a->sup_fit[s] = a->deep_fit[s] = NAN;
     /* Borders are continuous: bridge short gaps (a lesion or a weak patch
      * on the border) linearly between the strips on either side. */
-    const int maxgap = (int)(6.0f / (sp * (float)a->sw));
+    const int maxgap = (int)(12.0f / (sp * (float)a->sw));
     int prev = -1;
     for (int s = 0; s < (int)a->ns; s++) {
         if (isnan(a->sup_fit[s]))
@@ -268,4 +237,139 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float 
             }
         prev = s;
     }
+}
+
+/* Strips where the band rests on the bone: bone whose surface runs within
+ * ~24 deg of horizontal over +/-1 mm (the inferior calcaneus under the
+ * fascia's origin, not its steep anterior or posterior slopes). */
+static int on_bone_strips(const tl_analyzer *a, const float *limit_row, float max_row, bool *flat)
+{
+    int span = (int)lroundf(1.0f / (a->sp * (float)a->sw)), n = 0;
+    if (span < 1)
+        span = 1;
+    for (int s = 0; s < (int)a->ns; s++) {
+        flat[s] = false;
+        int s0 = s - span, s1 = s + span;
+        if (s0 < 0 || s1 >= (int)a->ns || isnan(limit_row[s]) || isnan(limit_row[s0]) ||
+            isnan(limit_row[s1]))
+            continue;
+        float slope = (limit_row[s1] - limit_row[s0]) / (float)(2 * span * (int)a->sw);
+        flat[s] = fabsf(slope) < 0.45f && limit_row[s] < max_row;
+        n += flat[s];
+    }
+    return n;
+}
+
+/* Where the band runs over flat bone, its deep border must lie within
+ * on_bone_mm above the cortex (the fascia on the inferior calcaneus). When
+ * the free search put it elsewhere on most of those strips (a tilted probe
+ * leaves the borders without specular echoes and the search locks on the
+ * fat pad's septa or on muscle), search again anchored to the bone: the
+ * deep border over the flat bone first, then its continuation either side
+ * within a cone (it runs on smoothly), then the superficial border above. */
+static void band_on_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
+                         const float *limit_row, float on_bone_mm)
+{
+    /* bone deeper than the deepest band could reach is not its bed */
+    const float max_row = top_max_mm > 0 ? (top_max_mm + max_thick_mm + 1.5f) / a->sp : INFINITY;
+    const float sp = a->sp;
+    const int nr = a->band_nr, q = (int)a->band_q, ns = (int)a->ns;
+    bool flat[AN_MAX_STRIPS];
+    if ((float)on_bone_strips(a, limit_row, max_row, flat) * (float)a->sw * sp < 2.0f)
+        return;
+    int nf = 0, ok = 0;
+    for (int s = 0; s < ns; s++) {
+        if (!flat[s])
+            continue;
+        nf++;
+        float gap = (limit_row[s] - a->deep_fit[s]) * sp;
+        ok += gap > -0.2f && gap < on_bone_mm + 0.5f;    /* NAN: not ok */
+    }
+    if (2 * ok >= nf)
+        return;
+    const int g0 = (int)(1.0f / sp / (float)q), g1 = (int)(max_thick_mm / sp / (float)q);
+    const int kmin = (int)(min_depth_mm / sp / (float)q);
+    int lo[AN_MAX_STRIPS], hi[AN_MAX_STRIPS], top[AN_MAX_STRIPS], deep[AN_MAX_STRIPS];
+    for (int s = 0; s < ns; s++) {
+        lo[s] = kmin + g0;
+        hi[s] = !isnan(limit_row[s]) ? (int)(limit_row[s] / (float)q) - 1 : nr - 1;
+        if (flat[s])
+            lo[s] = (int)((limit_row[s] - on_bone_mm / sp) / (float)q);
+        lo[s] = lo[s] < kmin + g0 ? kmin + g0 : lo[s];
+        hi[s] = hi[s] > nr - 1 ? nr - 1 : hi[s] < lo[s] ? lo[s] : hi[s];
+    }
+    best_path(a, lo, hi, deep);
+    /* the cone: +/-(0.3 mm on the bone, 1 mm + 0.35 x distance off it) */
+    for (int s = 0; s < ns; s++) {
+        int f = -1;
+        for (int d = 0; d < ns && f < 0; d++)
+            f = s - d >= 0 && flat[s - d] ? s - d : s + d < ns && flat[s + d] ? s + d : -1;
+        float w = flat[s] ? 0.3f : 1.0f + 0.35f * (float)abs(s - f) * (float)a->sw * sp;
+        int c = deep[f], dw = (int)(w / sp / (float)q);
+        lo[s] = c - dw < kmin + g0 ? kmin + g0 : c - dw;
+        hi[s] = c + dw > nr - 1 ? nr - 1 : c + dw;
+        if (!isnan(limit_row[s]) && hi[s] > (int)(limit_row[s] / (float)q) - 1)
+            hi[s] = (int)(limit_row[s] / (float)q) - 1;
+        hi[s] = hi[s] < lo[s] ? lo[s] : hi[s];
+    }
+    float md = best_path(a, lo, hi, deep);
+    for (int s = 0; s < ns; s++) {
+        lo[s] = deep[s] - g1 > kmin ? deep[s] - g1 : kmin;
+        hi[s] = deep[s] - g0 < lo[s] ? lo[s] : deep[s] - g0;
+    }
+    float mt = best_path(a, lo, hi, top);
+    a->band_strength = fminf(md, mt);
+    for (int s = 0; s < ns; s++)
+        a->sup_row[s] = a->deep_row[s] = NAN;
+    refine_borders(a, top, deep);
+}
+
+void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
+                  const float *limit_row, float on_bone_mm)
+{
+    const float sp = a->sp;
+    const int nr = a->band_nr, q = (int)a->band_q;
+    interface_map(a, min_depth_mm / sp, limit_row);
+    int lo[AN_MAX_STRIPS] = { 0 }, hi[AN_MAX_STRIPS] = { 0 };
+    int p1[AN_MAX_STRIPS], p2[AN_MAX_STRIPS], p3[AN_MAX_STRIPS];
+    for (uint32_t s = 0; s < a->ns; s++) {
+        lo[s] = (int)(min_depth_mm / sp / (float)q);
+        hi[s] = top_max_mm > 0 ? (int)(top_max_mm / sp / (float)q) : nr - 1;  /* 0: no limit */
+        if (hi[s] > nr - 1)
+            hi[s] = nr - 1;
+        /* the superficial border lies at least 1 mm above any bone */
+        if (limit_row && !isnan(limit_row[s])) {
+            int b = (int)((limit_row[s] - 1.0f / sp) / (float)q);
+            if (b < hi[s])
+                hi[s] = b > lo[s] ? b : lo[s];
+        }
+    }
+    const int g0 = (int)(1.0f / sp / (float)q), g1 = (int)(max_thick_mm / sp / (float)q);
+    float m1 = best_path(a, lo, hi, p1);
+    /* the other border: below or above the first, whichever is stronger */
+    for (uint32_t s = 0; s < a->ns; s++) {
+        lo[s] = p1[s] + g0;
+        hi[s] = p1[s] + g1 < nr - 1 ? p1[s] + g1 : nr - 1;
+    }
+    float m2 = best_path(a, lo, hi, p2);
+    for (uint32_t s = 0; s < a->ns; s++) {
+        lo[s] = p1[s] - g1 > (int)(min_depth_mm / sp / (float)q) ? p1[s] - g1
+                                                                 : (int)(min_depth_mm / sp / (float)q);
+        hi[s] = p1[s] - g0;
+    }
+    /* The strongest interface is the band's superficial border (under the
+     * fat pad or subcutis, the fibres' bright surface): look only below.
+     * top_max_mm < 0 allows the other border above as well. */
+    float m3 = top_max_mm >= 0 ? -INFINITY : best_path(a, lo, hi, p3);
+    const int *top = p1, *deep = p2;
+    float msec = m2;
+    if (m3 > m2) {
+        top = p3;
+        deep = p1;
+        msec = m3;
+    }
+    a->band_strength = fminf(m1, msec);
+    refine_borders(a, top, deep);
+    if (on_bone_mm > 0 && limit_row)
+        band_on_bone(a, min_depth_mm, max_thick_mm, top_max_mm, limit_row, on_bone_mm);
 }

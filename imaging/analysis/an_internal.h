@@ -49,6 +49,11 @@ struct tl_analyzer {
     float *cell;                   /* mean grey per cell */
     int16_t *label;                /* connected components */
     int32_t *stack;
+    /* Target search (an_lesion.c): per-cell residual and best z, box-sum
+     * tables; grown there on the first frame of a size. */
+    float *les_res, *les_z;
+    double *les_sum, *les_cnt;
+    size_t les_cap;
 };
 
 /* Branch-light min/max for hot loops (libm's fmaxf is a call here). */
@@ -79,8 +84,10 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img);
 float an_mean(const float *p, uint32_t h, float r0, float r1);   /* mean over rows [r0, r1), NAN-safe */
 float an_median_rows(const float *p, uint32_t h, float r0, float r1, float *scratch);
 void an_find_bone(tl_analyzer *a, float min_depth_mm);
+/* on_bone_mm > 0: where the band runs over flat bone its deep border lies
+ * within on_bone_mm above limit_row, and it is found first. */
 void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
-                  const float *limit_row);
+                  const float *limit_row, float on_bone_mm);
 void an_smooth_strips(const float *in, float *out, uint32_t n, uint32_t half);
 float an_interp_strips(const float *v, uint32_t n, const tl_analyzer *a, float x_mm);
 void an_polyline(const tl_analyzer *a, const float *rows, tl_analysis_polyline *pl);
@@ -88,6 +95,11 @@ float an_percentile_f(float *v, uint32_t n, float p); /* in-place partial sort *
 
 /* an_lesion.c */
 void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
+
+/* an_fluid.c */
+void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r,
+                   const float *trend);
+void an_effusion_gate(tl_analysis_result *r);
 
 /* an_anatomy.c */
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);

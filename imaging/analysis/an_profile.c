@@ -399,11 +399,11 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
                 break;     /* too close to the bottom to tell a shadow */
             float sh = (float)(a->cum[q] / (double)((int)h - q));
             /* The noise floor rises with depth (TGC): a shadow is dark over
-             * its first 4 mm and stays darkish, not necessarily dark, to
-             * the bottom. */
+             * its first 4 mm (nearly black: a dark muscle is not) and stays
+             * darkish, not necessarily dark, to the bottom. */
             int q4 = q + run < (int)h ? q + run : (int)h;
             float sh4 = (float)((a->cum[q] - a->cum[q4]) / (double)(q4 - q));
-            if (!(sh < dark || (sh4 < dark && sh < 2.5f * dark)))
+            if (!(sh < dark || (sh4 < 0.5f * dark && sh < 2.5f * dark)))
                 continue;
             float above = an_mean(p, h, (float)(r - up1), (float)(r - up0));
             /* tissue above, or a bright cortex line right above (bone under

@@ -70,6 +70,10 @@ void tl_analyzer_destroy(tl_analyzer *a)
     free(a->cell);
     free(a->label);
     free(a->stack);
+    free(a->les_res);
+    free(a->les_z);
+    free(a->les_sum);
+    free(a->les_cnt);
     free(a->band_is);
     free(a->band_sign);
     free(a->band_cost);
@@ -119,6 +123,8 @@ tl_status tl_analyze(tl_analyzer *a, const tl_bmode *img, const tl_analysis_para
     }
     if (p->anatomy != TL_AN_ANKLE_RECESS && out->structure_found)
         an_find_targets(a, &q, out);
+    else if (p->anatomy == TL_AN_ANKLE_RECESS)
+        an_effusion_gate(out);
     if (!out->structure_found) {
         out->thickness_mm = NAN;
         out->abnormal = false;

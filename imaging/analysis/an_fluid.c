@@ -1,0 +1,123 @@
+/* Fluid next to the structure: perifascial fluid under the plantar fascia,
+ * and the gate that keeps a sub-millimetre pocket in the ankle recess from
+ * becoming an injection target. */
+#include "an_lesion.h"
+
+#include <string.h>
+
+/* Fluid must be this much darker than the tissue beneath it (dB), and
+ * nearer the display floor than half that tissue's grey level. */
+#define AN_FLUID_VS_TISSUE_DB 2.5f
+#define AN_FLUID_VS_TISSUE_GREY 0.5f
+
+/* Median cell level of the soft tissue 2.5-6 mm deep to the band over
+ * strips s0..s1 (above any bone), NAN when there is too little of it. */
+static float deep_tissue_level(tl_analyzer *a, uint32_t s0, uint32_t s1)
+{
+    const uint32_t nc = a->cell_rows;
+    const float rpc = AN_CELL_MM / a->sp;
+    float v[512];
+    uint32_t n = 0;
+    for (uint32_t s = s0; s <= s1 && s < a->ns; s++) {
+        if (isnan(a->deep_fit[s]))
+            continue;
+        float lim = isnan(a->bone_row[s]) ? (float)a->h : a->bone_row[s] - 0.5f / a->sp;
+        for (uint32_t c = 0; c < nc && n < 512; c++) {
+            float rc = ((float)c + 0.5f) * rpc;
+            if (rc < a->deep_fit[s] + 2.5f / a->sp || rc > a->deep_fit[s] + 6.0f / a->sp || rc > lim)
+                continue;
+            float x = a->cell[(size_t)s * nc + c];
+            if (!isnan(x))
+                v[n++] = x;
+        }
+    }
+    return n >= 8 ? an_percentile_f(v, n, 50) : NAN;
+}
+
+/* Perifascial fluid: an anechoic layer hugging the band's deep border
+ * (cells 12 dB or more below the band's normal level). */
+void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r,
+                   const float *trend)
+{
+    const uint32_t ns = a->ns, nc = a->cell_rows;
+    const float rpc = AN_CELL_MM / a->sp, db = p->dynamic_range_db / 255.0f;
+    const float strip_mm = (float)a->sw * a->sp;
+    int16_t *lab = a->label;
+    memset(lab, 0, (size_t)ns * nc * sizeof *lab);
+    for (uint32_t s = 0; s < ns; s++) {
+        if (isnan(a->sup_fit[s]))
+            continue;
+        float lim = isnan(a->bone_row[s]) ? INFINITY : a->bone_row[s] - 0.3f / a->sp;
+        for (uint32_t c = 0; c < nc; c++) {
+            float rc = ((float)c + 0.5f) * rpc;
+            bool below = rc > a->deep_fit[s] + 0.1f / a->sp && rc < a->deep_fit[s] + 2.5f / a->sp;
+            /* deep side only: above lies the fat pad, whose lobules are dark */
+            if (!below || rc > lim)
+                continue;
+            float v = a->cell[(size_t)s * nc + c];
+            a->les_res[(size_t)s * nc + c] = v - trend[s];
+            /* anechoic: near the display floor, not just darker tissue (15 dB
+             * below the band, or at the floor under a band that is itself
+             * within 15 dB of it: a thick hypoechoic fascia at low gain) */
+            float drop = (trend[s] - v) * db;
+            lab[(size_t)s * nc + c] =
+                !isnan(v) && v < 0.25f * trend[s] &&
+                        (drop > 15.0f || (v < 0.1f * trend[s] && drop > 5.0f)) ? 1 : 2;
+        }
+    }
+    an_region reg[16];
+    uint32_t min_cells = (uint32_t)(2.0f / (strip_mm * AN_CELL_MM)) + 1;
+    int nreg = an_label_regions(a, lab, reg, 16, min_cells, a->les_res, NULL);
+    for (int k = 0; k < nreg; k++) {
+        const an_region *R = &reg[k];
+        /* Fluid is darker than the soft tissue it lies on: the gaps between
+         * the fibre lines of a hypoechoic muscle can be as dark against the
+         * fascia, but not against the muscle itself. */
+        float tissue = deep_tissue_level(a, R->s0, R->s1);
+        float fl = (float)(R->raw / R->n);
+        if (isnan(tissue) || (fl - tissue) * db > -AN_FLUID_VS_TISSUE_DB ||
+            fl > AN_FLUID_VS_TISSUE_GREY * tissue)
+            continue;
+        tl_analysis_target t;
+        t.kind = TL_TARGET_FLUID;
+        t.x_mm = ((float)(R->sx / R->n) + 0.5f) * strip_mm - 0.5f * a->sp;
+        t.z_mm = ((float)(R->sz / R->n) + 0.5f) * AN_CELL_MM;
+        t.width_mm = (float)(R->s1 - R->s0 + 1) * strip_mm;
+        t.depth_mm = (float)(R->c1 - R->c0 + 1) * AN_CELL_MM;
+        t.area_mm2 = (float)R->n * strip_mm * AN_CELL_MM;
+        t.contrast_db = (float)(R->sum / R->n) * db;
+        /* a layer, not a speck: at least 3 mm along the band */
+        if (t.width_mm < 3.0f)
+            continue;
+        t.confidence = an_minf(1.0f, 0.3f + t.width_mm / 15.0f);
+        r->perifascial_fluid = true;
+        an_add_target(r, &t);
+    }
+    if (r->perifascial_fluid)
+        an_warn(r, "perifascial fluid next to the fascia");
+}
+
+/* A joint effusion worth a needle: the recess analysis reports the anechoic
+ * run above the floor; a pocket under 1 mm deep or 1.5 mm^2 in area is
+ * within what the cartilage surface, the capsule's partial volume and a
+ * normal joint's film of fluid show, not an effusion of grade 1 or more. */
+#define AN_EFFUSION_MIN_DEPTH_MM 1.0f
+#define AN_EFFUSION_MIN_AREA_MM2 1.5f
+
+void an_effusion_gate(tl_analysis_result *r)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < r->n_targets; i++) {
+        const tl_analysis_target *t = &r->targets[i];
+        if (t->kind == TL_TARGET_EFFUSION &&
+            (t->depth_mm < AN_EFFUSION_MIN_DEPTH_MM || t->area_mm2 < AN_EFFUSION_MIN_AREA_MM2))
+            continue;
+        r->targets[k++] = *t;
+    }
+    if (k < r->n_targets) {
+        an_warn(r, "fluid pocket under %.0f mm deep in the recess: not an injection target",
+                AN_EFFUSION_MIN_DEPTH_MM);
+        r->n_targets = k;
+        r->best_target = k ? 0 : -1;
+    }
+}

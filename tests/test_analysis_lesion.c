@@ -1,0 +1,144 @@
+/* Damaged-tissue targets on synthetic B-mode images (log-compressed
+ * speckle, known lesions): what must and must not become a target. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_analysis_synth.h"
+#include "tl_analysis.h"
+
+static tl_analysis_result run(const synth_spec *s, int anatomy)
+{
+    tl_bmode img;
+    synth_render(s, &img);
+    tl_analyzer *a = NULL;
+    assert_int_equal(tl_analyzer_create(&a), TL_OK);
+    tl_analysis_params p = tl_analysis_params_default(anatomy);
+    tl_analysis_result r;
+    assert_int_equal(tl_analyze(a, &img, &p, &r), TL_OK);
+    tl_analyzer_destroy(a);
+    free(img.pixels);
+    if (getenv("TL_TEST_VERBOSE")) {
+        printf("seed %llu found %d thick %.2f targets %u", (unsigned long long)s->seed,
+               r.structure_found, r.thickness_mm, r.n_targets);
+        for (uint32_t i = 0; i < r.n_targets; i++)
+            printf(" | %d %.2f,%.2f %.1fx%.1f %.1f dB conf %.2f", r.targets[i].kind,
+                   r.targets[i].x_mm, r.targets[i].z_mm, r.targets[i].width_mm,
+                   r.targets[i].depth_mm, r.targets[i].contrast_db, r.targets[i].confidence);
+        printf("\n");
+    }
+    return r;
+}
+
+/* Plantar fascia 4 mm thick over the calcaneus, its middle at 10 mm depth. */
+static synth_spec heel(uint64_t seed)
+{
+    synth_spec s = synth_default();
+    s.seed = seed;
+    s.band_thick_mm = 4.0f;
+    s.bone_z_mm = 13.0f;
+    s.bone_x0_mm = 0;
+    s.bone_x1_mm = 18.0f;
+    return s;
+}
+
+/* Index of a target within tol mm of (x, z), -1 if none. */
+static int target_near(const tl_analysis_result *r, float x, float z, float tol)
+{
+    for (uint32_t i = 0; i < r->n_targets; i++)
+        if (hypotf(r->targets[i].x_mm - x, r->targets[i].z_mm - z) < tol)
+            return (int)i;
+    return -1;
+}
+
+/* The acceptance lesion: 3 mm wide at -6 dB, found in every seed, with
+ * its contrast measured about right and a real confidence. */
+static void test_lesion_3mm_6db_is_target(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        synth_spec s = heel(seed);
+        s.n_ell = 1;
+        s.ell[0] = (synth_ellipse){ 25.0f, 10.0f, 3.0f, 1.5f, -6.0f };
+        tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+        assert_true(r.structure_found);
+        int k = target_near(&r, 25.0f, 10.0f, 0.7f);
+        assert_true(k >= 0);
+        assert_int_equal(r.targets[k].kind, TL_TARGET_HYPOECHOIC);
+        assert_true(r.targets[k].contrast_db < -5.0f && r.targets[k].contrast_db > -10.0f);
+        assert_true(r.targets[k].width_mm > 1.5f && r.targets[k].width_mm < 4.5f);
+        assert_true(r.targets[k].confidence > 0.6f);
+        assert_int_equal(r.best_target, 0);
+    }
+}
+
+/* A speckle-sized dark blob, however dark, covers a resolution cell or
+ * two: not a target. Neither is plain speckle. */
+static void test_speckle_blob_is_not_target(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 11; seed <= 16; seed++) {
+        synth_spec s = heel(seed);
+        tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+        assert_true(r.structure_found);
+        assert_int_equal(r.n_targets, 0);
+        s.n_ell = 2;
+        s.ell[0] = (synth_ellipse){ 25.0f, 10.0f, 0.6f, 0.3f, -15.0f };
+        s.ell[1] = (synth_ellipse){ 32.0f, 9.0f, 0.4f, 0.4f, -20.0f };
+        r = run(&s, TL_AN_PLANTAR_FASCIA);
+        assert_int_equal(r.n_targets, 0);
+    }
+}
+
+/* A large area only 2.5 dB darker is measurably different but not
+ * hypoechoic tissue: not a target. The same area at -9 dB is. */
+static void test_faint_area_is_not_target(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 21; seed <= 23; seed++) {
+        synth_spec s = heel(seed);
+        s.n_ell = 1;
+        s.ell[0] = (synth_ellipse){ 26.0f, 10.0f, 6.0f, 2.0f, -2.5f };
+        tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+        assert_int_equal(r.n_targets, 0);
+        s.ell[0].contrast_db = -9.0f;
+        r = run(&s, TL_AN_PLANTAR_FASCIA);
+        int k = target_near(&r, 26.0f, 10.0f, 0.7f);
+        assert_true(k >= 0);
+        assert_true(r.targets[k].width_mm > 4.5f && r.targets[k].width_mm < 7.5f);
+    }
+}
+
+/* A lesion across most of a thin band, which takes the band's border
+ * echoes with it, is still found (the borders are bridged over it). */
+static void test_lesion_filling_thin_band(void **state)
+{
+    (void)state;
+    synth_spec s = heel(31);
+    s.band_thick_mm = 2.2f;
+    s.bone_z_mm = 11.2f;
+    s.n_ell = 1;
+    s.ell[0] = (synth_ellipse){ 26.0f, 9.1f, 8.0f, 1.8f, -14.0f };
+    tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+    assert_true(r.structure_found);
+    int k = target_near(&r, 26.0f, 9.1f, 1.0f);
+    assert_true(k >= 0);
+    assert_true(r.targets[k].contrast_db < -8.0f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lesion_3mm_6db_is_target),
+        cmocka_unit_test(test_speckle_blob_is_not_target),
+        cmocka_unit_test(test_faint_area_is_not_target),
+        cmocka_unit_test(test_lesion_filling_thin_band),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
