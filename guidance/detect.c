@@ -324,6 +324,31 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
     return nov;
 }
 
+/* A candidate the single-image trace could not measure (too faint): trace
+ * it in the difference alone; it stands on the time cue (novelty_gate with
+ * its position score as geo). Replaces det/rank when it ranks higher. */
+static void time_trace(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
+                       bool is_hint, const needle_line *cand, tl_needle_detection *det,
+                       float *rank)
+{
+    if (!d->temporal || det->confidence >= d->p.min_confidence)
+        return;
+    tl_needle_detection t;
+    if (!temporal_trace(d, cand, work_mm, d->p.min_length_mm, &t))
+        return;
+    float fa = fabsf(t.angle_deg);
+    if (fa < d->p.min_angle_deg || fa > d->p.max_angle_deg ||
+        (d->p.side > 0 && t.angle_deg < 0.0f) || (d->p.side < 0 && t.angle_deg > 0.0f))
+        return;
+    float geo = t.confidence, r;
+    t.confidence = 0.0f; /* no single-image evidence */
+    novelty_gate(d, img, work_mm, is_hint, geo, &t, &r);
+    if (r > *rank) {
+        *det = t;
+        *rank = r;
+    }
+}
+
 tl_status tl_needle_detector_hint(tl_needle_detector *d, bool on, float tip_x_mm,
                                   float tip_z_mm, float angle_deg)
 {
@@ -412,6 +437,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
         float geo;
         needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
         novelty_gate(d, img, work_mm, true, geo, &det, &best_rank);
+        time_trace(d, img, work_mm, true, &cand, &det, &best_rank);
         best = det;
         have = true;
     }
@@ -479,6 +505,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
             needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
             float rank;
             float nov = novelty_gate(d, img, work_mm, false, geo, &det, &rank);
+            time_trace(d, img, work_mm, false, &cand, &det, &rank);
             if (nov >= NOVELTY_FULL && nov > nov_best && det.length_mm >= 2.0f) {
                 nov_best = nov;
                 nov_line = (needle_line){ .px = det.tip_x_mm / img->spacing_mm,
