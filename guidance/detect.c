@@ -321,6 +321,26 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
         if (s_new < 0.5f && det->reason && strcmp(det->reason, "ok") == 0)
             det->reason = "static line (no change over time)";
     }
+    /* A shaft traced in the image that runs on along a static bright line
+     * (the tibia cortex beside an ankle needle, a fascia band) ends, as a
+     * needle, where its new echo ends: pull such a tip back (by > 1 mm;
+     * not forward: a bright shaft's own end is better measured in the
+     * image). */
+    double tx, tz;
+    if (getenv("TL_NDEBUG"))
+        fprintf(stderr, "   cand %.1f deg len %.1f tip (%.2f,%.2f) static %.2f time %.2f nov %.1f/%.1f tw %.1f side %.1f\n",
+                det->angle_deg, det->length_mm, det->tip_x_mm, det->tip_z_mm, c_static, c_time, all, tail, twin, side);
+    if (det->confidence >= d->p.min_confidence && c_static >= c_time &&
+        temporal_tip(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
+                     det->tip_z_mm / sp, work_mm, &tx, &tz)) {
+        float nx = (float)(tx * sp), nz = (float)(tz * sp);
+        float ln = hypotf(nx - det->entry_x_mm, nz - det->entry_z_mm);
+        if (ln < det->length_mm - 1.0f && ln >= d->p.min_length_mm) {
+            det->tip_x_mm = nx;
+            det->tip_z_mm = nz;
+            det->length_mm = ln;
+        }
+    }
     return nov;
 }
 
