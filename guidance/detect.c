@@ -354,7 +354,11 @@ static void time_trace(const tl_needle_detector *d, const tl_bmode *img, float w
     if (!d->temporal || det->confidence >= d->p.min_confidence)
         return;
     tl_needle_detection t;
-    if (!temporal_trace(d, cand, work_mm, d->p.min_length_mm, &t))
+    bool ok = temporal_trace(d, cand, work_mm, d->p.min_length_mm, &t);
+    if (getenv("TL_NDEBUG"))
+        fprintf(stderr, "   trace %.1f deg: %d -> %.1f deg len %.1f con %.1f geo %.2f\n",
+                cand->a / TL_DEG, ok, t.angle_deg, t.length_mm, t.contrast, t.confidence);
+    if (!ok)
         return;
     float fa = fabsf(t.angle_deg);
     if (fa < d->p.min_angle_deg || fa > d->p.max_angle_deg ||
@@ -482,7 +486,26 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
         for (int i = 0; i < np; i++) {
             double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
             double rho = (double)(pr[i] - g.r0);
-            score[i] = needle_prescreen(d, g.cx - rho * sin(a), g.cz + rho * cos(a), a, sigma, work_mm);
+            score[i] = needle_prescreen(d, g.cx - rho * sin(a), g.cz + rho * cos(a), a, sigma,
+                                        work_mm);
+        }
+        if (d->temporal) {
+            /* With time the votes count only what is new, and a faint steep
+             * shaft scores low in the single-image prescreen: interleave the
+             * two orders (a peak's score is its better place in either). */
+            int ord[MAX_PEAKS];
+            float pos[MAX_PEAKS];
+            for (int i = 0; i < np; i++)
+                ord[i] = i;
+            for (int i = 1; i < np; i++)
+                for (int j = i; j > 0 && score[ord[j]] > score[ord[j - 1]]; j--) {
+                    int t = ord[j]; ord[j] = ord[j - 1]; ord[j - 1] = t;
+                }
+            for (int i = 0; i < np; i++)
+                pos[ord[i]] = score[ord[i]] > 0.0f ? 1.0f / (float)(i + 1) : 0.0f;
+            /* pv is already strongest first */
+            for (int i = 0; i < np; i++)
+                score[i] = fmaxf(pos[i], 1.0f / (float)(i + 1) - 1e-4f);
         }
         for (int i = 1; i < np; i++)
             for (int j = i; j > 0 && score[j] > score[j - 1]; j--) {
