@@ -14,7 +14,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 
 void *scratch_get(scratch *s, size_t bytes)
@@ -296,6 +295,9 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
     /* ... and the change to be a line: clearly less of it on the shallow
      * side than on the line itself */
     float s_line = all > 0.0f ? clampf(((all - side) / all - 0.3f) / 0.3f, 0.0f, 1.0f) : 0.0f;
+    /* (and little of it at all: a line under a new shaft, through its tip
+     * and reverberations, has the shaft itself on its shallow side) */
+    s_line *= clampf((4.5f - side) / 1.5f, 0.0f, 1.0f);
     s_alone *= s_line;
     float c_static = det->confidence * s_new, c_time = geo * s_alone;
     if (c_static >= d->p.min_confidence)
@@ -327,9 +329,6 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
      * not forward: a bright shaft's own end is better measured in the
      * image). */
     double tx, tz;
-    if (getenv("TL_NDEBUG"))
-        fprintf(stderr, "   cand %.1f deg len %.1f tip (%.2f,%.2f) static %.2f time %.2f nov %.1f/%.1f tw %.1f side %.1f\n",
-                det->angle_deg, det->length_mm, det->tip_x_mm, det->tip_z_mm, c_static, c_time, all, tail, twin, side);
     if (det->confidence >= d->p.min_confidence && c_static >= c_time &&
         temporal_tip(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
                      det->tip_z_mm / sp, work_mm, &tx, &tz)) {
@@ -355,9 +354,6 @@ static void time_trace(const tl_needle_detector *d, const tl_bmode *img, float w
         return;
     tl_needle_detection t;
     bool ok = temporal_trace(d, cand, work_mm, d->p.min_length_mm, &t);
-    if (getenv("TL_NDEBUG"))
-        fprintf(stderr, "   trace %.1f deg: %d -> %.1f deg len %.1f con %.1f geo %.2f\n",
-                cand->a / TL_DEG, ok, t.angle_deg, t.length_mm, t.contrast, t.confidence);
     if (!ok)
         return;
     float fa = fabsf(t.angle_deg);

@@ -20,10 +20,6 @@
 #include "guidance_internal.h"
 
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* background running mean: the first frames are averaged equally, later
@@ -335,8 +331,6 @@ bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, 
             break;
         }
     }
-    if (getenv("TL_NDEBUG"))
-        fprintf(stderr, "    ttip: n %d nshaft %d level %.2f last %d\n", n, nshaft, level, last);
     if (last < 0)
         return false;
     double t = step * last;
