@@ -5,8 +5,10 @@
 
 #include <string.h>
 
-/* Fluid must be this much darker than the tissue beneath it (dB). */
+/* Fluid must be this much darker than the tissue beneath it (dB), and
+ * nearer the display floor than half that tissue's grey level. */
 #define AN_FLUID_VS_TISSUE_DB 2.5f
+#define AN_FLUID_VS_TISSUE_GREY 0.5f
 
 /* Median cell level of the soft tissue 2.5-6 mm deep to the band over
  * strips s0..s1 (above any bone), NAN when there is too little of it. */
@@ -45,9 +47,6 @@ void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_resu
     for (uint32_t s = 0; s < ns; s++) {
         if (isnan(a->sup_fit[s]))
             continue;
-        /* over the calcaneus the thin periosteal tissue is dark anyway */
-        if (!isnan(a->bone_row[s]) && a->bone_row[s] < a->deep_fit[s] + 3.0f / a->sp)
-            continue;
         float lim = isnan(a->bone_row[s]) ? INFINITY : a->bone_row[s] - 0.3f / a->sp;
         for (uint32_t c = 0; c < nc; c++) {
             float rc = ((float)c + 0.5f) * rpc;
@@ -57,9 +56,13 @@ void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_resu
                 continue;
             float v = a->cell[(size_t)s * nc + c];
             a->les_res[(size_t)s * nc + c] = v - trend[s];
-            /* anechoic: near the display floor, not just darker tissue */
+            /* anechoic: near the display floor, not just darker tissue (15 dB
+             * below the band, or at the floor under a band that is itself
+             * within 15 dB of it: a thick hypoechoic fascia at low gain) */
+            float drop = (trend[s] - v) * db;
             lab[(size_t)s * nc + c] =
-                !isnan(v) && (v - trend[s]) * db < -15.0f && v < 0.25f * trend[s] ? 1 : 2;
+                !isnan(v) && v < 0.25f * trend[s] &&
+                        (drop > 15.0f || (v < 0.1f * trend[s] && drop > 5.0f)) ? 1 : 2;
         }
     }
     an_region reg[16];
@@ -71,7 +74,9 @@ void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_resu
          * the fibre lines of a hypoechoic muscle can be as dark against the
          * fascia, but not against the muscle itself. */
         float tissue = deep_tissue_level(a, R->s0, R->s1);
-        if (isnan(tissue) || ((float)(R->raw / R->n) - tissue) * db > -AN_FLUID_VS_TISSUE_DB)
+        float fl = (float)(R->raw / R->n);
+        if (isnan(tissue) || (fl - tissue) * db > -AN_FLUID_VS_TISSUE_DB ||
+            fl > AN_FLUID_VS_TISSUE_GREY * tissue)
             continue;
         tl_analysis_target t;
         t.kind = TL_TARGET_FLUID;

@@ -22,82 +22,19 @@
  * most of their fibre echo within a few degrees of the perpendicular. */
 #define AN_ANISO_WIDTH_DEG 7.0f
 /* Windows (half sizes, mm: lateral, axial) of the significance test. */
-#define AN_NWIN 3
-static const float win_mm[AN_NWIN][2] = { { 0.75f, 0.375f }, { 1.25f, 0.5f }, { 2.25f, 0.875f } };
+#define AN_NWIN 4
+static const float win_mm[AN_NWIN][2] = { { 0.75f, 0.375f }, { 1.25f, 0.5f }, { 2.25f, 0.875f },
+                                          { 1.75f, 0.25f } };
 /* Cells whose smallest-window z is below this seed candidate regions. */
 #define AN_Z_CANDIDATE 1.5f
+/* Smallest area (at half its depth of contrast) of a target: a few
+ * resolution cells, well under a 3 mm lesion's. */
+#define AN_MIN_AREA_MM2 0.8f
 /* Smallest contrast (dB below the band's normal level) of a target. */
 #define AN_MIN_CONTRAST_DB 5.0f
 /* Excess over the expected extreme of the band's own windows (in z) a
  * region needs to be a target. */
 #define AN_Z_MARGIN 1.0f
-
-int an_label_regions(tl_analyzer *a, int16_t *lab, an_region *reg, int max_reg,
-                     uint32_t min_cells, const float *res, const float *z)
-{
-    const uint32_t ns = a->ns, nc = a->cell_rows;
-    int nreg = 0, ncomp = 0;
-    for (uint32_t s = 0; s < ns; s++)
-        for (uint32_t c = 0; c < nc; c++) {
-            size_t i = (size_t)s * nc + c;
-            if (lab[i] != 1)
-                continue;
-            /* every component gets its own label (rejected ones keep it:
-             * no second pass over the map to undo them) */
-            if (ncomp + 3 > INT16_MAX)
-                return nreg;
-            int16_t id = (int16_t)(3 + ncomp++);
-            an_region R = { 0, s, s, c, c, 0, 0, 0, 0, INFINITY, id };
-            int32_t top = 0;
-            a->stack[top++] = (int32_t)i;
-            lab[i] = id;
-            while (top) {
-                int32_t j = a->stack[--top];
-                uint32_t js = (uint32_t)j / nc, jc = (uint32_t)j % nc;
-                R.n++;
-                R.sx += js;
-                R.sz += jc;
-                R.sum += res[j];
-                R.raw += a->cell[j];
-                if (z && z[j] < R.zmin)
-                    R.zmin = z[j];
-                if (js < R.s0) R.s0 = js;
-                if (js > R.s1) R.s1 = js;
-                if (jc < R.c0) R.c0 = jc;
-                if (jc > R.c1) R.c1 = jc;
-                const int32_t nb[4] = { j - (int32_t)nc, j + (int32_t)nc, jc > 0 ? j - 1 : -1,
-                                        jc + 1 < nc ? j + 1 : -1 };
-                for (int k = 0; k < 4; k++)
-                    if (nb[k] >= 0 && nb[k] < (int32_t)(ns * nc) && lab[nb[k]] == 1) {
-                        lab[nb[k]] = id;
-                        a->stack[top++] = nb[k];
-                    }
-            }
-            /* with a z map, only significant regions are kept (a frame can
-             * have more faint candidates than there are slots) */
-            if (R.n >= min_cells && (!z || R.zmin < 0) && nreg < max_reg)
-                reg[nreg++] = R;
-        }
-    return nreg;
-}
-
-void an_add_target(tl_analysis_result *r, const tl_analysis_target *t)
-{
-    uint32_t i = r->n_targets;
-    if (i == TL_ANALYSIS_MAX_TARGETS) {
-        /* full: replace the weakest if this one is stronger */
-        uint32_t w = 0;
-        for (uint32_t k = 1; k < i; k++)
-            if (r->targets[k].confidence < r->targets[w].confidence)
-                w = k;
-        if (r->targets[w].confidence >= t->confidence)
-            return;
-        i = w;
-    } else {
-        r->n_targets++;
-    }
-    r->targets[i] = *t;
-}
 
 static int cmp_target(const void *x, const void *y)
 {
@@ -105,106 +42,6 @@ static int cmp_target(const void *x, const void *y)
     if (a->confidence != b->confidence)
         return a->confidence < b->confidence ? 1 : -1;
     return (a->contrast_db > b->contrast_db) - (a->contrast_db < b->contrast_db);
-}
-
-/* Work buffers: cell residual, the residual with dark clusters set to the
- * normal level, a scratch third for percentiles; z map; box-sum tables. */
-static bool grow_buffers(tl_analyzer *a)
-{
-    size_t tab = (size_t)(a->ns + 1) * (a->cell_rows + 1);
-    if (tab <= a->les_cap)
-        return true;
-    float *r = realloc(a->les_res, 3 * tab * sizeof *r);
-    if (!r)
-        return false;
-    a->les_res = r;
-    float *z = realloc(a->les_z, tab * sizeof *z);
-    if (!z)
-        return false;
-    a->les_z = z;
-    double *s = realloc(a->les_sum, tab * sizeof *s);
-    if (!s)
-        return false;
-    a->les_sum = s;
-    double *c = realloc(a->les_cnt, tab * sizeof *c);
-    if (!c)
-        return false;
-    a->les_cnt = c;
-    a->les_cap = tab;
-    return true;
-}
-
-/* Solve the n x n system A x = b (n <= 4) by elimination with pivoting. */
-static bool solve(int n, double A[4][4], double *b, double *x)
-{
-    for (int k = 0; k < n; k++) {
-        int p = k;
-        for (int i = k + 1; i < n; i++)
-            if (fabs(A[i][k]) > fabs(A[p][k]))
-                p = i;
-        if (fabs(A[p][k]) < 1e-12)
-            return false;
-        for (int j = 0; j < n; j++) {
-            double t = A[k][j];
-            A[k][j] = A[p][j];
-            A[p][j] = t;
-        }
-        double t = b[k];
-        b[k] = b[p];
-        b[p] = t;
-        for (int i = k + 1; i < n; i++) {
-            double f = A[i][k] / A[k][k];
-            for (int j = k; j < n; j++)
-                A[i][j] -= f * A[k][j];
-            b[i] -= f * b[k];
-        }
-    }
-    for (int k = n - 1; k >= 0; k--) {
-        double s = b[k];
-        for (int j = k + 1; j < n; j++)
-            s -= A[k][j] * x[j];
-        x[k] = s / A[k][k];
-    }
-    return true;
-}
-
-/* Box sums over band cells (lab != 0) of v: 2-D prefix tables. */
-static void build_tables(tl_analyzer *a, const int16_t *lab, const float *v)
-{
-    const uint32_t ns = a->ns, nc = a->cell_rows, W = nc + 1;
-    double *S = a->les_sum, *C = a->les_cnt;
-    for (uint32_t c = 0; c <= nc; c++)
-        S[c] = C[c] = 0;
-    for (uint32_t s = 0; s < ns; s++) {
-        double rs = 0, rc = 0;
-        S[(size_t)(s + 1) * W] = C[(size_t)(s + 1) * W] = 0;
-        for (uint32_t c = 0; c < nc; c++) {
-            size_t i = (size_t)s * nc + c;
-            if (lab[i]) {
-                rs += v[i];
-                rc += 1;
-            }
-            S[(size_t)(s + 1) * W + c + 1] = S[(size_t)s * W + c + 1] + rs;
-            C[(size_t)(s + 1) * W + c + 1] = C[(size_t)s * W + c + 1] + rc;
-        }
-    }
-}
-
-/* Mean of the band cells in the window of half sizes (hs, hc) about (s, c);
- * NAN when less than half the window lies in the band. */
-static float box_mean(const tl_analyzer *a, int s, int c, int hs, int hc)
-{
-    const int ns = (int)a->ns, nc = (int)a->cell_rows, W = nc + 1;
-    int s0 = s - hs < 0 ? 0 : s - hs, s1 = s + hs + 1 > ns ? ns : s + hs + 1;
-    int c0 = c - hc < 0 ? 0 : c - hc, c1 = c + hc + 1 > nc ? nc : c + hc + 1;
-    const double *S = a->les_sum, *C = a->les_cnt;
-    double n = C[(size_t)s1 * W + c1] - C[(size_t)s0 * W + c1] - C[(size_t)s1 * W + c0] +
-               C[(size_t)s0 * W + c0];
-    if (2.0 * n < (double)((2 * hs + 1) * (2 * hc + 1)))
-        return NAN;
-    double v = S[(size_t)s1 * W + c1] - S[(size_t)s0 * W + c1] - S[(size_t)s1 * W + c0] +
-               S[(size_t)s0 * W + c0];
-    return (float)(v / n);
 }
 
 /* The band borders for the target search, with gaps of up to 15 mm bridged
@@ -259,68 +96,12 @@ static void fibre_angle_term(const tl_analyzer *a, const float *sup,
     }
 }
 
-/* Shrink region R (label id) to its cells where the smoothed residual b3
- * is below half the region's minimum; false when nothing is left. */
-static bool half_max_extent(const tl_analyzer *a, const int16_t *lab, int16_t id, const float *b3,
-                            const float *res, an_region *R)
-{
-    const uint32_t nc = a->cell_rows;
-    float peak = 0;
-    for (uint32_t s = R->s0; s <= R->s1; s++)
-        for (uint32_t c = R->c0; c <= R->c1; c++)
-            if (lab[(size_t)s * nc + c] == id)
-                peak = an_minf(peak, b3[(size_t)s * nc + c]);
-    if (!(peak < 0))
-        return false;
-    an_region Q = { 0, R->s1, R->s0, R->c1, R->c0, 0, 0, 0, 0, INFINITY, id };
-    for (uint32_t s = R->s0; s <= R->s1; s++)
-        for (uint32_t c = R->c0; c <= R->c1; c++) {
-            size_t i = (size_t)s * nc + c;
-            if (lab[i] != id || !(b3[i] < 0.5f * peak))
-                continue;
-            Q.n++;
-            Q.sx += s;
-            Q.sz += c;
-            Q.sum += res[i];
-            Q.raw += a->cell[i];
-            Q.s0 = s < Q.s0 ? s : Q.s0;
-            Q.s1 = s > Q.s1 ? s : Q.s1;
-            Q.c0 = c < Q.c0 ? c : Q.c0;
-            Q.c1 = c > Q.c1 ? c : Q.c1;
-        }
-    if (!Q.n)
-        return false;
-    *R = Q;
-    return true;
-}
-
-/* Robust spread (grey) of the upper half of v: (q75 - median) / 0.674; a
- * dark lesion, however large, sits in the lower half. */
-static float upper_sigma(float *v, uint32_t n, float *median)
-{
-    float med = an_percentile_f(v, n, 50);
-    float q75 = an_percentile_f(v, n, 75);
-    if (median)
-        *median = med;
-    return (q75 - med) / 0.674f;
-}
-
-/* Robust spread (grey) of the lower half of v: (median - q25) / 0.674. */
-static float lower_sigma(float *v, uint32_t n, float *median)
-{
-    float med = an_percentile_f(v, n, 50);
-    float q25 = an_percentile_f(v, n, 25);
-    if (median)
-        *median = med;
-    return (med - q25) / 0.674f;
-}
-
 void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     const uint32_t ns = a->ns, nc = a->cell_rows;
     const float rpc = AN_CELL_MM / a->sp, db = p->dynamic_range_db / 255.0f;
     const float strip_mm = (float)a->sw * a->sp;
-    if (!grow_buffers(a))
+    if (!an_cells_grow(a))
         return;
     int16_t *lab = a->label;
     float sup[AN_MAX_STRIPS], deep[AN_MAX_STRIPS];
@@ -399,12 +180,12 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
         double A2[4][4], B2[4];
         memcpy(A2, A, sizeof A2);
         memcpy(B2, B, sizeof B2);
-        if (!solve(3, A, B, x))
+        if (!an_solve(3, A, B, x))
             break;
         if (x[2] > 0) {
             /* tilting never brightens fibres: no angle term */
             x[2] = 0;
-            if (!solve(2, A2, B2, x))
+            if (!an_solve(2, A2, B2, x))
                 break;
         }
         memcpy(cf, x, sizeof cf);
@@ -437,7 +218,7 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
             for (uint32_t c = 0; c < nc; c++)
                 if (lab[(size_t)s * nc + c])
                     scratch[k++] = a->cell[(size_t)s * nc + c] - lat[s];
-        float m0, s0 = upper_sigma(scratch, k, &m0);
+        float m0, s0 = an_upper_sigma(scratch, k, &m0);
         double sxx = 0, sxy = 0, sx = 0, sy = 0, n = 0;
         for (uint32_t s = 0; s < ns; s++)
             for (uint32_t c = 0; c < nc; c++) {
@@ -465,18 +246,18 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
      * half) below its centre */
     gate = 3.0f;
     {
-        build_tables(a, lab, res);
+        an_cells_tables(a, lab, res);
         uint32_t k = 0;
         for (uint32_t s = 0; s < ns; s++)
             for (uint32_t c = 0; c < nc; c++) {
                 size_t i = (size_t)s * nc + c;
                 if (!lab[i])
                     continue;
-                zmap[i] = box_mean(a, (int)s, (int)c, 1, 1);
+                zmap[i] = an_box_mean(a, (int)s, (int)c, 1, 1);
                 if (!isnan(zmap[i]))
                     scratch[k++] = zmap[i];
             }
-        float m3 = 0, s3 = k >= 16 ? upper_sigma(scratch, k, &m3) : 0.0f;
+        float m3 = 0, s3 = k >= 16 ? an_upper_sigma(scratch, k, &m3) : 0.0f;
         for (uint32_t i = 0; i < ns * nc; i++)
             if (lab[i])
                 zmap[i] = isnan(zmap[i]) || !(s3 > 0) ? 0.0f : (zmap[i] - m3) / s3;
@@ -506,7 +287,7 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
         for (uint32_t i = 0; i < ns * nc; i++)
             if (lab[i] && !(zmap[i] < -gate))
                 fv[k++] = res[i];
-        sigma = lower_sigma(fv, k, &med);
+        sigma = an_lower_sigma(fv, k, &med);
         for (uint32_t i = 0; i < ns * nc; i++)
             clean[i] = lab[i] && zmap[i] < -gate ? med : res[i];
     }
@@ -514,7 +295,7 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
      * and lower spread, and the z it must beat: the expected extreme of
      * that many independent windows of this band (sqrt(2 ln M)) plus a
      * margin. */
-    build_tables(a, lab, clean);
+    an_cells_tables(a, lab, clean);
     int hs[AN_NWIN], hc[AN_NWIN];
     float wmed[AN_NWIN], wsig[AN_NWIN], zneed[AN_NWIN];
     for (int w = 0; w < AN_NWIN; w++) {
@@ -529,15 +310,15 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
         for (uint32_t s = 0; s < ns; s++)
             for (uint32_t c = 0; c < nc; c++)
                 if (lab[(size_t)s * nc + c]) {
-                    float b = box_mean(a, (int)s, (int)c, hs[w], hc[w]);
+                    float b = an_box_mean(a, (int)s, (int)c, hs[w], hc[w]);
                     if (!isnan(b))
                         fv[k++] = b;
                 }
-        wsig[w] = k >= 16 ? lower_sigma(fv, k, &wmed[w]) : NAN;
+        wsig[w] = k >= 16 ? an_lower_sigma(fv, k, &wmed[w]) : NAN;
         float M = (float)nin / (float)((2 * hs[w] + 1) * (2 * hc[w] + 1));
         zneed[w] = sqrtf(2.0f * logf(an_maxf(M, 2.0f))) + AN_Z_MARGIN;
     }
-    build_tables(a, lab, res);
+    an_cells_tables(a, lab, res);
     /* z map: the most significant margin over the windows (negative is
      * significant), and candidates where the smallest window is dark. */
     for (uint32_t s = 0; s < ns; s++)
@@ -549,7 +330,7 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
             for (int w = 0; w < AN_NWIN; w++) {
                 if (!(wsig[w] > 0))
                     continue;
-                float b = box_mean(a, (int)s, (int)c, hs[w], hc[w]);
+                float b = an_box_mean(a, (int)s, (int)c, hs[w], hc[w]);
                 if (isnan(b))
                     continue;
                 float z = (b - wmed[w]) / wsig[w];
@@ -558,7 +339,7 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
                 best = an_minf(best, z + zneed[w]);
             }
             zmap[i] = isfinite(best) ? best : 0.0f;
-            float b3 = box_mean(a, (int)s, (int)c, 1, 1);
+            float b3 = an_box_mean(a, (int)s, (int)c, 1, 1);
             clean[i] = isnan(b3) ? 0.0f : b3 - med;
             if (z0 < -AN_Z_CANDIDATE)
                 lab[i] = 1;
@@ -581,7 +362,7 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
          * than the lesion: its extent is where the smoothed residual is
          * below half its own deepest value (half maximum). */
         float zmin = R->zmin;
-        if (!half_max_extent(a, lab, R->id, clean, res, R))
+        if (!an_half_max_extent(a, lab, R->id, clean, res, R))
             continue;
         R->zmin = zmin;
         float contrast = (float)(R->sum / R->n - med) * db;
@@ -600,7 +381,7 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
         /* Hypoechoic means visibly darker than the normal band: a region
          * within AN_MIN_CONTRAST_DB of it is texture, however significant.
          * Thin streaks along the band are the fibrillar pattern. */
-        if (contrast > -AN_MIN_CONTRAST_DB || t.depth_mm < 0.7f)
+        if (contrast > -AN_MIN_CONTRAST_DB || t.depth_mm < 0.7f || t.area_mm2 < AN_MIN_AREA_MM2)
             continue;
         /* A region cut by the edge of the band's extent is not fully in
          * view: not a target (the sonographer should centre it). */

@@ -28,4 +28,44 @@ int an_label_regions(tl_analyzer *a, int16_t *lab, an_region *reg, int max_reg,
  * one if it is more confident. */
 void an_add_target(tl_analysis_result *r, const tl_analysis_target *t);
 
+/* Grow the target search's buffers to this frame's cell map; false when
+ * out of memory. */
+bool an_cells_grow(tl_analyzer *a);
+
+/* Solve the n x n system A x = b (n <= 4); false when singular. */
+bool an_solve(int n, double A[4][4], double *b, double *x);
+
+/* Box-sum tables over the band's cells (lab != 0) of v. */
+void an_cells_tables(tl_analyzer *a, const int16_t *lab, const float *v);
+
+/* Mean of the band cells in the window of half sizes (hs, hc) about (s, c);
+ * NAN when less than half the window lies in the band. */
+static inline float an_box_mean(const tl_analyzer *a, int s, int c, int hs, int hc)
+{
+    const int ns = (int)a->ns, nc = (int)a->cell_rows, W = nc + 1;
+    int s0 = s - hs < 0 ? 0 : s - hs, s1 = s + hs + 1 > ns ? ns : s + hs + 1;
+    int c0 = c - hc < 0 ? 0 : c - hc, c1 = c + hc + 1 > nc ? nc : c + hc + 1;
+    const double *S = a->les_sum, *C = a->les_cnt;
+    double n = C[(size_t)s1 * W + c1] - C[(size_t)s0 * W + c1] - C[(size_t)s1 * W + c0] +
+               C[(size_t)s0 * W + c0];
+    if (2.0 * n < (double)((2 * hs + 1) * (2 * hc + 1)))
+        return NAN;
+    double v = S[(size_t)s1 * W + c1] - S[(size_t)s0 * W + c1] - S[(size_t)s1 * W + c0] +
+               S[(size_t)s0 * W + c0];
+    return (float)(v / n);
+}
+
+
+/* Shrink R (label id) to its cells where the smoothed residual b3 is below
+ * half the region's minimum (its half-maximum extent); false when nothing
+ * is left. */
+bool an_half_max_extent(const tl_analyzer *a, const int16_t *lab, int16_t id, const float *b3,
+                        const float *res, an_region *R);
+
+/* Robust spreads of v (reordered): (q75 - median) / 0.674 from the upper
+ * half, where a dark lesion never is; (median - q25) / 0.674 from the lower
+ * half, the dark tail a target must stand out of. median may be NULL. */
+float an_upper_sigma(float *v, uint32_t n, float *median);
+float an_lower_sigma(float *v, uint32_t n, float *median);
+
 #endif
