@@ -267,14 +267,24 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
 #define NOVELTY_ALONE 2.5f  /* from here the time cue can stand in ... */
 #define NOVELTY_ALONE_FULL 4.0f /* ... fully from here */
 static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
-                          bool is_hint, float geo, tl_needle_detection *det)
+                          bool is_hint, float geo, tl_needle_detection *det, float *rank)
 {
-    if (!d->temporal || det->length_mm <= 0.0f)
+    /* Rank among candidates: a single-image pass first (a straight, bright
+     * ridge is the best-measured line), then lines accepted on time alone
+     * by how much new echo they collect (every line through a new shaft and
+     * its reverberation band is new; the one along the shaft collects the
+     * most), then the rest by confidence. */
+    float c_in = det->confidence;
+    *rank = det->confidence;
+    if (!d->temporal || det->length_mm <= 0.0f) {
+        if (c_in >= d->p.min_confidence)
+            *rank = 2.0f + c_in;
         return 0.0f;
-    float all, tail, twin;
+    }
+    float all, tail, twin, side;
     double sp = img->spacing_mm;
     temporal_novelty(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
-                     det->tip_z_mm / sp, work_mm, 3.0f, &all, &tail, &twin);
+                     det->tip_z_mm / sp, work_mm, 3.0f, &all, &tail, &twin, &side);
     float nov = fmaxf(all, tail);
     /* anatomy that moved, not a needle that came: discount by its twin */
     nov += 2.0f * twin;
@@ -283,10 +293,29 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
     /* standing on time alone asks the whole shaft to be new, not its end */
     float s_alone = clampf((all + 2.0f * twin - NOVELTY_ALONE) / (NOVELTY_ALONE_FULL - NOVELTY_ALONE),
                            0.0f, 1.0f);
+    /* ... and the change to be a line: clearly less of it on the shallow
+     * side than on the line itself */
+    float s_line = all > 0.0f ? clampf(((all - side) / all - 0.3f) / 0.3f, 0.0f, 1.0f) : 0.0f;
+    s_alone *= s_line;
     float c_static = det->confidence * s_new, c_time = geo * s_alone;
+    if (c_static >= d->p.min_confidence)
+        *rank = 2.0f + c_static;
+    else if (c_time >= d->p.min_confidence)
+        *rank = 1.0f + clampf(all * det->length_mm / 100.0f, 0.0f, 0.99f);
+    else
+        *rank = fmaxf(c_static, c_time);
     if (c_time > c_static) {
         det->confidence = c_time;
         det->reason = "ok";
+        /* a faint shaft's end is where its new echo ends */
+        double tx, tz;
+        if (temporal_tip(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
+                         det->tip_z_mm / sp, work_mm, &tx, &tz)) {
+            det->tip_x_mm = (float)(tx * sp);
+            det->tip_z_mm = (float)(tz * sp);
+            det->length_mm = hypotf(det->tip_x_mm - det->entry_x_mm,
+                                    det->tip_z_mm - det->entry_z_mm);
+        }
     } else {
         det->confidence = c_static;
         if (s_new < 0.5f && det->reason && strcmp(det->reason, "ok") == 0)
@@ -368,82 +397,12 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     if ((s = temporal_begin(d, sigma)) != TL_OK)
         return s;
 
-    hough_grid g;
-    grid_setup(&d->p, guide, d->ww, d->wh, &g);
-    size_t nacc = (size_t)g.na * (size_t)g.nr;
-    float *acc = scratch_get(&d->acc, nacc * sizeof(float));
-    if (!acc)
-        return TL_ERR_NO_MEM;
-    memset(acc, 0, nacc * sizeof(float));
-    vote(d, &g, acc, sigma, st.p1, (int)lrintf(2.5f / work_mm));
-
-    int pk[MAX_PEAKS], pr[MAX_PEAKS];
-    float pv[MAX_PEAKS], score[MAX_PEAKS];
-    int np = find_peaks(acc, &g, work_mm, guide, (float)img->width * img->spacing_mm,
-                        (float)img->height * img->spacing_mm, MAX_PEAKS, pk, pr, pv);
-    /* Rank by the quick needle-likeness score; keep the best few. */
-    for (int i = 0; i < np; i++) {
-        double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
-        double rho = (double)(pr[i] - g.r0);
-        score[i] = needle_prescreen(d, g.cx - rho * sin(a), g.cz + rho * cos(a), a, sigma, work_mm);
-    }
-    for (int i = 1; i < np; i++)
-        for (int j = i; j > 0 && score[j] > score[j - 1]; j--) {
-            float ts = score[j]; score[j] = score[j - 1]; score[j - 1] = ts;
-            float tv = pv[j]; pv[j] = pv[j - 1]; pv[j - 1] = tv;
-            int tk = pk[j]; pk[j] = pk[j - 1]; pk[j - 1] = tk;
-            int tr = pr[j]; pr[j] = pr[j - 1]; pr[j - 1] = tr;
-        }
-    /* Greedy suppression by score: 1.5 degrees / 0.5 mm apart (a
-     * reverberation copy ~0.8 mm under the shaft must not hide it). */
-    {
-        int dr = (int)ceilf(0.5f / work_mm), dk = (int)(1.5f / HOUGH_STEP_DEG), m = 0;
-        for (int i = 0; i < np && m < MAX_CANDIDATES; i++) {
-            if (score[i] <= 0.0f)
-                break;
-            bool close = false;
-            for (int j = 0; j < m; j++)
-                if (abs(pk[i] - pk[j]) <= dk && abs(pr[i] - pr[j]) <= dr)
-                    close = true;
-            if (close)
-                continue;
-            pk[m] = pk[i];
-            pr[m] = pr[i];
-            pv[m] = pv[i];
-            score[m] = score[i];
-            m++;
-        }
-        np = m;
-    }
-
     tl_needle_detection best;
     memset(&best, 0, sizeof best);
     best.reason = "no candidate line";
     bool have = false;
-    double f = (double)d->factor;
-    float nov_best = 0.0f;
+    float nov_best = 0.0f, best_rank = 0.0f;
     needle_line nov_line = { 0 };
-    for (int i = 0; i < np; i++) {
-        double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
-        double rho = (double)(pr[i] - g.r0);
-        double wx = g.cx - rho * sin(a), wz = g.cz + rho * cos(a);
-        needle_line cand = { .px = (wx + 0.5) * f - 0.5, .pz = (wz + 0.5) * f - 0.5,
-                             .a = a, .votes = pv[i] };
-        tl_needle_detection det;
-        float geo;
-        needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
-        float nov = novelty_gate(d, img, work_mm, false, geo, &det);
-        if (nov >= NOVELTY_FULL && nov > nov_best && det.length_mm >= 2.0f) {
-            nov_best = nov;
-            nov_line = (needle_line){ .px = det.tip_x_mm / img->spacing_mm,
-                                      .pz = det.tip_z_mm / img->spacing_mm,
-                                      .a = det.angle_deg * TL_DEG };
-        }
-        if (!have || det.confidence > best.confidence) {
-            best = det;
-            have = true;
-        }
-    }
     if (d->hint_on) {
         /* the tracked line (image mm -> this view's pixels) */
         needle_line cand = { .px = (d->hint_x - dx) / img->spacing_mm,
@@ -452,10 +411,85 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
         tl_needle_detection det;
         float geo;
         needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
-        novelty_gate(d, img, work_mm, true, geo, &det);
-        if (!have || det.confidence > best.confidence) {
-            best = det;
-            have = true;
+        novelty_gate(d, img, work_mm, true, geo, &det, &best_rank);
+        best = det;
+        have = true;
+    }
+    /* Once the tracked line holds, the whole-image search is skipped: that
+     * is most of the time per frame (a needle being advanced is found
+     * where the track says). It runs whenever the track is lost or weak. */
+    if (!have || best.confidence < d->p.min_confidence + 0.1f) {
+        hough_grid g;
+        grid_setup(&d->p, guide, d->ww, d->wh, &g);
+        size_t nacc = (size_t)g.na * (size_t)g.nr;
+        float *acc = scratch_get(&d->acc, nacc * sizeof(float));
+        if (!acc)
+            return TL_ERR_NO_MEM;
+        memset(acc, 0, nacc * sizeof(float));
+        vote(d, &g, acc, sigma, st.p1, (int)lrintf(2.5f / work_mm));
+
+        int pk[MAX_PEAKS], pr[MAX_PEAKS];
+        float pv[MAX_PEAKS], score[MAX_PEAKS];
+        int np = find_peaks(acc, &g, work_mm, guide, (float)img->width * img->spacing_mm,
+                            (float)img->height * img->spacing_mm, MAX_PEAKS, pk, pr, pv);
+        /* Rank by the quick needle-likeness score; keep the best few. */
+        for (int i = 0; i < np; i++) {
+            double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
+            double rho = (double)(pr[i] - g.r0);
+            score[i] = needle_prescreen(d, g.cx - rho * sin(a), g.cz + rho * cos(a), a, sigma, work_mm);
+        }
+        for (int i = 1; i < np; i++)
+            for (int j = i; j > 0 && score[j] > score[j - 1]; j--) {
+                float ts = score[j]; score[j] = score[j - 1]; score[j - 1] = ts;
+                float tv = pv[j]; pv[j] = pv[j - 1]; pv[j - 1] = tv;
+                int tk = pk[j]; pk[j] = pk[j - 1]; pk[j - 1] = tk;
+                int tr = pr[j]; pr[j] = pr[j - 1]; pr[j - 1] = tr;
+            }
+        /* Greedy suppression by score: 1.5 degrees / 0.5 mm apart (a
+         * reverberation copy ~0.8 mm under the shaft must not hide it). */
+        {
+            int dr = (int)ceilf(0.5f / work_mm), dk = (int)(1.5f / HOUGH_STEP_DEG), m = 0;
+            for (int i = 0; i < np && m < MAX_CANDIDATES; i++) {
+                if (score[i] <= 0.0f)
+                    break;
+                bool close = false;
+                for (int j = 0; j < m; j++)
+                    if (abs(pk[i] - pk[j]) <= dk && abs(pr[i] - pr[j]) <= dr)
+                        close = true;
+                if (close)
+                    continue;
+                pk[m] = pk[i];
+                pr[m] = pr[i];
+                pv[m] = pv[i];
+                score[m] = score[i];
+                m++;
+            }
+            np = m;
+        }
+
+        double f = (double)d->factor;
+        for (int i = 0; i < np; i++) {
+            double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
+            double rho = (double)(pr[i] - g.r0);
+            double wx = g.cx - rho * sin(a), wz = g.cz + rho * cos(a);
+            needle_line cand = { .px = (wx + 0.5) * f - 0.5, .pz = (wz + 0.5) * f - 0.5,
+                                 .a = a, .votes = pv[i] };
+            tl_needle_detection det;
+            float geo;
+            needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
+            float rank;
+            float nov = novelty_gate(d, img, work_mm, false, geo, &det, &rank);
+            if (nov >= NOVELTY_FULL && nov > nov_best && det.length_mm >= 2.0f) {
+                nov_best = nov;
+                nov_line = (needle_line){ .px = det.tip_x_mm / img->spacing_mm,
+                                          .pz = det.tip_z_mm / img->spacing_mm,
+                                          .a = det.angle_deg * TL_DEG };
+            }
+            if (!have || rank > best_rank) {
+                best_rank = rank;
+                best = det;
+                have = true;
+            }
         }
     }
     *out = best;

@@ -13,7 +13,7 @@
  * oblique line that merely crosses it. */
 #define HOUGH_STEP_DEG 0.5f
 #define HOUGH_VOTE_TOL_DEG 5.0f
-#define MAX_CANDIDATES 12
+#define MAX_CANDIDATES 8
 #define MAX_PEAKS 128
 
 /* A candidate line in full-resolution pixel coordinates: through (px, pz)
@@ -100,7 +100,12 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma);
  * tracked and the detected needle). */
 void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm);
 void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
-                      float work_mm, float tail_mm, float *all, float *tail, float *twin);
+                      float work_mm, float tail_mm, float *all, float *tail, float *twin,
+                      float *side);
+/* Where the change along the line from (x0, z0) through (x1, z1) ends
+ * (full-resolution pixels); false without a usable change. */
+bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
+                  float work_mm, double *tx, double *tz);
 
 static inline float median_inplace(float *v, size_t n)
 {

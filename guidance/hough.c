@@ -116,6 +116,20 @@ void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
              * every pixel votes for every needle angle (a Radon sum). */
             if (!d->temporal && !orient_votes(ten, ww, i, j, g, &k0, &k1, &wgt))
                 continue;
+            if (d->temporal) {
+                /* ... except where the change itself is a coherent streak at
+                 * a needle angle (a shaft and its reverberation band): there
+                 * only near that angle, so lines cutting across the band do
+                 * not collect its votes */
+                int q0, q1;
+                float wq = wgt;
+                if (orient_votes(ten, ww, i, j, g, &q0, &q1, &wq) && wq > 0.6f * wgt &&
+                    q1 - q0 >= (int)(HOUGH_VOTE_TOL_DEG / HOUGH_STEP_DEG) &&
+                    g->allowed[(q0 + q1) / 2]) {
+                    k0 = q0;
+                    k1 = q1;
+                }
+            }
             float x = (float)i - g->cx, zz = (float)j - g->cz;
             for (int kk = k0; kk <= k1; kk++) {
                 if (!g->allowed[kk])

@@ -72,6 +72,9 @@ void background(const float *ism, float *ctl, const uint8_t *in, int lo, int hi,
                 const image_stats *st, float *tmp, float *bgl, float *ex, float *cmax,
                 float *sig);
 bool ridge_at(const walker *w, int u, int uv, float *out);
+/* Search angle (+/- 3 deg) and offset (+/- 0.3 mm) around the line for
+ * the highest mean echo along it over steps lo..hi (a local Radon sum on
+ * the full-resolution image): the line through a dotted shaft. */
 void fine_line(walker *w, int lo, int hi, double px_perp);
 
 #endif

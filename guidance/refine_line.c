@@ -283,36 +283,50 @@ bool ridge_at(const walker *w, int u, int uv, float *out)
     return true;
 }
 
-/* Search angle (+/- 3 deg, 0.25 deg steps) and offset (+/- 0.3 mm, 0.05 mm
- * steps) around the line v = v0 + m u for the highest mean echo along it
- * over steps lo..hi (a local Radon sum on the full-resolution image). */
+/* Mean echo along v = v0 + m (u - um) over steps lo..hi. */
+static double line_mean(const walker *w, int lo, int hi, int step, double um, double v0, double m)
+{
+    double s = 0.0;
+    int n = 0;
+    for (int u = lo; u <= hi; u += step) {
+        double v = v0 + m * (u - um);
+        if (v < 0.0 || v >= w->nv - 1)
+            continue;
+        s += pix_v(w, u, v);
+        n++;
+    }
+    return n > 0 ? s / n : -1.0;
+}
+
 void fine_line(walker *w, int lo, int hi, double px_perp)
 {
     double um = 0.5 * (lo + hi);
     double vc = w->v0 + w->m * um, a0 = atan(w->m);
-    double best = -1.0, bv = vc, bm = w->m;
     int step = (hi - lo) > 200 ? 2 : 1;
-    for (int ka = -12; ka <= 12; ka++) {
-        double m = tan(a0 + ka * 0.25 * TL_DEG);
-        for (int kc = -6; kc <= 6; kc++) {
-            double v0 = vc + kc * 0.05 / px_perp;
-            double s = 0.0;
-            int n = 0;
-            for (int u = lo; u <= hi; u += step) {
-                double v = v0 + m * (u - um);
-                if (v < 0.0 || v >= w->nv - 1)
-                    continue;
-                s += pix_v(w, u, v);
-                n++;
-            }
-            if (n > 0 && s / n > best) {
-                best = s / n;
+    /* coarse (1 deg, 0.1 mm), then fine (0.25 deg, 0.05 mm) around it */
+    double best = -1.0, ba = a0, bv = vc;
+    for (int ka = -3; ka <= 3; ka++)
+        for (int kc = -3; kc <= 3; kc++) {
+            double a = a0 + ka * TL_DEG, v0 = vc + kc * 0.1 / px_perp;
+            double mval = line_mean(w, lo, hi, step, um, v0, tan(a));
+            if (mval > best) {
+                best = mval;
+                ba = a;
                 bv = v0;
-                bm = m;
             }
         }
-    }
-    w->m = bm;
-    w->v0 = bv - bm * um;
+    double a1 = ba, v1 = bv;
+    for (int ka = -3; ka <= 3; ka++)
+        for (int kc = -2; kc <= 2; kc++) {
+            double a = a1 + ka * 0.25 * TL_DEG, v0 = v1 + kc * 0.05 / px_perp;
+            double mval = line_mean(w, lo, hi, step, um, v0, tan(a));
+            if (mval > best) {
+                best = mval;
+                ba = a;
+                bv = v0;
+            }
+        }
+    w->m = tan(ba);
+    w->v0 = bv - w->m * um;
 }
 

@@ -186,9 +186,10 @@ void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, flo
  * Anatomy that shifted (the probe slid or tilted a little) is bright where
  * it is now and dark where it was: its negative twin lies alongside. */
 void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
-                      float work_mm, float tail_mm, float *all, float *tail, float *twin)
+                      float work_mm, float tail_mm, float *all, float *tail, float *twin,
+                      float *side)
 {
-    *all = *tail = *twin = 0.0f;
+    *all = *tail = *twin = *side = 0.0f;
     if (!d->temporal)
         return;
     const float *df = d->diff.p;
@@ -240,11 +241,95 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
         *all = (float)(s_all / n_all) / sig;
     if (n_tail)
         *tail = (float)(s_tail / n_tail) / sig;
-    /* beneath a needle lies its own partial shadow: half weight there */
+    /* beneath a needle lies its own partial shadow: half weight there.
+     * side: the most changed of the shallow-side lines. Above a shaft the
+     * tissue is as it was (its reverberations lie beneath); a line cutting
+     * across a changed band has change on both sides. */
+    *side = -1e30f;
     for (int o = 0; o < 4; o++)
         if (n_off[o] > n_all / 2) {
             bool deep = (offs[o] * nz) > 0.0;
             float m = (float)(s_off[o] / n_off[o]) / sig;
             *twin = fminf(*twin, deep ? 0.5f * m : m);
+            if (!deep)
+                *side = fmaxf(*side, m);
         }
+    if (*side < -1e29f)
+        *side = 0.0f;
+}
+
+/* Where the new echo ends along the line from (x0, z0) through (x1, z1)
+ * (full-resolution pixels of the searched view): walking from the entry
+ * towards and past (x1, z1), the last place where the change, smoothed
+ * over +/- 0.4 mm, is at least half its level on the shaft, before it
+ * stays below that for 1 mm. A steep shaft is too faint in one image to
+ * show where it ends, but its advance is new echo. False when there is no
+ * usable change along the line. */
+bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
+                  float work_mm, double *tx, double *tz)
+{
+    if (!d->temporal)
+        return false;
+    const float *df = d->diff.p;
+    const uint8_t *wv = d->wvalid.p;
+    double f = (double)d->factor;
+    double ax = (x0 + 0.5) / f - 0.5, az = (z0 + 0.5) / f - 0.5;
+    double bx = (x1 + 0.5) / f - 0.5, bz = (z1 + 0.5) / f - 0.5;
+    double len = hypot(bx - ax, bz - az);
+    if (len < 4.0)
+        return false;
+    double ux = (bx - ax) / len, uz = (bz - az) / len;
+    enum { MAXS = 2048 };
+    float prof[MAXS], sm[MAXS];
+    int n = 0;
+    const double step = 0.5; /* work pixels */
+    int W = (int)d->ww, H = (int)d->wh;
+    for (; n < MAXS; n++) {
+        double x = ax + ux * step * n, z = az + uz * step * n;
+        int i = (int)lround(x), j = (int)lround(z);
+        if (i < 0 || j < 0 || i >= W || j >= H || !wv[(size_t)j * d->ww + (size_t)i])
+            break;
+        float v = df[(size_t)j * d->ww + (size_t)i];
+        for (int s = -1; s <= 1; s += 2) {
+            int i2 = (int)lround(x - s * uz), j2 = (int)lround(z + s * ux);
+            if (i2 >= 0 && j2 >= 0 && i2 < W && j2 < H)
+                v = fmaxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
+        }
+        prof[n] = v;
+    }
+    int nshaft = (int)(len / step);
+    if (n < 8 || nshaft < 8 || nshaft > n)
+        return false;
+    int r = (int)lround(0.4 / work_mm / step);
+    for (int k = 0; k < n; k++) {
+        float s = 0.0f;
+        int c = 0;
+        for (int q = k - r; q <= k + r; q++)
+            if (q >= 0 && q < n) {
+                s += prof[q];
+                c++;
+            }
+        sm[k] = s / (float)c;
+    }
+    float tmp[MAXS];
+    memcpy(tmp, sm, (size_t)nshaft * sizeof(float));
+    float level = median_inplace(tmp, (size_t)nshaft);
+    if (level < 2.0f)
+        return false;
+    float half = 0.5f * level;
+    int gap = (int)lround(1.0 / work_mm / step), last = -1, below = 0;
+    for (int k = nshaft / 2; k < n; k++) {
+        if (sm[k] >= half) {
+            last = k;
+            below = 0;
+        } else if (last >= 0 && ++below > gap) {
+            break;
+        }
+    }
+    if (last < 0)
+        return false;
+    double t = step * last;
+    *tx = ((ax + ux * t) + 0.5) * f - 0.5;
+    *tz = ((az + uz * t) + 0.5) * f - 0.5;
+    return true;
 }

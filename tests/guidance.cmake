@@ -9,3 +9,8 @@ tl_test(test_guidance_real SOURCES test_guidance_real.c LIBS tl_guidance tl_reco
 # A 10-case `talus eval needle` through the real pipeline, loose bounds.
 tl_test(test_guidance_eval SOURCES test_guidance_eval.c LIBS PkgConfig::CJSON TIMEOUT 240)
 add_dependencies(test_guidance_eval talus)
+# Detection over time: a still needle-like line is not reported once there is
+# a background, a faint needle is found when it appears, a 55 degree needle
+# in a simulated insertion (simulator -> imaging -> guidance) is tracked.
+tl_test(test_guidance_time SOURCES test_guidance_time.c test_guidance_synth.c
+        LIBS tl_guidance tl_sim TIMEOUT 60)
