@@ -31,7 +31,9 @@ static tl_analysis_result run(const synth_spec *s, int anatomy)
             printf(" | %d %.2f,%.2f %.1fx%.1f %.1f dB conf %.2f", r.targets[i].kind,
                    r.targets[i].x_mm, r.targets[i].z_mm, r.targets[i].width_mm,
                    r.targets[i].depth_mm, r.targets[i].contrast_db, r.targets[i].confidence);
-        printf("\n");
+        printf(" | aniso %d angle %.1f\n", r.anisotropy, r.fibre_angle_deg);
+        for (uint32_t i = 0; i < r.n_warnings; i++)
+            printf("  warn: %s\n", r.warnings[i]);
     }
     return r;
 }
@@ -132,6 +134,38 @@ static void test_lesion_filling_thin_band(void **state)
     assert_true(r.targets[k].contrast_db < -8.0f);
 }
 
+/* Anisotropy guard: a band with a bump (its flanks about 12 deg off the
+ * perpendicular), darkening with its angle by up to 8 dB there: no target
+ * on the flanks, and a warning to tilt the probe; a real lesion on the
+ * perpendicular top of the bump is still found. */
+static void test_anisotropy_is_not_target(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 41; seed <= 43; seed++) {
+        synth_spec s = synth_default();
+        s.seed = seed;
+        s.band_top_mm = 9.0f;
+        s.band_thick_mm = 3.5f;
+        s.bump_mm = -1.5f;
+        s.bump_x_mm = 20.0f;
+        s.bump_w_mm = 6.0f;
+        s.aniso_db_per_deg2 = 0.08f;
+        s.aniso_max_db = 8.0f;
+        tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+        assert_true(r.structure_found);
+        assert_int_equal(r.n_targets, 0);
+        assert_true(r.anisotropy);
+        bool warned = false;
+        for (uint32_t i = 0; i < r.n_warnings; i++)
+            warned |= strstr(r.warnings[i], "tilt the probe") != NULL;
+        assert_true(warned);
+        s.n_ell = 1;
+        s.ell[0] = (synth_ellipse){ 20.0f, 9.25f, 3.0f, 1.5f, -8.0f };
+        r = run(&s, TL_AN_PLANTAR_FASCIA);
+        assert_true(target_near(&r, 20.0f, 9.25f, 0.8f) >= 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +173,7 @@ int main(void)
         cmocka_unit_test(test_speckle_blob_is_not_target),
         cmocka_unit_test(test_faint_area_is_not_target),
         cmocka_unit_test(test_lesion_filling_thin_band),
+        cmocka_unit_test(test_anisotropy_is_not_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

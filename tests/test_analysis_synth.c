@@ -54,9 +54,17 @@ void synth_render(const synth_spec *s, tl_bmode *img)
         float z = r * sp;
         for (uint32_t c = 0; c < s->width; c++) {
             float x = c * sp;
-            float top = s->band_top_mm + s->band_slope * x;
+            float u = s->bump_w_mm > 0 ? (x - s->bump_x_mm) / s->bump_w_mm : 0.0f;
+            float bump = s->bump_mm * expf(-u * u);
+            float top = s->band_top_mm + s->band_slope * x + bump;
             float th = s->band_thick_mm + s->band_thick_slope * x;
             float db = z < top ? s->fat_db : z < top + th ? s->band_db : s->deep_db;
+            if (z >= top && z < top + th && s->aniso_db_per_deg2 > 0) {
+                float slope = s->band_slope +
+                              (s->bump_w_mm > 0 ? -2.0f * u / s->bump_w_mm * bump : 0.0f);
+                float deg = atanf(slope) * 57.29578f;
+                db -= fminf(s->aniso_max_db, s->aniso_db_per_deg2 * deg * deg);
+            }
             if (z < 0.5f)
                 db = -12;
             bool bone_here = s->bone_z_mm > 0 && x >= s->bone_x0_mm && x <= s->bone_x1_mm;

@@ -15,6 +15,8 @@ typedef struct {
     uint64_t seed;
     float band_top_mm, band_thick_mm;   /* at the left edge */
     float band_slope;                   /* dz/dx of the band */
+    float bump_mm, bump_x_mm, bump_w_mm; /* + bump * exp(-((x - bump_x) / bump_w)^2) */
+    float aniso_db_per_deg2, aniso_max_db;  /* band darkening with its angle (anisotropy) */
     float band_thick_slope;             /* change of thickness per mm of x */
     float band_db, fat_db, deep_db;     /* echo levels (dB below the top of the range) */
     float bone_z_mm;                    /* 0: none */

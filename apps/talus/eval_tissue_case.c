@@ -31,6 +31,10 @@ static void dump_case(const eval_ctx *ctx, uint64_t index, const tl_bmode *img,
         st = tl_png_write(path, rgb, img->width, img->height, img->width * 3, 3);
     }
     free(rgb);
+    if (st == TL_OK && img->valid) {
+        snprintf(path, sizeof path, "%s/case_%04llu_valid.png", ctx->dump, (unsigned long long)index);
+        st = tl_png_write(path, img->valid, img->width, img->height, img->stride, 1);
+    }
     snprintf(path, sizeof path, "%s/case_%04llu.txt", ctx->dump, (unsigned long long)index);
     FILE *f = st == TL_OK ? fopen(path, "w") : NULL;
     if (f) {

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+
 /* Achilles 97.5th percentiles (mm) at 20 and 80 years (design.md 2). */
 static const float ach_p975[2][2][2] = {
     /* midportion: men, women */ { { 6.0f, 8.4f }, { 5.6f, 8.0f } },
@@ -181,18 +182,17 @@ static float insertion_edge(tl_analyzer *a)
     return isnan(k) ? an_strip_x(a, dir > 0 ? s1 : s0) : k;
 }
 
-/* Band above the bone, bone limiting the depth. */
+/* Band above the bone, bone limiting the depth: the search ends gap_mm
+ * above the top of the cortex echo (negative: below it). */
 static void band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
-                           float on_bone_mm)
+                           float gap_mm, float on_bone_mm)
 {
     float lim[AN_MAX_STRIPS];
     an_find_bone(a, 3.0f);
-    /* The band lies over the bone: it ends above the top of the cortex
-     * echo (where a band resting on the bone has its deep border), and its
-     * measurements relate to that top. */
+    /* the band's measurements relate to the top of the cortex echo */
     memcpy(a->bone_row, a->bone_top, a->ns * sizeof(float));
     for (uint32_t s = 0; s < a->ns; s++)
-        lim[s] = isnan(a->bone_row[s]) ? NAN : a->bone_row[s] - 0.15f / a->sp;
+        lim[s] = isnan(a->bone_row[s]) ? NAN : a->bone_row[s] - gap_mm / a->sp;
     an_find_band(a, min_depth_mm, max_thick_mm, top_max_mm, lim, on_bone_mm);
 }
 
@@ -214,7 +214,7 @@ static float band_vs_above(tl_analyzer *a, const tl_analysis_params *p)
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     /* under the heel fat pad, on the inferior calcaneus at its origin */
-    band_over_bone(a, 3.0f, 10.0f, 0.0f, 2.5f);
+    band_over_bone(a, 3.0f, 10.0f, 0.0f, 0.15f, 2.5f);
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
@@ -247,9 +247,12 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
 void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     /* the first structure under the skin and a thin subcutaneous layer */
-    /* (no bone prior: the deep Kager/muscle boundary passes for bone too
-     * often in midportion views) */
-    band_over_bone(a, 1.8f, 12.0f, 8.0f, 0.0f);
+    /* The tendon inserts on the calcaneus: its deep border there merges
+     * with the top of the cortex echo, so the search reaches 0.1 mm into it
+     * (the fascia has soft tissue between it and the bone: 0.15 mm short).
+     * No bone prior: the deep Kager/muscle boundary passes for bone too
+     * often in midportion views. */
+    band_over_bone(a, 2.2f, 12.0f, 8.0f, -0.1f, 0.0f);
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
@@ -264,18 +267,30 @@ void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result
     float x_ins = bone ? insertion_edge(a) : NAN;
     bone = bone && !isnan(x_ins);
     r->insertion_view = bone;
-    /* Maximum AP thickness along the tendon away from the insertion. */
+    /* Maximum AP thickness along the tendon away from the insertion: the
+     * maximum of the profile averaged over +/-2.5 mm (the maximum of the
+     * raw profile would also pick the largest measurement noise). */
     float best = -1, bx = NAN;
     for (uint32_t i = 0; i < r->n_profile; i++) {
         if (bone && fabsf(r->profile_x_mm[i] - x_ins) < 3.0f)
             continue;
-        if (r->profile_mm[i] > best) {
-            best = r->profile_mm[i];
+        double sum = 0;
+        int k = 0;
+        for (uint32_t j = 0; j < r->n_profile; j++)
+            if (fabsf(r->profile_x_mm[j] - r->profile_x_mm[i]) <= 2.5f &&
+                !(bone && fabsf(r->profile_x_mm[j] - x_ins) < 3.0f)) {
+                sum += r->profile_mm[j];
+                k++;
+            }
+        if (k && sum / k > best) {
+            best = (float)(sum / k);
             bx = r->profile_x_mm[i];
         }
     }
     float sd = NAN, z = NAN;
     r->midportion_mm = isnan(bx) ? NAN : an_thickness_at(a, bx, &sd, &z);
+    if (!isnan(r->midportion_mm))
+        r->midportion_mm = best;
     float sd_i = NAN, z_i = NAN;
     r->insertion_mm = bone ? an_thickness_at(a, x_ins, &sd_i, &z_i) : NAN;
     bool ins = p->achilles_site == TL_ACHILLES_SITE_INSERTION ||

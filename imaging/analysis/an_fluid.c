@@ -74,9 +74,13 @@ void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_resu
          * the fibre lines of a hypoechoic muscle can be as dark against the
          * fascia, but not against the muscle itself. */
         float tissue = deep_tissue_level(a, R->s0, R->s1);
-        float fl = (float)(R->raw / R->n);
-        if (isnan(tissue) || (fl - tissue) * db > -AN_FLUID_VS_TISSUE_DB ||
-            fl > AN_FLUID_VS_TISSUE_GREY * tissue)
+        float fl = (float)(R->raw / R->n), drop = (tissue - fl) * db;
+        /* (near the display floor dB differences are squeezed: fluid at the
+         * floor under tissue with ten times its grey needs less) */
+        bool darker = fl < 0.1f * tissue ? drop > 0.6f * AN_FLUID_VS_TISSUE_DB
+                                         : drop > AN_FLUID_VS_TISSUE_DB &&
+                                               fl < AN_FLUID_VS_TISSUE_GREY * tissue;
+        if (isnan(tissue) || !darker)
             continue;
         tl_analysis_target t;
         t.kind = TL_TARGET_FLUID;

@@ -277,10 +277,13 @@ static float cortex_surface(const tl_analyzer *a, const float *m, int pk, float 
     return peak - rise <= 0.25f / a->sp ? peak : rise;
 }
 
-/* The grey half level on the rising side of the cortex line: the top of
- * the bright echo, which the band searches stop above (an_anatomy.c). */
-static float cortex_top(const tl_analyzer *a, const float *m, int pk, float above)
+/* The top of the bright echo complex over the bone (a band's deep line
+ * resting on the cortex, the cortex, its inner echoes): the grey half level
+ * between its peak and the tissue 0.6-1.2 mm above the peak. The band
+ * searches stop at it (an_anatomy.c). */
+static float cortex_top(const tl_analyzer *a, const float *m, int pk)
 {
+    float above = an_mean(m, a->h, (float)pk - 1.2f / a->sp, (float)pk - 0.6f / a->sp);
     float half = 0.5f * (m[pk] + (isnan(above) ? 0.0f : above));
     for (int r = pk; r > 0 && r > pk - (int)(1.0f / a->sp); r--)
         if (m[r - 1] < half)
@@ -322,7 +325,7 @@ static void bright_ridge_bone(tl_analyzer *a, int r0, float tissue)
             continue;
         float above = an_mean(m, h, (float)br - 1.0f / sp, (float)br - 0.35f / sp);
         a->bone_row[s] = cortex_surface(a, m, br, above);
-        a->bone_top[s] = cortex_top(a, m, br, above);
+        a->bone_top[s] = cortex_top(a, m, br);
         a->bone_line[s] = true;
     }
 }
@@ -444,7 +447,7 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
         if (m[pk] > 1.6f * above && m[pk] > 2.0f * dark) {
             a->bone_line[s] = true;
             row = cortex_surface(a, m, pk, above);
-            a->bone_top[s] = cortex_top(a, m, pk, above);
+            a->bone_top[s] = cortex_top(a, m, pk);
         } else {
             float half = 0.5f * (above + an_mean(p, h, (float)found + up0, (float)found + run));
             row = (float)found;
@@ -453,7 +456,10 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
                     row = (float)r + (m[r] - half) / (m[r] - m[r + 1] + 1e-6f);
                     break;
                 }
-            a->bone_top[s] = row;
+            /* a bright complex (a band's deep line on the cortex) over the
+             * shadow: the band ends at its top */
+            float far = an_mean(m, h, (float)pk - 1.2f / sp, (float)pk - 0.6f / sp);
+            a->bone_top[s] = m[pk] > 1.25f * far && m[pk] > 2.0f * dark ? an_minf(row, cortex_top(a, m, pk)) : row;
         }
         a->bone_row[s] = row;
     }
