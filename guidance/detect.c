@@ -235,7 +235,7 @@ static tl_status local_residual(tl_needle_detector *d, int r, float *sigma)
             double s = isum[b + x1] - isum[b + x0] - isum[a + x1] + isum[a + x0];
             float c = icnt[b + x1] - icnt[b + x0] - icnt[a + x1] + icnt[a + x0];
             res[k] = w[k] - (float)(s / (c > 0.0f ? c : 1.0f));
-            if (((i ^ j) & 1u) == 0)
+            if ((i & 1u) == 0 && ((i >> 1) ^ j) % 2u == 0) /* every 4th pixel */
                 sample[ns++] = res[k];
         }
     }
