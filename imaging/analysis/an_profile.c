@@ -402,20 +402,22 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
                 break;     /* too close to the bottom to tell a shadow */
             float sh = (float)(a->cum[q] / (double)((int)h - q));
             /* The noise floor rises with depth (TGC): a shadow is dark over
-             * its first 4 mm (nearly black: a dark muscle is not) and stays
-             * darkish, not necessarily dark, to the bottom. */
+             * its first 4 mm and stays darkish, not necessarily dark, to the
+             * bottom, when a bright cortex line caps it (a dark muscle under
+             * fat is not bone) or it is nearly black. */
             int q4 = q + run < (int)h ? q + run : (int)h;
             float sh4 = (float)((a->cum[q] - a->cum[q4]) / (double)(q4 - q));
-            if (!(sh < dark || (sh4 < 0.5f * dark && sh < 2.5f * dark)))
-                continue;
-            float above = an_mean(p, h, (float)(r - up1), (float)(r - up0));
-            /* tissue above, or a bright cortex line right above (bone under
-             * fluid: effusion, bursa) */
             float line = 0;
             for (int k = r - up1 / 2; k <= r; k++)
                 if (k >= 0)
                     line = an_maxf(line, m[k]);
-            if (!(above > 2.5f * dark || line > an_maxf(4.0f * dark, 0.8f * tissue)))
+            bool capped = line > an_maxf(4.0f * dark, 0.8f * tissue);
+            if (!(sh < dark || (sh4 < (capped ? 1.0f : 0.5f) * dark && sh < 2.5f * dark)))
+                continue;
+            float above = an_mean(p, h, (float)(r - up1), (float)(r - up0));
+            /* tissue above, or a bright cortex line right above (bone under
+             * fluid: effusion, bursa) */
+            if (!(above > 2.5f * dark || capped))
                 continue;
             /* a bright line within 8 mm below means fluid or cartilage over
              * bone (an effusion is at most ~6 mm deep), not a shadow */
