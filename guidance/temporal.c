@@ -87,7 +87,7 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
                 /* the same tile's residual spread (the static texture) */
                 size_t nr = 0;
                 for (uint32_t j = b * TILE; j < (b + 1) * TILE && j < wh; j++)
-                    for (uint32_t i = a * TILE; i < (a + 1) * TILE && i < ww; i++) {
+                    for (uint32_t i = a * TILE + (j & 1u); i < (a + 1) * TILE && i < ww; i += 2) {
                         size_t k = (size_t)j * ww + i;
                         if (wv[k])
                             sample[nr++] = fabsf(res[k]);
@@ -113,7 +113,7 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
      * most of it. (Speckle alone decorrelates too, slowly: that only makes
      * the time cue weaker, and a reset costs one frame.) */
     size_t ns = 0;
-    for (size_t k = 0; k < n; k += 2)
+    for (size_t k = 0; k < n; k += 4)
         if (wv[k])
             sample[ns++] = res[k];
     float rthr = ns > 32 ? tl_select_kth_f(sample, ns, ns - ns / 33) : 1e30f;
