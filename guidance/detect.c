@@ -14,7 +14,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 
 void *scratch_get(scratch *s, size_t bytes)
@@ -296,6 +295,9 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
     /* ... and the change to be a line: clearly less of it on the shallow
      * side than on the line itself */
     float s_line = all > 0.0f ? clampf(((all - side) / all - 0.3f) / 0.3f, 0.0f, 1.0f) : 0.0f;
+    /* (and little of it at all: a line under a new shaft, through its tip
+     * and reverberations, has the shaft itself on its shallow side) */
+    s_line *= clampf((4.5f - side) / 1.5f, 0.0f, 1.0f);
     s_alone *= s_line;
     float c_static = det->confidence * s_new, c_time = geo * s_alone;
     if (c_static >= d->p.min_confidence)
@@ -321,7 +323,50 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
         if (s_new < 0.5f && det->reason && strcmp(det->reason, "ok") == 0)
             det->reason = "static line (no change over time)";
     }
+    /* A shaft traced in the image that runs on along a static bright line
+     * (the tibia cortex beside an ankle needle, a fascia band) ends, as a
+     * needle, where its new echo ends: pull such a tip back (by > 1 mm;
+     * not forward: a bright shaft's own end is better measured in the
+     * image). */
+    double tx, tz;
+    if (det->confidence >= d->p.min_confidence && c_static >= c_time &&
+        temporal_tip(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
+                     det->tip_z_mm / sp, work_mm, &tx, &tz)) {
+        float nx = (float)(tx * sp), nz = (float)(tz * sp);
+        float ln = hypotf(nx - det->entry_x_mm, nz - det->entry_z_mm);
+        if (ln < det->length_mm - 1.0f && ln >= d->p.min_length_mm) {
+            det->tip_x_mm = nx;
+            det->tip_z_mm = nz;
+            det->length_mm = ln;
+        }
+    }
     return nov;
+}
+
+/* A candidate the single-image trace could not measure (too faint): trace
+ * it in the difference alone; it stands on the time cue (novelty_gate with
+ * its position score as geo). Replaces det/rank when it ranks higher. */
+static void time_trace(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
+                       bool is_hint, const needle_line *cand, tl_needle_detection *det,
+                       float *rank)
+{
+    if (!d->temporal || det->confidence >= d->p.min_confidence)
+        return;
+    tl_needle_detection t;
+    bool ok = temporal_trace(d, cand, work_mm, d->p.min_length_mm, &t);
+    if (!ok)
+        return;
+    float fa = fabsf(t.angle_deg);
+    if (fa < d->p.min_angle_deg || fa > d->p.max_angle_deg ||
+        (d->p.side > 0 && t.angle_deg < 0.0f) || (d->p.side < 0 && t.angle_deg > 0.0f))
+        return;
+    float geo = t.confidence, r;
+    t.confidence = 0.0f; /* no single-image evidence */
+    novelty_gate(d, img, work_mm, is_hint, geo, &t, &r);
+    if (r > *rank) {
+        *det = t;
+        *rank = r;
+    }
 }
 
 tl_status tl_needle_detector_hint(tl_needle_detector *d, bool on, float tip_x_mm,
@@ -412,6 +457,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
         float geo;
         needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
         novelty_gate(d, img, work_mm, true, geo, &det, &best_rank);
+        time_trace(d, img, work_mm, true, &cand, &det, &best_rank);
         best = det;
         have = true;
     }
@@ -436,7 +482,26 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
         for (int i = 0; i < np; i++) {
             double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
             double rho = (double)(pr[i] - g.r0);
-            score[i] = needle_prescreen(d, g.cx - rho * sin(a), g.cz + rho * cos(a), a, sigma, work_mm);
+            score[i] = needle_prescreen(d, g.cx - rho * sin(a), g.cz + rho * cos(a), a, sigma,
+                                        work_mm);
+        }
+        if (d->temporal) {
+            /* With time the votes count only what is new, and a faint steep
+             * shaft scores low in the single-image prescreen: interleave the
+             * two orders (a peak's score is its better place in either). */
+            int ord[MAX_PEAKS];
+            float pos[MAX_PEAKS];
+            for (int i = 0; i < np; i++)
+                ord[i] = i;
+            for (int i = 1; i < np; i++)
+                for (int j = i; j > 0 && score[ord[j]] > score[ord[j - 1]]; j--) {
+                    int t = ord[j]; ord[j] = ord[j - 1]; ord[j - 1] = t;
+                }
+            for (int i = 0; i < np; i++)
+                pos[ord[i]] = score[ord[i]] > 0.0f ? 1.0f / (float)(i + 1) : 0.0f;
+            /* pv is already strongest first */
+            for (int i = 0; i < np; i++)
+                score[i] = fmaxf(pos[i], 1.0f / (float)(i + 1) - 1e-4f);
         }
         for (int i = 1; i < np; i++)
             for (int j = i; j > 0 && score[j] > score[j - 1]; j--) {
@@ -479,6 +544,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
             needle_refine(&d->p, img, &st, &cand, &d->prof, &det, &geo);
             float rank;
             float nov = novelty_gate(d, img, work_mm, false, geo, &det, &rank);
+            time_trace(d, img, work_mm, false, &cand, &det, &rank);
             if (nov >= NOVELTY_FULL && nov > nov_best && det.length_mm >= 2.0f) {
                 nov_best = nov;
                 nov_line = (needle_line){ .px = det.tip_x_mm / img->spacing_mm,

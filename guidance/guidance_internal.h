@@ -106,6 +106,11 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
  * (full-resolution pixels); false without a usable change. */
 bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
                   float work_mm, double *tx, double *tz);
+/* temporal_trace.c: the candidate traced in the difference alone (entry,
+ * tip, angle, length; confidence = "comes from the image edge"); false
+ * when there is no run of new echo of min_len_mm along it. */
+bool temporal_trace(const tl_needle_detector *d, const needle_line *cand, float work_mm,
+                    float min_len_mm, tl_needle_detection *out);
 
 static inline float median_inplace(float *v, size_t n)
 {

@@ -20,8 +20,6 @@
 #include "guidance_internal.h"
 
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* background running mean: the first frames are averaged equally, later
@@ -287,8 +285,15 @@ bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, 
     for (; n < MAXS; n++) {
         double x = ax + ux * step * n, z = az + uz * step * n;
         int i = (int)lround(x), j = (int)lround(z);
-        if (i < 0 || j < 0 || i >= W || j >= H || !wv[(size_t)j * d->ww + (size_t)i])
+        if (i < 0 || j < 0 || i >= W || j >= H || !wv[(size_t)j * d->ww + (size_t)i]) {
+            /* the entry lies on the edge of the scanned area: a sample or
+             * two there may be outside it */
+            if (n * step < 3.0 && i >= 0 && j >= 0 && i < W && j < H) {
+                prof[n] = 0.0f;
+                continue;
+            }
             break;
+        }
         float v = df[(size_t)j * d->ww + (size_t)i];
         for (int s = -1; s <= 1; s += 2) {
             int i2 = (int)lround(x - s * uz), j2 = (int)lround(z + s * ux);

@@ -147,9 +147,15 @@ static void correct(tl_needle_tracker *t, float th, float c, float s, float conf
     k = t->p_c / (t->p_c + rc);
     t->c += k * (c - t->c);
     t->p_c *= 1.0f - k;
+    float inn = s - t->s;
+    /* Huber: a tip that jumps further than the prediction's own spread
+     * plus 0.5 mm is believed less (a frame whose echo runs on along a bright
+     * layer); a real change of speed is followed over a few frames. */
+    float hub = 0.5f + 1.0f * sqrtf(t->pss + rs);
+    if (fabsf(inn) > hub)
+        rs *= fabsf(inn) / hub;
     float sden = t->pss + rs;
     float k0 = t->pss / sden, k1 = t->psv / sden;
-    float inn = s - t->s;
     t->s += k0 * inn;
     t->v += k1 * inn;
     float pss = (1.0f - k0) * t->pss, psv = (1.0f - k0) * t->psv;

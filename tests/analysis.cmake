@@ -9,3 +9,7 @@ tl_test(test_analysis_pipeline SOURCES test_analysis_pipeline.c LIBS PkgConfig::
 add_dependencies(test_analysis_pipeline talus)
 tl_test(test_analysis_lesion SOURCES test_analysis_lesion.c test_analysis_synth.c
         LIBS tl_analysis TIMEOUT 60)
+# Borders and thickness through sim -> imaging -> analysis: tilted fascia,
+# Achilles insertion, ankle effusions.
+tl_test(test_analysis_borders SOURCES test_analysis_borders.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 120)

@@ -252,7 +252,7 @@ void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result
      * (the fascia has soft tissue between it and the bone: 0.15 mm short).
      * No bone prior: the deep Kager/muscle boundary passes for bone too
      * often in midportion views. */
-    band_over_bone(a, 1.8f, 12.0f, 8.0f, -0.1f, 0.0f);
+    band_over_bone(a, 2.2f, 12.0f, 8.0f, -0.1f, 0.0f);
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)

@@ -86,8 +86,11 @@ static void interface_map(tl_analyzer *a, float r_min, const float *limit_row)
 }
 
 /* Best continuous path through the map; rows allowed per strip in
- * [lo[s], hi[s]] (grid units). Returns the mean strength along it. */
-static float best_path(tl_analyzer *a, const int *lo, const int *hi, int *path)
+ * [lo[s], hi[s]] (grid units). With ref (the other border's path), a step
+ * costs by the change in the distance to ref, not in depth: a band's two
+ * borders run parallel unless the image says otherwise. Returns the mean
+ * strength along the path. */
+static float best_path(tl_analyzer *a, const int *lo, const int *hi, const int *ref, int *path)
 {
     const int nr = a->band_nr, D = a->band_maxstep;
     const float lam = 0.25f;
@@ -106,8 +109,9 @@ static float best_path(tl_analyzer *a, const int *lo, const int *hi, int *path)
             }
             float best = -1e9f;
             int bj = -1;
+            const int shift = ref ? ref[s - 1] - ref[s] : 0;
             for (int d = -D; d <= D; d++) {
-                int j = k + d;
+                int j = k + shift + d;
                 if (j < 0 || j >= nr)
                     continue;
                 float c = prev[j] - lam * (float)abs(d);
@@ -254,7 +258,8 @@ static int on_bone_strips(const tl_analyzer *a, const float *limit_row, float ma
             isnan(limit_row[s1]))
             continue;
         float slope = (limit_row[s1] - limit_row[s0]) / (float)(2 * span * (int)a->sw);
-        flat[s] = fabsf(slope) < 0.45f && limit_row[s] < max_row;
+        /* a cortex line, not just the edge of a dark region */
+        flat[s] = fabsf(slope) < 0.45f && limit_row[s] < max_row && a->bone_line[s];
         n += flat[s];
     }
     return n;
@@ -298,7 +303,7 @@ static void band_on_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm,
         lo[s] = lo[s] < kmin + g0 ? kmin + g0 : lo[s];
         hi[s] = hi[s] > nr - 1 ? nr - 1 : hi[s] < lo[s] ? lo[s] : hi[s];
     }
-    best_path(a, lo, hi, deep);
+    best_path(a, lo, hi, NULL, deep);
     /* the cone: +/-(0.3 mm on the bone, 1 mm + 0.35 x distance off it) */
     for (int s = 0; s < ns; s++) {
         int f = -1;
@@ -312,12 +317,12 @@ static void band_on_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm,
             hi[s] = (int)(limit_row[s] / (float)q) - 1;
         hi[s] = hi[s] < lo[s] ? lo[s] : hi[s];
     }
-    float md = best_path(a, lo, hi, deep);
+    float md = best_path(a, lo, hi, NULL, deep);
     for (int s = 0; s < ns; s++) {
         lo[s] = deep[s] - g1 > kmin ? deep[s] - g1 : kmin;
         hi[s] = deep[s] - g0 < lo[s] ? lo[s] : deep[s] - g0;
     }
-    float mt = best_path(a, lo, hi, top);
+    float mt = best_path(a, lo, hi, deep, top);
     a->band_strength = fminf(md, mt);
     for (int s = 0; s < ns; s++)
         a->sup_row[s] = a->deep_row[s] = NAN;
@@ -345,13 +350,13 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float 
         }
     }
     const int g0 = (int)(1.0f / sp / (float)q), g1 = (int)(max_thick_mm / sp / (float)q);
-    float m1 = best_path(a, lo, hi, p1);
+    float m1 = best_path(a, lo, hi, NULL, p1);
     /* the other border: below or above the first, whichever is stronger */
     for (uint32_t s = 0; s < a->ns; s++) {
         lo[s] = p1[s] + g0;
         hi[s] = p1[s] + g1 < nr - 1 ? p1[s] + g1 : nr - 1;
     }
-    float m2 = best_path(a, lo, hi, p2);
+    float m2 = best_path(a, lo, hi, p1, p2);
     for (uint32_t s = 0; s < a->ns; s++) {
         lo[s] = p1[s] - g1 > (int)(min_depth_mm / sp / (float)q) ? p1[s] - g1
                                                                  : (int)(min_depth_mm / sp / (float)q);
@@ -360,7 +365,7 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float 
     /* The strongest interface is the band's superficial border (under the
      * fat pad or subcutis, the fibres' bright surface): look only below.
      * top_max_mm < 0 allows the other border above as well. */
-    float m3 = top_max_mm >= 0 ? -INFINITY : best_path(a, lo, hi, p3);
+    float m3 = top_max_mm >= 0 ? -INFINITY : best_path(a, lo, hi, p1, p3);
     const int *top = p1, *deep = p2;
     float msec = m2;
     if (m3 > m2) {

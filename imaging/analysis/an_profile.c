@@ -380,11 +380,18 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
         a->cum[h] = 0;
         for (int r = (int)h - 1; r >= 0; r--)
             a->cum[r] = a->cum[r + 1] + (isnan(p[r]) ? 0.0 : p[r]);
+        const double inv_b = 1.0 / (l1 - l0), inv_t = 1.0 / l3;
+        const int rfull = (int)h - l1;   /* rows with both windows inside */
         for (int r = 0; r < (int)h; r++) {
-            int b0 = r + l0 < (int)h ? r + l0 : (int)h - 1, b1 = r + l1 < (int)h ? r + l1 : (int)h;
-            int t1 = r + l3 < (int)h ? r + l3 : (int)h;
-            float below = b1 > b0 ? (float)((a->cum[b0] - a->cum[b1]) / (b1 - b0)) : 0.0f;
-            lin[r] = (float)((a->cum[r] - a->cum[t1]) / (t1 - r)) - below;
+            if (r < rfull) {
+                lin[r] = (float)((a->cum[r] - a->cum[r + l3]) * inv_t -
+                                 (a->cum[r + l0] - a->cum[r + l1]) * inv_b);
+            } else {
+                int b0 = r + l0 < (int)h ? r + l0 : (int)h - 1, b1 = r + l1 < (int)h ? r + l1 : (int)h;
+                int t1 = r + l3 < (int)h ? r + l3 : (int)h;
+                float below = b1 > b0 ? (float)((a->cum[b0] - a->cum[b1]) / (b1 - b0)) : 0.0f;
+                lin[r] = (float)((a->cum[r] - a->cum[t1]) / (t1 - r)) - below;
+            }
             if (r % blk == 0)
                 bmax[r / blk] = lin[r];
             else
@@ -402,20 +409,24 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
                 break;     /* too close to the bottom to tell a shadow */
             float sh = (float)(a->cum[q] / (double)((int)h - q));
             /* The noise floor rises with depth (TGC): a shadow is dark over
-             * its first 4 mm (nearly black: a dark muscle is not) and stays
-             * darkish, not necessarily dark, to the bottom. */
+             * its first 4 mm and stays darkish, not necessarily dark, to the
+             * bottom, when a bright cortex line caps it (a dark muscle under
+             * fat is not bone) or it is nearly black. */
             int q4 = q + run < (int)h ? q + run : (int)h;
             float sh4 = (float)((a->cum[q] - a->cum[q4]) / (double)(q4 - q));
-            if (!(sh < dark || (sh4 < 0.5f * dark && sh < 2.5f * dark)))
+            if (!(sh < dark || (sh4 < dark && sh < 2.5f * dark)))
                 continue;
-            float above = an_mean(p, h, (float)(r - up1), (float)(r - up0));
-            /* tissue above, or a bright cortex line right above (bone under
-             * fluid: effusion, bursa) */
             float line = 0;
             for (int k = r - up1 / 2; k <= r; k++)
                 if (k >= 0)
                     line = an_maxf(line, m[k]);
-            if (!(above > 2.5f * dark || line > an_maxf(4.0f * dark, 0.8f * tissue)))
+            bool capped = line > an_maxf(4.0f * dark, 0.8f * tissue);
+            if (!(sh < dark || capped || sh4 < 0.5f * dark))
+                continue;
+            float above = an_mean(p, h, (float)(r - up1), (float)(r - up0));
+            /* tissue above, or a bright cortex line right above (bone under
+             * fluid: effusion, bursa) */
+            if (!(above > 2.5f * dark || capped))
                 continue;
             /* a bright line within 8 mm below means fluid or cartilage over
              * bone (an effusion is at most ~6 mm deep), not a shadow */

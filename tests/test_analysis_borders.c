@@ -1,0 +1,152 @@
+/* Structure borders and thickness through the real chain (simulator RF ->
+ * imaging -> analysis) on the cases the border search used to get wrong: a
+ * tilted probe (no specular fibre echoes: the fascia is a homogeneous layer
+ * under the textured fat pad), the Achilles tendon resting on the
+ * calcaneus, an effusion over the joint, and bone under fluid. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl_analysis.h"
+#include "tl_imaging.h"
+#include "tl_sim.h"
+
+typedef struct {
+    const char *key, *value;
+} kv;
+
+/* Render one frame of preset with params, image it as the station does and
+ * analyse it; returns the simulator's truth thickness. */
+static float run(const char *preset, int anatomy, uint64_t seed, const kv *par, int npar,
+                 tl_analysis_result *r)
+{
+    tl_sim *sim = NULL;
+    assert_int_equal(tl_sim_create(preset, seed, &sim), TL_OK);
+    for (int i = 0; i < npar; i++)
+        assert_int_equal(tl_sim_set_param(sim, par[i].key, par[i].value), TL_OK);
+    tl_geometry g;
+    assert_int_equal(tl_sim_get_geometry(sim, &g), TL_OK);
+    size_t n = (size_t)g.lines * g.samples;
+    int16_t *rf = malloc(n * sizeof *rf);
+    tl_sim_truth *truth = calloc(1, sizeof *truth);
+    assert_non_null(rf);
+    assert_non_null(truth);
+    assert_int_equal(tl_sim_render(sim, 0, rf, n, truth), TL_OK);
+    tl_sim_destroy(sim);
+    tl_imaging_params ip = tl_imaging_params_default();
+    tl_imaging_plan *plan = NULL;
+    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &plan), TL_OK);
+    uint32_t w = 0, h = 0;
+    float sp = 0, ox = 0, oz = 0;
+    assert_int_equal(tl_imaging_plan_output(plan, &w, &h, &sp, &ox, &oz), TL_OK);
+    tl_bmode img;
+    memset(&img, 0, sizeof img);
+    assert_int_equal(tl_bmode_alloc(&img, w, h), TL_OK);
+    img.spacing_mm = sp;
+    img.origin_x_mm = ox;
+    img.origin_z_mm = oz;
+    tl_frame f;
+    memset(&f, 0, sizeof f);
+    f.geom = g;
+    f.type = TL_IMAGE_RF_REAL;
+    f.data = rf;
+    f.data_bytes = n * sizeof *rf;
+    assert_int_equal(tl_imaging_execute(plan, &f, &img, NULL), TL_OK);
+    tl_imaging_plan_destroy(plan);
+    tl_analyzer *a = NULL;
+    assert_int_equal(tl_analyzer_create(&a), TL_OK);
+    tl_analysis_params p = tl_analysis_params_default(anatomy);
+    p.age_years = 50;
+    p.sex = 'F';
+    assert_int_equal(tl_analyze(a, &img, &p, r), TL_OK);
+    tl_analyzer_destroy(a);
+    const char *dump = getenv("TL_TEST_DUMP");   /* a directory: the frames, for eyes */
+    if (dump) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s_%llu.png", dump, preset, (unsigned long long)seed);
+        assert_int_equal(tl_png_write(path, img.pixels, w, h, img.stride, 1), TL_OK);
+        snprintf(path, sizeof path, "%s/%s_%llu_valid.png", dump, preset, (unsigned long long)seed);
+        if (img.valid)
+            assert_int_equal(tl_png_write(path, img.valid, w, h, img.stride, 1), TL_OK);
+        snprintf(path, sizeof path, "%s/%s_%llu.txt", dump, preset, (unsigned long long)seed);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fprintf(fp, "spacing_mm %.6f origin_x_mm %.4f origin_z_mm %.4f\n", sp, ox, oz);
+        fclose(fp);
+    }
+    tl_bmode_free(&img);
+    free(rf);
+    float t = truth->thickness_mm;
+    free(truth);
+    if (getenv("TL_TEST_VERBOSE"))
+        printf("%s seed %llu: truth %.2f found %d thickness %.2f\n", preset,
+               (unsigned long long)seed, t, r->structure_found, r->thickness_mm);
+    return t;
+}
+
+/* Probe tilted 12 deg against a thickened (hypoechoic) fascia: the fibres'
+ * specular echoes are gone; the borders are the fat pad's lower edge and the
+ * step onto the tissue over the calcaneus, found anchored to the bone.
+ * (Tilted fascias still fail often: docs/accuracy.md, "Tissue analysis".) */
+static void test_tilted_fascia(void **state)
+{
+    (void)state;
+    static const kv par[] = { { "thickness_mm", "6.0" }, { "anisotropy_deg", "-12" },
+                              { "f0_mhz", "10" }, { "depth_mm", "35" }, { "noise_db", "-65" } };
+    static const uint64_t seeds[] = { 5, 7 };
+    for (int i = 0; i < 2; i++) {
+        tl_analysis_result r;
+        float truth = run("plantar-fascia", TL_AN_PLANTAR_FASCIA, seeds[i], par, 5, &r);
+        assert_true(r.structure_found);
+        assert_true(fabsf(r.thickness_mm - truth) < 0.35f);
+        assert_true(r.abnormal);
+    }
+}
+
+/* The tendon on the calcaneus: its deep border merges with the cortex
+ * echo; the thickness at the insertion must not stop at a fibre line. */
+static void test_achilles_insertion(void **state)
+{
+    (void)state;
+    static const kv par[] = { { "site", "insertion" }, { "thickness_mm", "6.5" }, { "f0_mhz", "9" },
+                              { "depth_mm", "35" } };
+    tl_analysis_result r;
+    float truth = run("achilles", TL_AN_ACHILLES, 21, par, 4, &r);
+    assert_true(r.structure_found);
+    assert_true(r.insertion_view);
+    assert_true(fabsf(r.thickness_mm - truth) < 0.35f);
+}
+
+/* Effusions of grade 1-3 (1.6, 3.6, 6.0 mm): the depth from the bony
+ * contour bridged across the joint, and the tibia found under the fluid. */
+static void test_ankle_effusion(void **state)
+{
+    (void)state;
+    static const char *grades[] = { "1", "2", "3" };
+    for (int i = 0; i < 3; i++) {
+        kv par[] = { { "effusion_grade", grades[i] }, { "cartilage_mm", "1.5" }, { "f0_mhz", "11" },
+                     { "depth_mm", "35" } };
+        tl_analysis_result r;
+        float truth = run("ankle-recess", TL_AN_ANKLE_RECESS, 31 + (uint64_t)i, par, 4, &r);
+        assert_true(r.structure_found);
+        assert_true(fabsf(r.effusion_depth_mm - truth) < 0.35f);
+        assert_int_equal(r.effusion_grade, i + 1);
+        assert_true(r.bone.n > 5 && r.bone2.n > 5);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tilted_fascia),
+        cmocka_unit_test(test_achilles_insertion),
+        cmocka_unit_test(test_ankle_effusion),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
