@@ -235,7 +235,7 @@ static tl_status local_residual(tl_needle_detector *d, int r, float *sigma)
             double s = isum[b + x1] - isum[b + x0] - isum[a + x1] + isum[a + x0];
             float c = icnt[b + x1] - icnt[b + x0] - icnt[a + x1] + icnt[a + x0];
             res[k] = w[k] - (float)(s / (c > 0.0f ? c : 1.0f));
-            if (((i ^ j) & 1u) == 0)
+            if ((i & 1u) == 0 && ((i >> 1) ^ j) % 2u == 0) /* every 4th pixel */
                 sample[ns++] = res[k];
         }
     }
@@ -290,8 +290,11 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
     float s_new = is_hint ? 1.0f
                           : clampf((nov - NOVELTY_MIN) / (NOVELTY_FULL - NOVELTY_MIN), 0.0f, 1.0f);
     /* standing on time alone asks the whole shaft to be new, not its end */
-    float s_alone = clampf((all + 2.0f * twin - NOVELTY_ALONE) / (NOVELTY_ALONE_FULL - NOVELTY_ALONE),
-                           0.0f, 1.0f);
+    /* The tracked line has its own evidence (the track locked on two
+     * stricter detections and predicts it here): the bar of "new" that
+     * any search candidate must clear is enough for it to stand on. */
+    float lo = is_hint ? 2.0f : NOVELTY_ALONE, hi = is_hint ? 3.2f : NOVELTY_ALONE_FULL;
+    float s_alone = clampf((all + 2.0f * twin - lo) / (hi - lo), 0.0f, 1.0f);
     /* ... and the change to be a line: clearly less of it on the shallow
      * side than on the line itself */
     float s_line = all > 0.0f ? clampf(((all - side) / all - 0.3f) / 0.3f, 0.0f, 1.0f) : 0.0f;

@@ -71,6 +71,10 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
  * radians) on the work image: how needle-like it looks (screen.c). */
 float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double a,
                        float sigma, float work_mm);
+/* Bilinear sample of a work-resolution map (screen.c). */
+bool work_sample(const tl_needle_detector *d, const float *map, double x, double z, float *out);
+/* Box average of a profile over +/- r samples (temporal.c). */
+void profile_smooth(const float *prof, int n, int r, float *out);
 /* Crop of a black canvas around the scanned area (no valid mask given). */
 void needle_content_box(const tl_bmode *img, uint32_t *c0, uint32_t *c1, uint32_t *r0,
                         uint32_t *r1);

@@ -4,8 +4,9 @@
 
 #include <math.h>
 
-/* Bilinear sample of the work image; false outside it or the scanned area. */
-static bool work_at(const tl_needle_detector *d, double x, double z, float *out)
+/* Bilinear sample of a work-resolution map (the work image, or the
+ * difference of temporal.c); false outside it or the scanned area. */
+bool work_sample(const tl_needle_detector *d, const float *map, double x, double z, float *out)
 {
     if (x < 0.0 || z < 0.0 || x > d->ww - 1.001 || z > d->wh - 1.001)
         return false;
@@ -14,11 +15,15 @@ static bool work_at(const tl_needle_detector *d, double x, double z, float *out)
     const uint8_t *wv = d->wvalid.p;
     if (!wv[k])
         return false;
-    const float *w = d->work.p;
     float fx = (float)(x - i), fz = (float)(z - j);
-    *out = (w[k] * (1 - fx) + w[k + 1] * fx) * (1 - fz) +
-           (w[k + d->ww] * (1 - fx) + w[k + d->ww + 1] * fx) * fz;
+    *out = (map[k] * (1 - fx) + map[k + 1] * fx) * (1 - fz) +
+           (map[k + d->ww] * (1 - fx) + map[k + d->ww + 1] * fx) * fz;
     return true;
+}
+
+static inline bool work_at(const tl_needle_detector *d, double x, double z, float *out)
+{
+    return work_sample(d, d->work.p, x, z, out);
 }
 
 /* Quick score of a Hough peak on the work image, so the expensive

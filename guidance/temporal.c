@@ -87,7 +87,7 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
                 /* the same tile's residual spread (the static texture) */
                 size_t nr = 0;
                 for (uint32_t j = b * TILE; j < (b + 1) * TILE && j < wh; j++)
-                    for (uint32_t i = a * TILE; i < (a + 1) * TILE && i < ww; i++) {
+                    for (uint32_t i = a * TILE + (j & 1u); i < (a + 1) * TILE && i < ww; i += 2) {
                         size_t k = (size_t)j * ww + i;
                         if (wv[k])
                             sample[nr++] = fabsf(res[k]);
@@ -113,7 +113,7 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
      * most of it. (Speckle alone decorrelates too, slowly: that only makes
      * the time cue weaker, and a reset costs one frame.) */
     size_t ns = 0;
-    for (size_t k = 0; k < n; k += 2)
+    for (size_t k = 0; k < n; k += 4)
         if (wv[k])
             sample[ns++] = res[k];
     float rthr = ns > 32 ? tl_select_kth_f(sample, ns, ns - ns / 33) : 1e30f;
@@ -256,6 +256,20 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
         *side = 0.0f;
 }
 
+void profile_smooth(const float *prof, int n, int r, float *out)
+{
+    for (int k = 0; k < n; k++) {
+        float s = 0.0f;
+        int c = 0;
+        for (int q = k - r; q <= k + r; q++)
+            if (q >= 0 && q < n) {
+                s += prof[q];
+                c++;
+            }
+        out[k] = s / (float)c;
+    }
+}
+
 /* Where the new echo ends along the line from (x0, z0) through (x1, z1)
  * (full-resolution pixels of the searched view): walking from the entry
  * towards and past (x1, z1), the last place where the change, smoothed
@@ -305,17 +319,7 @@ bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, 
     int nshaft = (int)(len / step);
     if (n < 8 || nshaft < 8 || nshaft > n)
         return false;
-    int r = (int)lround(0.4 / work_mm / step);
-    for (int k = 0; k < n; k++) {
-        float s = 0.0f;
-        int c = 0;
-        for (int q = k - r; q <= k + r; q++)
-            if (q >= 0 && q < n) {
-                s += prof[q];
-                c++;
-            }
-        sm[k] = s / (float)c;
-    }
+    profile_smooth(prof, n, (int)lround(0.4 / work_mm / step), sm);
     float tmp[MAXS];
     memcpy(tmp, sm, (size_t)nshaft * sizeof(float));
     float level = median_inplace(tmp, (size_t)nshaft);

@@ -5,7 +5,7 @@
  * refine.c uses, on the difference in its robust sigmas), straightens the
  * line through it (a local Radon search on the difference), and places
  * the entry and the tip at the run's ends. Split from temporal.c. */
-#include "guidance_internal.h"
+#include "refine_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -14,20 +14,9 @@
 #define MAXS 4096
 
 /* Bilinear sample of the difference; false outside the scanned area. */
-static bool diff_at(const tl_needle_detector *d, double x, double z, float *v)
+static inline bool diff_at(const tl_needle_detector *d, double x, double z, float *v)
 {
-    if (x < 0.0 || z < 0.0 || x > d->ww - 1.001 || z > d->wh - 1.001)
-        return false;
-    int i = (int)x, j = (int)z;
-    size_t k = (size_t)j * d->ww + (size_t)i;
-    const uint8_t *wv = d->wvalid.p;
-    if (!wv[k])
-        return false;
-    const float *df = d->diff.p;
-    float fx = (float)(x - i), fz = (float)(z - j);
-    *v = (df[k] * (1 - fx) + df[k + 1] * fx) * (1 - fz) +
-         (df[k + d->ww] * (1 - fx) + df[k + d->ww + 1] * fx) * fz;
-    return true;
+    return work_sample(d, d->diff.p, x, z, v);
 }
 
 /* Mean difference along the segment p + t u, t in [t0, t1] (work px). */
@@ -80,24 +69,12 @@ bool temporal_trace(const tl_needle_detector *d, const needle_line *cand, float 
     }
     if (n < 16)
         return false;
-    /* the run of new echo: maximum of sum(min(v, cap) - tau) */
+    /* the run of new echo: maximum of sum(min(v, cap) - tau) (refine_line.c) */
     const float tau = 1.5f, cap = 6.0f;
-    float best = 0.0f, cur = 0.0f;
-    int s = 0, rs = -1, re = -1;
-    for (int k = 0; k < n; k++) {
-        float x = fminf(prof[k], cap) - tau;
-        if (cur <= 0.0f) {
-            cur = x;
-            s = k;
-        } else {
-            cur += x;
-        }
-        if (cur > best) {
-            best = cur;
-            rs = s;
-            re = k;
-        }
-    }
+    uint8_t inside[MAXS];
+    memset(inside, 1, (size_t)n);
+    int rs = -1, re = -1;
+    max_interval(prof, inside, 0, n - 1, tau, cap, &rs, &re);
     double len_mm = (re - rs) * STEP * work_mm;
     if (rs < 0 || len_mm < min_len_mm)
         return false;
@@ -145,18 +122,8 @@ bool temporal_trace(const tl_needle_detector *d, const needle_line *cand, float 
         if (!diff_at(d, ox + (u0 + STEP * m) * vx, oz + (u0 + STEP * m) * vz, &prof[m]))
             break;
     /* smooth over +/- 0.4 mm, then the run above half its own level */
-    int r = (int)lround(0.4 / work_mm / STEP);
     float sm[MAXS];
-    for (int k = 0; k < m; k++) {
-        float acc = 0.0f;
-        int c = 0;
-        for (int q = k - r; q <= k + r; q++)
-            if (q >= 0 && q < m) {
-                acc += prof[q];
-                c++;
-            }
-        sm[k] = acc / (float)c;
-    }
+    profile_smooth(prof, m, (int)lround(0.4 / work_mm / STEP), sm);
     int kc = (int)lround((-u0) / STEP);
     if (kc < 0 || kc >= m || sm[kc] < 2.0f * tau)
         return false;

@@ -23,7 +23,9 @@ static void usage(FILE *out)
             "times detection + tracking + path on N frames (default 300), one core, and\n"
             "the OpenCV reference (medianBlur 5 + Canny + HoughLinesP) on the same\n"
             "frames. Prints ONE JSON object: ms per frame (median, p95, mean) of both,\n"
-            "wall clock and thread CPU time, their ratios, the frame size and the\n"
+            "wall clock and thread CPU time, their ratios, search_cpu_ms (the same\n"
+            "frames with the whole-image search every time, as before lock), the\n"
+            "frame size and the\n"
             "1-minute load average (wall-clock figures taken while other work runs are\n"
             "noisy: rerun on a quiet machine).\n",
             DISTINCT);
@@ -135,6 +137,23 @@ int bench_needle(int argc, char **argv)
         ours_cpu[i] = (double)(cpu_ns() - c0) * 1e-6;
         found += t.found;
     }
+    /* The same frames searched whole every time (no track to follow): what
+     * a frame costs before lock and after the needle is lost. */
+    double *search_cpu = malloc(sizeof(double) * (size_t)frames);
+    tl_needle_detector *det2 = NULL;
+    if (!search_cpu || tl_needle_detector_create(NULL, &det2) != TL_OK) {
+        fprintf(stderr, "talus bench needle: out of memory\n");
+        free(search_cpu);
+        goto done;
+    }
+    for (long i = 0; i < frames; i++) {
+        img.pixels = store + npx * (size_t)(i % DISTINCT);
+        uint64_t c0 = cpu_ns();
+        tl_needle_detection d;
+        tl_needle_detect(det2, &img, NULL, &d);
+        search_cpu[i] = (double)(cpu_ns() - c0) * 1e-6;
+    }
+    tl_needle_detector_destroy(det2);
     float lines[4 * 64];
     for (long i = 0; i < frames; i++) {
         tl_cv_image ci = { store + npx * (size_t)(i % DISTINCT), img.width, img.height,
@@ -157,6 +176,8 @@ int bench_needle(int argc, char **argv)
     cJSON_AddItemToObject(o, "opencv_reference_cpu_ms", timing(ref_cpu, (size_t)frames));
     double co = tl_median(ours_cpu, (size_t)frames), cr = tl_median(ref_cpu, (size_t)frames);
     cJSON_AddNumberToObject(o, "cpu_ratio_to_reference", cr > 0.0 ? co / cr : 0.0);
+    cJSON_AddItemToObject(o, "search_cpu_ms", timing(search_cpu, (size_t)frames));
+    free(search_cpu);
     cJSON_AddNumberToObject(o, "budget_ms", 3.0);
     cJSON_AddNumberToObject(o, "found_rate", (double)found / (double)frames);
     cJSON_AddNumberToObject(o, "load_1min", load1());
