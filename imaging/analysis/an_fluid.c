@@ -102,11 +102,11 @@ void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_resu
 }
 
 /* A joint effusion worth a needle: the recess analysis reports the anechoic
- * run above the floor; a pocket under 1 mm deep or 1.5 mm^2 in area is
+ * run above the floor; a pocket under 1 mm deep or 1 mm^2 in area is
  * within what the cartilage surface, the capsule's partial volume and a
  * normal joint's film of fluid show, not an effusion of grade 1 or more. */
 #define AN_EFFUSION_MIN_DEPTH_MM 1.0f
-#define AN_EFFUSION_MIN_AREA_MM2 1.5f
+#define AN_EFFUSION_MIN_AREA_MM2 1.0f
 
 void an_effusion_gate(tl_analysis_result *r)
 {
@@ -114,13 +114,14 @@ void an_effusion_gate(tl_analysis_result *r)
     for (uint32_t i = 0; i < r->n_targets; i++) {
         const tl_analysis_target *t = &r->targets[i];
         if (t->kind == TL_TARGET_EFFUSION &&
-            (t->depth_mm < AN_EFFUSION_MIN_DEPTH_MM || t->area_mm2 < AN_EFFUSION_MIN_AREA_MM2))
+            (t->depth_mm < AN_EFFUSION_MIN_DEPTH_MM || t->area_mm2 < AN_EFFUSION_MIN_AREA_MM2)) {
+            an_warn(r, "fluid pocket %.1f mm deep, %.1f mm^2 in the recess: too small for an "
+                    "injection target", t->depth_mm, t->area_mm2);
             continue;
+        }
         r->targets[k++] = *t;
     }
     if (k < r->n_targets) {
-        an_warn(r, "fluid pocket under %.0f mm deep in the recess: not an injection target",
-                AN_EFFUSION_MIN_DEPTH_MM);
         r->n_targets = k;
         r->best_target = k ? 0 : -1;
     }

@@ -30,6 +30,8 @@ static const float win_mm[AN_NWIN][2] = { { 0.75f, 0.375f }, { 1.25f, 0.5f }, { 
 /* Smallest area (at half its depth of contrast) of a target: a few
  * resolution cells, well under a 3 mm lesion's. */
 #define AN_MIN_AREA_MM2 0.8f
+/* Smallest axial extent (mm, at half its depth of contrast) of a target. */
+#define AN_MIN_DEPTH_MM 1.0f
 /* Smallest contrast (dB below the band's normal level) of a target. */
 #define AN_MIN_CONTRAST_DB 5.0f
 /* Excess over the expected extreme of the band's own windows (in z) a
@@ -351,6 +353,7 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
             band_s1 = s;
         }
     bool edge_warned = false;
+    const uint32_t edge = (uint32_t)lroundf(2.0f / strip_mm);
     an_region reg[MAX_REGIONS];
     uint32_t min_cells = (uint32_t)(0.8f / (strip_mm * AN_CELL_MM)) + 1;
     int nreg = an_label_regions(a, lab, reg, MAX_REGIONS, min_cells, res, zmap);
@@ -380,15 +383,19 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
         (void)sigma;
         /* Hypoechoic means visibly darker than the normal band: a region
          * within AN_MIN_CONTRAST_DB of it is texture, however significant.
-         * Thin streaks along the band are the fibrillar pattern. */
-        if (contrast > -AN_MIN_CONTRAST_DB || t.depth_mm < 0.7f || t.area_mm2 < AN_MIN_AREA_MM2)
+         * Dark streaks under 1 mm thick along the band are gaps between
+         * fibre bundles (or the band's floor where its deep border runs
+         * a little too deep), not a lesion to put a needle in. */
+        if (contrast > -AN_MIN_CONTRAST_DB || t.depth_mm < AN_MIN_DEPTH_MM ||
+            t.area_mm2 < AN_MIN_AREA_MM2)
             continue;
-        /* A region cut by the edge of the band's extent is not fully in
-         * view: not a target (the sonographer should centre it). */
-        if (R->s0 <= band_s0 + 1 || R->s1 + 1 >= band_s1) {
+        /* A region within 2 mm of the end of the band's extent is not fully
+         * in view (and the band's borders are least sure there): not a
+         * target, the sonographer should centre it. */
+        if (R->s0 <= band_s0 + edge || R->s1 + edge >= band_s1) {
             if (!edge_warned)
                 an_warn(r, "dark area at the %s edge of the image: centre it to assess",
-                        R->s0 <= band_s0 + 1 ? "left" : "right");
+                        R->s0 <= band_s0 + edge ? "left" : "right");
             edge_warned = true;
             continue;
         }
