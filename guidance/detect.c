@@ -151,22 +151,39 @@ static tl_status build_work(tl_needle_detector *d, const tl_bmode *img)
     uint8_t *wv = scratch_get(&d->wvalid, (size_t)ww * wh);
     if (!w || !wv)
         return TL_ERR_NO_MEM;
+    /* Column sums over the f rows of a block first (integers, so the
+     * result is exact), then f columns of those: each pixel is read once,
+     * row by row. */
+    uint32_t cw = ww * (uint32_t)f;
+    uint32_t *csum = scratch_get(&d->cand, (size_t)cw * 2 * sizeof(uint32_t));
+    if (!csum)
+        return TL_ERR_NO_MEM;
+    uint32_t *cval = csum + cw;
     float inv = 1.0f / (float)(f * f);
+    uint32_t half = (uint32_t)(f * f);
     for (uint32_t j = 0; j < wh; j++) {
+        memset(csum, 0, (size_t)cw * 2 * sizeof(uint32_t));
+        for (int dz = 0; dz < f; dz++) {
+            size_t r = (size_t)j * (size_t)f + (size_t)dz;
+            const uint8_t *row = img->pixels + r * img->stride;
+            for (uint32_t x = 0; x < cw; x++)
+                csum[x] += row[x];
+            if (img->valid) {
+                const uint8_t *vrow = img->valid + r * img->width;
+                for (uint32_t x = 0; x < cw; x++)
+                    cval[x] += vrow[x] != 0;
+            }
+        }
+        float *wr = w + (size_t)j * ww;
+        uint8_t *vr = wv + (size_t)j * ww;
         for (uint32_t i = 0; i < ww; i++) {
             uint32_t sum = 0, nv = 0;
-            for (int dz = 0; dz < f; dz++) {
-                size_t r = (size_t)j * (size_t)f + (size_t)dz;
-                const uint8_t *row = img->pixels + r * img->stride + (size_t)i * (size_t)f;
-                const uint8_t *vrow = img->valid ? img->valid + r * img->width + (size_t)i * (size_t)f
-                                                 : NULL;
-                for (int dx = 0; dx < f; dx++) {
-                    sum += row[dx];
-                    nv += vrow ? (vrow[dx] != 0) : 1u;
-                }
+            for (int dx = 0; dx < f; dx++) {
+                sum += csum[i * (uint32_t)f + (uint32_t)dx];
+                nv += cval[i * (uint32_t)f + (uint32_t)dx];
             }
-            w[(size_t)j * ww + i] = (float)sum * inv;
-            wv[(size_t)j * ww + i] = (uint8_t)(2 * nv > (uint32_t)(f * f));
+            wr[i] = (float)sum * inv;
+            vr[i] = (uint8_t)(img->valid ? 2 * nv > half : 1);
         }
     }
     d->ww = ww;

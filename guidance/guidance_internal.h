@@ -35,7 +35,7 @@ void *scratch_get(scratch *s, size_t bytes);
 struct tl_needle_detector {
     tl_needle_params p;
     /* work (decimated) image and its statistics */
-    scratch work, wvalid, resid, acc, cand, prof;
+    scratch work, wvalid, resid, acc, cand /* build_work column sums */, prof;
     uint32_t ww, wh;
     int factor;
     bool hint_on;                  /* trace this line too (from the tracker) */

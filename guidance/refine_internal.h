@@ -45,12 +45,20 @@ static inline float pix_v(const walker *w, int u, double v)
  * the 2 hw + 2 whole pixels they fall between (first and last weighted). */
 static inline float band(const walker *w, int u, double v, int hw)
 {
-    int v0 = (int)floor(v) - hw;
-    float t = (float)(v - floor(v));
-    float s = pix(w, u, v0) * (1.0f - t);
+    double fv = floor(v);
+    int v0 = (int)fv - hw;
+    float t = (float)(v - fv);
+    /* one pointer and a step instead of pix() per sample; the whole
+     * pixels in between are summed as integers (exact) */
+    const tl_bmode *im = w->img;
+    size_t step = w->shallow ? (size_t)im->stride : 1u;
+    const uint8_t *p = w->shallow ? im->pixels + (size_t)v0 * im->stride + (size_t)u
+                                  : im->pixels + (size_t)u * im->stride + (size_t)v0;
+    uint32_t mid = 0;
     for (int k = 1; k <= 2 * hw; k++)
-        s += pix(w, u, v0 + k);
-    s += pix(w, u, v0 + 2 * hw + 1) * t;
+        mid += p[(size_t)k * step];
+    float s = (float)p[0] * (1.0f - t) + (float)mid;
+    s += (float)p[(size_t)(2 * hw + 1) * step] * t;
     return s / (float)(2 * hw + 1);
 }
 

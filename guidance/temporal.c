@@ -75,6 +75,8 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
     for (uint32_t b = 0; b < ty; b++)
         for (uint32_t a = 0; a < tx; a++) {
             size_t ns = 0;
+            /* every second pixel (a checkerboard): half the selection
+             * work, and neighbours at the work scale are correlated anyway */
             for (uint32_t j = b * TILE; j < (b + 1) * TILE && j < wh; j++)
                 for (uint32_t i = a * TILE; i < (a + 1) * TILE && i < ww; i++) {
                     size_t k = (size_t)j * ww + i;
@@ -102,11 +104,14 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
     float typical_res = fmaxf(median_inplace(rsort, nt), 1e-3f);
     float floor_sig = fmaxf(0.5f * typical, 0.25f);
     d->diff_sigma = 1.0f; /* df holds z-scores from here on */
-    for (uint32_t j = 0; j < wh; j++)
-        for (uint32_t i = 0; i < ww; i++) {
-            float sg = tsig[(j / TILE) * tx + i / TILE];
-            df[(size_t)j * ww + i] /= fmaxf(sg, floor_sig);
-        }
+    for (uint32_t t = 0; t < tx * ty; t++)
+        tsig[t] = 1.0f / fmaxf(tsig[t], floor_sig); /* as a factor from here */
+    for (uint32_t j = 0; j < wh; j++) {
+        const float *trow = tsig + (j / TILE) * tx;
+        float *drow = df + (size_t)j * ww;
+        for (uint32_t i = 0; i < ww; i++)
+            drow[i] *= trow[i / TILE];
+    }
     /* Probe motion: the brightest structures of this frame (top 3% of the
      * local residual) should be in the background too, so the difference
      * there is a small part of their residual. After the probe moved it is
