@@ -75,8 +75,6 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
     for (uint32_t b = 0; b < ty; b++)
         for (uint32_t a = 0; a < tx; a++) {
             size_t ns = 0;
-            /* every second pixel (a checkerboard): half the selection
-             * work, and neighbours at the work scale are correlated anyway */
             for (uint32_t j = b * TILE; j < (b + 1) * TILE && j < wh; j++)
                 for (uint32_t i = a * TILE; i < (a + 1) * TILE && i < ww; i++) {
                     size_t k = (size_t)j * ww + i;
