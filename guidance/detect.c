@@ -136,7 +136,9 @@ static void full_stats(const tl_bmode *img, image_stats *st)
     st->sigma = fmaxf(1.4826f * (float)mad, fmaxf(2.0f, 0.02f * st->p99));
 }
 
-/* Decimate by block averages; a block is valid when most of it was scanned. */
+/* Decimate by block averages; a block is valid when most of it was scanned.
+ * Column sums over the f rows of a block first (integers: exact), then f
+ * columns of those: each pixel is read once, row by row. */
 static tl_status build_work(tl_needle_detector *d, const tl_bmode *img)
 {
     int f = (int)floorf(0.2f / img->spacing_mm + 0.5f);
@@ -151,9 +153,6 @@ static tl_status build_work(tl_needle_detector *d, const tl_bmode *img)
     uint8_t *wv = scratch_get(&d->wvalid, (size_t)ww * wh);
     if (!w || !wv)
         return TL_ERR_NO_MEM;
-    /* Column sums over the f rows of a block first (integers, so the
-     * result is exact), then f columns of those: each pixel is read once,
-     * row by row. */
     uint32_t cw = ww * (uint32_t)f;
     uint32_t *csum = scratch_get(&d->cand, (size_t)cw * 2 * sizeof(uint32_t));
     if (!csum)

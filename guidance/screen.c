@@ -21,9 +21,27 @@ bool work_sample(const tl_needle_detector *d, const float *map, double x, double
     return true;
 }
 
-static inline bool work_at(const tl_needle_detector *d, double x, double z, float *out)
+/* work_sample with the image's fields in locals (the prescreen samples a
+ * few hundred thousand points per frame); the same arithmetic. */
+typedef struct {
+    const float *map;
+    const uint8_t *wv;
+    size_t ww;
+    double xmax, zmax;
+} work_view;
+
+static inline bool work_at(const work_view *m, double x, double z, float *out)
 {
-    return work_sample(d, d->work.p, x, z, out);
+    if (x < 0.0 || z < 0.0 || x > m->xmax || z > m->zmax)
+        return false;
+    int i = (int)x, j = (int)z;
+    size_t k = (size_t)j * m->ww + (size_t)i;
+    if (!m->wv[k])
+        return false;
+    const float *p = m->map + k;
+    float fx = (float)(x - i), fz = (float)(z - j);
+    *out = (p[0] * (1 - fx) + p[1] * fx) * (1 - fz) + (p[m->ww] * (1 - fx) + p[m->ww + 1] * fx) * fz;
+    return true;
 }
 
 /* Quick score of a Hough peak on the work image, so the expensive
@@ -56,6 +74,7 @@ float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double
         x -= dx;
         z -= dz;
     }
+    const work_view wvw = { d->work.p, d->wvalid.p, d->ww, d->ww - 1.001, d->wh - 1.001 };
     float tau = sigma, cap = 4.0f * sigma;
     float best = 0.0f, cur = 0.0f;
     int k = 0, start = -1, cur_start = 0, best_start = -1, first_in = -1;
@@ -69,12 +88,12 @@ float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double
         }
         float v, c1, c2;
         float e = -tau;
-        if (work_at(d, x, z, &v)) {
+        if (work_at(&wvw, x, z, &v)) {
             if (first_in < 0)
                 first_in = k;
             if (start < 0)
                 start = k;
-            if (work_at(d, x + c1x, z + c1z, &c1) && work_at(d, x + c2x, z + c2z, &c2))
+            if (work_at(&wvw, x + c1x, z + c1z, &c1) && work_at(&wvw, x + c2x, z + c2z, &c2))
                 e = fminf(v - 0.5f * (c1 + c2), cap) - tau;
         }
         if (cur <= 0.0f) {
