@@ -64,12 +64,12 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
 
     /* 1. Echo along the Hough line (a band wide enough for its ~0.2 mm
      * uncertainty) against control lines on its shallow side. */
-    int hw = (int)lround(0.25 / px_perp);
+    int hw = iround(0.25 / px_perp);
     out->reason = "candidate outside the image";
     if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, false, I, ctl, sdc, below, below2, below3, in,
                      &lo, &hi))
         return;
-    int rsm = (int)lround(0.3 / px_along);
+    int rsm = iround(0.3 / px_along);
     smooth_along(I, in, 1, lo, hi, rsm, ism);
     background(ism, ctl, in, lo, hi, rsm, nu, st, tmp, bgl, ex, cmax, &bsig);
     out->reason = "no bright run along the line";
@@ -104,14 +104,14 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
 
     /* 3. Echo along the fitted line, narrow band; the shaft interval with
      * tau at half the shaft's own level. */
-    hw = (int)lround(0.1 / px_perp);
+    hw = iround(0.1 / px_perp);
     out->reason = "candidate outside the image";
     if (!sample_line(&w, above, sina, hw < 1 ? 1 : hw, true, I, ctl, sdc, below, below2, below3, in,
                      &lo, &hi))
         return;
     smooth_along(I, in, 1, lo, hi, rsm, ism);
     background(ism, ctl, in, lo, hi, rsm, nu, st, tmp, bgl, ex, cmax, &bsig);
-    smooth_along(I, in, 1, lo, hi, (int)lround(0.2 / px_along), itip);
+    smooth_along(I, in, 1, lo, hi, iround(0.2 / px_along), itip);
     /* Excess at the finer scale, for the tip, against the stricter of the
      * two backgrounds (shallow side, and same depth: beyond the tip a line
      * crossing a fibrillar tendon is bright only because the layers are). */
@@ -155,7 +155,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
         if (in[k])
             tmp[n++] = itip[k];
     float half = 0.5f * (n ? median_inplace(tmp, (size_t)n) : shaft);
-    int ulast = -1, below_run = 0, need = (int)lround(0.8 / px_along);
+    int ulast = -1, below_run = 0, need = iround(0.8 / px_along);
     for (int uu = us; uu >= lo && uu <= hi && in[uu]; uu += deeper) {
         if (itip[uu] >= half) {
             ulast = uu;

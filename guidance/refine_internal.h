@@ -16,6 +16,16 @@ typedef struct {
     double sp;             /* mm per pixel */
 } walker;
 
+/* (int)lround(v) without the library call (half away from zero; exact:
+ * v - trunc(v) is exact for |v| < 2^31) -- called per step and band. */
+static inline int iround(double v)
+{
+    double a = v < 0.0 ? -v : v;
+    int t = (int)a;
+    int r = t + (a - (double)t >= 0.5);
+    return v < 0.0 ? -r : r;
+}
+
 static inline float pix(const walker *w, int u, int v)
 {
     const tl_bmode *im = w->img;

@@ -108,17 +108,17 @@ bool sample_line(const walker *w, int above, double sina, int hw, bool full, flo
     double vpx = 1.0 / (w->sp * w->cosb); /* v pixels per mm across the line */
     int off[NCTL], sh[NCTL];
     for (int k = 0; k < NCTL; k++) {
-        off[k] = (int)lround(ctl_mm[k] * vpx);
-        sh[k] = (int)lround(fmin(ctl_mm[k] / sina, 3.0 + 2.0 * k) / w->sp);
+        off[k] = iround(ctl_mm[k] * vpx);
+        sh[k] = iround(fmin(ctl_mm[k] / sina, 3.0 + 2.0 * k) / w->sp);
     }
-    int off_b = (int)lround(1.0 * vpx), off_b2 = (int)lround(2.0 * vpx),
-        off_b3 = (int)lround(3.0 * vpx);
+    int off_b = iround(1.0 * vpx), off_b2 = iround(2.0 * vpx),
+        off_b3 = iround(3.0 * vpx);
     bool mixed = w->shallow && sina > 0.42; /* 25-45 degrees */
     int nu = w->nu, lo = nu, hi = -1, nc = 0;
     for (int u = 0; u < nu; u++) {
         double v = w->v0 + w->m * (u - w->u0);
         in[u] = 0;
-        if (v - hw < 0.0 || v + hw > w->nv - 2 || !valid_at(w, u, (int)lround(v)))
+        if (v - hw < 0.0 || v + hw > w->nv - 2 || !valid_at(w, u, iround(v)))
             continue;
         I[u] = band(w, u, v, hw);
         in[u] = 1;
@@ -130,9 +130,9 @@ bool sample_line(const walker *w, int above, double sina, int hw, bool full, flo
          * row, or across it for a steep line): a horizontal layer the line
          * crosses is as bright there as on the line. */
         if (full && w->shallow) {
-            int d1 = (int)lround(1.0 / w->sp), d2 = (int)lround(2.0 / w->sp);
+            int d1 = iround(1.0 / w->sp), d2 = iround(2.0 / w->sp);
             int u1 = u - above * d1, u2 = u - above * d2;
-            if (u2 >= 0 && u2 < nu && valid_at(w, u2, (int)lround(v))) {
+            if (u2 >= 0 && u2 < nu && valid_at(w, u2, iround(v))) {
                 sd[u] = band(w, u1, v, hc);
                 sd[nu + u] = band(w, u2, v, hc);
             } else {
@@ -141,21 +141,21 @@ bool sample_line(const walker *w, int above, double sina, int hw, bool full, flo
         }
         double va = v + above * (off[NCTL - 1] + hc);
         if (va >= 0.0 && va <= w->nv - 2 &&
-            valid_at(w, u, (int)lround(v + above * off[NCTL - 1]))) {
+            valid_at(w, u, iround(v + above * off[NCTL - 1]))) {
             for (int k = 0; k < NCTL; k++)
                 ctl[k * nu + u] = band(w, u, v + above * off[k], hc);
             /* An oblique flat line crossing horizontal fibres: half the
              * controls at the same depth (the fibres' own level). */
             if (mixed) {
                 int ua = u - above * sh[1], ub = u - above * sh[3];
-                if (ub >= 0 && ub < nu && valid_at(w, ub, (int)lround(v))) {
+                if (ub >= 0 && ub < nu && valid_at(w, ub, iround(v))) {
                     ctl[1 * nu + u] = band(w, ua, v, hc);
                     ctl[3 * nu + u] = band(w, ub, v, hc);
                 }
             }
         } else if (w->shallow) {
             int ul = u - above * sh[NCTL - 1];
-            if (ul < 0 || ul >= nu || !valid_at(w, ul, (int)lround(v)))
+            if (ul < 0 || ul >= nu || !valid_at(w, ul, iround(v)))
                 continue;
             for (int k = 0; k < NCTL; k++)
                 ctl[k * nu + u] = band(w, u - above * sh[k], v, hc);
@@ -164,17 +164,17 @@ bool sample_line(const walker *w, int above, double sina, int hw, bool full, flo
         }
         if (full) {
             double vb = v - above * off_b;
-            below[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 && valid_at(w, u, (int)lround(vb))
+            below[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 && valid_at(w, u, iround(vb))
                            ? band(w, u, vb, hc)
                            : ctl[(NCTL - 1) * nu + u];
             vb = v - above * off_b2;
             below2[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 &&
-                                valid_at(w, u, (int)lround(vb))
+                                valid_at(w, u, iround(vb))
                             ? band(w, u, vb, hc)
                             : below[u];
             vb = v - above * off_b3;
             below3[u] = vb - hc >= 0.0 && vb + hc <= w->nv - 2 &&
-                                valid_at(w, u, (int)lround(vb))
+                                valid_at(w, u, iround(vb))
                             ? band(w, u, vb, hc)
                             : below[u];
         }
@@ -249,8 +249,9 @@ void smooth_along(const float *I, const uint8_t *in, int lvl, int lo, int hi, in
     for (int u = lo; u <= hi; u++) {
         float s = 0.0f;
         int n = 0;
-        for (int k = u - r; k <= u + r; k++)
-            if (k >= lo && k <= hi && in[k] >= lvl) {
+        int k0 = u - r < lo ? lo : u - r, k1 = u + r > hi ? hi : u + r;
+        for (int k = k0; k <= k1; k++)
+            if (in[k] >= lvl) {
                 s += I[k];
                 n++;
             }
@@ -263,7 +264,7 @@ void smooth_along(const float *I, const uint8_t *in, int lvl, int lo, int hi, in
 bool ridge_at(const walker *w, int u, int uv, float *out)
 {
     double vc = w->v0 + w->m * (u - w->u0);
-    int c = (int)lround(vc);
+    int c = iround(vc);
     if (c - uv - 2 < 0 || c + uv + 2 > w->nv - 1)
         return false;
     float best = -1.0f;
