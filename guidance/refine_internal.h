@@ -16,14 +16,15 @@ typedef struct {
     double sp;             /* mm per pixel */
 } walker;
 
-/* (int)lround(v) without the library call (half away from zero; exact:
- * v - trunc(v) is exact for |v| < 2^31) -- called per step and band. */
+/* (int)lround(v) without the library call, to the bit: half away from
+ * zero, via 64 bits then truncated to int like lround's long (so a NaN or
+ * an out-of-range value lands where lround's would). Per step and band. */
 static inline int iround(double v)
 {
-    double a = v < 0.0 ? -v : v;
-    int t = (int)a;
-    int r = t + (a - (double)t >= 0.5);
-    return v < 0.0 ? -r : r;
+    double a = fabs(v);
+    long long t = (long long)a;
+    long long r = t + (a - (double)t >= 0.5);
+    return (int)(v < 0.0 ? -r : r);
 }
 
 static inline float pix(const walker *w, int u, int v)

@@ -119,7 +119,7 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
     for (size_t k = 0; k < n; k += 4)
         if (wv[k])
             sample[ns++] = res[k];
-    float rthr = ns > 32 ? tl_select_kth_f(sample, ns, ns - ns / 33) : 1e30f;
+    float rthr = ns > 32 ? select_kth(sample, ns, ns - ns / 33) : 1e30f;
     rthr = fmaxf(rthr, 3.0f * resid_sigma);
     ns = 0;
     for (size_t k = 0; k < n; k++)
