@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test_guidance_synth.h"
@@ -187,6 +188,43 @@ static void test_select_kth(void **state)
     }
 }
 
+/* The detector's own selection (guidance/select.c, every per-frame median):
+ * the same value as a sort, on speckle-like data, ties, outliers and a
+ * constant array, at the sizes it sees (a tile, a profile, a frame). */
+float select_kth(float *v, size_t n, size_t k);
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_binned_select_matches_sort(void **state)
+{
+    (void)state;
+    enum { NMAX = 3000 };
+    static float v[NMAX], s[NMAX];
+    tl_rng rng;
+    tl_rng_seed(&rng, 11);
+    for (int round = 0; round < 400; round++) {
+        size_t n = 1 + (size_t)(tl_rng_uniform(&rng) * (round < 300 ? 300 : NMAX - 1));
+        int kind = round % 4;
+        for (size_t i = 0; i < n; i++) {
+            double x = fabs(tl_rng_normal(&rng));
+            if (kind == 1)
+                x = (double)(int)(x * 4.0);            /* many ties */
+            else if (kind == 2 && tl_rng_uniform(&rng) < 0.02)
+                x *= 1e6;                              /* a few huge outliers */
+            else if (kind == 3)
+                x = 7.25;                              /* constant */
+            v[i] = s[i] = (float)(tl_rng_uniform(&rng) < 0.5 ? x : -x);
+        }
+        qsort(s, n, sizeof s[0], cmp_float);
+        size_t k = (size_t)(tl_rng_uniform(&rng) * (double)n);
+        assert_true(select_kth(v, n, k) == s[k]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_short_stub_is_not_reported),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_select_kth),
+        cmocka_unit_test(test_binned_select_matches_sort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
