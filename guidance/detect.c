@@ -263,8 +263,8 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
  * stopped at its target. Levels in the difference's robust sigmas. */
 #define NOVELTY_MIN 1.6f    /* needle-free frames: candidates reach ~1.9 */
 #define NOVELTY_FULL 2.6f
-#define NOVELTY_ALONE 2.5f  /* from here the time cue can stand in ... */
-#define NOVELTY_ALONE_FULL 4.0f /* ... fully from here */
+#define NOVELTY_ALONE 2.2f  /* from here the time cue can stand in ... */
+#define NOVELTY_ALONE_FULL 3.5f /* ... fully from here */
 static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
                           bool is_hint, float geo, tl_needle_detection *det, float *rank)
 {
