@@ -36,7 +36,7 @@ static const float win_mm[AN_NWIN][2] = { { 0.75f, 0.375f }, { 1.25f, 0.5f }, { 
 #define AN_MIN_CONTRAST_DB 5.0f
 /* Excess over the expected extreme of the band's own windows (in z) a
  * region needs to be a target. */
-#define AN_Z_MARGIN 1.0f
+#define AN_Z_MARGIN 0.5f
 
 static int cmp_target(const void *x, const void *y)
 {
