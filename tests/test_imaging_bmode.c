@@ -25,7 +25,8 @@ static int run(const char *args)
     const char *bin = getenv("TALUS_BIN");
     assert_non_null(bin);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>>'%s/stderr.txt' >/dev/null", bin, args, tmpdir);
+    int n = snprintf(cmd, sizeof cmd, "'%s' %s 2>>'%s/stderr.txt' >/dev/null", bin, args, tmpdir);
+    assert_true(n > 0 && (size_t)n < sizeof cmd);
     int rc = system(cmd);
     assert_true(WIFEXITED(rc));
     return WEXITSTATUS(rc);

@@ -18,16 +18,27 @@ static void put(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/* Bytes of s that fit in cap with its NUL: a longer value (a long note) is
+ * cut for editing on a character boundary. Not inlined: inlined into a call
+ * with a short literal, GCC's -Warray-bounds flags the (unreachable) cut. */
+__attribute__((noinline)) static size_t fitting_len(const char *s, size_t cap)
+{
+    size_t len = strnlen(s, cap);
+    if (len == cap) {
+        len--;
+        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+            len--;
+    }
+    return len;
+}
+
 static void add(ui_form *f, const char *label, const char *value, size_t max)
 {
-    f->max[f->n] = max < UI_FORM_VALUE ? max : UI_FORM_VALUE;
     if (f->n >= UI_FORM_FIELDS)
         return;
+    f->max[f->n] = max < UI_FORM_VALUE ? max : UI_FORM_VALUE;
     f->labels[f->n] = label;
-    /* Longer values (a long note) are cut for editing, on a character boundary. */
-    size_t len = value ? strnlen(value, sizeof f->values[0] - 1) : 0;
-    while (len > 0 && len == sizeof f->values[0] - 1 && ((unsigned char)value[len] & 0xC0) == 0x80)
-        len--;
+    size_t len = value ? fitting_len(value, sizeof f->values[0]) : 0;
     if (len)
         memcpy(f->values[f->n], value, len);
     f->values[f->n][len] = '\0';
