@@ -442,6 +442,19 @@ tl_status tl_imaging_plan_output(const tl_imaging_plan *pl, uint32_t *width, uin
     return TL_OK;
 }
 
+tl_status tl_imaging_bmode_alloc(const tl_imaging_plan *pl, tl_bmode *img)
+{
+    if (!pl || !img)
+        return TL_ERR_INVALID_ARG;
+    tl_status st = tl_bmode_alloc(img, pl->W, pl->H);
+    if (st != TL_OK)
+        return st;
+    img->spacing_mm = pl->spacing;
+    img->origin_x_mm = pl->ox;
+    img->origin_z_mm = pl->oz;
+    return TL_OK;
+}
+
 uint32_t tl_imaging_plan_envelope_samples(const tl_imaging_plan *pl)
 {
     return pl ? pl->M : 0;

@@ -100,6 +100,10 @@ tl_status tl_imaging_plan_output(const tl_imaging_plan *plan, uint32_t *width,
                                  uint32_t *height, float *spacing_mm,
                                  float *origin_x_mm, float *origin_z_mm);
 
+/* Allocate img (tl_bmode_alloc) for the image this plan produces, with its
+ * spacing and origin set: ready for tl_imaging_execute. */
+tl_status tl_imaging_bmode_alloc(const tl_imaging_plan *plan, tl_bmode *img);
+
 /* Per-stage times of the last execute, in ms. */
 typedef struct {
     double envelope_ms, compress_ms, scan_convert_ms, total_ms;

@@ -42,15 +42,8 @@ static float run(const char *preset, int anatomy, uint64_t seed, const kv *par, 
     tl_imaging_params ip = tl_imaging_params_default();
     tl_imaging_plan *plan = NULL;
     assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &plan), TL_OK);
-    uint32_t w = 0, h = 0;
-    float sp = 0, ox = 0, oz = 0;
-    assert_int_equal(tl_imaging_plan_output(plan, &w, &h, &sp, &ox, &oz), TL_OK);
     tl_bmode img;
-    memset(&img, 0, sizeof img);
-    assert_int_equal(tl_bmode_alloc(&img, w, h), TL_OK);
-    img.spacing_mm = sp;
-    img.origin_x_mm = ox;
-    img.origin_z_mm = oz;
+    assert_int_equal(tl_imaging_bmode_alloc(plan, &img), TL_OK);
     tl_frame f;
     memset(&f, 0, sizeof f);
     f.geom = g;
@@ -70,14 +63,15 @@ static float run(const char *preset, int anatomy, uint64_t seed, const kv *par, 
     if (dump) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s_%llu.png", dump, preset, (unsigned long long)seed);
-        assert_int_equal(tl_png_write(path, img.pixels, w, h, img.stride, 1), TL_OK);
+        assert_int_equal(tl_png_write(path, img.pixels, img.width, img.height, img.stride, 1), TL_OK);
         snprintf(path, sizeof path, "%s/%s_%llu_valid.png", dump, preset, (unsigned long long)seed);
         if (img.valid)
-            assert_int_equal(tl_png_write(path, img.valid, w, h, img.stride, 1), TL_OK);
+            assert_int_equal(tl_png_write(path, img.valid, img.width, img.height, img.stride, 1), TL_OK);
         snprintf(path, sizeof path, "%s/%s_%llu.txt", dump, preset, (unsigned long long)seed);
         FILE *fp = fopen(path, "w");
         assert_non_null(fp);
-        fprintf(fp, "spacing_mm %.6f origin_x_mm %.4f origin_z_mm %.4f\n", sp, ox, oz);
+        fprintf(fp, "spacing_mm %.6f origin_x_mm %.4f origin_z_mm %.4f\n", img.spacing_mm,
+                img.origin_x_mm, img.origin_z_mm);
         fclose(fp);
     }
     tl_bmode_free(&img);

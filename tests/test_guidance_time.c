@@ -140,14 +140,8 @@ static void test_steep_needle_in_simulated_insertion(void **state)
     tl_imaging_params ip = tl_imaging_params_default();
     tl_imaging_plan *plan = NULL;
     assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &plan), TL_OK);
-    uint32_t w, h;
-    float sp, ox, oz;
-    assert_int_equal(tl_imaging_plan_output(plan, &w, &h, &sp, &ox, &oz), TL_OK);
     tl_bmode img;
-    assert_int_equal(tl_bmode_alloc(&img, w, h), TL_OK);
-    img.spacing_mm = sp;
-    img.origin_x_mm = ox;
-    img.origin_z_mm = oz;
+    assert_int_equal(tl_imaging_bmode_alloc(plan, &img), TL_OK);
     tl_needle_detector *d = NULL;
     tl_needle_tracker *tr = NULL;
     assert_int_equal(tl_needle_detector_create(NULL, &d), TL_OK);
@@ -172,7 +166,7 @@ static void test_steep_needle_in_simulated_insertion(void **state)
         tl_needle_track trk;
         assert_int_equal(tl_needle_detect(d, &img, NULL, &det), TL_OK);
         assert_int_equal(tl_needle_tracker_update(tr, &det, &trk), TL_OK);
-        float tx = t.needle.tip_x_mm - ox, tz = t.needle.tip_z_mm - oz;
+        float tx = t.needle.tip_x_mm - img.origin_x_mm, tz = t.needle.tip_z_mm - img.origin_z_mm;
         float err = hypotf(trk.tip_x_mm - tx, trk.tip_z_mm - tz);
         printf("  frame %u: needle %d (%.2f, %.2f) | track %s (%.2f, %.2f) %.1f deg, tip error "
                "%.2f mm\n",

@@ -123,10 +123,7 @@ static tl_status make_bmode(ui_pipeline *pl, const tl_frame *f)
         tl_status st = tl_imaging_plan_create(&f->geom, f->type, &ip, &pl->plan);
         if (st != TL_OK)
             return st;
-        uint32_t w, h;
-        float sp, ox, oz;
-        tl_imaging_plan_output(pl->plan, &w, &h, &sp, &ox, &oz);
-        st = tl_bmode_alloc(&pl->bm, w, h);
+        st = tl_imaging_bmode_alloc(pl->plan, &pl->bm);
         if (st != TL_OK)
             return st;
         pl->plan_geom = f->geom;

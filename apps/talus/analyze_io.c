@@ -55,18 +55,10 @@ static tl_status image_frame(const tl_frame *f, float spacing, const char *orien
         ip.orientation = (tl_orientation)o;
     tl_imaging_plan *plan = NULL;
     tl_status st = tl_imaging_plan_create(&f->geom, f->type, &ip, &plan);
-    uint32_t w = 0, h = 0;
-    float sp = 0, ox = 0, oz = 0;
     if (st == TL_OK)
-        st = tl_imaging_plan_output(plan, &w, &h, &sp, &ox, &oz);
+        st = tl_imaging_bmode_alloc(plan, img);
     if (st == TL_OK)
-        st = tl_bmode_alloc(img, w, h);
-    if (st == TL_OK) {
-        img->spacing_mm = sp;
-        img->origin_x_mm = ox;
-        img->origin_z_mm = oz;
         st = tl_imaging_execute(plan, f, img, NULL);
-    }
     tl_imaging_plan_destroy(plan);
     if (st != TL_OK) {
         snprintf(err, errlen, "imaging the %s frame failed: %s", tl_image_type_name(f->type),
@@ -74,8 +66,9 @@ static tl_status image_frame(const tl_frame *f, float spacing, const char *orien
         tl_bmode_free(img);
         return st;
     }
-    if (spacing > 0 && fabsf(spacing - sp) > 1e-4f)
-        fprintf(stderr, "talus analyze: note: RF imaged at %.4f mm/pixel; --spacing-mm ignored\n", sp);
+    if (spacing > 0 && fabsf(spacing - img->spacing_mm) > 1e-4f)
+        fprintf(stderr, "talus analyze: note: RF imaged at %.4f mm/pixel; --spacing-mm ignored\n",
+                img->spacing_mm);
     return TL_OK;
 }
 

@@ -67,16 +67,9 @@ static tl_status render(const char *preset, uint64_t seed, uint32_t width, uint3
     ip.out_height = height;
     if (st == TL_OK)
         st = tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &plan);
-    uint32_t w = 0, h = 0;
-    float sp = 0, ox = 0, oz = 0;
     if (st == TL_OK)
-        st = tl_imaging_plan_output(plan, &w, &h, &sp, &ox, &oz);
-    if (st == TL_OK)
-        st = tl_bmode_alloc(img, w, h);
+        st = tl_imaging_bmode_alloc(plan, img);
     if (st == TL_OK) {
-        img->spacing_mm = sp;
-        img->origin_x_mm = ox;
-        img->origin_z_mm = oz;
         tl_frame f;
         memset(&f, 0, sizeof f);
         f.geom = g;

@@ -248,14 +248,8 @@ tl_status eval_run_case(eval_ctx *ctx, int anatomy, uint64_t seed, uint64_t inde
     tl_bmode img;
     memset(&img, 0, sizeof img);
     st = tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &plan);
-    uint32_t w = 0, h = 0;
-    float sp = 0, ox = 0, oz = 0;
-    st = st ? st : tl_imaging_plan_output(plan, &w, &h, &sp, &ox, &oz);
-    st = st ? st : tl_bmode_alloc(&img, w, h);
+    st = st ? st : tl_imaging_bmode_alloc(plan, &img);
     if (st == TL_OK) {
-        img.spacing_mm = sp;
-        img.origin_x_mm = ox;
-        img.origin_z_mm = oz;
         tl_frame f;
         memset(&f, 0, sizeof f);
         f.geom = g;
@@ -283,8 +277,7 @@ tl_status eval_run_case(eval_ctx *ctx, int anatomy, uint64_t seed, uint64_t inde
     out->analysis_ms = (double)(tl_now_ns() - t0) / 1e6;
     if (st == TL_OK && ctx->dump)
         dump_case(ctx, index, &img, &r);
-    ox = img.origin_x_mm;
-    oz = img.origin_z_mm;
+    float ox = img.origin_x_mm, oz = img.origin_z_mm;
     tl_bmode_free(&img);
     if (st != TL_OK) {
         snprintf(err, errlen, "analysis");

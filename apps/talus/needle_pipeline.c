@@ -42,20 +42,13 @@ tl_status needle_pipe_open(needle_pipe *p, const char *preset, uint64_t seed,
     p->rf = malloc(p->rf_count * sizeof(int16_t));
     tl_imaging_params ip = tl_imaging_params_default();
     st = p->rf ? tl_imaging_plan_create(&p->geom, TL_IMAGE_RF_REAL, &ip, &p->plan) : TL_ERR_NO_MEM;
-    uint32_t w = 0, h = 0;
-    float sp, ox, oz;
     if (st == TL_OK)
-        st = tl_imaging_plan_output(p->plan, &w, &h, &sp, &ox, &oz);
-    if (st == TL_OK)
-        st = tl_bmode_alloc(&p->img, w, h);
+        st = tl_imaging_bmode_alloc(p->plan, &p->img);
     if (st != TL_OK) {
         snprintf(err, errlen, "imaging plan: %s", tl_strerror(st));
         needle_pipe_close(p);
         return st;
     }
-    p->img.spacing_mm = sp;
-    p->img.origin_x_mm = ox;
-    p->img.origin_z_mm = oz;
     return TL_OK;
 }
 
