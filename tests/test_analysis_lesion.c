@@ -13,31 +13,6 @@
 #include "test_analysis_synth.h"
 #include "tl_analysis.h"
 
-static tl_analysis_result run(const synth_spec *s, int anatomy)
-{
-    tl_bmode img;
-    synth_render(s, &img);
-    tl_analyzer *a = NULL;
-    assert_int_equal(tl_analyzer_create(&a), TL_OK);
-    tl_analysis_params p = tl_analysis_params_default(anatomy);
-    tl_analysis_result r;
-    assert_int_equal(tl_analyze(a, &img, &p, &r), TL_OK);
-    tl_analyzer_destroy(a);
-    free(img.pixels);
-    if (getenv("TL_TEST_VERBOSE")) {
-        printf("seed %llu found %d thick %.2f targets %u", (unsigned long long)s->seed,
-               r.structure_found, r.thickness_mm, r.n_targets);
-        for (uint32_t i = 0; i < r.n_targets; i++)
-            printf(" | %d %.2f,%.2f %.1fx%.1f %.1f dB conf %.2f", r.targets[i].kind,
-                   r.targets[i].x_mm, r.targets[i].z_mm, r.targets[i].width_mm,
-                   r.targets[i].depth_mm, r.targets[i].contrast_db, r.targets[i].confidence);
-        printf(" | aniso %d angle %.1f\n", r.anisotropy, r.fibre_angle_deg);
-        for (uint32_t i = 0; i < r.n_warnings; i++)
-            printf("  warn: %s\n", r.warnings[i]);
-    }
-    return r;
-}
-
 /* Plantar fascia 4 mm thick over the calcaneus, its middle at 10 mm depth. */
 static synth_spec heel(uint64_t seed)
 {
@@ -68,7 +43,7 @@ static void test_lesion_3mm_6db_is_target(void **state)
         synth_spec s = heel(seed);
         s.n_ell = 1;
         s.ell[0] = (synth_ellipse){ 25.0f, 10.0f, 3.0f, 1.5f, -6.0f };
-        tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+        tl_analysis_result r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
         assert_true(r.structure_found);
         int k = target_near(&r, 25.0f, 10.0f, 0.7f);
         assert_true(k >= 0);
@@ -87,13 +62,13 @@ static void test_speckle_blob_is_not_target(void **state)
     (void)state;
     for (uint64_t seed = 11; seed <= 16; seed++) {
         synth_spec s = heel(seed);
-        tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+        tl_analysis_result r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
         assert_true(r.structure_found);
         assert_int_equal(r.n_targets, 0);
         s.n_ell = 2;
         s.ell[0] = (synth_ellipse){ 25.0f, 10.0f, 0.6f, 0.3f, -15.0f };
         s.ell[1] = (synth_ellipse){ 32.0f, 9.0f, 0.4f, 0.4f, -20.0f };
-        r = run(&s, TL_AN_PLANTAR_FASCIA);
+        r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
         assert_int_equal(r.n_targets, 0);
     }
 }
@@ -107,10 +82,10 @@ static void test_faint_area_is_not_target(void **state)
         synth_spec s = heel(seed);
         s.n_ell = 1;
         s.ell[0] = (synth_ellipse){ 26.0f, 10.0f, 6.0f, 2.0f, -2.5f };
-        tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+        tl_analysis_result r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
         assert_int_equal(r.n_targets, 0);
         s.ell[0].contrast_db = -9.0f;
-        r = run(&s, TL_AN_PLANTAR_FASCIA);
+        r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
         int k = target_near(&r, 26.0f, 10.0f, 0.7f);
         assert_true(k >= 0);
         assert_true(r.targets[k].width_mm > 4.5f && r.targets[k].width_mm < 7.5f);
@@ -127,7 +102,7 @@ static void test_lesion_filling_thin_band(void **state)
     s.bone_z_mm = 11.2f;
     s.n_ell = 1;
     s.ell[0] = (synth_ellipse){ 26.0f, 9.1f, 8.0f, 1.8f, -14.0f };
-    tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+    tl_analysis_result r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
     assert_true(r.structure_found);
     int k = target_near(&r, 26.0f, 9.1f, 1.0f);
     assert_true(k >= 0);
@@ -151,7 +126,7 @@ static void test_anisotropy_is_not_target(void **state)
         s.bump_w_mm = 6.0f;
         s.aniso_db_per_deg2 = 0.08f;
         s.aniso_max_db = 8.0f;
-        tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+        tl_analysis_result r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
         assert_true(r.structure_found);
         assert_int_equal(r.n_targets, 0);
         assert_true(r.anisotropy);
@@ -161,7 +136,7 @@ static void test_anisotropy_is_not_target(void **state)
         assert_true(warned);
         s.n_ell = 1;
         s.ell[0] = (synth_ellipse){ 20.0f, 9.25f, 3.0f, 1.5f, -8.0f };
-        r = run(&s, TL_AN_PLANTAR_FASCIA);
+        r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
         assert_true(target_near(&r, 20.0f, 9.25f, 0.8f) >= 0);
     }
 }

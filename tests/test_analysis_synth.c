@@ -1,7 +1,13 @@
 /* Synthetic B-mode generator shared by the analysis tests. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
 #include "test_analysis_synth.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,4 +109,31 @@ void synth_render(const synth_spec *s, tl_bmode *img)
         }
     }
     free(sk);
+}
+
+tl_analysis_result synth_analyze(const synth_spec *s, int anatomy)
+{
+    tl_bmode img;
+    synth_render(s, &img);
+    tl_analyzer *a = NULL;
+    assert_int_equal(tl_analyzer_create(&a), TL_OK);
+    tl_analysis_params p = tl_analysis_params_default(anatomy);
+    tl_analysis_result r;
+    assert_int_equal(tl_analyze(a, &img, &p, &r), TL_OK);
+    tl_analyzer_destroy(a);
+    free(img.pixels);
+    if (getenv("TL_TEST_VERBOSE")) {
+        printf("seed %llu found %d thick %.3f sd %.3f site %.2f,%.2f abn %d targets %u warn %u "
+               "aniso %d angle %.1f echo %.1f\n",
+               (unsigned long long)s->seed, r.structure_found, r.thickness_mm, r.thickness_sd_mm,
+               r.site_x_mm, r.site_z_mm, r.abnormal, r.n_targets, r.n_warnings, r.anisotropy,
+               r.fibre_angle_deg, r.echogenicity_db);
+        for (uint32_t i = 0; i < r.n_targets; i++)
+            printf("  target %d %.2f,%.2f %.1fx%.1f %.1f dB conf %.2f\n", r.targets[i].kind,
+                   r.targets[i].x_mm, r.targets[i].z_mm, r.targets[i].width_mm,
+                   r.targets[i].depth_mm, r.targets[i].contrast_db, r.targets[i].confidence);
+        for (uint32_t i = 0; i < r.n_warnings; i++)
+            printf("  warn: %s\n", r.warnings[i]);
+    }
+    return r;
 }

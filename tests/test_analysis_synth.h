@@ -3,6 +3,7 @@
 #ifndef TEST_ANALYSIS_SYNTH_H
 #define TEST_ANALYSIS_SYNTH_H
 
+#include "tl_analysis.h"
 #include "tl_imaging.h"
 
 typedef struct {
@@ -31,5 +32,8 @@ typedef struct {
 synth_spec synth_default(void);
 /* Fills img (allocates pixels with malloc; free img->pixels). */
 void synth_render(const synth_spec *s, tl_bmode *img);
+/* Render s and analyse it as `anatomy` with default parameters (a cmocka
+ * failure if the analysis errs); TL_TEST_VERBOSE=1 prints the result. */
+tl_analysis_result synth_analyze(const synth_spec *s, int anatomy);
 
 #endif

@@ -12,31 +12,6 @@
 #include "test_analysis_synth.h"
 #include "tl_analysis.h"
 
-static tl_analysis_result run(const synth_spec *s, int anatomy)
-{
-    tl_bmode img;
-    synth_render(s, &img);
-    tl_analyzer *a = NULL;
-    assert_int_equal(tl_analyzer_create(&a), TL_OK);
-    tl_analysis_params p = tl_analysis_params_default(anatomy);
-    tl_analysis_result r;
-    assert_int_equal(tl_analyze(a, &img, &p, &r), TL_OK);
-    tl_analyzer_destroy(a);
-    free(img.pixels);
-    if (getenv("TL_TEST_VERBOSE")) {
-        printf("found %d thick %.3f sd %.3f site %.2f,%.2f abn %d targets %u warn %u angle %.1f echo %.1f\n",
-               r.structure_found, r.thickness_mm, r.thickness_sd_mm, r.site_x_mm, r.site_z_mm,
-               r.abnormal, r.n_targets, r.n_warnings, r.fibre_angle_deg, r.echogenicity_db);
-        for (uint32_t i = 0; i < r.n_targets; i++)
-            printf("  target %.2f,%.2f %.1fx%.1f %.1f dB conf %.2f\n", r.targets[i].x_mm,
-                   r.targets[i].z_mm, r.targets[i].width_mm, r.targets[i].depth_mm,
-                   r.targets[i].contrast_db, r.targets[i].confidence);
-        for (uint32_t i = 0; i < r.n_warnings; i++)
-            printf("  warn: %s\n", r.warnings[i]);
-    }
-    return r;
-}
-
 static synth_spec heel(float thick, uint64_t seed)
 {
     synth_spec s = synth_default();
@@ -54,7 +29,7 @@ static void test_plantar_thickness(void **state)
     const float th[] = { 2.2f, 3.0f, 4.6f, 6.5f };
     for (int i = 0; i < 4; i++) {
         synth_spec s = heel(th[i], 10 + i);
-        tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+        tl_analysis_result r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
         assert_true(r.structure_found);
         assert_true(fabsf(r.thickness_mm - th[i]) < 0.25f);
         assert_true(fabsf(r.site_x_mm - 18.0f) < 1.5f);
@@ -70,7 +45,7 @@ static void test_plantar_lesion(void **state)
     synth_spec s = heel(4.0f, 3);
     s.n_ell = 1;
     s.ell[0] = (synth_ellipse){ 25.0f, 10.0f, 4.0f, 2.0f, -10.0f };
-    tl_analysis_result r = run(&s, TL_AN_PLANTAR_FASCIA);
+    tl_analysis_result r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
     assert_true(r.structure_found);
     assert_true(r.n_targets >= 1);
     assert_int_equal(r.best_target, 0);
@@ -97,7 +72,7 @@ static void test_achilles_midportion(void **state)
     synth_spec s = synth_default();
     s.band_top_mm = 5.0f;
     s.band_thick_mm = 6.8f;
-    tl_analysis_result r = run(&s, TL_AN_ACHILLES);
+    tl_analysis_result r = synth_analyze(&s, TL_AN_ACHILLES);
     assert_true(r.structure_found);
     assert_true(fabsf(r.thickness_mm - 6.8f) < 0.3f);
     assert_false(r.insertion_view);
