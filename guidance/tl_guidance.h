@@ -133,6 +133,13 @@ tl_status tl_needle_tracker_predict(const tl_needle_tracker *tr, float *tip_x_mm
 /* Feed one frame's detection (found or not); get the steady estimate. */
 tl_status tl_needle_tracker_update(tl_needle_tracker *tr, const tl_needle_detection *det,
                                    tl_needle_track *out);
+/* One frame of following a needle: the tracker's prediction becomes the
+ * detector's hint, then the frame is detected and the track updated. Use
+ * this wherever frames arrive in sequence, so no caller loses the hint
+ * (without it a still or faint shaft is dropped). */
+tl_status tl_needle_follow(tl_needle_detector *det, tl_needle_tracker *tr, const tl_bmode *img,
+                           const tl_needle_guide *guide, tl_needle_detection *det_out,
+                           tl_needle_track *out);
 
 /* ---- Path and target ---------------------------------------------------- */
 

@@ -292,3 +292,17 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
     out->rejected = rejected;
     return TL_OK;
 }
+
+tl_status tl_needle_follow(tl_needle_detector *det, tl_needle_tracker *tr, const tl_bmode *img,
+                           const tl_needle_guide *guide, tl_needle_detection *d,
+                           tl_needle_track *out)
+{
+    if (!det || !tr || !d || !out)
+        return TL_ERR_INVALID_ARG;
+    float hx = 0.0f, hz = 0.0f, ha = 0.0f;
+    bool hint = tl_needle_tracker_predict(tr, &hx, &hz, &ha) == TL_OK;
+    tl_status st = tl_needle_detector_hint(det, hint, hx, hz, ha);
+    if (st == TL_OK)
+        st = tl_needle_detect(det, img, guide, d);
+    return st == TL_OK ? tl_needle_tracker_update(tr, d, out) : st;
+}

@@ -159,13 +159,9 @@ static void test_steep_needle_in_simulated_insertion(void **state)
         f.data = rf;
         f.data_bytes = n * sizeof *rf;
         assert_int_equal(tl_imaging_execute(plan, &f, &img, NULL), TL_OK);
-        float hx, hz, ha;
-        bool hint = tl_needle_tracker_predict(tr, &hx, &hz, &ha) == TL_OK;
-        assert_int_equal(tl_needle_detector_hint(d, hint, hx, hz, ha), TL_OK);
         tl_needle_detection det;
         tl_needle_track trk;
-        assert_int_equal(tl_needle_detect(d, &img, NULL, &det), TL_OK);
-        assert_int_equal(tl_needle_tracker_update(tr, &det, &trk), TL_OK);
+        assert_int_equal(tl_needle_follow(d, tr, &img, NULL, &det, &trk), TL_OK);
         float tx = t.needle.tip_x_mm - img.origin_x_mm, tz = t.needle.tip_z_mm - img.origin_z_mm;
         float err = hypotf(trk.tip_x_mm - tx, trk.tip_z_mm - tz);
         printf("  frame %u: needle %d (%.2f, %.2f) | track %s (%.2f, %.2f) %.1f deg, tip error "

@@ -155,14 +155,7 @@ static void run_needle(ui_pipeline *pl, ui_view *v)
 {
     tl_needle_detection d;
     tl_needle_track tr;
-    /* The tracked line is traced first: a faint or still shaft keeps its
-     * track through frames the whole-image search would miss. */
-    float hx = 0.0f, hz = 0.0f, ha = 0.0f;
-    bool hint = tl_needle_tracker_predict(pl->ntrack, &hx, &hz, &ha) == TL_OK;
-    tl_needle_detector_hint(pl->det, hint, hx, hz, ha);
-    if (tl_needle_detect(pl->det, &pl->bm, NULL, &d) != TL_OK)
-        return;
-    if (tl_needle_tracker_update(pl->ntrack, &d, &tr) != TL_OK)
+    if (tl_needle_follow(pl->det, pl->ntrack, &pl->bm, NULL, &d, &tr) != TL_OK)
         return;
     ui_view_set_needle(v, &d, &tr);
 }

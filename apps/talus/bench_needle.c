@@ -126,11 +126,7 @@ int bench_needle(int argc, char **argv)
         tl_needle_detection d;
         tl_needle_track t;
         tl_path path;
-        float hx = 0.0f, hz = 0.0f, ha = 0.0f;
-        bool hint = tl_needle_tracker_predict(tr, &hx, &hz, &ha) == TL_OK;
-        tl_needle_detector_hint(det, hint, hx, hz, ha);
-        tl_needle_detect(det, &img, NULL, &d);
-        tl_needle_tracker_update(tr, &d, &t);
+        tl_needle_follow(det, tr, &img, NULL, &d, &t);
         if (t.found)
             tl_needle_path(t.tip_x_mm, t.tip_z_mm, t.angle_deg, &tg, NULL, NULL, 0.0f, &path);
         ours[i] = (double)(tl_now_ns() - t0) * 1e-6;

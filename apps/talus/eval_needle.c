@@ -174,12 +174,7 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
         uint64_t t0 = tl_now_ns();
         tl_needle_detection d;
         tl_needle_track trk;
-        float hx = 0.0f, hz = 0.0f, ha = 0.0f;
-        bool hint = tl_needle_tracker_predict(tr, &hx, &hz, &ha) == TL_OK;
-        tl_needle_detector_hint(det, hint, hx, hz, ha);
-        st = tl_needle_detect(det, &p.img, NULL, &d);
-        if (st == TL_OK)
-            st = tl_needle_tracker_update(tr, &d, &trk);
+        st = tl_needle_follow(det, tr, &p.img, NULL, &d, &trk);
         S->detect_ms += (double)(tl_now_ns() - t0) * 1e-6;
         S->detect_n++;
         if (st != TL_OK) {
