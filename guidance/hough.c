@@ -106,7 +106,7 @@ void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
                     continue;
             }
             int k0 = 0, k1 = g->na - 1;
-            float wgt = fminf(z - k_thr, 4.0f) + 0.5f;
+            float wgt = gd_minf(z - k_thr, 4.0f) + 0.5f;
             /* Single image: a pixel votes only near its own orientation
              * (horizontal fibres never vote for the oblique line crossing
              * them). With time the static lines are gone from the

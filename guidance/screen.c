@@ -94,7 +94,7 @@ float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double
             if (start < 0)
                 start = k;
             if (work_at(&wvw, x + c1x, z + c1z, &c1) && work_at(&wvw, x + c2x, z + c2z, &c2))
-                e = fminf(v - 0.5f * (c1 + c2), cap) - tau;
+                e = gd_minf(v - 0.5f * (c1 + c2), cap) - tau;
         }
         if (cur <= 0.0f) {
             cur = e;

@@ -221,7 +221,7 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
         for (int s = -1; s <= 1; s += 2) {
             int i2 = (int)lround(x + s * nx), j2 = (int)lround(z + s * nz);
             if (i2 >= 0 && j2 >= 0 && i2 < W && j2 < H)
-                v = fmaxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
+                v = gd_maxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
         }
         s_all += v;
         n_all++;
@@ -315,7 +315,7 @@ bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, 
         for (int s = -1; s <= 1; s += 2) {
             int i2 = (int)lround(x - s * uz), j2 = (int)lround(z + s * ux);
             if (i2 >= 0 && j2 >= 0 && i2 < W && j2 < H)
-                v = fmaxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
+                v = gd_maxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
         }
         prof[n] = v;
     }
