@@ -76,6 +76,17 @@ static bool orient_votes(const float *ten, uint32_t ww, uint32_t i, uint32_t j,
     return true;
 }
 
+/* (int)lrintf(v) for |v| < 2^31 (rounding to nearest even); GCC's builtin
+ * vectorises (cvtps2dq), lrintf's long does not. */
+static inline int irint_f(float v)
+{
+#if defined(__GNUC__) && !defined(__clang__)
+    return __builtin_irintf(v);
+#else
+    return (int)lrintf(v);
+#endif
+}
+
 /* Accumulate orientation-restricted votes. */
 void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
                  float dark, int shadow_off)
@@ -131,11 +142,15 @@ void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
                 }
             }
             float x = (float)i - g->cx, zz = (float)j - g->cz;
+            /* rho of every bin first (a vector loop: the same products and
+             * rounding as one bin at a time), then the votes */
+            int rbin[512];
+            for (int kk = k0; kk <= k1; kk++)
+                rbin[kk] = irint_f(-x * g->sin_t[kk] + zz * g->cos_t[kk]);
             for (int kk = k0; kk <= k1; kk++) {
                 if (!g->allowed[kk])
                     continue;
-                float rho = -x * g->sin_t[kk] + zz * g->cos_t[kk];
-                int ri = (int)lrintf(rho) + g->r0;
+                int ri = rbin[kk] + g->r0;
                 acc[(size_t)kk * (size_t)g->nr + (size_t)ri] += wgt;
             }
         }
