@@ -157,6 +157,16 @@ void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
     }
 }
 
+/* A positive cell no lower than its 8 neighbours (up, dn: the rows of the
+ * neighbouring angles); without branches, so a row of them vectorises. */
+static inline uint8_t local_max(const float *row, const float *up, const float *dn, int r)
+{
+    float v = row[r];
+    return (uint8_t)((v > 0.0f) & (v >= row[r - 1]) & (v >= row[r + 1]) & (v >= up[r]) &
+                     (v >= dn[r]) & (v >= up[r - 1]) & (v >= up[r + 1]) & (v >= dn[r - 1]) &
+                     (v >= dn[r + 1]));
+}
+
 /* Up to `max` local maxima of the accumulator, strongest first. */
 int find_peaks(const float *acc, const hough_grid *g, float work_mm,
                       const tl_needle_guide *guide, float img_w_mm, float img_h_mm,
@@ -166,17 +176,23 @@ int find_peaks(const float *acc, const hough_grid *g, float work_mm,
     int bk[KEEP], br[KEEP];
     float bv[KEEP];
     int nb = 0;
+    uint8_t lmax[2048];
+    const bool vec = g->nr <= (int)sizeof lmax;
     for (int k = 1; k + 1 < g->na; k++) {
         if (!g->allowed[k])
             continue;
         const float *row = acc + (size_t)k * (size_t)g->nr;
+        /* local maxima of the row first, as a vector loop (the same tests
+         * as one cell at a time; the row order of what follows is kept) */
+        const float *up = row - g->nr, *dn = row + g->nr;
+        if (vec)
+            for (int r = 1; r + 1 < g->nr; r++)
+                lmax[r] = local_max(row, up, dn, r);
         for (int r = 1; r + 1 < g->nr; r++) {
-            float v = row[r];
-            if (v <= 0.0f || (nb == KEEP && v <= bv[KEEP - 1]))
+            if (vec ? !lmax[r] : !local_max(row, up, dn, r))
                 continue;
-            if (v < row[r - 1] || v < row[r + 1] || v < row[r - g->nr] || v < row[r + g->nr] ||
-                v < row[r - g->nr - 1] || v < row[r - g->nr + 1] || v < row[r + g->nr - 1] ||
-                v < row[r + g->nr + 1])
+            float v = row[r];
+            if (nb == KEEP && v <= bv[KEEP - 1])
                 continue;
             if (guide) {
                 /* Only lines near the guide: compare the line's x at z = mid-depth. */

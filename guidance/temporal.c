@@ -165,16 +165,38 @@ void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, flo
         kc[i] = (float)cos(keep[i].a);
         ks[i] = (float)sin(keep[i].a);
     }
-    for (uint32_t j = 0; j < wh; j++)
-        for (uint32_t i = 0; i < ww; i++) {
-            bool hold = false;
-            for (int m = 0; m < nk && !hold; m++)
-                hold = line_dist((float)i, (float)j, kx[m], kz[m], kc[m], ks[m]) <= band;
-            if (hold)
-                continue;
-            size_t k = (size_t)j * ww + i;
-            bg[k] += a * (w[k] - bg[k]);
+    /* Row by row as vector loops: which pixels are held (the distance to
+     * each kept line, the same float arithmetic as line_dist), then the
+     * update of the others. */
+    int32_t hold[1024];
+    for (uint32_t j = 0; j < wh; j++) {
+        float *brow = bg + (size_t)j * ww;
+        const float *wrow = w + (size_t)j * ww;
+        if (ww > sizeof hold / sizeof hold[0]) {
+            for (uint32_t i = 0; i < ww; i++) {
+                bool h = false;
+                for (int m = 0; m < nk && !h; m++)
+                    h = line_dist((float)i, (float)j, kx[m], kz[m], kc[m], ks[m]) <= band;
+                if (!h)
+                    brow[i] += a * (wrow[i] - brow[i]);
+            }
+            continue;
         }
+        for (uint32_t i = 0; i < ww; i++)
+            hold[i] = 0;
+        for (int m = 0; m < nk; m++) {
+            float zc = ((float)j - kz[m]) * kc[m], px = kx[m], sa = ks[m];
+            for (uint32_t i = 0; i < ww; i++)
+                hold[i] |= fabsf(-((float)i - px) * sa + zc) <= band;
+        }
+        for (uint32_t i = 0; i < ww; i++) {
+            /* a select on the bits (a ternary here becomes a branch) */
+            union { float f; uint32_t u; } b = { brow[i] }, n = { b.f + a * (wrow[i] - b.f) };
+            uint32_t keep = (uint32_t)-hold[i];
+            n.u = (b.u & keep) | (n.u & ~keep);
+            brow[i] = n.f;
+        }
+    }
     if (d->bg_n < 1000)
         d->bg_n++;
 }
