@@ -88,7 +88,7 @@ static inline int irint_f(float v)
 }
 
 /* Accumulate orientation-restricted votes. */
-void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
+GD_CLONES void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
                  float dark, int shadow_off)
 {
     uint32_t ww = d->ww, wh = d->wh;
@@ -168,7 +168,7 @@ static inline uint8_t local_max(const float *row, const float *up, const float *
 }
 
 /* Up to `max` local maxima of the accumulator, strongest first. */
-int find_peaks(const float *acc, const hough_grid *g, float work_mm,
+GD_CLONES int find_peaks(const float *acc, const hough_grid *g, float work_mm,
                       const tl_needle_guide *guide, float img_w_mm, float img_h_mm,
                       int max, int *pk, int *pr, float *pv)
 {
@@ -189,6 +189,15 @@ int find_peaks(const float *acc, const hough_grid *g, float work_mm,
             for (int r = 1; r + 1 < g->nr; r++)
                 lmax[r] = local_max(row, up, dn, r);
         for (int r = 1; r + 1 < g->nr; r++) {
+            if (vec && r + 9 < g->nr) {
+                /* maxima are sparse: step over 8 cells without one */
+                uint64_t none;
+                memcpy(&none, lmax + r, sizeof none);
+                if (!none) {
+                    r += 7;
+                    continue;
+                }
+            }
             if (vec ? !lmax[r] : !local_max(row, up, dn, r))
                 continue;
             float v = row[r];

@@ -99,7 +99,7 @@ const double ctl_mm[NCTL] = { 0.8, 1.1, 1.4, 1.7 };
  * reverberation tail or plain tissue under a needle.
  * in[u]: 0 = the line is outside the image there, 1 = inside but its
  * controls are not, 2 = all inside. */
-bool sample_line(const walker *w, int above, double sina, int hw, bool full, float *I,
+GD_CLONES bool sample_line(const walker *w, int above, double sina, int hw, bool full, float *I,
                         float *ctl, float *sd, float *below, float *below2, float *below3,
                         uint8_t *in, int *lo_out, int *hi_out)
 {
@@ -203,7 +203,7 @@ float median4(float a, float b, float c, float d)
  * background, the brightest control (cmax) and the excess's noise (from the
  * controls' mutual differences, which carry the same speckle). Controls are
  * smoothed in place. tmp: 4 nu floats. */
-void background(const float *ism, float *ctl, const uint8_t *in, int lo, int hi, int r,
+GD_CLONES void background(const float *ism, float *ctl, const uint8_t *in, int lo, int hi, int r,
                        int nu, const image_stats *st, float *tmp, float *bgl, float *ex,
                        float *cmax, float *sig)
 {
@@ -264,7 +264,7 @@ static inline float smooth_at(const float *I, const uint8_t *in, int lvl, int lo
  * smoothing runs 13 times per candidate, ~5% of a whole-image search). */
 #define SB 256
 #define SR 64
-void smooth_along(const float *I, const uint8_t *in, int lvl, int lo, int hi, int r,
+GD_CLONES void smooth_along(const float *I, const uint8_t *in, int lvl, int lo, int hi, int r,
                          float *out)
 {
     if (r < 1)
@@ -302,7 +302,7 @@ void smooth_along(const float *I, const uint8_t *in, int lvl, int lo, int hi, in
 
 /* Sub-pixel ridge (peak across the line, [1 2 1] smoothed, parabola) within
  * +/- uv of the line at step u. */
-bool ridge_at(const walker *w, int u, int uv, float *out)
+GD_CLONES bool ridge_at(const walker *w, int u, int uv, float *out)
 {
     double vc = w->v0 + w->m * (u - w->u0);
     int c = iround(vc);
@@ -340,7 +340,7 @@ static double line_mean(const walker *w, int lo, int hi, int step, double um, do
     return n > 0 ? s / n : -1.0;
 }
 
-void fine_line(walker *w, int lo, int hi, double px_perp)
+GD_CLONES void fine_line(walker *w, int lo, int hi, double px_perp)
 {
     double um = 0.5 * (lo + hi);
     double vc = w->v0 + w->m * um, a0 = atan(w->m);

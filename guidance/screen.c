@@ -50,7 +50,7 @@ static inline bool work_at(const work_view *m, double x, double z, float *out)
  * the residual spread, per mm), times the "comes from the image edge"
  * prior. Bone and long fascia collect many Hough votes; this ranks by what
  * a needle looks like instead. */
-float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double a,
+GD_CLONES float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double a,
                        float sigma, float work_mm)
 {
     double ca = cos(a), sa = sin(a);

@@ -26,7 +26,7 @@ static void bins_of(const float *v, size_t n, float lo, float scale, uint8_t *ou
     }
 }
 
-float select_kth(float *v, size_t n, size_t k)
+GD_CLONES float select_kth(float *v, size_t n, size_t k)
 {
     if (n < 48)
         return tl_select_kth_f(v, n, k);

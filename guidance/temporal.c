@@ -38,7 +38,7 @@ void temporal_reset(tl_needle_detector *d)
     d->temporal = false;
 }
 
-tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
+GD_CLONES tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
 {
     uint32_t ww = d->ww, wh = d->wh;
     size_t n = (size_t)ww * wh;
@@ -146,7 +146,7 @@ static inline float line_dist(float x, float z, float px, float pz, float ca, fl
     return fabsf(-(x - px) * sa + (z - pz) * ca);
 }
 
-void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm)
+GD_CLONES void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm)
 {
     uint32_t ww = d->ww, wh = d->wh;
     if (d->bg_n == 0 || d->bg_w != ww || d->bg_h != wh)
