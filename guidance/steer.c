@@ -20,6 +20,13 @@
 #include <string.h>
 
 #define FOLLOWER_ANGLES 4
+/* A track flatter than this must be confirmed by the straight frames: its
+ * incidence on straight beams is under 25 deg (the echo within -5 dB of
+ * normal incidence), so a straight frame traced along the predicted line
+ * (the tracker's hint) shows it. A "needle" only steered frames see at such
+ * an angle is texture that steering made line-like (the near field of a
+ * steered frame, whose anisotropic tissue went dark around it). */
+#define CONFIRM_BELOW_DEG 25.0f
 
 tl_needle_scheme tl_needle_scheme_default(void)
 {
@@ -50,7 +57,17 @@ struct tl_needle_follower {
     tl_needle_detector *det[FOLLOWER_ANGLES];
     uint32_t last_used[FOLLOWER_ANGLES];
     uint32_t frames;
+    /* a flat line the straight frames refuted: not taken again from steered
+     * frames until a straight frame shows a needle */
+    bool refuted;
+    float ref_angle, ref_off; /* angle (deg), x where the line meets z = 0 */
 };
+
+static float line_x0(float x, float z, float angle_deg)
+{
+    float t = tanf(angle_deg * 0.017453292f);
+    return fabsf(t) > 1e-3f ? x - z / t : x;
+}
 
 tl_status tl_needle_follower_create(const tl_needle_params *dp, const tl_tracker_params *tp,
                                     tl_needle_follower **out)
@@ -102,6 +119,7 @@ void tl_needle_follower_reset(tl_needle_follower *f)
     }
     f->n = 1;
     f->angle[0] = 0.0f;
+    f->refuted = false;
     tl_needle_tracker_reset(f->tr);
 }
 
@@ -152,7 +170,39 @@ tl_status tl_needle_follower_frame(tl_needle_follower *f, const tl_bmode *img, f
     tl_status st = detector_for(f, steer_deg, &det);
     if (st != TL_OK)
         return st;
-    return tl_needle_follow(det, f->tr, img, guide, d, out);
+    /* tl_needle_follow, with the straight frames' say over flat lines */
+    float px = 0.0f, pz = 0.0f, pa = 0.0f;
+    bool tracking = tl_needle_tracker_predict(f->tr, &px, &pz, &pa) == TL_OK;
+    bool shallow_track = tracking && fabsf(pa) < CONFIRM_BELOW_DEG;
+    st = tl_needle_detector_hint(det, tracking, px, pz, pa);
+    if (st == TL_OK)
+        st = tl_needle_detect(det, img, guide, d);
+    if (st != TL_OK)
+        return st;
+    bool straight = steer_deg == 0.0f, scheme = f->n > 1;
+    if (scheme && !straight && !tracking && d->found && f->refuted &&
+        fabsf(d->angle_deg - f->ref_angle) < 4.0f &&
+        fabsf(line_x0(d->tip_x_mm, d->tip_z_mm, d->angle_deg) - f->ref_off) < 2.0f) {
+        d->found = false;
+        d->reason = "refuted by the straight frames";
+    }
+    if (straight && d->found)
+        f->refuted = false;
+    st = tl_needle_tracker_update(f->tr, d, out);
+    if (st == TL_OK && scheme && straight && shallow_track && !d->found) {
+        /* a flat track the straight frame does not show along its
+         * predicted line: drop it, and do not take it up again from the
+         * steered frames alone */
+        f->refuted = true;
+        f->ref_angle = pa;
+        f->ref_off = line_x0(px, pz, pa);
+        tl_needle_tracker_reset(f->tr);
+        out->state = TL_TRACK_NONE;
+        out->found = false;
+        out->out_of_plane = false;
+        out->confidence = 0.0f;
+    }
+    return st;
 }
 
 tl_needle_tracker *tl_needle_follower_tracker(tl_needle_follower *f)

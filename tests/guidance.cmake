@@ -14,3 +14,6 @@ add_dependencies(test_guidance_eval talus)
 # in a simulated insertion (simulator -> imaging -> guidance) is tracked.
 tl_test(test_guidance_time SOURCES test_guidance_time.c test_guidance_synth.c
         LIBS tl_guidance tl_sim TIMEOUT 60)
+# Needle enhancement: the scheme, and a still steep needle followed through
+# steered frames (simulator -> imaging -> guidance) against straight frames.
+tl_test(test_guidance_steer SOURCES test_guidance_steer.c LIBS tl_guidance tl_sim TIMEOUT 60)

@@ -202,11 +202,11 @@ static tl_status run_case(int ci, uint64_t seed, int frames, const tl_needle_sch
             fprintf(stderr,
                     "case %d %s frame %d (steer %.0f): truth %s%s tip (%.2f, %.2f) %.1f deg vis "
                     "%.2f | det %d (%.2f, %.2f) %.1f deg len %.1f con %.1f conf %.2f %s | track "
-                    "%s\n",
+                    "%s found %d\n",
                     ci, anat, k, (double)p.img_steer_deg, n->present ? "needle" : "none", n->in_plane ? "" : " (out)", tx,
                     tz, n->angle_deg, n->visibility, d.found, d.tip_x_mm, d.tip_z_mm,
                     d.angle_deg, d.length_mm, d.contrast, d.confidence, d.reason,
-                    tl_track_state_name(trk.state));
+                    tl_track_state_name(trk.state), trk.found);
         }
         if (!n->present) {
             S->free_frames++;
