@@ -71,23 +71,6 @@ static tl_status grow(tl_analyzer *a, uint32_t ns, uint32_t h, uint32_t cells)
     return TL_OK;
 }
 
-/* Two passes of a box filter (close to a Gaussian), NAN treated as dark. */
-static void box2(const float *in, float *out, float *tmp, double *cum, uint32_t h, uint32_t k)
-{
-    const float *src = in;
-    for (int pass = 0; pass < 2; pass++) {
-        float *dst = pass == 0 ? tmp : out;
-        cum[0] = 0;
-        for (uint32_t r = 0; r < h; r++)
-            cum[r + 1] = cum[r] + (isnan(src[r]) ? 0.0 : src[r]);
-        for (uint32_t r = 0; r < h; r++) {
-            uint32_t lo = r > k ? r - k : 0, hi = r + k + 1 < h ? r + k + 1 : h;
-            dst[r] = (float)((cum[hi] - cum[lo]) / (double)(hi - lo));
-        }
-        src = tmp;
-    }
-}
-
 tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
 {
     if (!img || !img->pixels || img->width < 16 || img->height < 16 || img->stride < img->width)
@@ -141,29 +124,16 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
     }
     a->band_strength = 0;
 
-    /* One pass over the pixels: strip means per row. */
+    /* One pass over the pixels: strip means per row (an_kernels.c). The
+     * valid mask's rows are `width` apart (tl_bmode). */
     const uint32_t ns = a->ns, sw2 = a->sw, h = a->h;
+    float means[AN_MAX_STRIPS];
     for (uint32_t r = 0; r < h; r++) {
-        const uint8_t *px = img->pixels + (size_t)r * img->stride;
-        const uint8_t *vm = img->valid ? img->valid + (size_t)r * img->stride : NULL;
-        for (uint32_t s = 0; s < ns; s++) {
-            const uint8_t *p = px + (size_t)s * sw2;
-            uint32_t sum = 0, cnt = sw2;
-            if (vm) {
-                /* valid is 0 or 255: mask without branches so it vectorises */
-                const uint8_t *v = vm + (size_t)s * sw2;
-                cnt = 0;
-                for (uint32_t i = 0; i < sw2; i++) {
-                    uint32_t on = (uint32_t)(v[i] != 0);
-                    sum += p[i] * on;
-                    cnt += on;
-                }
-            } else {
-                for (uint32_t i = 0; i < sw2; i++)
-                    sum += p[i];
-            }
-            a->prof[(size_t)s * h + r] = 2 * cnt >= sw2 ? (float)sum / (float)cnt : NAN;
-        }
+        an_row_strip_means(img->pixels + (size_t)r * img->stride,
+                           img->valid ? img->valid + (size_t)r * img->width : NULL, img->width,
+                           ns, sw2, means);
+        for (uint32_t s = 0; s < ns; s++)
+            a->prof[(size_t)s * h + r] = means[s];
     }
     /* Black padding around the scanned area (images from other systems come
      * without a valid mask): a strip with no echo at all is not tissue. */
@@ -180,7 +150,7 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
     if (k < 1)
         k = 1;
     for (uint32_t s = 0; s < ns; s++)
-        box2(an_prof(a, s), an_sm(a, s), a->tmp, a->cum, h, k);
+        an_box2(an_prof(a, s), an_sm(a, s), a->tmp, a->cum, h, k);
 
     /* Lesion map cells, from prefix sums of each strip (valid rows only). */
     float rows_per_cell = AN_CELL_MM / a->sp;
