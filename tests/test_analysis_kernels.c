@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,11 +115,77 @@ static void test_box2_matches_plain_loop(void **state)
         }
 }
 
+/* The cells loop an_prepare had before an_strip_profiles. */
+static void cells_ref(const float *p, uint32_t h, uint32_t cell_rows, float rows_per_cell,
+                      double *cs, float *cn, float *cell)
+{
+    cs[0] = 0;
+    float n = 0;
+    for (uint32_t r = 0; r < h; r++) {
+        bool ok = !isnan(p[r]);
+        cs[r + 1] = cs[r] + (ok ? p[r] : 0.0f);
+        cn[r] = n;
+        n += ok ? 1.0f : 0.0f;
+    }
+    for (uint32_t c = 0; c < cell_rows; c++) {
+        uint32_t r0 = (uint32_t)((float)c * rows_per_cell);
+        uint32_t r1 = (uint32_t)((float)(c + 1) * rows_per_cell);
+        if (r1 > h)
+            r1 = h;
+        if (r1 <= r0)
+            r1 = r0 + 1 <= h ? r0 + 1 : h;
+        float k = (r1 < h ? cn[r1] : n) - cn[r0];
+        cell[c] = k > 0 ? (float)((cs[r1] - cs[r0]) / k) : NAN;
+    }
+}
+
+/* Every strip (groups of four and the rest) gets what box2 and the cells
+ * loop gave it, one strip at a time. */
+static void test_strip_profiles_match_plain_loops(void **state)
+{
+    (void)state;
+    const uint32_t nss[] = { 1, 4, 7, 9 }, hs[] = { 3, 60, 601 };
+    for (size_t a = 0; a < sizeof nss / sizeof nss[0]; a++)
+        for (size_t b = 0; b < sizeof hs / sizeof hs[0]; b++) {
+            uint32_t ns = nss[a], h = hs[b], k = 1 + next() % 4;
+            float rpc = 0.25f / (0.03f + 0.01f * (float)(next() % 5));
+            uint32_t cr = (uint32_t)((float)h / rpc);
+            if (cr < 1)
+                cr = 1;
+            float *prof = malloc(sizeof(float) * ns * h), *sm = malloc(sizeof(float) * ns * h);
+            float *cell = malloc(sizeof(float) * ns * cr), *tmp = malloc(sizeof(float) * 8 * h);
+            double *cum = malloc(sizeof(double) * 4 * (h + 1));
+            float *want = malloc(sizeof(float) * h), *wcell = malloc(sizeof(float) * cr);
+            assert_non_null(prof && sm && cell && tmp && cum && want && wcell);
+            for (uint32_t i = 0; i < ns * h; i++)
+                prof[i] = next() % 13 == 0 ? NAN : (float)(next() % 2551) / (float)(1 + next() % 10);
+            for (uint32_t s = 0; s < ns; s++)        /* a strip with no valid row */
+                if (s == 2)
+                    for (uint32_t r = 0; r < h; r++)
+                        prof[s * h + r] = NAN;
+            an_strip_profiles(prof, sm, cell, ns, h, k, cr, rpc, cum, tmp);
+            for (uint32_t s = 0; s < ns; s++) {
+                box2_ref(prof + s * h, want, tmp, cum, h, k);
+                same_floats(sm + s * h, want, h);
+                cells_ref(prof + s * h, h, cr, rpc, cum, tmp, wcell);
+                same_floats(cell + s * cr, wcell, cr);
+            }
+            free(prof);
+            free(sm);
+            free(cell);
+            free(tmp);
+            free(cum);
+            free(want);
+            free(wcell);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strip_means_match_plain_loop),
         cmocka_unit_test(test_box2_matches_plain_loop),
+        cmocka_unit_test(test_strip_profiles_match_plain_loops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
