@@ -40,7 +40,7 @@ void temporal_reset(tl_needle_detector *d)
     d->temporal = false;
 }
 
-tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
+GD_CLONES tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
 {
     uint32_t ww = d->ww, wh = d->wh;
     size_t n = (size_t)ww * wh;
@@ -148,7 +148,7 @@ static inline float line_dist(float x, float z, float px, float pz, float ca, fl
     return fabsf(-(x - px) * sa + (z - pz) * ca);
 }
 
-void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm)
+GD_CLONES void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm)
 {
     uint32_t ww = d->ww, wh = d->wh;
     if (d->bg_n == 0 || d->bg_w != ww || d->bg_h != wh)
@@ -176,17 +176,41 @@ void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, flo
             ks[i] = -ks[i];
         }
     }
-    for (uint32_t j = 0; j < wh; j++)
-        for (uint32_t i = 0; i < ww; i++) {
-            bool hold = false;
-            for (int m = 0; m < nk && !hold; m++)
-                hold = line_dist((float)i, (float)j, kx[m], kz[m], kc[m], ks[m]) <= band &&
-                       ((float)i - kx[m]) * kc[m] + ((float)j - kz[m]) * ks[m] <= ahead;
-            if (hold)
-                continue;
-            size_t k = (size_t)j * ww + i;
-            bg[k] += a * (w[k] - bg[k]);
+    /* Row by row as vector loops: which pixels are held (the distance to
+     * each kept line, the same float arithmetic as line_dist), then the
+     * update of the others. */
+    int32_t hold[1024];
+    for (uint32_t j = 0; j < wh; j++) {
+        float *brow = bg + (size_t)j * ww;
+        const float *wrow = w + (size_t)j * ww;
+        if (ww > sizeof hold / sizeof hold[0]) {
+            for (uint32_t i = 0; i < ww; i++) {
+                bool h = false;
+                for (int m = 0; m < nk && !h; m++)
+                    h = line_dist((float)i, (float)j, kx[m], kz[m], kc[m], ks[m]) <= band &&
+                        ((float)i - kx[m]) * kc[m] + ((float)j - kz[m]) * ks[m] <= ahead;
+                if (!h)
+                    brow[i] += a * (wrow[i] - brow[i]);
+            }
+            continue;
         }
+        for (uint32_t i = 0; i < ww; i++)
+            hold[i] = 0;
+        for (int m = 0; m < nk; m++) {
+            float zc = ((float)j - kz[m]) * kc[m], px = kx[m], sa = ks[m], ca = kc[m];
+            float za = ((float)j - kz[m]) * sa;
+            for (uint32_t i = 0; i < ww; i++)
+                hold[i] |= (fabsf(-((float)i - px) * sa + zc) <= band) &
+                           (((float)i - px) * ca + za <= ahead);
+        }
+        for (uint32_t i = 0; i < ww; i++) {
+            /* a select on the bits (a ternary here becomes a branch) */
+            union { float f; uint32_t u; } b = { brow[i] }, n = { b.f + a * (wrow[i] - b.f) };
+            uint32_t keep = (uint32_t)-hold[i];
+            n.u = (b.u & keep) | (n.u & ~keep);
+            brow[i] = n.f;
+        }
+    }
     if (d->bg_n < 1000)
         d->bg_n++;
 }
@@ -235,7 +259,7 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
         for (int s = -1; s <= 1; s += 2) {
             int i2 = (int)lround(x + s * nx), j2 = (int)lround(z + s * nz);
             if (i2 >= 0 && j2 >= 0 && i2 < W && j2 < H)
-                v = fmaxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
+                v = gd_maxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
         }
         s_all += v;
         n_all++;
@@ -331,7 +355,7 @@ bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, 
         for (int s = -1; s <= 1; s += 2) {
             int i2 = (int)lround(x - s * uz), j2 = (int)lround(z + s * ux);
             if (i2 >= 0 && j2 >= 0 && i2 < W && j2 < H)
-                v = fmaxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
+                v = gd_maxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
         }
         prof[n] = v;
     }
