@@ -105,7 +105,7 @@ tl_status temporal_begin(tl_needle_detector *d, float resid_sigma);
 void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm);
 void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
                       float work_mm, float tail_mm, float *all, float *tail, float *twin,
-                      float *side);
+                      float *twin_shallow, float *side);
 /* Where the change along the line from (x0, z0) through (x1, z1) ends
  * (full-resolution pixels); false without a usable change. */
 bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
