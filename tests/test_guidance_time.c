@@ -1,8 +1,8 @@
 /* Needle detection over time (guidance/temporal.c): a bright, needle-like
  * line that stays still is not reported once there is a background; a
  * faint needle that a single image does not give away is found when it
- * appears; a steep (55 degree) needle in a simulated insertion is found and
- * tracked through the real chain (simulator RF -> imaging -> guidance). */
+ * appears. (Simulated insertions through the real chain:
+ * test_guidance_sim.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +16,6 @@
 #include "test_guidance_synth.h"
 #include "tl_guidance.h"
 #include "tl_imaging.h"
-#include "tl_sim.h"
 
 /* The same scene with a little fresh noise per frame (a live image is
  * never bit-identical). */
@@ -122,85 +121,11 @@ static void test_faint_needle_found_when_it_appears(void **state)
     synth_free(&img);
 }
 
-static void test_steep_needle_in_simulated_insertion(void **state)
-{
-    (void)state;
-    tl_sim *sim = NULL;
-    assert_int_equal(tl_sim_create("needle-insertion", 3, &sim), TL_OK);
-    const char *kv[] = { "anatomy=plantar-fascia", "needle_angle_deg=55", "needle_gauge=21",
-                         "needle_speed_mm=0.5", "needle_start_frame=2", "needle_start_mm=12",
-                         NULL };
-    for (int i = 0; kv[i]; i++)
-        assert_int_equal(tl_sim_set_param(sim, kv[i], NULL), TL_OK);
-    tl_geometry g;
-    assert_int_equal(tl_sim_get_geometry(sim, &g), TL_OK);
-    size_t n = (size_t)g.lines * g.samples;
-    int16_t *rf = malloc(n * sizeof *rf);
-    assert_non_null(rf);
-    tl_imaging_params ip = tl_imaging_params_default();
-    tl_imaging_plan *plan = NULL;
-    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &plan), TL_OK);
-    tl_bmode img;
-    assert_int_equal(tl_imaging_bmode_alloc(plan, &img), TL_OK);
-    tl_needle_detector *d = NULL;
-    tl_needle_tracker *tr = NULL;
-    assert_int_equal(tl_needle_detector_create(NULL, &d), TL_OK);
-    assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
-    int shown = 0, in_plane = 0, lock = -1;
-    float worst = 0.0f;
-    for (uint32_t k = 0; k < 9; k++) {
-        tl_sim_truth t;
-        assert_int_equal(tl_sim_render(sim, k, rf, n, &t), TL_OK);
-        tl_frame f;
-        memset(&f, 0, sizeof f);
-        f.geom = g;
-        f.type = TL_IMAGE_RF_REAL;
-        f.seq = k;
-        f.data = rf;
-        f.data_bytes = n * sizeof *rf;
-        assert_int_equal(tl_imaging_execute(plan, &f, &img, NULL), TL_OK);
-        tl_needle_detection det;
-        tl_needle_track trk;
-        assert_int_equal(tl_needle_follow(d, tr, &img, NULL, &det, &trk), TL_OK);
-        float tx = t.needle.tip_x_mm - img.origin_x_mm, tz = t.needle.tip_z_mm - img.origin_z_mm;
-        float err = hypotf(trk.tip_x_mm - tx, trk.tip_z_mm - tz);
-        printf("  frame %u: needle %d (%.2f, %.2f) | track %s (%.2f, %.2f) %.1f deg, tip error "
-               "%.2f mm\n",
-               k, t.needle.present, tx, tz, tl_track_state_name(trk.state), trk.tip_x_mm,
-               trk.tip_z_mm, trk.angle_deg, trk.found ? err : -1.0f);
-        if (!t.needle.present) {
-            assert_false(trk.found);
-            continue;
-        }
-        in_plane++;
-        if (trk.found) {
-            shown++;
-            worst = fmaxf(worst, err);
-            assert_true(fabsf(trk.angle_deg - 55.0f) < 3.0f);
-        }
-        if (lock < 0 && trk.state == TL_TRACK_LOCKED)
-            lock = in_plane;
-    }
-    printf("  55 deg: shown %d of %d frames, locked after %d, worst tip error %.2f mm\n", shown,
-           in_plane, lock, worst);
-    assert_int_equal(in_plane, 7);
-    assert_true(shown >= 6);
-    assert_true(lock >= 1 && lock <= 3);
-    assert_true(worst < 1.5f);
-    tl_needle_tracker_destroy(tr);
-    tl_needle_detector_destroy(d);
-    tl_bmode_free(&img);
-    tl_imaging_plan_destroy(plan);
-    tl_sim_destroy(sim);
-    free(rf);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_static_line_not_reported),
         cmocka_unit_test(test_faint_needle_found_when_it_appears),
-        cmocka_unit_test(test_steep_needle_in_simulated_insertion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
