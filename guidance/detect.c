@@ -489,7 +489,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     tl_needle_detection best;
     memset(&best, 0, sizeof best);
     best.reason = "no candidate line";
-    bool have = false;
+    bool have = false, best_is_hint = false;
     float nov_best = 0.0f, best_rank = 0.0f;
     needle_line nov_line = { 0 };
     if (d->hint_on) {
@@ -504,6 +504,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
         time_trace(d, img, work_mm, true, &cand, &det, &best_rank);
         best = det;
         have = true;
+        best_is_hint = true;
     }
     /* Once the tracked line holds, the whole-image search is skipped: that
      * is most of the time per frame (a needle being advanced is found
@@ -599,8 +600,36 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
                 best_rank = rank;
                 best = det;
                 have = true;
+                best_is_hint = false;
             }
         }
+    }
+    /* A line the search chose may be a reverberation copy of the shaft
+     * (parallel.c): the shallowest copy above it along the beam that
+     * passes as a needle is the shaft. (The tracked line was checked when
+     * its track began.) */
+    needle_line up;
+    if (have && !best_is_hint && best.confidence >= d->p.min_confidence &&
+        needle_shallower_line(d, img, &best, work_mm, &up)) {
+        tl_needle_detection det;
+        float geo, rank;
+        needle_refine(&d->p, img, &st, &up, &d->prof, &det, &geo);
+        novelty_gate(d, img, work_mm, false, geo, &det, &rank);
+        time_trace(d, img, work_mm, false, &up, &det, &rank);
+        /* Its shadow test looks at what lies beneath: the copies and the
+         * needle's shadow over a cortex. The copy below passed as a needle,
+         * so a shaft that fails only that test, as bright, stands. */
+        bool shadow_only = det.reason && strcmp(det.reason, "shadow beneath (bone)") == 0 &&
+                           det.length_mm >= d->p.min_length_mm &&
+                           det.contrast >= 0.5f * best.contrast;
+        if (shadow_only) {
+            det.confidence = best.confidence;
+            det.reason = "ok";
+        }
+        if (det.confidence >= d->p.min_confidence && det.length_mm > 0.0f &&
+            fabsf(det.angle_deg - best.angle_deg) < 3.0f &&
+            fabsf(det.tip_x_mm - best.tip_x_mm) < 2.5f)
+            best = det;
     }
     *out = best;
     out->found = have && best.confidence >= d->p.min_confidence && best.length_mm > 0.0f;
