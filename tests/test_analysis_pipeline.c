@@ -138,6 +138,32 @@ static void test_anisotropy_on_sim_heel(void **state)
     unlink(png);
 }
 
+/* Perifascial fluid where the tissue under it is only 1-1.5 dB above the
+ * display floor (eval cases 11 and 112 of seed 2027, plantar only: a
+ * 10 x 1.2 mm anechoic layer under the fascia, the tissue 2.5-6 mm deeper
+ * at 7-16 times the fluid's grey): found, through sim -> imaging ->
+ * analysis. */
+static void test_fluid_at_display_floor(void **state)
+{
+    (void)state;
+    static const int cases[] = { 11, 112 };
+    for (int i = 0; i < 2; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd,
+                 "%s eval tissue --anatomy plantar-fascia --cases 300 --seed 2027 --case %d --json "
+                 "2>/dev/null", bin(), cases[i]);
+        int st = 0;
+        char *out = run(cmd, &st);
+        assert_int_equal(st, 0);
+        cJSON *j = cJSON_Parse(out);
+        assert_non_null(j);
+        assert_int_equal((int)num(j, "lesions", NULL), 1);
+        assert_true(num(j, "lesion_sensitivity_all", NULL) == 1.0);
+        cJSON_Delete(j);
+        free(out);
+    }
+}
+
 static void test_bone_in_real_msk_frames(void **state)
 {
     (void)state;
@@ -230,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_small_eval),
         cmocka_unit_test(test_bone_in_real_msk_frames),
         cmocka_unit_test(test_anisotropy_on_sim_heel),
+        cmocka_unit_test(test_fluid_at_display_floor),
         cmocka_unit_test(test_every_shared_image),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
