@@ -77,17 +77,37 @@ void tl_needle_detector_destroy(tl_needle_detector *d)
  * second pixel of every second row. */
 static void full_stats(const tl_bmode *img, image_stats *st)
 {
-    uint32_t hist[256] = { 0 };
-    uint32_t n = 0;
+    /* four histograms in turn, so equal neighbours do not wait on each
+     * other's increment; the counts are the same */
+    uint32_t h4[4][256] = { { 0 } };
     for (uint32_t r = 0; r < img->height; r += 2) {
         const uint8_t *row = img->pixels + (size_t)r * img->stride;
         const uint8_t *vrow = img->valid ? img->valid + (size_t)r * img->width : NULL;
-        for (uint32_t c = 0; c < img->width; c += 2) {
-            if (vrow && !vrow[c])
-                continue;
-            hist[row[c]]++;
-            n++;
+        uint32_t c = 0;
+        if (vrow) {
+            for (; c + 6 < img->width; c += 8) {
+                h4[0][row[c]] += vrow[c] != 0;
+                h4[1][row[c + 2]] += vrow[c + 2] != 0;
+                h4[2][row[c + 4]] += vrow[c + 4] != 0;
+                h4[3][row[c + 6]] += vrow[c + 6] != 0;
+            }
+            for (; c < img->width; c += 2)
+                h4[0][row[c]] += vrow[c] != 0;
+        } else {
+            for (; c + 6 < img->width; c += 8) {
+                h4[0][row[c]]++;
+                h4[1][row[c + 2]]++;
+                h4[2][row[c + 4]]++;
+                h4[3][row[c + 6]]++;
+            }
+            for (; c < img->width; c += 2)
+                h4[0][row[c]]++;
         }
+    }
+    uint32_t hist[256], n = 0;
+    for (int v = 0; v < 256; v++) {
+        hist[v] = h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
+        n += hist[v];
     }
     st->median = 0.0f;
     st->p1 = 0.0f;
