@@ -379,26 +379,74 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float 
         band_on_bone(a, min_depth_mm, max_thick_mm, top_max_mm, limit_row, on_bone_mm);
 }
 
-/* A tilted probe takes the fibres' specular echoes away: the band is then a
- * smooth, darker layer under the fat, whose septa still echo at any angle.
- * Its superficial border is where the fat's bright, rough texture gives way
- * to it: a coarse step down in echo level and in texture energy (gradient
- * magnitude), searched 1-max_thick mm above the deep border and parallel to
- * it. Writes the candidate into top_out (rows, NAN where none) and the
- * features the caller decides with. Overwrites the interface map. */
-void an_band_smooth_top(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float *top_out)
+/* Coarse interface map for a band without fibre echoes, on strips where
+ * want[s] (rows lo..hi, grid units): the step down (dir +1: bright, rough
+ * tissue above, the smooth band below) or up (dir -1: the band above, rough
+ * tissue below) in echo level and in texture energy (gradient magnitude),
+ * over 1.2 mm windows; stops 0.3 mm short of stop_row (NULL: none). */
+static void coarse_map(tl_analyzer *a, const int *lo, const int *hi, const bool *want,
+                       const float *stop_row, int dir)
 {
     const int h = (int)a->h, q = (int)a->band_q, nr = a->band_nr, ns = (int)a->ns;
     const float sp = a->sp;
     const int dz = (int)fmaxf(1.0f, 0.25f / sp);
     const float w0 = 0.15f / sp, w1 = 1.2f / sp;
     float *v = a->tmp;
-    float g[2048], tmp[2048];
+    float tmp[2048];
     double cg[2049];
+    for (int s = 0; s < ns; s++) {
+        float *row = a->band_is + (size_t)s * (size_t)nr;
+        for (int k = 0; k < nr; k++)
+            row[k] = 0;
+        if (!want[s])
+            continue;
+        strip_avg(a, s, 1, v);
+        const float *ml = an_sm(a, s > 0 ? (uint32_t)s - 1 : 0),
+                    *mr = an_sm(a, s + 1 < ns ? (uint32_t)s + 1 : (uint32_t)s);
+        a->cum[0] = 0;
+        cg[0] = 0;
+        for (int r = 0; r < h; r++) {
+            int r0 = r - dz < 0 ? 0 : r - dz, r1 = r + dz >= h ? h - 1 : r + dz;
+            float gz = fabsf(v[r1] - v[r0]), gx = fabsf(mr[r] - ml[r]);
+            float g = isnan(gz) ? 0.0f : gz + (isnan(gx) ? 0.0f : gx);
+            a->cum[r + 1] = a->cum[r] + (isnan(v[r]) ? 0.0 : v[r]);
+            cg[r + 1] = cg[r] + g;
+        }
+        float stop = stop_row ? stop_row[s] - 0.3f / sp : (float)h;
+        int n = 0;
+        for (int k = lo[s]; k <= hi[s]; k++) {
+            float r = (float)(k * q);
+            float b1 = fminf(r + w1, stop);
+            if (b1 < r + w0 + 2 || r - w1 < 0)
+                continue;
+            float A = mean_c(a->cum, h, r - w1, r - w0), B = mean_c(a->cum, h, r + w0, b1);
+            float EA = mean_c(cg, h, r - w1, r - w0), EB = mean_c(cg, h, r + w0, b1);
+            float e = an_maxf(0.0f, (float)dir * (A - B)) + an_maxf(0.0f, (float)dir * (EA - EB));
+            row[k] = isnan(e) ? 0.0f : e;
+            if (row[k] > 0 && n < 2048)
+                tmp[n++] = row[k];
+        }
+        float noise = n ? an_percentile_f(tmp, (uint32_t)n, 60) + 0.5f : 1.0f;
+        for (int k = lo[s]; k <= hi[s]; k++)
+            row[k] = row[k] < 8.0f * noise ? row[k] / noise : 8.0f;
+    }
+}
+
+/* A tilted probe takes the fibres' specular echoes away: the band is then a
+ * smooth, darker layer under the fat, whose septa still echo at any angle.
+ * Its superficial border is where the fat's bright, rough texture gives way
+ * to it (coarse_map, dir +1), searched 1-max_thick mm above the deep border
+ * (deep_fit) and parallel to it. Writes the candidate into top_out (rows,
+ * NAN where none). Overwrites the interface map. */
+void an_band_smooth_top(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float *top_out)
+{
+    const int q = (int)a->band_q, nr = a->band_nr, ns = (int)a->ns;
+    const float sp = a->sp;
     int lo[AN_MAX_STRIPS], hi[AN_MAX_STRIPS], ref[AN_MAX_STRIPS], top[AN_MAX_STRIPS];
+    bool want[AN_MAX_STRIPS];
     const int g0 = (int)(1.0f / sp / (float)q), g1 = (int)(max_thick_mm / sp / (float)q);
     const int kmin = (int)(min_depth_mm / sp / (float)q);
-    if (h > 2048)
+    if (a->h > 2048)
         return;
     /* the deep border on every strip (nearest valid one where none) */
     int last = -1;
@@ -416,131 +464,19 @@ void an_band_smooth_top(tl_analyzer *a, float min_depth_mm, float max_thick_mm, 
         if (ref[s] < 0 || (isnan(a->deep_fit[s]) && s + 1 < ns && !isnan(a->deep_fit[s + 1])))
             ref[s] = s + 1 < ns ? ref[s + 1] : ref[s];
     for (int s = 0; s < ns; s++) {
-        float *row = a->band_is + (size_t)s * (size_t)nr;
-        for (int k = 0; k < nr; k++)
-            row[k] = 0;
+        want[s] = !isnan(a->deep_fit[s]);
         hi[s] = ref[s] - g0;
         lo[s] = ref[s] - g1 > kmin ? ref[s] - g1 : kmin;
         if (hi[s] < lo[s])
             hi[s] = lo[s];
         if (hi[s] > nr - 1)
             hi[s] = lo[s] = nr - 1 < lo[s] ? nr - 1 : lo[s];
-        if (isnan(a->deep_fit[s]))
-            continue;
-        strip_avg(a, s, 1, v);
-        const float *ml = an_sm(a, s > 0 ? (uint32_t)s - 1 : 0), *mr = an_sm(a, s + 1 < ns ? (uint32_t)s + 1 : (uint32_t)s);
-        a->cum[0] = 0;
-        cg[0] = 0;
-        for (int r = 0; r < h; r++) {
-            int r0 = r - dz < 0 ? 0 : r - dz, r1 = r + dz >= h ? h - 1 : r + dz;
-            float gz = fabsf(v[r1] - v[r0]), gx = fabsf(mr[r] - ml[r]);
-            g[r] = isnan(gz) ? 0.0f : gz + (isnan(gx) ? 0.0f : gx);
-            a->cum[r + 1] = a->cum[r] + (isnan(v[r]) ? 0.0 : v[r]);
-            cg[r + 1] = cg[r] + g[r];
-        }
-        float deep = a->deep_fit[s] - 0.3f / sp;
-        int n = 0;
-        for (int k = lo[s]; k <= hi[s]; k++) {
-            float r = (float)(k * q);
-            float b1 = fminf(r + w1, deep);
-            if (b1 < r + w0 + 2 || r - w1 < 0)
-                continue;
-            float A = mean_c(a->cum, h, r - w1, r - w0), B = mean_c(a->cum, h, r + w0, b1);
-            float EA = mean_c(cg, h, r - w1, r - w0), EB = mean_c(cg, h, r + w0, b1);
-            float e = an_maxf(0.0f, A - B) + an_maxf(0.0f, EA - EB);
-            row[k] = isnan(e) ? 0.0f : e;
-            if (row[k] > 0 && n < 2048)
-                tmp[n++] = row[k];
-        }
-        float noise = n ? an_percentile_f(tmp, (uint32_t)n, 60) + 0.5f : 1.0f;
-        for (int k = lo[s]; k <= hi[s]; k++)
-            row[k] = row[k] < 8.0f * noise ? row[k] / noise : 8.0f;
     }
+    coarse_map(a, lo, hi, want, a->deep_fit, 1);
     best_path(a, lo, hi, ref, top);
     float raw[AN_MAX_STRIPS];
     for (int s = 0; s < ns; s++)
         raw[s] = isnan(a->deep_fit[s]) ? NAN : (float)(top[s] * q);
     uint32_t half = (uint32_t)lroundf(1.5f / (sp * (float)a->sw));
     an_smooth_strips(raw, top_out, a->ns, half < 1 ? 1 : half);
-}
-
-/* Mean texture energy and echo level over rows [r0, r1) of strip s (the
- * same measures as an_band_smooth_top). */
-void an_texture(tl_analyzer *a, uint32_t s, float r0, float r1, float *energy, float *level)
-{
-    const int h = (int)a->h, dz = (int)fmaxf(1.0f, 0.25f / a->sp);
-    const float *m = an_sm(a, s), *ml = an_sm(a, s > 0 ? s - 1 : 0),
-                *mr = an_sm(a, s + 1 < a->ns ? s + 1 : s);
-    int i0 = (int)r0, i1 = (int)r1;
-    i0 = i0 < dz ? dz : i0;
-    i1 = i1 > h - dz ? h - dz : i1;
-    double e = 0, l = 0;
-    int n = 0;
-    for (int r = i0; r < i1; r++) {
-        float gz = fabsf(m[r + dz] - m[r - dz]), gx = fabsf(mr[r] - ml[r]);
-        if (isnan(gz) || isnan(gx))
-            continue;
-        e += gz + gx;
-        l += m[r];
-        n++;
-    }
-    *energy = n ? (float)(e / n) : NAN;
-    *level = n ? (float)(l / n) : NAN;
-}
-
-/* Detrended profile of strip s (sm minus its +/-0.3 mm mean) into out. */
-static void detrend(tl_analyzer *a, uint32_t s, float *out)
-{
-    const int h = (int)a->h, k = (int)lroundf(0.3f / a->sp);
-    const float *m = an_sm(a, s);
-    a->cum[0] = 0;
-    for (int r = 0; r < h; r++)
-        a->cum[r + 1] = a->cum[r] + (isnan(m[r]) ? 0.0 : m[r]);
-    for (int r = 0; r < h; r++) {
-        int lo = r - k < 0 ? 0 : r - k, hi = r + k + 1 > h ? h : r + k + 1;
-        out[r] = isnan(m[r]) ? 0.0f : m[r] - (float)((a->cum[hi] - a->cum[lo]) / (hi - lo));
-    }
-}
-
-/* Fibrillar coherence of the band between rows top[] and deep[] over strips
- * within half_mm of x_mm: the correlation of neighbouring strips' detrended
- * profiles along the band's course. Fibre echoes run the band's length
- * (~0.8); speckle and fat septa do not (~0.5). NAN when nothing to measure. */
-float an_band_coherence(tl_analyzer *a, const float *top, const float *deep, float x_mm, float half_mm)
-{
-    const int h = (int)a->h;
-    float d0[2048], d1[2048];
-    double sum = 0;
-    int n = 0, have = 0;
-    if (h > 2048)
-        return NAN;
-    for (uint32_t s = 0; s + 1 < a->ns; s++) {
-        if (fabsf(an_strip_x(a, s) - x_mm) > half_mm || isnan(top[s]) || isnan(deep[s]) ||
-            isnan(top[s + 1]) || isnan(deep[s + 1])) {
-            have = 0;
-            continue;
-        }
-        if (!have)
-            detrend(a, s, d0);
-        else
-            memcpy(d0, d1, (size_t)h * sizeof(float));
-        detrend(a, s + 1, d1);
-        have = 1;
-        int r0 = (int)(top[s] + 0.3f / a->sp), r1 = (int)(deep[s] - 0.3f / a->sp);
-        int sh = (int)lroundf(0.5f * (top[s + 1] + deep[s + 1] - top[s] - deep[s]));
-        double xy = 0, xx = 0, yy = 0;
-        for (int r = r0; r < r1; r++) {
-            int r2 = r + sh;
-            if (r < 0 || r2 < 0 || r2 >= h)
-                continue;
-            xy += d0[r] * d1[r2];
-            xx += d0[r] * d0[r];
-            yy += d1[r2] * d1[r2];
-        }
-        if (xx > 0 && yy > 0 && r1 - r0 > 4) {
-            sum += xy / sqrt(xx * yy);
-            n++;
-        }
-    }
-    return n ? (float)(sum / n) : NAN;
 }
