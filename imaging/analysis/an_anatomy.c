@@ -232,9 +232,9 @@ static bool tilted_top(tl_analyzer *a, tl_analysis_result *r, float x_site, floa
     bool use = !isnan(coarse) && !(fabsf(coarse - fine) < 0.6f);
     /* What the coarse border leaves above must be the fat: brighter than
      * the fibre-less band (a band brighter than its surroundings has lost
-     * nothing to the tilt) and, when the coarse band is the thinner one,
-     * rougher than the band (a dark lesion under the fine border is smooth
-     * above and below its top). */
+     * nothing to the tilt) and rougher (septa), markedly so when the coarse
+     * band is the thinner one (a dark lesion under the fine border is as
+     * smooth above its top as below it). */
     double up_e = 0, in_e = 0, up_l = 0, in_l = 0;
     for (uint32_t s = 0; use && s < a->ns; s++) {
         if (fabsf(an_strip_x(a, s) - x_site) > 1.0f || isnan(alt[s]) || isnan(a->deep_fit[s]))
@@ -249,7 +249,7 @@ static bool tilted_top(tl_analyzer *a, tl_analysis_result *r, float x_site, floa
             in_l += l2;
         }
     }
-    use = use && up_l > 1.1 * in_l && (coarse > fine || up_e > 1.4 * in_e);
+    use = use && up_l > 1.1 * in_l && up_e > (coarse > fine ? 1.2 : 1.4) * in_e;
     if (!use) {
         memcpy(a->sup_fit, keep[0], a->ns * sizeof(float));
         memcpy(a->deep_fit, keep[1], a->ns * sizeof(float));
