@@ -28,6 +28,10 @@ void tl_geometry_sample_xz(const tl_geometry *g, float line, float sample,
         float rr = g->radius_mm + r;
         *x_mm = rr * sinf(theta);
         *z_mm = rr * cosf(theta) - g->radius_mm;
+    } else if (g->steer_deg != 0.0f) {
+        float b = g->steer_deg * 0.017453292519943295f;
+        *x_mm = u * g->pitch_mm + r * sinf(b);
+        *z_mm = r * cosf(b);
     } else {
         *x_mm = u * g->pitch_mm;
         *z_mm = r;
@@ -51,6 +55,10 @@ tl_status tl_geometry_validate(const tl_geometry *g)
     if (!(g->c_m_s > 1000.0f && g->c_m_s < 2500.0f))
         return TL_ERR_FORMAT;
     if (!(g->depth_start_mm >= 0.0f && g->depth_start_mm < 500.0f))
+        return TL_ERR_FORMAT;
+    /* steering: linear arrays only, within what an array can steer */
+    if (!(fabsf(g->steer_deg) <= TL_MAX_STEER_DEG) ||
+        (g->kind == TL_PROBE_CONVEX && g->steer_deg != 0.0f))
         return TL_ERR_FORMAT;
     return TL_OK;
 }

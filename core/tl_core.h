@@ -69,7 +69,11 @@ typedef enum {
  * for a convex array line i leaves the face at angle
  *     theta_i = (i - (lines-1)/2) * pitch_mm / radius_mm   (radians)
  * from an apex radius_mm above the face centre (x=0, z=-radius_mm).
- * Sample s lies at range depth_start_mm + s * c/(2 fs) along its line. */
+ * Sample s lies at range depth_start_mm + s * c/(2 fs) along its line.
+ * A linear array may steer its beams (needle enhancement): every line of the
+ * frame then leaves x_i in direction (sin b, cos b), b = steer_deg (positive
+ * towards +x), so sample s of line i lies at (x_i + r sin b, r cos b). The
+ * angle travels with each frame; 0 (the zero-initialised value) = straight. */
 typedef struct {
     tl_probe_kind kind;
     uint32_t lines;           /* scan lines in the frame */
@@ -80,7 +84,11 @@ typedef struct {
     float fs_hz;              /* sampling frequency of the samples axis */
     float c_m_s;              /* speed of sound the beamformer assumed */
     float depth_start_mm;     /* range of sample 0 */
+    float steer_deg;          /* linear beam steering angle; 0 for convex */
 } tl_geometry;
+
+/* Largest beam steering angle a frame may carry (degrees). */
+#define TL_MAX_STEER_DEG 45.0f
 
 /* Axial distance between samples: c / (2 fs), in mm. */
 float tl_geometry_dz_mm(const tl_geometry *g);

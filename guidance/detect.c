@@ -296,10 +296,15 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
             *rank = 2.0f + c_in;
         return 0.0f;
     }
-    float all, tail, twin, side;
+    float all, tail, twin, twin_sh, side;
     double sp = img->spacing_mm;
     temporal_novelty(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
-                     det->tip_z_mm / sp, work_mm, 3.0f, &all, &tail, &twin, &side);
+                     det->tip_z_mm / sp, work_mm, 3.0f, &all, &tail, &twin, &twin_sh, &side);
+    /* The tracked line's background is frozen while it is tracked, so a
+     * needle that stopped has its own partial shadow beneath it as "dark
+     * and new": only the shallow side speaks of anatomy that shifted. */
+    if (is_hint)
+        twin = twin_sh;
     float nov = fmaxf(all, tail);
     /* anatomy that moved, not a needle that came: discount by its twin */
     nov += 2.0f * twin;

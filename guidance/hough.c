@@ -76,8 +76,19 @@ static bool orient_votes(const float *ten, uint32_t ww, uint32_t i, uint32_t j,
     return true;
 }
 
+/* (int)lrintf(v) for |v| < 2^31 (rounding to nearest even); GCC's builtin
+ * vectorises (cvtps2dq), lrintf's long does not. */
+static inline int irint_f(float v)
+{
+#if defined(__GNUC__) && !defined(__clang__)
+    return __builtin_irintf(v);
+#else
+    return (int)lrintf(v);
+#endif
+}
+
 /* Accumulate orientation-restricted votes. */
-void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
+GD_CLONES void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
                  float dark, int shadow_off)
 {
     uint32_t ww = d->ww, wh = d->wh;
@@ -106,7 +117,7 @@ void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
                     continue;
             }
             int k0 = 0, k1 = g->na - 1;
-            float wgt = fminf(z - k_thr, 4.0f) + 0.5f;
+            float wgt = gd_minf(z - k_thr, 4.0f) + 0.5f;
             /* Single image: a pixel votes only near its own orientation
              * (horizontal fibres never vote for the oblique line crossing
              * them). With time the static lines are gone from the
@@ -131,19 +142,33 @@ void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma,
                 }
             }
             float x = (float)i - g->cx, zz = (float)j - g->cz;
+            /* rho of every bin first (a vector loop: the same products and
+             * rounding as one bin at a time), then the votes */
+            int rbin[512];
+            for (int kk = k0; kk <= k1; kk++)
+                rbin[kk] = irint_f(-x * g->sin_t[kk] + zz * g->cos_t[kk]);
             for (int kk = k0; kk <= k1; kk++) {
                 if (!g->allowed[kk])
                     continue;
-                float rho = -x * g->sin_t[kk] + zz * g->cos_t[kk];
-                int ri = (int)lrintf(rho) + g->r0;
+                int ri = rbin[kk] + g->r0;
                 acc[(size_t)kk * (size_t)g->nr + (size_t)ri] += wgt;
             }
         }
     }
 }
 
+/* A positive cell no lower than its 8 neighbours (up, dn: the rows of the
+ * neighbouring angles); without branches, so a row of them vectorises. */
+static inline uint8_t local_max(const float *row, const float *up, const float *dn, int r)
+{
+    float v = row[r];
+    return (uint8_t)((v > 0.0f) & (v >= row[r - 1]) & (v >= row[r + 1]) & (v >= up[r]) &
+                     (v >= dn[r]) & (v >= up[r - 1]) & (v >= up[r + 1]) & (v >= dn[r - 1]) &
+                     (v >= dn[r + 1]));
+}
+
 /* Up to `max` local maxima of the accumulator, strongest first. */
-int find_peaks(const float *acc, const hough_grid *g, float work_mm,
+GD_CLONES int find_peaks(const float *acc, const hough_grid *g, float work_mm,
                       const tl_needle_guide *guide, float img_w_mm, float img_h_mm,
                       int max, int *pk, int *pr, float *pv)
 {
@@ -151,17 +176,32 @@ int find_peaks(const float *acc, const hough_grid *g, float work_mm,
     int bk[KEEP], br[KEEP];
     float bv[KEEP];
     int nb = 0;
+    uint8_t lmax[2048];
+    const bool vec = g->nr <= (int)sizeof lmax;
     for (int k = 1; k + 1 < g->na; k++) {
         if (!g->allowed[k])
             continue;
         const float *row = acc + (size_t)k * (size_t)g->nr;
+        /* local maxima of the row first, as a vector loop (the same tests
+         * as one cell at a time; the row order of what follows is kept) */
+        const float *up = row - g->nr, *dn = row + g->nr;
+        if (vec)
+            for (int r = 1; r + 1 < g->nr; r++)
+                lmax[r] = local_max(row, up, dn, r);
         for (int r = 1; r + 1 < g->nr; r++) {
-            float v = row[r];
-            if (v <= 0.0f || (nb == KEEP && v <= bv[KEEP - 1]))
+            if (vec && r + 9 < g->nr) {
+                /* maxima are sparse: step over 8 cells without one */
+                uint64_t none;
+                memcpy(&none, lmax + r, sizeof none);
+                if (!none) {
+                    r += 7;
+                    continue;
+                }
+            }
+            if (vec ? !lmax[r] : !local_max(row, up, dn, r))
                 continue;
-            if (v < row[r - 1] || v < row[r + 1] || v < row[r - g->nr] || v < row[r + g->nr] ||
-                v < row[r - g->nr - 1] || v < row[r - g->nr + 1] || v < row[r + g->nr - 1] ||
-                v < row[r + g->nr + 1])
+            float v = row[r];
+            if (nb == KEEP && v <= bv[KEEP - 1])
                 continue;
             if (guide) {
                 /* Only lines near the guide: compare the line's x at z = mid-depth. */

@@ -121,7 +121,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
         if (in[u]) {
             float b = bgl[u];
             if (in[u] == 2 && sdc[u] >= 0.0f && sdc[nu + u] >= 0.0f)
-                b = fmaxf(b, 0.5f * (tmp[u] + tmp[nu + u]));
+                b = gd_maxf(b, 0.5f * (tmp[u] + tmp[nu + u]));
             itip[u] -= b;
         }
     float cap = 5.0f * bsig;
@@ -134,7 +134,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
         int n = 0;
         for (int u = rs; u <= re; u++)
             if (in[u]) {
-                sum += fminf(ex[u], cap);
+                sum += gd_minf(ex[u], cap);
                 n++;
             }
         shaft = n ? (float)(sum / n) : 0.0f;

@@ -50,7 +50,7 @@ static inline bool work_at(const work_view *m, double x, double z, float *out)
  * the residual spread, per mm), times the "comes from the image edge"
  * prior. Bone and long fascia collect many Hough votes; this ranks by what
  * a needle looks like instead. */
-float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double a,
+GD_CLONES float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double a,
                        float sigma, float work_mm)
 {
     double ca = cos(a), sa = sin(a);
@@ -76,9 +76,15 @@ float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double
     }
     const work_view wvw = { d->work.p, d->wvalid.p, d->ww, d->ww - 1.001, d->wh - 1.001 };
     float tau = sigma, cap = 4.0f * sigma;
-    float best = 0.0f, cur = 0.0f;
-    int k = 0, start = -1, cur_start = 0, best_start = -1, first_in = -1;
-    for (guard = 0; guard < 4000; guard++, k++) {
+    /* The samples first (independent steps), then the best interval over
+     * them: the same values in the same order as one loop doing both, but
+     * the interval's running sum no longer waits on (and competes for
+     * registers with) the bilinear samples. */
+    enum { MAX_STEPS = 4000 };
+    float ev[MAX_STEPS];
+    int kv[MAX_STEPS], m = 0;
+    int k = 0, start = -1, first_in = -1;
+    for (guard = 0; guard < MAX_STEPS; guard++, k++) {
         x += dx;
         z += dz;
         if (x > d->ww || z > d->wh || x < -1 || z < -1) {
@@ -94,11 +100,18 @@ float needle_prescreen(const tl_needle_detector *d, double wx, double wz, double
             if (start < 0)
                 start = k;
             if (work_at(&wvw, x + c1x, z + c1z, &c1) && work_at(&wvw, x + c2x, z + c2z, &c2))
-                e = fminf(v - 0.5f * (c1 + c2), cap) - tau;
+                e = gd_minf(v - 0.5f * (c1 + c2), cap) - tau;
         }
+        ev[m] = e;
+        kv[m++] = k;
+    }
+    float best = 0.0f, cur = 0.0f;
+    int cur_start = 0, best_start = -1;
+    for (int q = 0; q < m; q++) {
+        float e = ev[q];
         if (cur <= 0.0f) {
             cur = e;
-            cur_start = k;
+            cur_start = kv[q];
         } else {
             cur += e;
         }

@@ -7,44 +7,75 @@
  * quickselect runs only on that bin. Binning is monotone (x < y never puts
  * y in a lower bin), so every value in an earlier bin is <= every value in
  * that bin: the result is exactly the k-th order statistic, the value
- * tl_select_kth_f returns. v is left permuted. NaN-free input. */
+ * tl_select_kth_f returns. v is left permuted. NaN-free input.
+ *
+ * The range and the bins are computed in blocks as vector loops (the range
+ * in 8 independent lanes: a minimum or maximum does not depend on the order
+ * it is taken in), the bins of a block kept as bytes for the gather pass. */
 #include "guidance_internal.h"
 
 #define NBIN 64
+#define LANES 8
+#define BLOCK 512
 
-static inline int bin_of(float x, float lo, float scale)
+static void bins_of(const float *v, size_t n, float lo, float scale, uint8_t *out)
 {
-    int b = (int)((x - lo) * scale);
-    return b < NBIN - 1 ? b : NBIN - 1;
+    for (size_t i = 0; i < n; i++) {
+        int b = (int)((v[i] - lo) * scale);
+        out[i] = (uint8_t)(b < NBIN - 1 ? b : NBIN - 1);
+    }
 }
 
-float select_kth(float *v, size_t n, size_t k)
+GD_CLONES float select_kth(float *v, size_t n, size_t k)
 {
     if (n < 48)
         return tl_select_kth_f(v, n, k);
-    float lo = v[0], hi = v[0];
-    for (size_t i = 1; i < n; i++) {
+    float lo8[LANES], hi8[LANES];
+    for (int l = 0; l < LANES; l++)
+        lo8[l] = hi8[l] = v[0];
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float x = v[i + (size_t)l];
+            lo8[l] = x < lo8[l] ? x : lo8[l];
+            hi8[l] = x > hi8[l] ? x : hi8[l];
+        }
+    float lo = lo8[0], hi = hi8[0];
+    for (int l = 1; l < LANES; l++) {
+        lo = lo8[l] < lo ? lo8[l] : lo;
+        hi = hi8[l] > hi ? hi8[l] : hi;
+    }
+    for (; i < n; i++) {
         lo = v[i] < lo ? v[i] : lo;
         hi = v[i] > hi ? v[i] : hi;
     }
     if (!(hi > lo))
-        return lo; /* all equal */
+        return v[0]; /* all equal (the first one, as a sequential scan keeps it) */
     float scale = (float)NBIN / (hi - lo);
     if (!(scale < 1e30f))
         return tl_select_kth_f(v, n, k);
     uint32_t cnt[NBIN] = { 0 };
-    for (size_t i = 0; i < n; i++)
-        cnt[bin_of(v[i], lo, scale)]++;
+    uint8_t bb[BLOCK];
+    for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
+        size_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+        bins_of(v + i0, m, lo, scale, bb);
+        for (size_t j = 0; j < m; j++)
+            cnt[bb[j]]++;
+    }
     size_t before = 0;
     int b = 0;
     while (before + cnt[b] <= k)
         before += cnt[b++];
     size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (bin_of(v[i], lo, scale) == b) {
-            float t = v[m];
-            v[m++] = v[i];
-            v[i] = t;
-        }
+    for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
+        size_t nb = n - i0 < BLOCK ? n - i0 : BLOCK;
+        bins_of(v + i0, nb, lo, scale, bb);
+        for (size_t j = 0; j < nb; j++)
+            if (bb[j] == b) {
+                float t = v[m];
+                v[m++] = v[i0 + j];
+                v[i0 + j] = t;
+            }
+    }
     return tl_select_kth_f(v, m, k - before);
 }

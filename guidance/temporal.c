@@ -31,6 +31,8 @@
 #define TILE 16
 #define TEXTURE_WEIGHT 0.5f
 #define MAX_TILES 1024
+/* the background is held along a kept needle up to this far past its tip */
+#define KEEP_AHEAD_MM 1.5f
 
 void temporal_reset(tl_needle_detector *d)
 {
@@ -38,7 +40,7 @@ void temporal_reset(tl_needle_detector *d)
     d->temporal = false;
 }
 
-tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
+GD_CLONES tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
 {
     uint32_t ww = d->ww, wh = d->wh;
     size_t n = (size_t)ww * wh;
@@ -146,7 +148,7 @@ static inline float line_dist(float x, float z, float px, float pz, float ca, fl
     return fabsf(-(x - px) * sa + (z - pz) * ca);
 }
 
-void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm)
+GD_CLONES void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, float work_mm)
 {
     uint32_t ww = d->ww, wh = d->wh;
     if (d->bg_n == 0 || d->bg_w != ww || d->bg_h != wh)
@@ -156,6 +158,11 @@ void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, flo
     float a = fmaxf(1.0f / (float)(d->bg_n + 1), BG_ALPHA_MIN);
     float band = 1.0f / work_mm; /* +/- 1 mm around a kept line */
     float f = (float)d->factor;
+    /* Held: the shaft from the image edge to KEEP_AHEAD_MM beyond its tip.
+     * The tissue further along the line is static and is learned like the
+     * rest: frozen, it drifts away from the decorrelating speckle and its
+     * change would read as the needle running on past a tip that stopped. */
+    float ahead = KEEP_AHEAD_MM / work_mm;
     float kx[3], kz[3], kc[3], ks[3];
     int nk = nkeep > 3 ? 3 : nkeep;
     for (int i = 0; i < nk; i++) {
@@ -164,17 +171,46 @@ void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, flo
         kz[i] = (float)((keep[i].pz + 0.5) / f - 0.5);
         kc[i] = (float)cos(keep[i].a);
         ks[i] = (float)sin(keep[i].a);
-    }
-    for (uint32_t j = 0; j < wh; j++)
-        for (uint32_t i = 0; i < ww; i++) {
-            bool hold = false;
-            for (int m = 0; m < nk && !hold; m++)
-                hold = line_dist((float)i, (float)j, kx[m], kz[m], kc[m], ks[m]) <= band;
-            if (hold)
-                continue;
-            size_t k = (size_t)j * ww + i;
-            bg[k] += a * (w[k] - bg[k]);
+        if (ks[i] < 0.0f) { /* (kc, ks) points from the entry to the tip (deeper) */
+            kc[i] = -kc[i];
+            ks[i] = -ks[i];
         }
+    }
+    /* Row by row as vector loops: which pixels are held (the distance to
+     * each kept line, the same float arithmetic as line_dist), then the
+     * update of the others. */
+    int32_t hold[1024];
+    for (uint32_t j = 0; j < wh; j++) {
+        float *brow = bg + (size_t)j * ww;
+        const float *wrow = w + (size_t)j * ww;
+        if (ww > sizeof hold / sizeof hold[0]) {
+            for (uint32_t i = 0; i < ww; i++) {
+                bool h = false;
+                for (int m = 0; m < nk && !h; m++)
+                    h = line_dist((float)i, (float)j, kx[m], kz[m], kc[m], ks[m]) <= band &&
+                        ((float)i - kx[m]) * kc[m] + ((float)j - kz[m]) * ks[m] <= ahead;
+                if (!h)
+                    brow[i] += a * (wrow[i] - brow[i]);
+            }
+            continue;
+        }
+        for (uint32_t i = 0; i < ww; i++)
+            hold[i] = 0;
+        for (int m = 0; m < nk; m++) {
+            float zc = ((float)j - kz[m]) * kc[m], px = kx[m], sa = ks[m], ca = kc[m];
+            float za = ((float)j - kz[m]) * sa;
+            for (uint32_t i = 0; i < ww; i++)
+                hold[i] |= (fabsf(-((float)i - px) * sa + zc) <= band) &
+                           (((float)i - px) * ca + za <= ahead);
+        }
+        for (uint32_t i = 0; i < ww; i++) {
+            /* a select on the bits (a ternary here becomes a branch) */
+            union { float f; uint32_t u; } b = { brow[i] }, n = { b.f + a * (wrow[i] - b.f) };
+            uint32_t keep = (uint32_t)-hold[i];
+            n.u = (b.u & keep) | (n.u & ~keep);
+            brow[i] = n.f;
+        }
+    }
     if (d->bg_n < 1000)
         d->bg_n++;
 }
@@ -185,12 +221,14 @@ void temporal_end(tl_needle_detector *d, const needle_line *keep, int nkeep, flo
  * most negative mean of parallel lines 0.5 and 1 mm to either side. A
  * needle is new echo where there was tissue: nothing darkens beside it.
  * Anatomy that shifted (the probe slid or tilted a little) is bright where
- * it is now and dark where it was: its negative twin lies alongside. */
+ * it is now and dark where it was: its negative twin lies alongside.
+ * twin_shallow: the same on the shallow side only (beneath a needle that
+ * has stopped lies its own shadow, dark against the frozen background). */
 void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
                       float work_mm, float tail_mm, float *all, float *tail, float *twin,
-                      float *side)
+                      float *twin_shallow, float *side)
 {
-    *all = *tail = *twin = *side = 0.0f;
+    *all = *tail = *twin = *twin_shallow = *side = 0.0f;
     if (!d->temporal)
         return;
     const float *df = d->diff.p;
@@ -221,7 +259,7 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
         for (int s = -1; s <= 1; s += 2) {
             int i2 = (int)lround(x + s * nx), j2 = (int)lround(z + s * nz);
             if (i2 >= 0 && j2 >= 0 && i2 < W && j2 < H)
-                v = fmaxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
+                v = gd_maxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
         }
         s_all += v;
         n_all++;
@@ -252,8 +290,10 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
             bool deep = (offs[o] * nz) > 0.0;
             float m = (float)(s_off[o] / n_off[o]) / sig;
             *twin = fminf(*twin, deep ? 0.5f * m : m);
-            if (!deep)
+            if (!deep) {
                 *side = fmaxf(*side, m);
+                *twin_shallow = fminf(*twin_shallow, m);
+            }
         }
     if (*side < -1e29f)
         *side = 0.0f;
@@ -315,7 +355,7 @@ bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, 
         for (int s = -1; s <= 1; s += 2) {
             int i2 = (int)lround(x - s * uz), j2 = (int)lround(z + s * ux);
             if (i2 >= 0 && j2 >= 0 && i2 < W && j2 < H)
-                v = fmaxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
+                v = gd_maxf(v, df[(size_t)j2 * d->ww + (size_t)i2]);
         }
         prof[n] = v;
     }

@@ -205,6 +205,16 @@ static void output(const tl_needle_tracker *t, bool det_found, tl_needle_track *
         o->confidence = 0.0f;
 }
 
+/* The tip at position s along the track's line, and the angle. */
+static void estimate(const tl_needle_tracker *t, float s, float *tip_x_mm, float *tip_z_mm,
+                     float *angle_deg)
+{
+    double a = t->th * TL_DEG;
+    *tip_x_mm = (float)(t->ref_x - t->c * sin(a) + s * cos(a));
+    *tip_z_mm = (float)(t->ref_z + t->c * cos(a) + s * sin(a));
+    *angle_deg = t->th;
+}
+
 tl_status tl_needle_tracker_predict(const tl_needle_tracker *t, float *tip_x_mm,
                                     float *tip_z_mm, float *angle_deg)
 {
@@ -212,11 +222,7 @@ tl_status tl_needle_tracker_predict(const tl_needle_tracker *t, float *tip_x_mm,
         return TL_ERR_INVALID_ARG;
     if (t->state != TL_TRACK_LOCKED && t->state != TL_TRACK_COASTING)
         return TL_ERR_STATE;
-    double a = t->th * TL_DEG;
-    float s = t->s + t->v; /* one frame ahead */
-    *tip_x_mm = (float)(t->ref_x - t->c * sin(a) + s * cos(a));
-    *tip_z_mm = (float)(t->ref_z + t->c * cos(a) + s * sin(a));
-    *angle_deg = t->th;
+    estimate(t, t->s + t->v, tip_x_mm, tip_z_mm, angle_deg); /* one frame ahead */
     return TL_OK;
 }
 
@@ -278,6 +284,14 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
         }
         t->misses++;
         t->state = TL_TRACK_COASTING;
+        /* Nothing seen: the needle may have stopped (at its target) as
+         * well as gone on, so the tip is not run on at full speed: half the
+         * step, and half the speed for the next. (A detection gated out
+         * elsewhere says nothing about that: full speed.) */
+        if (!found) {
+            t->s -= 0.5f * t->v;
+            t->v *= 0.5f;
+        }
         if (t->misses > t->p.coast_frames)
             t->state = found ? TL_TRACK_ACQUIRING : TL_TRACK_OUT_OF_PLANE;
         if (t->state == TL_TRACK_ACQUIRING)

@@ -79,6 +79,7 @@ typedef struct {
     float beam_mm;               /* lateral -6 dB beam width at f0=10 MHz */
     float scatterers_per_cell;
     float motion;                /* speckle decorrelation per frame (rad) */
+    float steer_deg;             /* linear beam steering (deg, + towards +x) */
     float depth_start_mm;        /* from tl_sim_set_geometry only */
 } sim_params;
 
@@ -177,16 +178,22 @@ typedef struct {
 } sim_param_def;
 
 #define SIM_NPARAMS 48
+#define SIM_SCENES 2         /* scenes cached, one per steering angle */
 
 struct tl_sim {
     sim_preset preset;
     uint64_t seed;
     char values[SIM_NPARAMS][96];
-    bool scene_valid;
+    /* sc/par: the scene of the current steering angle; the cache holds one
+     * scene per angle for the same other parameters (bit k of scenes_ok:
+     * cache[k] is built; bit 31: sc is built). */
+    uint32_t scenes_ok;
     bool geom_override;
     tl_geometry geom_user;
     sim_params par;
     sim_scene sc;
+    sim_params cache_par[SIM_SCENES - 1];
+    sim_scene cache[SIM_SCENES - 1];
     float *rbuf, *ybuf;          /* per-line work buffers */
 };
 

@@ -29,7 +29,10 @@
  * to the shaft echo: the lumen reverberation has to come back through the
  * same tilted walls (Reusz et al., Br J Anaesth 2014;112:794), so it is not
  * made angle-independent. Before 2026-11-24 the whole echo was
- * exp(-(angle/38)^2): -22 dB at 60 deg, below the figures above. */
+ * exp(-(angle/38)^2): -22 dB at 60 deg, below the figures above.
+ * "Angle" above is the angle between the beam and the shaft's normal: the
+ * insertion angle for straight beams; a linear array that steers its beams
+ * by b towards the needle meets it at |angle + b| (needle enhancement). */
 #include "sim_internal.h"
 
 #include <string.h>
@@ -44,6 +47,19 @@ static float needle_angle_gain(float deg, float diffuse)
 {
     float a = deg / SPECULAR_WIDTH_DEG;
     return (1.0f - diffuse) * expf(-a * a) + diffuse;
+}
+
+/* Angle (deg) between the beams of geometry g and the normal of a shaft
+ * running in direction (dx, dz): for straight linear beams (0, 1) this is
+ * the insertion angle. A convex array's beams fan out; its needle keeps
+ * the insertion angle (the probe's centre beam), as before. */
+static float needle_incidence_deg(const tl_geometry *g, float dx, float dz)
+{
+    if (g->kind == TL_PROBE_CONVEX)
+        return fabsf(atan2f(dz, dx)) * 180.0f / (float)M_PI;
+    float b = DEG2RAD(g->steer_deg);
+    float c = fabsf(-dz * sinf(b) + dx * cosf(b)); /* |beam . normal(-dz, dx)| */
+    return acosf(c > 1.0f ? 1.0f : c) * 180.0f / (float)M_PI;
 }
 
 static float gauge_to_mm(float gauge)
@@ -94,8 +110,12 @@ void sim_needle_at(const sim_scene *sc, const sim_params *p, sim_preset preset, 
     n->out_of_plane_mm = p->needle_drift_mm * k;
     float d = n->out_of_plane_mm;
     n->elev = expf(-4.0f * 0.693147f * d * d);
-    n->visibility = needle_angle_gain(ang, SHAFT_DIFFUSE) * n->elev;
-    n->bevel = needle_angle_gain(ang, BEVEL_DIFFUSE) * n->elev;
+    /* the specular part depends on the angle between the beam and the
+     * shaft's normal: the insertion angle for straight beams, less when a
+     * linear array steers its beams towards the needle (needle enhancement) */
+    float inc = needle_incidence_deg(&sc->g, n->dx, n->dz);
+    n->visibility = needle_angle_gain(inc, SHAFT_DIFFUSE) * n->elev;
+    n->bevel = needle_angle_gain(inc, BEVEL_DIFFUSE) * n->elev;
 }
 
 uint32_t sim_needle_line(const sim_scene *sc, const sim_needle_state *n, uint32_t line, float *r)

@@ -152,6 +152,10 @@ static const param_row rows[] = {
     { { "scatterers_per_cell", "20", "random scatterers per resolution cell", 'f', 1, 200, NULL,
         ALL },
       F(scatterers_per_cell), 0 },
+    { { "steer_deg", "0", "beam steering of a linear array (deg, + towards +x): every line "
+                          "leaves its element at this angle (needle enhancement)",
+        'f', -30, 30, NULL, ALL },
+      F(steer_deg), 0 },
     { { "motion", "0.15", "speckle decorrelation per frame (radians of mixing phase)", 'f', 0, 3,
         NULL, ALL },
       F(motion), 0 },
@@ -387,7 +391,10 @@ tl_status tl_sim_set_param(tl_sim *sim, const char *key, const char *value)
         rows[idx].off == F(pitch_mm))
         sim->geom_override = false;
     strcpy(sim->values[idx], val);
-    sim->scene_valid = false;
+    /* steering keeps the scenes built: one per angle is cached (a steered
+     * sequence alternates angles frame by frame) */
+    if (rows[idx].off != F(steer_deg))
+        sim->scenes_ok = 0;
     return TL_OK;
 }
 
@@ -435,5 +442,6 @@ tl_status sim_params_geometry(const sim_params *p, tl_geometry *g)
     g->fs_hz = p->fs_mhz * 1e6f;
     g->c_m_s = 1540.0f;
     g->depth_start_mm = p->depth_start_mm;
+    g->steer_deg = p->steer_deg;
     return tl_geometry_validate(g) == TL_OK ? TL_OK : TL_ERR_INVALID_ARG;
 }

@@ -7,6 +7,7 @@
 #include "sim_internal.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 tl_status tl_sim_create(const char *preset, uint64_t seed, tl_sim **out)
@@ -31,15 +32,33 @@ void tl_sim_destroy(tl_sim *sim)
     if (!sim)
         return;
     sim_scene_free(&sim->sc);
+    for (int k = 0; k < SIM_SCENES - 1; k++)
+        sim_scene_free(&sim->cache[k]);
     free(sim->rbuf);
     free(sim->ybuf);
     free(sim);
 }
 
+#define SC_OK (1u << 31)
+
+static void swap_scene(tl_sim *sim, int k)
+{
+    sim_scene t = sim->sc;
+    sim_params tp = sim->par;
+    uint32_t ok_sc = sim->scenes_ok & SC_OK, ok_k = sim->scenes_ok & (1u << k);
+    sim->sc = sim->cache[k];
+    sim->par = sim->cache_par[k];
+    sim->cache[k] = t;
+    sim->cache_par[k] = tp;
+    /* the scene's model points at its own parameters */
+    sim->sc.model.par = &sim->par;
+    sim->cache[k].model.par = &sim->cache_par[k];
+    sim->scenes_ok &= ~(SC_OK | (1u << k));
+    sim->scenes_ok |= (ok_k ? SC_OK : 0u) | (ok_sc ? (1u << k) : 0u);
+}
+
 static tl_status ensure_scene(tl_sim *sim)
 {
-    if (sim->scene_valid)
-        return TL_OK;
     sim_params p;
     tl_status st = sim_params_parse(sim, &p);
     if (st != TL_OK)
@@ -55,6 +74,26 @@ static tl_status ensure_scene(tl_sim *sim)
         p.fs_mhz = g->fs_hz * 1e-6f;
         p.depth_start_mm = g->depth_start_mm;
     }
+    /* Steering changes only the beams: a scene built for another angle with
+     * the same other parameters is kept (a steered sequence alternates
+     * angles frame by frame, and a scene costs ~100x a frame). */
+    if ((sim->scenes_ok & SC_OK) && sim->par.steer_deg == p.steer_deg)
+        return TL_OK;
+    for (int k = 0; k < SIM_SCENES - 1; k++)
+        if ((sim->scenes_ok & (1u << k)) && sim->cache_par[k].steer_deg == p.steer_deg) {
+            swap_scene(sim, k);
+            return TL_OK;
+        }
+    if (sim->scenes_ok & SC_OK) {
+        /* keep the current scene: it becomes the cached one */
+        sim_scene_free(&sim->cache[SIM_SCENES - 2]);
+        sim->scenes_ok &= ~(1u << (SIM_SCENES - 2));
+        swap_scene(sim, SIM_SCENES - 2);
+    } else {
+        for (int k = 0; k < SIM_SCENES - 1; k++)
+            if (!(sim->scenes_ok & (1u << k)))
+                sim_scene_free(&sim->cache[k]);
+    }
     sim->par = p;
     st = sim_scene_build(&sim->sc, &sim->par, sim->preset, sim->seed);
     if (st != TL_OK)
@@ -67,7 +106,7 @@ static tl_status ensure_scene(tl_sim *sim)
         sim_scene_free(&sim->sc);
         return TL_ERR_NO_MEM;
     }
-    sim->scene_valid = true;
+    sim->scenes_ok |= SC_OK;
     return TL_OK;
 }
 
@@ -75,14 +114,15 @@ tl_status tl_sim_get_geometry(const tl_sim *sim, tl_geometry *out)
 {
     if (!sim || !out)
         return TL_ERR_INVALID_ARG;
-    if (sim->geom_override) {
-        *out = sim->geom_user;
-        return TL_OK;
-    }
     sim_params p;
     tl_status st = sim_params_parse(sim, &p);
     if (st != TL_OK)
         return st;
+    if (sim->geom_override) {
+        *out = sim->geom_user;
+        out->steer_deg = p.steer_deg;
+        return TL_OK;
+    }
     return sim_params_geometry(&p, out);
 }
 
@@ -94,9 +134,16 @@ tl_status tl_sim_set_geometry(tl_sim *sim, const tl_geometry *g)
     if (f0 < 7.5f - 1e-3f || f0 > 15.0f + 1e-3f || fs < 4.0f * f0 - 1e-3f || g->samples < 256 ||
         g->samples > 8192 || g->lines < 16 || g->lines > 1024 || fabsf(g->c_m_s - 1540.0f) > 1.0f)
         return TL_ERR_INVALID_ARG;
+    if (!(fabsf(g->steer_deg) <= 30.0f))
+        return TL_ERR_INVALID_ARG; /* the simulated array steers up to 30 deg */
+    char sv[32];
+    snprintf(sv, sizeof sv, "%.4f", (double)g->steer_deg);
+    tl_status st = tl_sim_set_param(sim, "steer_deg", sv);
+    if (st != TL_OK)
+        return st;
     sim->geom_user = *g;
     sim->geom_override = true;
-    sim->scene_valid = false;
+    sim->scenes_ok = 0;
     return TL_OK;
 }
 

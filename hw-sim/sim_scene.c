@@ -65,10 +65,13 @@ void sim_column_ray(const tl_geometry *g, float u, float off, float *ox, float *
         *ox = g->radius_mm * *dx + off;
         *oz = g->radius_mm * *dz - g->radius_mm;
     } else {
+        /* a steered line leaves its element at steer_deg: the beam, its
+         * point spread and the path it attenuates along all follow it */
+        float b = DEG2RAD(g->steer_deg);
         *ox = uu * g->pitch_mm + off;
         *oz = 0.0f;
-        *dx = 0.0f;
-        *dz = 1.0f;
+        *dx = sinf(b);
+        *dz = cosf(b);
     }
 }
 
@@ -228,8 +231,10 @@ static void deposit_wires(sim_scene *sc, const sim_params *p, float *gs)
             u = th * g->radius_mm / g->pitch_mm + 0.5f * (float)(g->lines - 1);
             r = hypotf(xd, pz + g->radius_mm) - g->radius_mm;
         } else {
-            u = xd / g->pitch_mm + 0.5f * (float)(g->lines - 1);
-            r = pz;
+            /* the steered line through the wire and its range along it */
+            float b = DEG2RAD(g->steer_deg);
+            u = (xd - pz * tanf(b)) / g->pitch_mm + 0.5f * (float)(g->lines - 1);
+            r = pz / cosf(b);
         }
         float s = (r / scale - g->depth_start_mm) / sc->dz_disp;
         float jf = (u + 0.5f) * SIM_SUB - 0.5f;

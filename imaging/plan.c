@@ -145,7 +145,12 @@ static uint32_t fft_friendly(uint32_t n)
  * box, centred laterally, near field at row 0. */
 static tl_status choose_raster(tl_imaging_plan *pl)
 {
-    const tl_geometry *g = &pl->geom;
+    /* A steered linear frame goes onto the raster of the same frame
+     * unsteered, so steered and straight frames share one pixel grid (the
+     * area no steered line reaches stays black). */
+    tl_geometry straight = pl->geom;
+    straight.steer_deg = 0.0f;
+    const tl_geometry *g = &straight;
     float xmin = INFINITY, xmax = -INFINITY, zmin = INFINITY, zmax = -INFINITY;
     const float lines[3] = { 0.0f, 0.5f * (float)(g->lines - 1), (float)(g->lines - 1) };
     const float samples[2] = { 0.0f, (float)(g->samples - 1) };
@@ -470,7 +475,7 @@ static bool same_geometry(const tl_geometry *a, const tl_geometry *b)
     return a->kind == b->kind && a->lines == b->lines && a->samples == b->samples &&
            a->pitch_mm == b->pitch_mm && a->radius_mm == b->radius_mm &&
            a->fs_hz == b->fs_hz && a->c_m_s == b->c_m_s &&
-           a->depth_start_mm == b->depth_start_mm;
+           a->depth_start_mm == b->depth_start_mm && a->steer_deg == b->steer_deg;
 }
 
 tl_status tl_imaging_execute(tl_imaging_plan *pl, const tl_frame *in, tl_bmode *out,

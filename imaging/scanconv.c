@@ -6,8 +6,8 @@
  * to storage order (orientation U reverses lines, N reverses samples) and to
  * envelope samples (k = sample / step). Weights are 8-bit fixed point.
  * Linear arrays are separable (line depends on the column only, sample on
- * the row only), so they use two 1-D tables; convex arrays use one entry per
- * pixel inside each row's hull. */
+ * the row only), so they use two 1-D tables; convex arrays and steered
+ * linear frames use one entry per pixel inside each row's hull. */
 #include "imaging_internal.h"
 
 #include <math.h>
@@ -57,6 +57,11 @@ static bool pixel_to_line_sample(const tl_imaging_plan *pl, uint32_t col, uint32
         double theta = atan2(x, z + R);
         r = hypot(x, z + R) - R;
         lf = theta * R / g->pitch_mm + half;
+    } else if (g->steer_deg != 0.0f) {
+        /* the steered line through (x, z) and the range along it */
+        double b = g->steer_deg * 0.017453292519943295;
+        lf = (x - z * tan(b)) / g->pitch_mm + half;
+        r = z / cos(b);
     } else {
         lf = x / g->pitch_mm + half;
         r = z;
@@ -278,7 +283,9 @@ tl_status tl_imaging_scanconv_build(tl_imaging_plan *pl)
     pl->valid = calloc((size_t)pl->W * pl->H, 1);
     if (!pl->logimg || !pl->valid)
         return TL_ERR_NO_MEM;
-    pl->separable = pl->geom.kind == TL_PROBE_LINEAR || !(pl->geom.radius_mm > 0.0f);
+    /* a steered linear frame is not separable (the line depends on x and z) */
+    pl->separable = (pl->geom.kind == TL_PROBE_LINEAR || !(pl->geom.radius_mm > 0.0f)) &&
+                    pl->geom.steer_deg == 0.0f;
     return pl->separable ? build_separable(pl) : build_general(pl);
 }
 

@@ -58,22 +58,28 @@ tl_status rec_geometry_dims(tl_image_type type, uint32_t dim0, uint32_t dim1,
 
 void rec_geometry_format(const tl_geometry *g, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s %u %u %.9g %.9g %.9g %.9g %.9g %.9g",
-             g->kind == TL_PROBE_CONVEX ? "convex" : "linear", g->lines, g->samples,
-             (double)g->pitch_mm, (double)g->radius_mm, (double)g->f0_hz, (double)g->fs_hz,
-             (double)g->c_m_s, (double)g->depth_start_mm);
+    /* a steered frame appends its steering angle (older readers and
+     * straight frames keep the nine fields) */
+    int n = snprintf(buf, size, "%s %u %u %.9g %.9g %.9g %.9g %.9g %.9g",
+                     g->kind == TL_PROBE_CONVEX ? "convex" : "linear", g->lines, g->samples,
+                     (double)g->pitch_mm, (double)g->radius_mm, (double)g->f0_hz,
+                     (double)g->fs_hz, (double)g->c_m_s, (double)g->depth_start_mm);
+    if (g->steer_deg != 0.0f && n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, " %.9g", (double)g->steer_deg);
 }
 
 tl_status rec_geometry_parse(const char *text, tl_geometry *g)
 {
     char kind[16];
     unsigned lines, samples;
-    float v[6];
-    int used = 0;
+    float v[6], steer = 0.0f;
+    int used = 0, more = 0;
     if (sscanf(text, "%15s %u %u %f %f %f %f %f %f%n", kind, &lines, &samples, &v[0], &v[1],
                &v[2], &v[3], &v[4], &v[5], &used) != 9)
         return TL_ERR_FORMAT;
-    if (text[used] != '\0')
+    /* optional tenth field: the steering angle of a steered frame */
+    if (text[used] != '\0' && (sscanf(text + used, " %f%n", &steer, &more) != 1 ||
+                                text[used + more] != '\0'))
         return TL_ERR_FORMAT;
     memset(g, 0, sizeof *g);
     if (strcmp(kind, "linear") == 0)
@@ -90,6 +96,7 @@ tl_status rec_geometry_parse(const char *text, tl_geometry *g)
     g->fs_hz = v[3];
     g->c_m_s = v[4];
     g->depth_start_mm = v[5];
+    g->steer_deg = steer;
     return tl_geometry_validate(g) == TL_OK ? TL_OK : TL_ERR_FORMAT;
 }
 

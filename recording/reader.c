@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -523,6 +524,15 @@ tl_status tl_recording_read(tl_recording *r, uint32_t index, tl_frame *out)
         out->seq = (uint32_t)u;
     if ((v = tl_recording_frame_field(r, index, "Timestamp")) && rec_parse_double(v, &d))
         out->t_device_us = (uint64_t)(d * 1e6 + 0.5);
+    /* a frame steered unlike the file's geometry (talus writes the angle of
+     * each such frame); a value no probe could send is a corrupt file */
+    if ((v = tl_recording_frame_field(r, index, "TalusSteerDeg"))) {
+        out->geom.steer_deg = rec_parse_double(v, &d) ? (float)d : NAN;
+        if (!r->info.geometry_known || tl_geometry_validate(&out->geom) != TL_OK) {
+            memset(out, 0, sizeof *out);
+            return TL_ERR_FORMAT;
+        }
+    }
     out->data = r->frame;
     out->data_bytes = r->info.frame_bytes;
     return TL_OK;

@@ -249,6 +249,15 @@ tl_status tl_recording_writer_add(tl_recording_writer *w, const tl_frame *f)
     if (f->type != w->type || f->geom.lines != w->geom.lines ||
         f->geom.samples != w->geom.samples || f->data_bytes != w->frame_bytes)
         return TL_ERR_INVALID_ARG;
+    /* a frame steered unlike the file's geometry (an alternating sequence)
+     * keeps its angle in a per-frame field */
+    bool own_steer = f->geom.steer_deg != w->geom.steer_deg;
+    if (own_steer) {
+        tl_geometry g = w->geom;
+        g.steer_deg = f->geom.steer_deg;
+        if (w->type == TL_IMAGE_BRIGHTNESS || tl_geometry_validate(&g) != TL_OK)
+            return TL_ERR_INVALID_ARG;
+    }
     if (w->n_frames == w->cap_frames) {
         uint32_t cap = w->cap_frames ? w->cap_frames * 2 : 64;
         frame_meta *nf = realloc(w->frames, cap * sizeof *nf);
@@ -265,6 +274,11 @@ tl_status tl_recording_writer_add(tl_recording_writer *w, const tl_frame *f)
     memset(m, 0, sizeof *m);
     m->seq = f->seq;
     m->t_device_us = f->t_device_us;
+    if (own_steer) {
+        char v[32];
+        snprintf(v, sizeof v, "%.9g", (double)f->geom.steer_deg);
+        return kv_push(&m->extra, &m->n_extra, "TalusSteerDeg", v);
+    }
     return TL_OK;
 }
 

@@ -13,3 +13,5 @@ tl_test(test_analysis_lesion SOURCES test_analysis_lesion.c test_analysis_synth.
 # Achilles insertion, ankle effusions.
 tl_test(test_analysis_borders SOURCES test_analysis_borders.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 120)
+# The hot kernels (an_kernels.c) against the plain loops they replaced.
+tl_test(test_analysis_kernels SOURCES test_analysis_kernels.c LIBS tl_analysis TIMEOUT 30)

@@ -33,6 +33,21 @@ static void test_linear_geometry(void **state)
     tl_geometry_sample_xz(&g, 0.0f, 100.0f, &x, &z);
     assert_float_equal(x, -0.3 * 63.5, 1e-4);
     assert_float_equal(z, 1.925, 1e-4);
+    /* steered 30 deg towards +x: sample 100 of line 0 at r = 1.925 mm */
+    g.steer_deg = 30.0f;
+    assert_int_equal(tl_geometry_validate(&g), TL_OK);
+    tl_geometry_sample_xz(&g, 0.0f, 100.0f, &x, &z);
+    assert_float_equal(x, -0.3 * 63.5 + 1.925 * 0.5, 1e-4);
+    assert_float_equal(z, 1.925 * cos(M_PI / 6), 1e-4);
+    g.steer_deg = 46.0f; /* beyond what an array steers */
+    assert_int_equal(tl_geometry_validate(&g), TL_ERR_FORMAT);
+    g.steer_deg = NAN;
+    assert_int_equal(tl_geometry_validate(&g), TL_ERR_FORMAT);
+    g.steer_deg = 10.0f;
+    g.kind = TL_PROBE_CONVEX; /* a convex array does not steer */
+    g.radius_mm = 40.0f;
+    assert_int_equal(tl_geometry_validate(&g), TL_ERR_FORMAT);
+    g = tl_geometry_default_linear();
     g.samples = 3; /* too few to be a frame */
     assert_int_equal(tl_geometry_validate(&g), TL_ERR_FORMAT);
 }

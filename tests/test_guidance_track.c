@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tl_guidance.h"
@@ -142,6 +143,41 @@ static void test_out_of_plane_and_reacquire(void **state)
     tl_needle_tracker_destroy(tr);
 }
 
+/* A needle seen advancing 1 mm a frame, then not seen at all (no
+ * detection): the coasting tip goes on at less than full speed, since the
+ * needle may as well have stopped at its target as gone on. */
+static void test_coasting_slows_down(void **state)
+{
+    (void)state;
+    tl_needle_tracker *tr = NULL;
+    assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
+    tl_rng rng;
+    tl_rng_seed(&rng, 6);
+    tl_needle_track t, seen;
+    for (int f = 0; f < 10; f++) {
+        tl_needle_detection d = det_at(f, &rng, 0.0f);
+        tl_needle_tracker_update(tr, &d, &seen);
+    }
+    assert_true(fabsf(seen.tip_speed_mm - 1.0f) < 0.2f);
+    tl_needle_detection none;
+    memset(&none, 0, sizeof none);
+    float prev = 0.0f;
+    for (int f = 1; f <= 3; f++) {
+        assert_int_equal(tl_needle_tracker_update(tr, &none, &t), TL_OK);
+        assert_int_equal(t.state, TL_TRACK_COASTING);
+        assert_true(t.found);
+        assert_true(fabsf(t.angle_deg - 30.0f) < 0.2f);
+        float adv = hypotf(t.tip_x_mm - seen.tip_x_mm, t.tip_z_mm - seen.tip_z_mm);
+        printf("  unseen frame %d: tip %.2f mm on from the last seen\n", f, adv);
+        /* on, but slower than it was seen to go (1 mm a frame) */
+        assert_true(adv > prev);
+        assert_true(adv - prev < 0.6f);
+        prev = adv;
+    }
+    assert_true(prev < 1.5f);
+    tl_needle_tracker_destroy(tr);
+}
+
 static void test_path_states(void **state)
 {
     (void)state;
@@ -243,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_lock_and_steady),
         cmocka_unit_test(test_one_bad_frame_does_not_move_it),
         cmocka_unit_test(test_out_of_plane_and_reacquire),
+        cmocka_unit_test(test_coasting_slows_down),
         cmocka_unit_test(test_path_states),
         cmocka_unit_test(test_bone_and_skin),
         cmocka_unit_test(test_guide),

@@ -35,8 +35,11 @@ static target make_target(const tl_geometry *g, double x, double z)
         r = hypot(x, z + g->radius_mm) - g->radius_mm;
         t.line0 = th * g->radius_mm / g->pitch_mm + 0.5 * (g->lines - 1);
     } else {
-        r = z;
-        t.line0 = x / g->pitch_mm + 0.5 * (g->lines - 1);
+        /* a steered line leaves x_i at steer_deg: it meets (x, z) at range
+         * z / cos b from x_i = x - z tan b */
+        double b = g->steer_deg * M_PI / 180.0;
+        r = z / cos(b);
+        t.line0 = (x - z * tan(b)) / g->pitch_mm + 0.5 * (g->lines - 1);
     }
     t.sample0 = (r - g->depth_start_mm) / dz;
     return t;
@@ -80,9 +83,14 @@ static void *synth(const target *t, tl_image_type type, tl_orientation o, size_t
     return d;
 }
 
+/* The steering angle (radians) of the linear frame under test: to_beam and
+ * find_peak_near read it (0 for straight and convex frames). */
+static double g_steer;
+
 /* Display pixel -> beam coordinates (u along the arc at the face, v range)
  * using only the image calibration and the probe radius: for a convex fan
- * the blob of a point is a Gaussian in (angle, range), curved in (x, z). */
+ * the blob of a point is a Gaussian in (angle, range), curved in (x, z);
+ * for a steered linear frame in (element x, range), sheared in (x, z). */
 static void to_beam(const tl_bmode *img, double R, double col, double row, double *u, double *v)
 {
     double x = img->origin_x_mm + col * img->spacing_mm, z = img->origin_z_mm + row * img->spacing_mm;
@@ -90,8 +98,8 @@ static void to_beam(const tl_bmode *img, double R, double col, double row, doubl
         *u = R * atan2(x, z + R);
         *v = hypot(x, z + R) - R;
     } else {
-        *u = x;
-        *v = z;
+        *u = x - z * tan(g_steer);
+        *v = z / cos(g_steer);
     }
 }
 
@@ -162,7 +170,7 @@ static void find_peak_near(const tl_bmode *img, double R, long c_lo, long c_hi, 
     double a11 = 2 * q[3], a12 = q[4], a22 = 2 * q[5], det = a11 * a22 - a12 * a12;
     double u = u0 + (-q[1] * a22 + q[2] * a12) / det;
     double v = v0 + (-q[2] * a11 + q[1] * a12) / det;
-    double x = u, z = v;
+    double z = v * cos(g_steer), x = u + z * tan(g_steer);
     if (R > 0) {
         x = (R + v) * sin(u / R);
         z = (R + v) * cos(u / R) - R;
@@ -196,6 +204,7 @@ static double check_target_demod(const tl_geometry *g, tl_image_type type, tl_or
     assert_int_equal(tl_imaging_plan_output(plan, &W, &H, &s, &ox, &oz), TL_OK);
     tl_bmode img;
     assert_int_equal(tl_bmode_alloc(&img, W, H), TL_OK);
+    g_steer = g->steer_deg * M_PI / 180.0;
     target t = make_target(g, x, z);
     tl_frame fr = { .geom = *g, .type = type };
     fr.data = synth(&t, type, o, &fr.data_bytes);
@@ -203,8 +212,9 @@ static double check_target_demod(const tl_geometry *g, tl_image_type type, tl_or
     double col, row;
     find_peak(&img, g->kind == TL_PROBE_CONVEX ? g->radius_mm : 0.0, &col, &row);
     double ecol = (x - ox) / s, erow = (z - oz) / s;
-    printf("%s %s%s o=%d: target (%.2f, %.2f) mm expected px (%.2f, %.2f), found (%.2f, %.2f)\n",
-           g->kind == TL_PROBE_CONVEX ? "convex" : "linear", tl_image_type_name(type),
+    printf("%s%s %s%s o=%d: target (%.2f, %.2f) mm expected px (%.2f, %.2f), found (%.2f, %.2f)\n",
+           g->kind == TL_PROBE_CONVEX ? "convex" : "linear", g->steer_deg != 0.0f ? " steered" : "",
+           tl_image_type_name(type),
            tl_imaging_plan_uses_fir(plan) ? " (FIR)" : "", (int)o,
            x, z, ecol, erow, col, row);
     assert_true(fabs(col - ecol) <= 0.5);
@@ -315,14 +325,17 @@ static void test_random_point_targets(void **state)
 
 /* hw-sim's wire phantom (its own physics: beam, pulse, attenuation) through
  * the imaging chain: every wire at its true (x, z) within half a pixel. */
-static void check_wire_phantom(bool convex)
+static void check_wire_phantom(bool convex, const char *steer)
 {
     tl_sim *sim = NULL;
     assert_int_equal(tl_sim_create("wire-phantom", 1, &sim), TL_OK);
     if (convex)
         assert_int_equal(tl_sim_set_param(sim, "convex", "1"), TL_OK);
+    if (steer)
+        assert_int_equal(tl_sim_set_param(sim, "steer_deg", steer), TL_OK);
     tl_geometry g;
     assert_int_equal(tl_sim_get_geometry(sim, &g), TL_OK);
+    g_steer = g.steer_deg * M_PI / 180.0;
     size_t n = (size_t)g.lines * g.samples;
     int16_t *rf = malloc(n * sizeof *rf);
     tl_sim_truth truth;
@@ -353,8 +366,8 @@ static void check_wire_phantom(bool convex)
         worst = e > worst ? e : worst;
         seen++;
     }
-    printf("sim wire phantom (%s): %u wires, worst %.3f px (%.4f mm/px)\n",
-           convex ? "convex" : "linear", seen, worst, img.spacing_mm);
+    printf("sim wire phantom (%s, steer %.0f deg): %u wires, worst %.3f px (%.4f mm/px)\n",
+           convex ? "convex" : "linear", (double)g.steer_deg, seen, worst, img.spacing_mm);
     assert_true(seen >= 9);
     assert_true(worst <= 0.5);
     free(rf);
@@ -366,8 +379,77 @@ static void check_wire_phantom(bool convex)
 static void test_sim_wire_phantom(void **state)
 {
     (void)state;
-    check_wire_phantom(false);
-    check_wire_phantom(true);
+    check_wire_phantom(false, NULL);
+    check_wire_phantom(true, NULL);
+    check_wire_phantom(false, "-20");
+    check_wire_phantom(false, "25");
+}
+
+/* A steered linear frame goes onto the grid of the same frame unsteered
+ * (same size, spacing and origin): its point targets land within half a
+ * pixel, and the pixels no steered line reaches are black and not valid. */
+static void test_steered_point_targets(void **state)
+{
+    (void)state;
+    tl_geometry g0 = linear_geom();
+    tl_imaging_params p = tl_imaging_params_default();
+    p.fft_effort = 0;
+    for (int k = 0; k < 2; k++) {
+        tl_geometry g = g0;
+        g.steer_deg = k ? 15.0f : -20.0f;
+        for (int o = 0; o < 4; o++)
+            check_target(&g, TL_IMAGE_RF_REAL, (tl_orientation)o, 3.13, 12.37);
+        check_target(&g, TL_IMAGE_ENVELOPE, TL_ORIENT_MF, k ? -12.0 : 10.5, 20.2);
+        check_target(&g, TL_IMAGE_RF_IQ_LINE, TL_ORIENT_UN, -2.5, 6.1);
+        tl_imaging_plan *a = NULL, *b = NULL;
+        assert_int_equal(tl_imaging_plan_create(&g0, TL_IMAGE_RF_REAL, &p, &a), TL_OK);
+        assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &p, &b), TL_OK);
+        uint32_t W0, H0, W1, H1;
+        float s0, s1, ox0, ox1, oz0, oz1;
+        tl_imaging_plan_output(a, &W0, &H0, &s0, &ox0, &oz0);
+        tl_imaging_plan_output(b, &W1, &H1, &s1, &ox1, &oz1);
+        assert_true(W0 == W1 && H0 == H1 && s0 == s1 && ox0 == ox1 && oz0 == oz1);
+        /* a bright frame: covered pixels are bright, the deep corner on the
+         * side the beams lean away from is black and marked invalid */
+        tl_bmode img;
+        assert_int_equal(tl_bmode_alloc(&img, W1, H1), TL_OK);
+        size_t n = (size_t)g.lines * g.samples;
+        uint16_t *env = malloc(n * 2);
+        for (size_t i = 0; i < n; i++)
+            env[i] = 30000;
+        tl_imaging_plan *e = NULL;
+        assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_ENVELOPE, &p, &e), TL_OK);
+        tl_frame fr = { .geom = g, .type = TL_IMAGE_ENVELOPE, .data = env, .data_bytes = n * 2 };
+        assert_int_equal(tl_imaging_execute(e, &fr, &img, NULL), TL_OK);
+        /* a straight frame does not run through a steered plan */
+        fr.geom = g0;
+        assert_int_equal(tl_imaging_execute(e, &fr, &img, NULL), TL_ERR_INVALID_ARG);
+        size_t covered = 0, black = 0, wrong = 0;
+        double tb = tan(g.steer_deg * M_PI / 180.0), half = 0.5 * (g.lines - 1) * g.pitch_mm;
+        double cb = cos(g.steer_deg * M_PI / 180.0), rmax = tl_geometry_depth_mm(&g);
+        for (uint32_t r = 0; r < H1; r++)
+            for (uint32_t c = 0; c < W1; c++) {
+                double x = ox1 + c * s1, z = oz1 + r * s1, xi = x - z * tb;
+                uint8_t v = img.pixels[(size_t)r * img.stride + c], ok = img.valid[(size_t)r * W1 + c];
+                if (fabs(xi) < half - 2 * s1 && z / cb < rmax - 2 * s1) {
+                    covered++;
+                    wrong += !(ok && v > 100);
+                } else if (fabs(xi) > half + 2 * s1 || z / cb > rmax + 2 * s1) {
+                    black++;
+                    wrong += !(ok == 0 && v == 0);
+                }
+            }
+        printf("steer %.0f deg: %zu covered, %zu uncovered pixels, %zu wrong\n",
+               (double)g.steer_deg, covered, black, wrong);
+        assert_true(black > (size_t)W1 * H1 / 10 && covered > (size_t)W1 * H1 / 2);
+        assert_int_equal(wrong, 0);
+        free(env);
+        tl_bmode_free(&img);
+        tl_imaging_plan_destroy(a);
+        tl_imaging_plan_destroy(b);
+        tl_imaging_plan_destroy(e);
+    }
+    g_steer = 0.0;
 }
 
 static void test_bad_input_is_refused(void **state)
@@ -489,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_random_point_targets),
         cmocka_unit_test(test_simd_matches_scalar),
         cmocka_unit_test(test_sim_wire_phantom),
+        cmocka_unit_test(test_steered_point_targets),
         cmocka_unit_test(test_bad_input_is_refused),
         cmocka_unit_test(test_orientation_names),
     };

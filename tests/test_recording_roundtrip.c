@@ -326,6 +326,70 @@ static void test_writer_refuses(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Steering survives a recording: a steered file's geometry (tenth
+ * TalusGeometry field) and, in an alternating sequence, each frame's own
+ * angle; an angle no probe can steer is a corrupt file. */
+static void test_steering_kept(void **state)
+{
+    fixture *fx = *state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/steer.mha", fx->dir);
+    tl_geometry g = tl_geometry_default_linear();
+    g.lines = 4;
+    g.samples = 32;
+    g.steer_deg = -20.0f;
+    tl_recording_writer *w;
+    assert_int_equal(tl_recording_writer_open(path, &g, TL_IMAGE_RF_REAL, NULL, &w), TL_OK);
+    int16_t s[4 * 32];
+    memset(s, 0, sizeof s);
+    const float angles[4] = { -20.0f, 0.0f, -20.0f, 12.5f };
+    for (int k = 0; k < 4; k++) {
+        tl_frame f = { .geom = g, .type = TL_IMAGE_RF_REAL, .seq = (uint32_t)k, .data = s,
+                       .data_bytes = sizeof s };
+        f.geom.steer_deg = angles[k];
+        assert_int_equal(tl_recording_writer_add(w, &f), TL_OK);
+    }
+    tl_frame bad = { .geom = g, .type = TL_IMAGE_RF_REAL, .data = s, .data_bytes = sizeof s };
+    bad.geom.steer_deg = 60.0f;
+    assert_int_equal(tl_recording_writer_add(w, &bad), TL_ERR_INVALID_ARG);
+    assert_int_equal(tl_recording_writer_close(w), TL_OK);
+    tl_recording *r;
+    assert_int_equal(tl_recording_open(path, &r), TL_OK);
+    tl_recording_info in;
+    tl_recording_get_info(r, &in);
+    assert_int_equal(in.frames, 4);
+    assert_float_equal(in.geom.steer_deg, -20.0, 1e-6);
+    for (uint32_t k = 0; k < 4; k++) {
+        tl_frame f;
+        assert_int_equal(tl_recording_read(r, k, &f), TL_OK);
+        assert_float_equal(f.geom.steer_deg, angles[k], 1e-6);
+    }
+    tl_recording_close(r);
+    /* the per-frame angle edited to one no probe steers: refused on read */
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    rewind(fp);
+    char *b = malloc((size_t)len + 1);
+    assert_int_equal(fread(b, 1, (size_t)len, fp), (size_t)len);
+    fclose(fp);
+    b[len] = 0;
+    char *e = strstr(b, "TalusSteerDeg = 12.5");
+    assert_non_null(e);
+    memcpy(e + strlen("TalusSteerDeg = "), "92.5", 4);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(b, 1, (size_t)len, fp), (size_t)len);
+    fclose(fp);
+    free(b);
+    assert_int_equal(tl_recording_open(path, &r), TL_OK);
+    tl_frame f;
+    assert_int_equal(tl_recording_read(r, 1, &f), TL_OK);
+    assert_int_equal(tl_recording_read(r, 3, &f), TL_ERR_FORMAT);
+    tl_recording_close(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +397,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_compressed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_steering_kept, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

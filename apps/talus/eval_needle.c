@@ -27,6 +27,7 @@ static void usage(FILE *out)
             "  --json       print the JSON result (the default; kept for symmetry)\n"
             "  --from K     start at case K (cases are independent: reproduce one)\n"
             "  --dump DIR   write every B-mode frame as PNG and a line per frame (stderr)\n"
+            "  --trace      only the line per frame (stderr), no images\n"
             "Prints ONE JSON object: tip_err_mm {median, p95}, angle_err_deg {median,\n"
             "p95}, detection_rate, false_positive_rate, frames_to_lock {median},\n"
             "miss_distance_err_mm {median}, cases, and the counts behind them.\n");
@@ -184,17 +185,22 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
         const tl_sim_needle *n = &t.needle;
         if (dump) {
             char path[512];
-            snprintf(path, sizeof path, "%s/case%03d_f%02d.png", dump, ci, k);
-            tl_png_write(path, p.img.pixels, p.img.width, p.img.height, p.img.stride, 1);
+            if (*dump) {
+                snprintf(path, sizeof path, "%s/case%03d_f%02d.png", dump, ci, k);
+                tl_png_write(path, p.img.pixels, p.img.width, p.img.height, p.img.stride, 1);
+            }
             float tx = 0, tz = 0;
             needle_pipe_to_image(&p, n->tip_x_mm, n->tip_z_mm, &tx, &tz);
             fprintf(stderr,
-                    "case %d %s frame %d: truth %s%s tip (%.2f, %.2f) %.1f deg vis %.2f | det %d "
-                    "(%.2f, %.2f) %.1f deg len %.1f con %.1f conf %.2f %s | track %s\n",
-                    ci, anat, k, n->present ? "needle" : "none", n->in_plane ? "" : " (out)", tx,
+                    "case %d %s frame %d: truth %s%s oop %.2f tip (%.2f, %.2f) %.1f deg vis %.2f | det %d "
+                    "(%.2f, %.2f) %.1f deg len %.1f con %.1f conf %.2f %s | track %s shown %d "
+                    "(%.2f, %.2f) %.1f deg%s\n",
+                    ci, anat, k, n->present ? "needle" : "none", n->in_plane ? "" : " (out)",
+                    n->out_of_plane_mm, tx,
                     tz, n->angle_deg, n->visibility, d.found, d.tip_x_mm, d.tip_z_mm,
                     d.angle_deg, d.length_mm, d.contrast, d.confidence, d.reason,
-                    tl_track_state_name(trk.state));
+                    tl_track_state_name(trk.state), trk.found, trk.tip_x_mm, trk.tip_z_mm,
+                    trk.angle_deg, trk.out_of_plane ? " flagged out of plane" : "");
         }
         if (!n->present) {
             S->free_frames++;
@@ -299,6 +305,9 @@ int eval_needle(int argc, char **argv)
                 fprintf(stderr, "talus eval needle: --from wants 0..1000000\n");
                 return 2;
             }
+        } else if (strcmp(a, "--trace") == 0) {
+            if (!dump)
+                dump = ""; /* the per-frame lines without the images */
         } else if (strcmp(a, "--dump") == 0 && i + 1 < argc) {
             dump = argv[++i];
         } else if (strcmp(a, "--cases") == 0 && i + 1 < argc) {

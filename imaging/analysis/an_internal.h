@@ -32,8 +32,8 @@ struct tl_analyzer {
     float dr_db;                   /* display dynamic range (grey 255 = dr_db) */
     float *prof;                   /* ns x h strip means, NAN where invalid */
     float *sm;                     /* ns x h, vertically smoothed (edges) */
-    float *tmp;                    /* h */
-    double *cum;                   /* h + 1 prefix sums */
+    float *tmp;                    /* 8 h (an_strip_profiles; h elsewhere) */
+    double *cum;                   /* 4 (h + 1) prefix sums (h + 1 elsewhere) */
     /* Per strip. */
     float bone_row[AN_MAX_STRIPS];     /* cortex surface; NAN: no bone in this strip */
     float bone2_row[AN_MAX_STRIPS];
@@ -55,6 +55,15 @@ struct tl_analyzer {
     double *les_sum, *les_cnt;
     size_t les_cap;
 };
+
+/* Runtime-dispatched AVX2 clones of the hot kernels (floor and ceil are
+ * one instruction there, vectors twice as wide); the same IEEE operations
+ * in the same order (-std=c11 keeps FMA contraction off): same results. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define AN_CLONES
+#endif
 
 /* Branch-light min/max for hot loops (libm's fmaxf is a call here). */
 static inline float an_maxf(float a, float b) { return a > b ? a : b; }
@@ -78,6 +87,20 @@ static inline float an_amp_mid(float g1, float g2, float dr_db)
     float lo = an_minf(g1, g2), hi = an_maxf(g1, g2);
     return hi + logf(0.5f * (1.0f + expf((lo - hi) * k))) / k;
 }
+
+/* an_kernels.c: strip means of one row (valid: NULL or that row's mask;
+ * NAN where fewer than half the strip's pixels are valid), and two passes
+ * of a box filter of half width k over h rows (NAN as 0). */
+void an_row_strip_means(const uint8_t *px, const uint8_t *vm, uint32_t width, uint32_t ns,
+                        uint32_t sw, float *out);
+void an_box2(const float *in, float *out, float *tmp, double *cum, uint32_t h, uint32_t k);
+/* For every strip: the profile smoothed by an_box2 into sm, and the
+ * lesion-map cells (mean of the valid rows of each cell) into cell, from
+ * the same prefix sums, four strips at a time. cum: 4 (h + 1) doubles, tmp:
+ * 8 h floats. */
+void an_strip_profiles(const float *prof, float *sm, float *cell, uint32_t ns, uint32_t h,
+                       uint32_t k, uint32_t cell_rows, float rows_per_cell, double *cum,
+                       float *tmp);
 
 /* an_profile.c */
 tl_status an_prepare(tl_analyzer *a, const tl_bmode *img);

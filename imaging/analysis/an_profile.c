@@ -42,11 +42,11 @@ static tl_status grow(tl_analyzer *a, uint32_t ns, uint32_t h, uint32_t cells)
         if (!q)
             return TL_ERR_NO_MEM;
         a->sm = q;
-        float *t = realloc(a->tmp, (size_t)h * sizeof *t);
+        float *t = realloc(a->tmp, 8 * (size_t)h * sizeof *t);
         if (!t)
             return TL_ERR_NO_MEM;
         a->tmp = t;
-        double *c = realloc(a->cum, ((size_t)h + 1) * sizeof *c);
+        double *c = realloc(a->cum, 4 * ((size_t)h + 1) * sizeof *c);
         if (!c)
             return TL_ERR_NO_MEM;
         a->cum = c;
@@ -69,23 +69,6 @@ static tl_status grow(tl_analyzer *a, uint32_t ns, uint32_t h, uint32_t cells)
         a->cap_cells = cells;
     }
     return TL_OK;
-}
-
-/* Two passes of a box filter (close to a Gaussian), NAN treated as dark. */
-static void box2(const float *in, float *out, float *tmp, double *cum, uint32_t h, uint32_t k)
-{
-    const float *src = in;
-    for (int pass = 0; pass < 2; pass++) {
-        float *dst = pass == 0 ? tmp : out;
-        cum[0] = 0;
-        for (uint32_t r = 0; r < h; r++)
-            cum[r + 1] = cum[r] + (isnan(src[r]) ? 0.0 : src[r]);
-        for (uint32_t r = 0; r < h; r++) {
-            uint32_t lo = r > k ? r - k : 0, hi = r + k + 1 < h ? r + k + 1 : h;
-            dst[r] = (float)((cum[hi] - cum[lo]) / (double)(hi - lo));
-        }
-        src = tmp;
-    }
 }
 
 tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
@@ -141,29 +124,16 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
     }
     a->band_strength = 0;
 
-    /* One pass over the pixels: strip means per row. */
+    /* One pass over the pixels: strip means per row (an_kernels.c). The
+     * valid mask's rows are `width` apart (tl_bmode). */
     const uint32_t ns = a->ns, sw2 = a->sw, h = a->h;
+    float means[AN_MAX_STRIPS];
     for (uint32_t r = 0; r < h; r++) {
-        const uint8_t *px = img->pixels + (size_t)r * img->stride;
-        const uint8_t *vm = img->valid ? img->valid + (size_t)r * img->stride : NULL;
-        for (uint32_t s = 0; s < ns; s++) {
-            const uint8_t *p = px + (size_t)s * sw2;
-            uint32_t sum = 0, cnt = sw2;
-            if (vm) {
-                /* valid is 0 or 255: mask without branches so it vectorises */
-                const uint8_t *v = vm + (size_t)s * sw2;
-                cnt = 0;
-                for (uint32_t i = 0; i < sw2; i++) {
-                    uint32_t on = (uint32_t)(v[i] != 0);
-                    sum += p[i] * on;
-                    cnt += on;
-                }
-            } else {
-                for (uint32_t i = 0; i < sw2; i++)
-                    sum += p[i];
-            }
-            a->prof[(size_t)s * h + r] = 2 * cnt >= sw2 ? (float)sum / (float)cnt : NAN;
-        }
+        an_row_strip_means(img->pixels + (size_t)r * img->stride,
+                           img->valid ? img->valid + (size_t)r * img->width : NULL, img->width,
+                           ns, sw2, means);
+        for (uint32_t s = 0; s < ns; s++)
+            a->prof[(size_t)s * h + r] = means[s];
     }
     /* Black padding around the scanned area (images from other systems come
      * without a valid mask): a strip with no echo at all is not tissue. */
@@ -179,34 +149,10 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
     uint32_t k = (uint32_t)lroundf(0.06f / a->sp);
     if (k < 1)
         k = 1;
-    for (uint32_t s = 0; s < ns; s++)
-        box2(an_prof(a, s), an_sm(a, s), a->tmp, a->cum, h, k);
-
-    /* Lesion map cells, from prefix sums of each strip (valid rows only). */
-    float rows_per_cell = AN_CELL_MM / a->sp;
-    for (uint32_t s = 0; s < ns; s++) {
-        const float *p = an_prof(a, s);
-        double *cs = a->cum;
-        float *cn = a->tmp;   /* running count of valid rows, as float */
-        cs[0] = 0;
-        float n = 0;
-        for (uint32_t r = 0; r < h; r++) {
-            bool ok = !isnan(p[r]);
-            cs[r + 1] = cs[r] + (ok ? p[r] : 0.0f);
-            cn[r] = n;
-            n += ok ? 1.0f : 0.0f;
-        }
-        for (uint32_t c = 0; c < a->cell_rows; c++) {
-            uint32_t r0 = (uint32_t)((float)c * rows_per_cell);
-            uint32_t r1 = (uint32_t)((float)(c + 1) * rows_per_cell);
-            if (r1 > h)
-                r1 = h;
-            if (r1 <= r0)
-                r1 = r0 + 1 <= h ? r0 + 1 : h;
-            float k = (r1 < h ? cn[r1] : n) - cn[r0];
-            a->cell[(size_t)s * a->cell_rows + c] = k > 0 ? (float)((cs[r1] - cs[r0]) / k) : NAN;
-        }
-    }
+    /* Smoothed profiles, and the lesion map cells from prefix sums of each
+     * strip (valid rows only): an_kernels.c. */
+    an_strip_profiles(a->prof, a->sm, a->cell, ns, h, k, a->cell_rows, AN_CELL_MM / a->sp,
+                      a->cum, a->tmp);
     for (uint32_t s = 0; s < ns; s++) {
         a->bone_row[s] = a->bone2_row[s] = a->bone_top[s] = NAN;
         a->bone_line[s] = false;

@@ -1,11 +1,26 @@
 // talus OpenCV wrapper (C++17): implements tl_cv.h. Exceptions never cross
-// into C: every entry point catches cv::Exception and returns a tl_status.
+// into C (unwinding through a C caller is undefined): every entry point runs
+// its body through guarded(), which turns any exception into a tl_status.
 #include "tl_cv.h"
 
+#include <new>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace {
+
+template <class Body> tl_status guarded(Body body) noexcept
+{
+    try {
+        return body();
+    } catch (const std::bad_alloc &) {
+        return TL_ERR_NO_MEM;
+    } catch (const cv::Exception &e) {
+        return e.code == cv::Error::StsNoMem ? TL_ERR_NO_MEM : TL_ERR_INVALID_ARG;
+    } catch (...) {
+        return TL_ERR_INVALID_ARG;
+    }
+}
 
 int cv_type(int t)
 {
@@ -18,7 +33,7 @@ int cv_type(int t)
 }
 
 // A cv::Mat header over caller memory (no copy).
-[[maybe_unused]] bool as_mat(const tl_cv_image *img, cv::Mat &out)
+bool as_mat(const tl_cv_image *img, cv::Mat &out)
 {
     if (!img || !img->data || img->width == 0 || img->height == 0)
         return false;
@@ -35,7 +50,7 @@ int cv_type(int t)
 
 tl_status tl_cv_speckle_reduce(const tl_cv_image *src, tl_cv_image *dst)
 {
-    try {
+    return guarded([&] {
         cv::Mat s, d;
         if (!as_mat(src, s) || !as_mat(dst, d) || src->type != TL_CV_U8 ||
             dst->type != TL_CV_U8 || s.size() != d.size())
@@ -43,22 +58,18 @@ tl_status tl_cv_speckle_reduce(const tl_cv_image *src, tl_cv_image *dst)
         cv::medianBlur(s, d, 3);
         cv::GaussianBlur(d, d, cv::Size(3, 3), 0.0);
         return TL_OK;
-    } catch (const cv::Exception &) {
-        return TL_ERR_INVALID_ARG;
-    }
+    });
 }
 
 tl_status tl_cv_resize(const tl_cv_image *src, tl_cv_image *dst)
 {
-    try {
+    return guarded([&] {
         cv::Mat s, d;
         if (!as_mat(src, s) || !as_mat(dst, d) || src->type != dst->type)
             return TL_ERR_INVALID_ARG;
         cv::resize(s, d, d.size(), 0.0, 0.0, cv::INTER_LINEAR);
         return TL_OK;
-    } catch (const cv::Exception &) {
-        return TL_ERR_INVALID_ARG;
-    }
+    });
 }
 
 
@@ -70,15 +81,13 @@ tl_status tl_cv_analysis_gaussian(const tl_cv_image *src, tl_cv_image *dst, int 
         ksize % 2 == 0 || src->width != dst->width || src->height != dst->height ||
         src->data == dst->data)
         return TL_ERR_INVALID_ARG;
-    try {
+    return guarded([&] {
         cv::Mat s, d;
         if (!as_mat(src, s) || !as_mat(dst, d))
             return TL_ERR_INVALID_ARG;
         cv::GaussianBlur(s, d, cv::Size(ksize, ksize), 0);
         return TL_OK;
-    } catch (const cv::Exception &) {
-        return TL_ERR_INVALID_ARG;
-    }
+    });
 }
 
 
@@ -88,13 +97,13 @@ tl_status tl_cv_needle_reference(const tl_cv_image *img, double canny_lo, double
                                  int threshold, double min_len_px, double max_gap_px,
                                  float *lines, int max_lines, int *n_lines)
 {
-    cv::Mat src;
-    if (!n_lines || !as_mat(img, src) || img->type != TL_CV_U8 || max_lines < 0 ||
-        (max_lines > 0 && !lines))
+    if (!n_lines || !img || img->type != TL_CV_U8 || max_lines < 0 || (max_lines > 0 && !lines))
         return TL_ERR_INVALID_ARG;
     *n_lines = 0;
-    try {
-        cv::Mat blur, edges;
+    return guarded([&] {
+        cv::Mat src, blur, edges;
+        if (!as_mat(img, src))
+            return TL_ERR_INVALID_ARG;
         cv::medianBlur(src, blur, 5);
         cv::Canny(blur, edges, canny_lo, canny_hi);
         std::vector<cv::Vec4i> segs;
@@ -108,12 +117,8 @@ tl_status tl_cv_needle_reference(const tl_cv_image *img, double canny_lo, double
             n++;
         }
         *n_lines = n;
-    } catch (const cv::Exception &) {
-        return TL_ERR_INVALID_ARG;
-    } catch (const std::bad_alloc &) {
-        return TL_ERR_NO_MEM;
-    }
-    return TL_OK;
+        return TL_OK;
+    });
 }
 
 /* ---- calibration ------------------------------------------------------- */
