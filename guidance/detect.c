@@ -77,17 +77,37 @@ void tl_needle_detector_destroy(tl_needle_detector *d)
  * second pixel of every second row. */
 static void full_stats(const tl_bmode *img, image_stats *st)
 {
-    uint32_t hist[256] = { 0 };
-    uint32_t n = 0;
+    /* four histograms in turn, so equal neighbours do not wait on each
+     * other's increment; the counts are the same */
+    uint32_t h4[4][256] = { { 0 } };
     for (uint32_t r = 0; r < img->height; r += 2) {
         const uint8_t *row = img->pixels + (size_t)r * img->stride;
         const uint8_t *vrow = img->valid ? img->valid + (size_t)r * img->width : NULL;
-        for (uint32_t c = 0; c < img->width; c += 2) {
-            if (vrow && !vrow[c])
-                continue;
-            hist[row[c]]++;
-            n++;
+        uint32_t c = 0;
+        if (vrow) {
+            for (; c + 6 < img->width; c += 8) {
+                h4[0][row[c]] += vrow[c] != 0;
+                h4[1][row[c + 2]] += vrow[c + 2] != 0;
+                h4[2][row[c + 4]] += vrow[c + 4] != 0;
+                h4[3][row[c + 6]] += vrow[c + 6] != 0;
+            }
+            for (; c < img->width; c += 2)
+                h4[0][row[c]] += vrow[c] != 0;
+        } else {
+            for (; c + 6 < img->width; c += 8) {
+                h4[0][row[c]]++;
+                h4[1][row[c + 2]]++;
+                h4[2][row[c + 4]]++;
+                h4[3][row[c + 6]]++;
+            }
+            for (; c < img->width; c += 2)
+                h4[0][row[c]]++;
         }
+    }
+    uint32_t hist[256], n = 0;
+    for (int v = 0; v < 256; v++) {
+        hist[v] = h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
+        n += hist[v];
     }
     st->median = 0.0f;
     st->p1 = 0.0f;
@@ -469,7 +489,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     tl_needle_detection best;
     memset(&best, 0, sizeof best);
     best.reason = "no candidate line";
-    bool have = false;
+    bool have = false, best_is_hint = false;
     float nov_best = 0.0f, best_rank = 0.0f;
     needle_line nov_line = { 0 };
     if (d->hint_on) {
@@ -484,6 +504,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
         time_trace(d, img, work_mm, true, &cand, &det, &best_rank);
         best = det;
         have = true;
+        best_is_hint = true;
     }
     /* Once the tracked line holds, the whole-image search is skipped: that
      * is most of the time per frame (a needle being advanced is found
@@ -579,8 +600,36 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
                 best_rank = rank;
                 best = det;
                 have = true;
+                best_is_hint = false;
             }
         }
+    }
+    /* A line the search chose may be a reverberation copy of the shaft
+     * (parallel.c): the shallowest copy above it along the beam that
+     * passes as a needle is the shaft. (The tracked line was checked when
+     * its track began.) */
+    needle_line up;
+    if (have && !best_is_hint && best.confidence >= d->p.min_confidence &&
+        needle_shallower_line(d, img, &best, work_mm, &up)) {
+        tl_needle_detection det;
+        float geo, rank;
+        needle_refine(&d->p, img, &st, &up, &d->prof, &det, &geo);
+        novelty_gate(d, img, work_mm, false, geo, &det, &rank);
+        time_trace(d, img, work_mm, false, &up, &det, &rank);
+        /* Its shadow test looks at what lies beneath: the copies and the
+         * needle's shadow over a cortex. The copy below passed as a needle,
+         * so a shaft that fails only that test, as bright, stands. */
+        bool shadow_only = det.reason && strcmp(det.reason, "shadow beneath (bone)") == 0 &&
+                           det.length_mm >= d->p.min_length_mm &&
+                           det.contrast >= 0.5f * best.contrast;
+        if (shadow_only) {
+            det.confidence = best.confidence;
+            det.reason = "ok";
+        }
+        if (det.confidence >= d->p.min_confidence && det.length_mm > 0.0f &&
+            fabsf(det.angle_deg - best.angle_deg) < 3.0f &&
+            fabsf(det.tip_x_mm - best.tip_x_mm) < 2.5f)
+            best = det;
     }
     *out = best;
     out->found = have && best.confidence >= d->p.min_confidence && best.length_mm > 0.0f;

@@ -95,6 +95,12 @@ void vote(tl_needle_detector *d, const hough_grid *g, float *acc, float sigma, f
 int find_peaks(const float *acc, const hough_grid *g, float work_mm, const tl_needle_guide *guide,
                float img_w_mm, float img_h_mm, int max, int *pk, int *pr, float *pv);
 
+/* parallel.c: a line above the chosen one along the beam, as bright as
+ * half of it or more, with a dip between (the shaft over its own
+ * reverberation copies); false when there is none. */
+bool needle_shallower_line(const tl_needle_detector *d, const tl_bmode *img,
+                           const tl_needle_detection *det, float work_mm, needle_line *out);
+
 /* temporal.c */
 void temporal_reset(tl_needle_detector *d);
 /* After build_work + local_residual: difference against the background

@@ -101,6 +101,26 @@ GD_CLONES void vote(tl_needle_detector *d, const hough_grid *g, float *acc, floa
         sigma = d->diff_sigma;
     const uint8_t *wv = d->wvalid.p;
     const float k_thr = 2.0f;
+    /* the allowed angle bins as runs (two for a free search: both sides of
+     * vertical; one with a side or a guide), so the votes need no test per
+     * bin; nrun < 0: more runs than kept here, tested per bin */
+    enum { MAX_RUNS = 8 };
+    int run0[MAX_RUNS], run1[MAX_RUNS], nrun = 0;
+    for (int kk = 0; kk < g->na && nrun >= 0;) {
+        if (!g->allowed[kk]) {
+            kk++;
+            continue;
+        }
+        int s0 = kk;
+        while (kk < g->na && g->allowed[kk])
+            kk++;
+        if (nrun == MAX_RUNS) {
+            nrun = -1;
+            break;
+        }
+        run0[nrun] = s0;
+        run1[nrun++] = kk - 1;
+    }
     for (uint32_t j = 3; j + 3 < wh; j++) {
         for (uint32_t i = 3; i + 3 < ww; i++) {
             size_t k = (size_t)j * ww + i;
@@ -147,11 +167,20 @@ GD_CLONES void vote(tl_needle_detector *d, const hough_grid *g, float *acc, floa
             int rbin[512];
             for (int kk = k0; kk <= k1; kk++)
                 rbin[kk] = irint_f(-x * g->sin_t[kk] + zz * g->cos_t[kk]);
-            for (int kk = k0; kk <= k1; kk++) {
-                if (!g->allowed[kk])
-                    continue;
-                int ri = rbin[kk] + g->r0;
-                acc[(size_t)kk * (size_t)g->nr + (size_t)ri] += wgt;
+            if (nrun < 0) {
+                for (int kk = k0; kk <= k1; kk++) {
+                    if (!g->allowed[kk])
+                        continue;
+                    int ri = rbin[kk] + g->r0;
+                    acc[(size_t)kk * (size_t)g->nr + (size_t)ri] += wgt;
+                }
+                continue;
+            }
+            for (int q = 0; q < nrun; q++) {
+                int lo = run0[q] > k0 ? run0[q] : k0, hi = run1[q] < k1 ? run1[q] : k1;
+                float *col = acc + (size_t)lo * (size_t)g->nr + (size_t)g->r0;
+                for (int kk = lo; kk <= hi; kk++, col += g->nr)
+                    col[rbin[kk]] += wgt;
             }
         }
     }

@@ -326,7 +326,7 @@ GD_CLONES bool ridge_at(const walker *w, int u, int uv, float *out)
 }
 
 /* Mean echo along v = v0 + m (u - um) over steps lo..hi. */
-static double line_mean(const walker *w, int lo, int hi, int step, double um, double v0, double m)
+GD_CLONES static double line_mean(const walker *w, int lo, int hi, int step, double um, double v0, double m)
 {
     double s = 0.0;
     int n = 0;

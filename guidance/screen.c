@@ -76,34 +76,39 @@ GD_CLONES float needle_prescreen(const tl_needle_detector *d, double wx, double 
     }
     const work_view wvw = { d->work.p, d->wvalid.p, d->ww, d->ww - 1.001, d->wh - 1.001 };
     float tau = sigma, cap = 4.0f * sigma;
-    /* The samples first (independent steps), then the best interval over
-     * them: the same values in the same order as one loop doing both, but
-     * the interval's running sum no longer waits on (and competes for
-     * registers with) the bilinear samples. */
+    /* The steps inside the box first (a line enters it once and leaves it
+     * once: they are contiguous, the guard index of the first is k0), then
+     * the samples at them (independent steps), then the best interval: the
+     * same values in the same order as one loop doing all three, without
+     * the interval's running sum waiting on the samples. */
     enum { MAX_STEPS = 4000 };
+    double xs[MAX_STEPS], zs[MAX_STEPS];
     float ev[MAX_STEPS];
-    int kv[MAX_STEPS], m = 0;
-    int k = 0, start = -1, first_in = -1;
-    for (guard = 0; guard < MAX_STEPS; guard++, k++) {
+    int m = 0, k0 = 0;
+    for (guard = 0; guard < MAX_STEPS; guard++) {
         x += dx;
         z += dz;
         if (x > d->ww || z > d->wh || x < -1 || z < -1) {
-            if (start >= 0)
+            if (m > 0)
                 break;
             continue;
         }
+        if (m == 0)
+            k0 = guard;
+        xs[m] = x;
+        zs[m++] = z;
+    }
+    int first_in = -1;
+    for (int q = 0; q < m; q++) {
         float v, c1, c2;
         float e = -tau;
-        if (work_at(&wvw, x, z, &v)) {
-            if (first_in < 0)
-                first_in = k;
-            if (start < 0)
-                start = k;
-            if (work_at(&wvw, x + c1x, z + c1z, &c1) && work_at(&wvw, x + c2x, z + c2z, &c2))
-                e = gd_minf(v - 0.5f * (c1 + c2), cap) - tau;
-        }
-        ev[m] = e;
-        kv[m++] = k;
+        bool in = work_at(&wvw, xs[q], zs[q], &v);
+        if (in && work_at(&wvw, xs[q] + c1x, zs[q] + c1z, &c1) &&
+            work_at(&wvw, xs[q] + c2x, zs[q] + c2z, &c2))
+            e = gd_minf(v - 0.5f * (c1 + c2), cap) - tau;
+        ev[q] = e;
+        if (in && first_in < 0)
+            first_in = k0 + q;
     }
     float best = 0.0f, cur = 0.0f;
     int cur_start = 0, best_start = -1;
@@ -111,7 +116,7 @@ GD_CLONES float needle_prescreen(const tl_needle_detector *d, double wx, double 
         float e = ev[q];
         if (cur <= 0.0f) {
             cur = e;
-            cur_start = kv[q];
+            cur_start = k0 + q;
         } else {
             cur += e;
         }

@@ -17,6 +17,7 @@
 #define NBIN 64
 #define LANES 8
 #define BLOCK 512
+#define KEEP_BINS 8192
 
 static void bins_of(const float *v, size_t n, float lo, float scale, uint8_t *out)
 {
@@ -54,14 +55,28 @@ GD_CLONES float select_kth(float *v, size_t n, size_t k)
     float scale = (float)NBIN / (hi - lo);
     if (!(scale < 1e30f))
         return tl_select_kth_f(v, n, k);
-    uint32_t cnt[NBIN] = { 0 };
-    uint8_t bb[BLOCK];
+    /* four histograms in turn (neighbours in one bin do not wait on each
+     * other's increment); the bins of a short array are kept for the
+     * gather, a long one's are computed again */
+    uint32_t c4[4][NBIN] = { { 0 } }, cnt[NBIN];
+    uint8_t keep[KEEP_BINS], bb[BLOCK];
+    const bool kept = n <= KEEP_BINS;
     for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
         size_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
-        bins_of(v + i0, m, lo, scale, bb);
-        for (size_t j = 0; j < m; j++)
-            cnt[bb[j]]++;
+        uint8_t *bk = kept ? keep + i0 : bb;
+        bins_of(v + i0, m, lo, scale, bk);
+        size_t j = 0;
+        for (; j + 4 <= m; j += 4) {
+            c4[0][bk[j]]++;
+            c4[1][bk[j + 1]]++;
+            c4[2][bk[j + 2]]++;
+            c4[3][bk[j + 3]]++;
+        }
+        for (; j < m; j++)
+            c4[0][bk[j]]++;
     }
+    for (int q = 0; q < NBIN; q++)
+        cnt[q] = c4[0][q] + c4[1][q] + c4[2][q] + c4[3][q];
     size_t before = 0;
     int b = 0;
     while (before + cnt[b] <= k)
@@ -69,9 +84,11 @@ GD_CLONES float select_kth(float *v, size_t n, size_t k)
     size_t m = 0;
     for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
         size_t nb = n - i0 < BLOCK ? n - i0 : BLOCK;
-        bins_of(v + i0, nb, lo, scale, bb);
+        const uint8_t *bk = kept ? keep + i0 : bb;
+        if (!kept)
+            bins_of(v + i0, nb, lo, scale, bb);
         for (size_t j = 0; j < nb; j++)
-            if (bb[j] == b) {
+            if (bk[j] == b) {
                 float t = v[m];
                 v[m++] = v[i0 + j];
                 v[i0 + j] = t;

@@ -10,7 +10,14 @@ tl_test(test_guidance_real SOURCES test_guidance_real.c LIBS tl_guidance tl_reco
 tl_test(test_guidance_eval SOURCES test_guidance_eval.c LIBS PkgConfig::CJSON TIMEOUT 240)
 add_dependencies(test_guidance_eval talus)
 # Detection over time: a still needle-like line is not reported once there is
-# a background, a faint needle is found when it appears, a 55 degree needle
-# in a simulated insertion (simulator -> imaging -> guidance) is tracked.
+# a background, a faint needle is found when it appears.
 tl_test(test_guidance_time SOURCES test_guidance_time.c test_guidance_synth.c
-        LIBS tl_guidance tl_sim TIMEOUT 60)
+        LIBS tl_guidance TIMEOUT 60)
+# Needle enhancement: the scheme, and a still steep needle followed through
+# steered frames (simulator -> imaging -> guidance) against straight frames.
+tl_test(test_guidance_steer SOURCES test_guidance_steer.c LIBS tl_guidance tl_sim TIMEOUT 60)
+# Simulated insertions (simulator -> imaging -> guidance), one behaviour
+# each: a 55 degree needle is tracked; a needle that stops at its
+# target stays shown with its tip; the shaft is tracked, not a reverberation
+# copy of it over the tibia.
+tl_test(test_guidance_sim SOURCES test_guidance_sim.c LIBS tl_guidance tl_sim TIMEOUT 60)

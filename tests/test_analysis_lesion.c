@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "an_internal.h"
 #include "test_analysis_synth.h"
 #include "tl_analysis.h"
 
@@ -141,6 +142,23 @@ static void test_anisotropy_is_not_target(void **state)
     }
 }
 
+/* Effusion grade from depth: a film under 1 mm (what grade-0 joints read,
+ * 0.6-0.9 mm, from the cartilage surface and the capsule) is grade 0, as it
+ * is too small for a target; the simulator's grade-1 effusions (1.6 mm,
+ * read 1.2-1.9 mm) stay grade 1, and 2.6 / 4.8 mm separate grades 2 and 3. */
+static void test_effusion_grade_cut(void **state)
+{
+    (void)state;
+    static const struct {
+        float depth;
+        int grade;
+    } cases[] = { { 0.0f, 0 },  { 0.61f, 0 }, { 0.93f, 0 }, { 0.99f, 0 }, { 1.0f, 1 },
+                  { 1.24f, 1 }, { 1.6f, 1 },  { 2.59f, 1 }, { 2.6f, 2 },  { 3.6f, 2 },
+                  { 4.79f, 2 }, { 4.8f, 3 },  { 6.0f, 3 },  { NAN, 0 },   { -1.0f, 0 } };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(an_effusion_grade(cases[i].depth), cases[i].grade);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +167,7 @@ int main(void)
         cmocka_unit_test(test_faint_area_is_not_target),
         cmocka_unit_test(test_lesion_filling_thin_band),
         cmocka_unit_test(test_anisotropy_is_not_target),
+        cmocka_unit_test(test_effusion_grade_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

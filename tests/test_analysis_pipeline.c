@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *bin(void)
 {
@@ -68,6 +69,73 @@ static void test_small_eval(void **state)
     assert_non_null(cJSON_GetObjectItemCaseSensitive(pa, "ankle-recess"));
     cJSON_Delete(j);
     free(out);
+}
+
+/* Width (px) of a PNG, from its IHDR chunk; 0 when unreadable. */
+static unsigned png_width(const char *path)
+{
+    unsigned char h[24];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(h, 1, sizeof h, f);
+    fclose(f);
+    return n == sizeof h ? (unsigned)h[16] << 24 | (unsigned)h[17] << 16 | (unsigned)h[18] << 8 | h[19]
+                         : 0;
+}
+
+/* Anisotropy on a simulated heel frame (`talus sim render`, then `talus
+ * analyze`): the untilted fascia curves away from the beam far from its
+ * insertion (5-8 deg and darker there), which must not ask to tilt the
+ * probe; a probe tilted 6 deg darkens the band at the insertion, which
+ * must, with the angle measured there (6 +/- 2 deg). */
+static void test_anisotropy_on_sim_heel(void **state)
+{
+    (void)state;
+    char png[] = "/tmp/talus_aniso_XXXXXX.png";
+    int fd = mkstemps(png, 4);
+    assert_true(fd >= 0);
+    close(fd);
+    for (int seed = 1; seed <= 3; seed++)
+        for (int tilt = 0; tilt <= 6; tilt += 6) {
+            char cmd[1024];
+            snprintf(cmd, sizeof cmd,
+                     "%s sim render plantar-fascia --seed %d --param anisotropy_deg=%d -o %s "
+                     ">/dev/null 2>&1", bin(), seed, tilt, png);
+            assert_int_equal(system(cmd), 0);
+            unsigned w = png_width(png);
+            assert_true(w > 100);
+            /* the preset's probe: 128 lines 0.3 mm apart across the image */
+            snprintf(cmd, sizeof cmd,
+                     "%s analyze %s --spacing-mm %.6f --anatomy plantar-fascia --json 2>/dev/null",
+                     bin(), png, 38.4 / w);
+            int st = 0;
+            char *out = run(cmd, &st);
+            assert_int_equal(st, 0);
+            cJSON *j = cJSON_Parse(out);
+            assert_non_null(j);
+            assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "structure_found")));
+            const cJSON *an = cJSON_GetObjectItemCaseSensitive(j, "anisotropy");
+            const cJSON *ws = cJSON_GetObjectItemCaseSensitive(j, "warnings"), *wv;
+            float deg = -1;
+            cJSON_ArrayForEach(wv, ws)
+            {
+                const char *t = cJSON_GetStringValue(wv);
+                const char *k = t ? strstr(t, "fibres ") : NULL;
+                if (k && strstr(t, "tilt the probe"))
+                    deg = strtof(k + 7, NULL);
+            }
+            if (tilt == 0) {
+                assert_true(cJSON_IsFalse(an));
+                assert_true(deg < 0);
+            } else {
+                assert_true(cJSON_IsTrue(an));
+                assert_true(deg >= 4.0f && deg <= 8.0f);
+            }
+            cJSON_Delete(j);
+            free(out);
+        }
+    unlink(png);
 }
 
 static void test_bone_in_real_msk_frames(void **state)
@@ -161,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_eval),
         cmocka_unit_test(test_bone_in_real_msk_frames),
+        cmocka_unit_test(test_anisotropy_on_sim_heel),
         cmocka_unit_test(test_every_shared_image),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

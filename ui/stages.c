@@ -70,7 +70,10 @@ void ui_view_set_analysis(ui_analysis *an, const tl_analysis_result *r)
     copy_poly(&an->deep, &r->deep);
     copy_poly(&an->bone, &r->bone);
     copy_poly(&an->bone2, &r->bone2);
-    an->fibre_angle_deg = r->fibre_angle_deg;
+    /* the banner's angle: where the angle darkens the band near the site */
+    an->fibre_angle_deg = r->anisotropy && !isnan(r->aniso_angle_deg)
+                              ? r->aniso_angle_deg
+                              : r->fibre_angle_deg;
     an->anisotropy = r->anisotropy;
     an->hypoechoic = r->hypoechoic;
     an->cleft = r->cleft;

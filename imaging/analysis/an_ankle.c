@@ -232,7 +232,7 @@ void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r
             bs = s;
         }
     }
-    float dmax = best >= 0.6f ? best : 0.0f;
+    float dmax = best >= AN_EFFUSION_MIN_DEPTH_MM ? best : 0.0f;
     r->effusion_depth_mm = dmax;
     r->thickness_mm = dmax;
     r->thickness_sd_mm = 0.15f;
@@ -257,7 +257,7 @@ void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r
         r->effusion_area_mm2 = (float)area;
         /* Depth stands in for the EULAR-OMERACT grade (1 at or below the bony
          * joint line, 2 above it, 3 distending the capsule). */
-        r->effusion_grade = dmax < 2.6f ? 1 : dmax < 4.8f ? 2 : 3;
+        r->effusion_grade = an_effusion_grade(dmax);
         /* the pocket's centre: over the talus just past the joint, where the
          * floor is the cartilage (the recess proper) */
         int ts = bs;

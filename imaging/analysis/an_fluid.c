@@ -105,8 +105,14 @@ void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_resu
  * run above the floor; a pocket under 1 mm deep or 1 mm^2 in area is
  * within what the cartilage surface, the capsule's partial volume and a
  * normal joint's film of fluid show, not an effusion of grade 1 or more. */
-#define AN_EFFUSION_MIN_DEPTH_MM 1.0f
 #define AN_EFFUSION_MIN_AREA_MM2 1.0f
+
+int an_effusion_grade(float depth_mm)
+{
+    if (!(depth_mm >= AN_EFFUSION_MIN_DEPTH_MM))
+        return 0;
+    return depth_mm < 2.6f ? 1 : depth_mm < 4.8f ? 2 : 3;
+}
 
 void an_effusion_gate(tl_analysis_result *r)
 {

@@ -128,6 +128,14 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
 void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r,
                    const float *trend);
 void an_effusion_gate(tl_analysis_result *r);
+/* The smallest effusion (depth mm over the recess floor): a thinner film is
+ * what the cartilage surface, the capsule's partial volume and a normal
+ * joint show (grade-0 joints read 0.6-0.9 mm), not an effusion. */
+#define AN_EFFUSION_MIN_DEPTH_MM 1.0f
+/* EULAR-OMERACT grade 0-3 from the effusion's depth (design.md gives no
+ * validated mm cut-off: 1.0 mm is the detection floor above, 2.6 and 4.8 mm
+ * stand in for "above the bony joint line" and "distending the capsule"). */
+int an_effusion_grade(float depth_mm);
 
 /* an_anatomy.c */
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);

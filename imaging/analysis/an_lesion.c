@@ -21,6 +21,10 @@
 /* Angular width (deg) of the fibres' specular echo: tendon and fascia lose
  * most of their fibre echo within a few degrees of the perpendicular. */
 #define AN_ANISO_WIDTH_DEG 7.0f
+/* Angle-explained darkening (dB) worth a warning, and how far from the
+ * measurement site (mm) it calls for tilting the probe. */
+#define AN_ANISO_WARN_DB 3.0f
+#define AN_ANISO_SITE_MM 6.0f
 /* Windows (half sizes, mm: lateral, axial) of the significance test. */
 #define AN_NWIN 4
 static const float win_mm[AN_NWIN][2] = { { 0.75f, 0.375f }, { 1.25f, 0.5f }, { 2.25f, 0.875f },
@@ -96,6 +100,12 @@ static void fibre_angle_term(const tl_analyzer *a, const float *sup,
         float u = deg / AN_ANISO_WIDTH_DEG;
         ang2[s] = 1.0f - expf(-u * u);
     }
+}
+
+/* The angle (deg) behind an angle term 1 - exp(-(deg / width)^2). */
+static float fibre_deg(float ang2)
+{
+    return AN_ANISO_WIDTH_DEG * sqrtf(-logf(1.0f - an_minf(an_maxf(ang2, 0.0f), 0.9999f)));
 }
 
 void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
@@ -265,19 +275,36 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
                 zmap[i] = isnan(zmap[i]) || !(s3 > 0) ? 0.0f : (zmap[i] - m3) / s3;
     }
     /* Anisotropy guard: darkening the fibre angle explains is part of the
-     * normal level, so it is never a target; say so when it is large. */
+     * normal level, so it is never a target. Where it is large near the
+     * measurement site, "tilt the probe" brings the fibres there back to
+     * the perpendicular. Farther along a band that curves (the fascia
+     * leaving the calcaneus runs 5 deg off the beam 18 mm from its
+     * insertion) it is expected: tilting would only move the dark part
+     * onto the site, so it is a note, not a call to tilt. */
     {
-        float worst = 0;
-        uint32_t ws = 0;
-        for (uint32_t s = 0; s < ns; s++)
+        float worst = 0, near = 0;
+        uint32_t ws = 0, wn = 0;
+        const float site = r->site_x_mm;
+        for (uint32_t s = 0; s < ns; s++) {
             if (aniso_db[s] > worst) {
                 worst = aniso_db[s];
                 ws = s;
             }
-        if (worst > 3.0f) {
+            if (aniso_db[s] > near &&
+                (isnan(site) || fabsf(an_strip_x(a, s) - site) <= AN_ANISO_SITE_MM)) {
+                near = aniso_db[s];
+                wn = s;
+            }
+        }
+        if (near > AN_ANISO_WARN_DB) {
             r->anisotropy = true;
-            an_warn(r, "band %.0f dB darker at x=%.1f mm from the fibre angle: anisotropy, "
-                    "tilt the probe", worst, an_strip_x(a, ws));
+            r->aniso_x_mm = an_strip_x(a, wn);
+            r->aniso_angle_deg = fibre_deg(ang2[wn]);
+            an_warn(r, "band %.0f dB darker at x=%.1f mm, fibres %.0f deg off the beam: "
+                    "anisotropy, tilt the probe", near, r->aniso_x_mm, r->aniso_angle_deg);
+        } else if (worst > AN_ANISO_WARN_DB) {
+            an_warn(r, "band %.0f dB darker at x=%.1f mm where it curves %.0f deg off the beam "
+                    "(anisotropy, not a lesion)", worst, an_strip_x(a, ws), fibre_deg(ang2[ws]));
         }
     }
     /* The band's normal texture: the residual with the dark clusters set

@@ -283,8 +283,8 @@ static float line_max(const float *v, const float *bm, int blk, int r0, int r1)
     int r = r0;
     for (; r < r1 && r % blk; r++)
         mx = an_maxf(mx, v[r]);
-    for (; r + blk <= r1; r += blk)
-        mx = an_maxf(mx, bm[r / blk]);
+    for (int b = r / blk; r + blk <= r1; r += blk, b++)
+        mx = an_maxf(mx, bm[b]);
     for (; r < r1; r++)
         mx = an_maxf(mx, v[r]);
     return mx;
@@ -294,7 +294,7 @@ static float line_max(const float *v, const float *bm, int blk, int r0, int r1)
  * stay there, with no bright line inside) under tissue. The surface is the
  * top of the cortex line when there is one (its rising half level), else the
  * half-level crossing into the shadow. */
-void an_find_bone(tl_analyzer *a, float min_depth_mm)
+AN_CLONES void an_find_bone(tl_analyzer *a, float min_depth_mm)
 {
     const uint32_t h = a->h, ns = a->ns;
     const float sp = a->sp;
@@ -328,6 +328,7 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
             a->cum[r] = a->cum[r + 1] + (isnan(p[r]) ? 0.0 : p[r]);
         const double inv_b = 1.0 / (l1 - l0), inv_t = 1.0 / l3;
         const int rfull = (int)h - l1;   /* rows with both windows inside */
+        int bi = 0, rb = 0;
         for (int r = 0; r < (int)h; r++) {
             if (r < rfull) {
                 lin[r] = (float)((a->cum[r] - a->cum[r + l3]) * inv_t -
@@ -338,10 +339,16 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm)
                 float below = b1 > b0 ? (float)((a->cum[b0] - a->cum[b1]) / (b1 - b0)) : 0.0f;
                 lin[r] = (float)((a->cum[r] - a->cum[t1]) / (t1 - r)) - below;
             }
-            if (r % blk == 0)
-                bmax[r / blk] = lin[r];
+            /* block bi = r / blk, rb = r % blk, kept as counters (an
+             * integer division per row was ~2% of a frame) */
+            if (rb == 0)
+                bmax[bi] = lin[r];
             else
-                bmax[r / blk] = an_maxf(bmax[r / blk], lin[r]);
+                bmax[bi] = an_maxf(bmax[bi], lin[r]);
+            if (++rb == blk) {
+                rb = 0;
+                bi++;
+            }
         }
         const int nblk = ((int)h + blk - 1) / blk;
         /* the noise floor: the mean over the deepest 2 mm */

@@ -92,6 +92,7 @@ static void result_init(tl_analysis_result *r, int anatomy)
     r->midportion_mm = r->insertion_mm = NAN;
     r->effusion_depth_mm = r->effusion_area_mm2 = NAN;
     r->cartilage_mm = NAN;
+    r->aniso_x_mm = r->aniso_angle_deg = NAN;
     r->best_target = -1;
 }
 

@@ -97,7 +97,10 @@ typedef struct {
     float profile_mm[TL_ANALYSIS_MAX_POINTS];
 
     float fibre_angle_deg;     /* largest beam-to-fibre deviation from 90 deg */
-    bool anisotropy;           /* a dark part of the band explained by the angle */
+    bool anisotropy;           /* a dark part of the band explained by the angle, near
+                                  the measurement site: "tilt the probe" */
+    float aniso_x_mm;          /* where that darkening is largest (NAN: none) */
+    float aniso_angle_deg;     /* the band's beam-to-fibre deviation there */
 
     float echogenicity_db;     /* band vs heel fat pad / subcutis (fascia, tendon) */
     bool hypoechoic;           /* band darker than the fat pad, or a dark area inside */
