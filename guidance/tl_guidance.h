@@ -141,6 +141,44 @@ tl_status tl_needle_follow(tl_needle_detector *det, tl_needle_tracker *tr, const
                            const tl_needle_guide *guide, tl_needle_detection *det_out,
                            tl_needle_track *out);
 
+/* ---- Needle enhancement (beam steering) --------------------------------- */
+
+/* The acquisition scheme for needle guidance with a linear probe that can
+ * steer its beams (the station and `talus eval needle` run the same one):
+ * frames steered by steer_deg towards the side the needle comes from, one
+ * straight frame in straight_every (display and tissue analysis; 0 = no
+ * straight frames). See docs/architecture.md, "Needle guidance". */
+typedef struct {
+    float steer_deg;          /* magnitude of the steering (default 20) */
+    uint32_t straight_every;  /* one straight frame in N (default 4) */
+} tl_needle_scheme;
+
+tl_needle_scheme tl_needle_scheme_default(void);
+/* The probe's steer_deg for a needle from `side` (+1 the left: angle > 0,
+ * -1 the right; 0 unknown -> 0), limited to what the probe steers. */
+float tl_needle_scheme_steer(const tl_needle_scheme *s, int side, float max_steer_deg);
+/* Whether the frame with sequence number seq is a straight one (the probe's
+ * rule, tl_proto_frame_steer; the frame's own geometry is what counts). */
+bool tl_needle_scheme_frame_straight(const tl_needle_scheme *s, uint32_t seq);
+
+/* Following a needle through frames of several steering angles: one
+ * detector per angle (its time cue compares frames of the same steering),
+ * one tracker. */
+typedef struct tl_needle_follower tl_needle_follower;
+
+tl_status tl_needle_follower_create(const tl_needle_params *dp, const tl_tracker_params *tp,
+                                    tl_needle_follower **out);
+void tl_needle_follower_destroy(tl_needle_follower *f);
+/* Forget the needle and every time background (a new scene). */
+void tl_needle_follower_reset(tl_needle_follower *f);
+/* One frame (img made from a frame steered by steer_deg): tl_needle_follow
+ * with that angle's detector and the shared tracker. */
+tl_status tl_needle_follower_frame(tl_needle_follower *f, const tl_bmode *img, float steer_deg,
+                                   const tl_needle_guide *guide, tl_needle_detection *d,
+                                   tl_needle_track *out);
+/* The shared tracker (for predict/reset by callers that need it). */
+tl_needle_tracker *tl_needle_follower_tracker(tl_needle_follower *f);
+
 /* ---- Path and target ---------------------------------------------------- */
 
 typedef struct {
