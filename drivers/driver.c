@@ -68,6 +68,12 @@ static tl_status identity_from_wire(const uint8_t *raw, int n, tl_probe_identity
         w.max_samples < 1 || w.max_samples > TL_PROTO_MAX_SAMPLES || !in_range(w.max_fps, 0.0f, 100000.0f) ||
         w.serial[0] == '\0')
         return TL_ERR_FORMAT;
+    /* steering: declared by a linear probe with the capability, within what
+     * an array steers; anything else is refused */
+    bool steers = (w.capabilities & TL_CAP_STEER) != 0;
+    if (w.max_steer_deg > TL_MAX_STEER_DEG || (steers != (w.max_steer_deg > 0)) ||
+        (steers && w.probe_kind != TL_PROBE_LINEAR))
+        return TL_ERR_FORMAT;
     memset(id, 0, sizeof *id);
     id->protocol_version = w.protocol_version;
     id->capabilities = w.capabilities;
@@ -84,6 +90,7 @@ static tl_status identity_from_wire(const uint8_t *raw, int n, tl_probe_identity
     id->max_lines = w.max_lines;
     id->max_samples = w.max_samples;
     id->max_fps = w.max_fps;
+    id->max_steer_deg = (float)w.max_steer_deg;
     return TL_OK;
 }
 
@@ -220,6 +227,7 @@ tl_status tl_driver_open(const char *serial, const tl_driver_options *opts, tl_d
         return st;
     }
     tl_status st = drv_open_handle(d->ctx, serial, &d->h, &d->id);
+    atomic_store(&d->max_steer_deg, st == TL_OK ? d->id.max_steer_deg : 0.0f);
     if (st != TL_OK) {
         tl_driver_close(d);
         return st;
@@ -285,6 +293,8 @@ tl_status drv_send_params(libusb_device_handle *h, const tl_probe_params *p)
     w.lines = p->lines;
     w.samples = p->samples;
     w.output = (uint8_t)p->output;
+    w.steer_deg = p->steer_deg;
+    w.straight_every = (uint8_t)p->straight_every;
     uint8_t raw[TL_PROTO_PARAMS_BYTES];
     tl_proto_encode_params(&w, raw);
     int r = libusb_control_transfer(h, TL_PROTO_RT_OUT, TL_REQ_SET_PARAMS, 0, TL_PROTO_INTERFACE, raw,
@@ -312,7 +322,9 @@ tl_status drv_read_params(libusb_device_handle *h, tl_probe_params *out)
     if (w.lines < 1 || w.lines > TL_PROTO_MAX_LINES || w.samples < 1 || w.samples > TL_PROTO_MAX_SAMPLES ||
         !in_range(w.fps, 0.0f, 100000.0f) || !in_range(w.gain_db, -100.0f, 100.0f) ||
         !in_range(w.f0_hz, 0.0f, 100e6f) || !in_range(w.depth_mm, 0.0f, 2000.0f) ||
-        (w.output != TL_IMAGE_RF_REAL && w.output != TL_IMAGE_ENVELOPE))
+        (w.output != TL_IMAGE_RF_REAL && w.output != TL_IMAGE_ENVELOPE) ||
+        !in_range(w.steer_deg, -TL_MAX_STEER_DEG, TL_MAX_STEER_DEG) ||
+        w.straight_every > TL_PROTO_MAX_STRAIGHT_EVERY)
         return TL_ERR_FORMAT;
     memset(out, 0, sizeof *out);
     out->depth_mm = w.depth_mm;
@@ -327,6 +339,8 @@ tl_status drv_read_params(libusb_device_handle *h, tl_probe_params *out)
     out->lines = w.lines;
     out->samples = w.samples;
     out->output = (tl_image_type)w.output;
+    out->steer_deg = w.steer_deg;
+    out->straight_every = w.straight_every;
     return TL_OK;
 }
 

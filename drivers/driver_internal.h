@@ -28,6 +28,10 @@ struct tl_driver {
     libusb_device_handle *h;      /* NULL while unplugged; swapped only by the USB thread while streaming */
     pthread_mutex_t hmu;          /* guards h against that swap */
     tl_probe_identity id;
+    /* largest |steer_deg| a frame may carry: the identity's (0 = the probe
+     * cannot steer); the USB thread reads it, written only before streaming
+     * and by the USB thread's reconnect */
+    _Atomic float max_steer_deg;
 
     /* What we asked for, re-sent after a reconnect. */
     tl_probe_params params;
@@ -94,7 +98,8 @@ tl_status drv_read_params(libusb_device_handle *h, tl_probe_params *out);
 /* frame.c: TL_OK when every field of a decoded header (raw: its 80 bytes)
  * is one a well-behaved probe could send; fills f's geometry, type, seq,
  * device time and size. */
-tl_status drv_validate_header(const uint8_t *raw, const tl_proto_frame_header *h, tl_frame *f);
+tl_status drv_validate_header(const uint8_t *raw, const tl_proto_frame_header *h, float max_steer_deg,
+                              tl_frame *f);
 
 /* stream.c */
 tl_status drv_stream_start(tl_driver *d);

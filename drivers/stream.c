@@ -120,7 +120,7 @@ static void end_frame(tl_driver *d)
     tl_proto_decode_frame_header(buf, &h);
     tl_frame f;
     memset(&f, 0, sizeof f);
-    if (drv_validate_header(buf, &h, &f) != TL_OK) {
+    if (drv_validate_header(buf, &h, atomic_load(&d->max_steer_deg), &f) != TL_OK) {
         stat_add(d, &d->stats.bad_headers, 1);
         return;
     }
@@ -338,6 +338,7 @@ static bool try_reconnect(tl_driver *d)
     d->h = h;
     d->id = id;
     pthread_mutex_unlock(&d->hmu);
+    atomic_store(&d->max_steer_deg, id.max_steer_deg);
     atomic_store(&d->lost, false);
     /* A device that restarted its sequence is a new session, not a gap;
      * one that kept counting shows what the unplug cost. */

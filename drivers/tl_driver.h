@@ -99,6 +99,7 @@ typedef struct {
     uint32_t max_lines;
     uint32_t max_samples;
     float max_fps;
+    float max_steer_deg;         /* largest beam steering (TL_CAP_STEER), 0 = cannot steer */
 } tl_probe_identity;
 
 tl_status tl_driver_identify(tl_driver *d, tl_probe_identity *out);
@@ -113,6 +114,12 @@ typedef struct {
     uint32_t lines;
     uint32_t samples;
     tl_image_type output;        /* TL_IMAGE_RF_REAL or TL_IMAGE_ENVELOPE */
+    /* Beam steering of a linear probe (TL_CAP_STEER, |steer_deg| <=
+     * identity.max_steer_deg): every frame at steer_deg, or with
+     * straight_every = N >= 2 the frames whose seq % N == 0 straight and the
+     * others steered. Each delivered frame's geom.steer_deg says which. */
+    float steer_deg;
+    uint32_t straight_every;
 } tl_probe_params;
 
 /* 30 frames/s, 128 x 2048 RF, 0 dB, flat TGC, probe's centre frequency. */

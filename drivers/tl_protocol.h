@@ -57,6 +57,7 @@ enum {
     TL_CAP_TGC = 1u << 2,       /* honours the 8-point TGC curve */
     TL_CAP_BUTTON = 1u << 3,    /* has a probe button (events) */
     TL_CAP_TEMPERATURE = 1u << 4,
+    TL_CAP_STEER = 1u << 5,     /* linear array: steers its beams (params.steer_deg) */
 };
 
 /* ---- Frame header (bulk IN), 80 bytes ----------------------------------- */
@@ -94,7 +95,9 @@ typedef struct {
     float fs_hz;               /* 60 */
     float c_m_s;               /* 64 */
     float depth_start_mm;      /* 68 */
-    uint32_t reserved1;        /* 72 0 */
+    float steer_deg;           /* 72 beam steering of THIS frame (linear; + towards +x);
+                                     0 = straight (a device that cannot steer sends 0,
+                                     the bytes this field had as reserved) */
     uint32_t header_crc32;     /* 76 zlib crc32 of bytes 0..75 */
 } tl_proto_frame_header;
 
@@ -108,7 +111,8 @@ typedef struct {
     char serial[32];           /*  40 NUL-padded ASCII */
     char firmware[16];         /*  72 NUL-padded ASCII */
     uint8_t probe_kind;        /*  88 0 linear, 1 convex */
-    uint8_t reserved[3];       /*  89 */
+    uint8_t max_steer_deg;     /*  89 largest |steer_deg| (TL_CAP_STEER), else 0 */
+    uint8_t reserved[2];       /*  90 */
     uint32_t elements;         /*  92 transducer elements */
     float pitch_mm;            /*  96 element pitch */
     float radius_mm;           /* 100 convex radius, 0 for linear */
@@ -132,8 +136,23 @@ typedef struct {
     uint32_t lines;            /* 48 */
     uint32_t samples;          /* 52 */
     uint8_t output;            /* 56 tl_image_type: RF_REAL or ENVELOPE */
-    uint8_t reserved[7];       /* 57 0 */
+    uint8_t straight_every;    /* 57 0/1: every frame at steer_deg; N >= 2: the frames
+                                     whose seq % N == 0 are straight, the others steered */
+    uint8_t reserved[2];       /* 58 0 */
+    float steer_deg;           /* 60 beam steering (deg, + towards +x; TL_CAP_STEER) */
 } tl_proto_params;
+
+/* Largest straight_every a device accepts. */
+#define TL_PROTO_MAX_STRAIGHT_EVERY 16u
+
+/* The steering angle of the frame with sequence number seq under params p:
+ * the device's sequence rule (the header still says, per frame). */
+static inline float tl_proto_frame_steer(const tl_proto_params *p, uint32_t seq)
+{
+    if (p->straight_every >= 2 && seq % p->straight_every == 0)
+        return 0.0f;
+    return p->steer_deg;
+}
 
 /* ---- Status (GET_STATUS), 32 bytes -------------------------------------- */
 #define TL_PROTO_STATUS_BYTES 32u
@@ -247,7 +266,7 @@ static inline void tl_proto_encode_frame_header(const tl_proto_frame_header *h, 
     tl_proto_put_f32(o + 60, h->fs_hz);
     tl_proto_put_f32(o + 64, h->c_m_s);
     tl_proto_put_f32(o + 68, h->depth_start_mm);
-    tl_proto_put_u32(o + 72, h->reserved1);
+    tl_proto_put_f32(o + 72, h->steer_deg);
     tl_proto_put_u32(o + 76, h->header_crc32);
 }
 
@@ -274,7 +293,7 @@ static inline void tl_proto_decode_frame_header(const uint8_t *i, tl_proto_frame
     h->fs_hz = tl_proto_get_f32(i + 60);
     h->c_m_s = tl_proto_get_f32(i + 64);
     h->depth_start_mm = tl_proto_get_f32(i + 68);
-    h->reserved1 = tl_proto_get_u32(i + 72);
+    h->steer_deg = tl_proto_get_f32(i + 72);
     h->header_crc32 = tl_proto_get_u32(i + 76);
 }
 
@@ -288,6 +307,7 @@ static inline void tl_proto_encode_identity(const tl_proto_identity *d, uint8_t 
     tl_proto_put_str(o + 40, 32, d->serial);
     tl_proto_put_str(o + 72, 16, d->firmware);
     o[88] = d->probe_kind;
+    o[89] = d->max_steer_deg;
     tl_proto_put_u32(o + 92, d->elements);
     tl_proto_put_f32(o + 96, d->pitch_mm);
     tl_proto_put_f32(o + 100, d->radius_mm);
@@ -309,6 +329,7 @@ static inline void tl_proto_decode_identity(const uint8_t *i, tl_proto_identity 
     tl_proto_get_str(d->serial, sizeof d->serial, i + 40, 32);
     tl_proto_get_str(d->firmware, sizeof d->firmware, i + 72, 16);
     d->probe_kind = i[88];
+    d->max_steer_deg = i[89];
     d->elements = tl_proto_get_u32(i + 92);
     d->pitch_mm = tl_proto_get_f32(i + 96);
     d->radius_mm = tl_proto_get_f32(i + 100);
@@ -332,6 +353,8 @@ static inline void tl_proto_encode_params(const tl_proto_params *p, uint8_t *o)
     tl_proto_put_u32(o + 48, p->lines);
     tl_proto_put_u32(o + 52, p->samples);
     o[56] = p->output;
+    o[57] = p->straight_every;
+    tl_proto_put_f32(o + 60, p->steer_deg);
 }
 
 static inline void tl_proto_decode_params(const uint8_t *i, tl_proto_params *p)
@@ -346,6 +369,8 @@ static inline void tl_proto_decode_params(const uint8_t *i, tl_proto_params *p)
     p->lines = tl_proto_get_u32(i + 48);
     p->samples = tl_proto_get_u32(i + 52);
     p->output = i[56];
+    p->straight_every = i[57];
+    p->steer_deg = tl_proto_get_f32(i + 60);
 }
 
 static inline void tl_proto_encode_status(const tl_proto_status *s, uint8_t *o)

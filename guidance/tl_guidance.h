@@ -50,6 +50,12 @@ typedef struct {
     float confidence;              /* 0..1 */
     const char *reason;            /* static text: why the best candidate was
                                       rejected (or "ok") */
+    float track_level;             /* with a hint (tl_needle_detector_hint): the echo
+                                      along the 5 mm of shaft behind the hinted tip, mean
+                                      local residual in its robust sigmas, whatever was
+                                      found; NAN without a hint. The tracker compares it
+                                      with the shaft's level while it was seen: a shaft
+                                      that faded leaves the plane. */
 } tl_needle_detection;
 
 typedef struct tl_needle_detector tl_needle_detector;
@@ -140,6 +146,44 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *tr, const tl_needle_detect
 tl_status tl_needle_follow(tl_needle_detector *det, tl_needle_tracker *tr, const tl_bmode *img,
                            const tl_needle_guide *guide, tl_needle_detection *det_out,
                            tl_needle_track *out);
+
+/* ---- Needle enhancement (beam steering) --------------------------------- */
+
+/* The acquisition scheme for needle guidance with a linear probe that can
+ * steer its beams (the station and `talus eval needle` run the same one):
+ * frames steered by steer_deg towards the side the needle comes from, one
+ * straight frame in straight_every (display and tissue analysis; 0 = no
+ * straight frames). See docs/architecture.md, "Needle guidance". */
+typedef struct {
+    float steer_deg;          /* magnitude of the steering (default 20) */
+    uint32_t straight_every;  /* one straight frame in N (default 4) */
+} tl_needle_scheme;
+
+tl_needle_scheme tl_needle_scheme_default(void);
+/* The probe's steer_deg for a needle from `side` (+1 the left: angle > 0,
+ * -1 the right; 0 unknown -> 0), limited to what the probe steers. */
+float tl_needle_scheme_steer(const tl_needle_scheme *s, int side, float max_steer_deg);
+/* Whether the frame with sequence number seq is a straight one (the probe's
+ * rule, tl_proto_frame_steer; the frame's own geometry is what counts). */
+bool tl_needle_scheme_frame_straight(const tl_needle_scheme *s, uint32_t seq);
+
+/* Following a needle through frames of several steering angles: one
+ * detector per angle (its time cue compares frames of the same steering),
+ * one tracker. */
+typedef struct tl_needle_follower tl_needle_follower;
+
+tl_status tl_needle_follower_create(const tl_needle_params *dp, const tl_tracker_params *tp,
+                                    tl_needle_follower **out);
+void tl_needle_follower_destroy(tl_needle_follower *f);
+/* Forget the needle and every time background (a new scene). */
+void tl_needle_follower_reset(tl_needle_follower *f);
+/* One frame (img made from a frame steered by steer_deg): tl_needle_follow
+ * with that angle's detector and the shared tracker. */
+tl_status tl_needle_follower_frame(tl_needle_follower *f, const tl_bmode *img, float steer_deg,
+                                   const tl_needle_guide *guide, tl_needle_detection *d,
+                                   tl_needle_track *out);
+/* The shared tracker (for predict/reset by callers that need it). */
+tl_needle_tracker *tl_needle_follower_tracker(tl_needle_follower *f);
 
 /* ---- Path and target ---------------------------------------------------- */
 

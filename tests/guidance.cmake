@@ -13,6 +13,9 @@ add_dependencies(test_guidance_eval talus)
 # a background, a faint needle is found when it appears.
 tl_test(test_guidance_time SOURCES test_guidance_time.c test_guidance_synth.c
         LIBS tl_guidance TIMEOUT 60)
+# Needle enhancement: the scheme, and a still steep needle followed through
+# steered frames (simulator -> imaging -> guidance) against straight frames.
+tl_test(test_guidance_steer SOURCES test_guidance_steer.c LIBS tl_guidance tl_sim TIMEOUT 60)
 # Simulated insertions (simulator -> imaging -> guidance), one behaviour
 # each: a 55 degree needle is tracked; a needle that stops at its
 # target stays shown with its tip; the shaft is tracked, not a reverberation

@@ -25,6 +25,7 @@ typedef struct {
     uint32_t delivered;
     uint32_t last_seq;
     uint32_t wrong;            /* delivered frames that are not ours */
+    float last_steer;          /* geom.steer_deg of the last delivered frame */
     uint8_t expect[PAYLOAD];
 } ctx_t;
 
@@ -34,6 +35,7 @@ static void on_frame(const tl_frame *f, void *user)
     pthread_mutex_lock(&c->mu);
     c->delivered++;
     c->last_seq = f->seq;
+    c->last_steer = f->geom.steer_deg;
     if (f->seq >= 1000 && (f->data_bytes != PAYLOAD || memcmp(f->data, c->expect, PAYLOAD) != 0 ||
                            f->geom.lines != LINES || f->geom.samples != SAMPLES || f->t_device_us != 123456789u))
         c->wrong++;
@@ -111,12 +113,21 @@ static void test_every_header_check(void **state)
     send_frame(sim, good_header(seq++, pl), false, pl, PAYLOAD, 0);
     tl_driver_stats s = settle(d);
     assert_int_equal(s.frames_received, 2);
+    assert_float_equal(c->last_steer, 0.0, 0.0);
+    /* a steered frame (the simulated linear probe steers up to 30 deg) is
+     * delivered with its angle in the geometry */
+    h = good_header(seq++, pl);
+    h.steer_deg = -20.0f;
+    send_frame(sim, h, false, pl, PAYLOAD, 0);
+    s = settle(d);
+    assert_int_equal(s.frames_received, 3);
+    assert_float_equal(c->last_steer, -20.0, 0.0);
     const tl_driver_stats s1 = s;   /* seq 0 -> 1000 was one gap already */
 
     /* header checks: each one bad field (header CRC recomputed, so only the
      * field check can catch it) */
     uint64_t bad = s.bad_headers;
-    for (int k = 0; k < 14; k++) {
+    for (int k = 0; k < 17; k++) {
         h = good_header(seq, pl);
         switch (k) {
         case 0: h.magic ^= 1; break;
@@ -130,9 +141,12 @@ static void test_every_header_check(void **state)
         case 8: h.sample_format = 9; break;
         case 9: h.probe_kind = 7; break;
         case 10: h.reserved0 = 1; break;
-        case 11: h.reserved1 = 5; break;
+        case 11: h.steer_deg = 60.0f; break;          /* beyond any array */
         case 12: h.fs_hz = NAN; break;
         case 13: h.c_m_s = -1540.0f; break;
+        case 14: h.steer_deg = NAN; break;
+        case 15: h.steer_deg = 35.0f; break;          /* beyond this probe's 30 */
+        case 16: h.probe_kind = TL_PROBE_CONVEX; h.radius_mm = 40.0f; h.steer_deg = 10.0f; break;
         }
         send_frame(sim, h, false, pl, PAYLOAD, 0);
         s = settle(d);
@@ -178,21 +192,22 @@ static void test_every_header_check(void **state)
     /* nothing bad was delivered; a good frame still goes through */
     send_frame(sim, good_header(seq + 5, pl), false, pl, PAYLOAD, 0);
     s = settle(d);
-    assert_int_equal(s.frames_received, 3);
-    assert_int_equal(s.seq_gaps - s1.seq_gaps, 1);        /* 1000 -> 1006 */
+    assert_int_equal(s.frames_received, 4);
+    assert_int_equal(s.seq_gaps - s1.seq_gaps, 1);        /* 1001 -> 1007 */
     assert_int_equal(s.frames_missing - s1.frames_missing, 5);
     /* an old sequence number after a newer one: stale, counted, not delivered */
     send_frame(sim, good_header(1003, pl), false, pl, PAYLOAD, 0);
     s = settle(d);
     assert_int_equal(s.late_frames, 1);
-    assert_int_equal(s.frames_received, 3);
+    assert_int_equal(s.frames_received, 4);
 
     assert_int_equal(tl_driver_stop(d), TL_OK);
     tl_driver_stats_get(d, &s);
-    assert_int_equal(s.frames_delivered, 3);
-    assert_int_equal(c->delivered, 3);
+    assert_int_equal(s.frames_delivered, 4);
+    assert_int_equal(c->delivered, 4);
     assert_int_equal(c->wrong, 0);
-    assert_int_equal(c->last_seq, 1006);
+    assert_int_equal(c->last_seq, 1007);
+    assert_float_equal(c->last_steer, 0.0, 0.0);
     tl_driver_close(d);
     tl_simusb_stop(sim);
     pthread_mutex_destroy(&c->mu);

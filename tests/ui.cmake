@@ -6,3 +6,5 @@ tl_test(test_ui_station SOURCES test_ui_station.c
         LIBS tl_ui tl_injlog tl_simusb tl_sim tl_driver tl_calibration USB DISPLAY TIMEOUT 120)
 tl_test(test_ui_unplug SOURCES test_ui_unplug.c
         LIBS tl_ui tl_injlog tl_simusb tl_driver USB TIMEOUT 120)
+tl_test(test_ui_steer SOURCES test_ui_steer.c
+        LIBS tl_ui tl_simusb tl_sim tl_driver tl_guidance USB TIMEOUT 120)

@@ -82,6 +82,10 @@ char *tl_station_summary_json(const tl_station_summary *s)
     cJSON_AddNumberToObject(stg, "compose", round(s->compose_ms * 100) / 100);
     cJSON_AddNumberToObject(o, "drops", (double)s->drops);
     cJSON_AddNumberToObject(o, "skipped", (double)s->skipped);
+    cJSON_AddNumberToObject(o, "steered_frames", (double)s->steered_frames);
+    cJSON_AddNumberToObject(o, "steer_deg", (double)s->steer_deg);
+    cJSON_AddNumberToObject(o, "analysed_frames", (double)s->analysed_frames);
+    cJSON_AddNumberToObject(o, "analysed_steered", (double)s->analysed_steered);
     cJSON_AddNumberToObject(o, "startup_drops", (double)s->startup_drops);
     cJSON_AddNumberToObject(o, "disconnects", (double)s->disconnects);
     cJSON_AddNumberToObject(o, "reconnects", (double)s->reconnects);

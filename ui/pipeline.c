@@ -28,6 +28,7 @@
 #include <time.h>
 
 #define UI_INBOX 3
+#define UI_PLANS 2
 
 struct ui_pipeline {
     ui_pipeline_params params;
@@ -58,9 +59,21 @@ struct ui_pipeline {
     size_t work_cap;
     ui_view view;
     tl_bmode bm;
+    /* One plan per steering angle in use (needle enhancement alternates a
+     * straight and a steered geometry frame by frame); all draw onto the
+     * same raster. plan: the one of the current frame. */
+    tl_imaging_plan *plans[UI_PLANS];
+    tl_geometry plans_geom[UI_PLANS];
+    tl_image_type plans_type[UI_PLANS];
+    uint32_t plans_used[UI_PLANS];
+    uint32_t plan_clock;
     tl_imaging_plan *plan;
-    tl_geometry plan_geom;
-    tl_image_type plan_type;
+    /* the newest straight frame's image: fills what a steered frame does
+     * not cover on the display */
+    uint8_t *straight_grey;
+    size_t straight_cap;
+    uint32_t straight_w, straight_h;
+    atomic_uint_fast64_t steered;       /* frames that came steered */
 #ifdef TL_UI_HAVE_ANALYSIS
     /* The tissue analysis runs on its own worker at its own pace, on a copy
      * of the newest B-mode it can take; every frame shows the latest result
@@ -81,10 +94,13 @@ struct ui_pipeline {
     ui_analysis alatest;        /* under amu */
     double analysis_ms;         /* under amu */
     bool patient_changed;       /* under amu (with anatomy, params.age/sex) */
+    bool asteered;              /* under amu: the copy came from a steered frame */
+    uint64_t analysed, analysed_steered; /* under amu: frames the worker analysed */
 #endif
 #ifdef TL_UI_HAVE_GUIDANCE
-    tl_needle_detector *det;
-    tl_needle_tracker *ntrack;
+    /* one detector per steering angle (its time cue compares frames of the
+     * same steering), one tracker (guidance/steer.c) */
+    tl_needle_follower *follower;
 #endif
 #ifdef TL_UI_HAVE_CALIBRATION
     bool cal_on;
@@ -102,32 +118,50 @@ static bool same_geom(const tl_geometry *a, const tl_geometry *b)
 {
     return a->kind == b->kind && a->lines == b->lines && a->samples == b->samples &&
            a->pitch_mm == b->pitch_mm && a->radius_mm == b->radius_mm && a->fs_hz == b->fs_hz &&
-           a->f0_hz == b->f0_hz && a->c_m_s == b->c_m_s && a->depth_start_mm == b->depth_start_mm;
+           a->f0_hz == b->f0_hz && a->c_m_s == b->c_m_s && a->depth_start_mm == b->depth_start_mm &&
+           a->steer_deg == b->steer_deg;
 }
 
 static tl_status make_bmode(ui_pipeline *pl, const tl_frame *f)
 {
-    if (!pl->plan || !same_geom(&pl->plan_geom, &f->geom) || pl->plan_type != f->type) {
-        tl_imaging_plan_destroy(pl->plan);
-        pl->plan = NULL;
-        tl_bmode_free(&pl->bm);
+    int slot = -1;
+    for (int i = 0; i < UI_PLANS; i++)
+        if (pl->plans[i] && same_geom(&pl->plans_geom[i], &f->geom) && pl->plans_type[i] == f->type)
+            slot = i;
+    if (slot < 0) {
+        /* a new geometry: replace the least recently used plan */
+        slot = 0;
+        for (int i = 1; i < UI_PLANS; i++)
+            if (!pl->plans[i] || (pl->plans[slot] && pl->plans_used[i] < pl->plans_used[slot]))
+                slot = i;
+        tl_imaging_plan_destroy(pl->plans[slot]);
+        pl->plans[slot] = NULL;
         tl_imaging_params ip = tl_imaging_params_default();
         /* Quick planning: the plan is built on the first frame while the
          * probe streams; FFTW_MEASURE would stall the first image. */
         ip.fft_effort = 0;
         ip.orientation = (tl_orientation)pl->params.orientation;
         /* Height fixed, width from the scanned area: no black margins, and
-         * about one raster pixel per screen pixel in the station's layout. */
+         * about one raster pixel per screen pixel in the station's layout.
+         * A steered frame gets the raster of the same frame straight. */
         ip.out_width = 0;
         ip.out_height = pl->params.out_height ? pl->params.out_height : 640;
-        tl_status st = tl_imaging_plan_create(&f->geom, f->type, &ip, &pl->plan);
+        tl_status st = tl_imaging_plan_create(&f->geom, f->type, &ip, &pl->plans[slot]);
         if (st != TL_OK)
             return st;
-        st = tl_imaging_bmode_alloc(pl->plan, &pl->bm);
-        if (st != TL_OK)
+        pl->plans_geom[slot] = f->geom;
+        pl->plans_type[slot] = f->type;
+    }
+    pl->plans_used[slot] = ++pl->plan_clock;
+    pl->plan = pl->plans[slot];
+    uint32_t W, H;
+    tl_status st = tl_imaging_plan_output(pl->plan, &W, &H, NULL, NULL, NULL);
+    if (st != TL_OK)
+        return st;
+    if (pl->bm.width != W || pl->bm.height != H) {
+        tl_bmode_free(&pl->bm);
+        if ((st = tl_imaging_bmode_alloc(pl->plan, &pl->bm)) != TL_OK)
             return st;
-        pl->plan_geom = f->geom;
-        pl->plan_type = f->type;
     }
     return tl_imaging_execute(pl->plan, f, &pl->bm, NULL);
 }
@@ -151,11 +185,11 @@ static void run_analysis(ui_pipeline *pl, ui_view *v, const tl_bmode *bm, int an
 #endif
 
 #ifdef TL_UI_HAVE_GUIDANCE
-static void run_needle(ui_pipeline *pl, ui_view *v)
+static void run_needle(ui_pipeline *pl, ui_view *v, float steer_deg)
 {
     tl_needle_detection d;
     tl_needle_track tr;
-    if (tl_needle_follow(pl->det, pl->ntrack, &pl->bm, NULL, &d, &tr) != TL_OK)
+    if (tl_needle_follower_frame(pl->follower, &pl->bm, steer_deg, NULL, &d, &tr) != TL_OK)
         return;
     ui_view_set_needle(v, &d, &tr);
 }
@@ -222,6 +256,8 @@ static void *analysis_main(void *arg)
         pl->alatest = pl->aview.an;
         pl->alatest.seq = pl->aseq;
         pl->analysis_ms = ms;
+        pl->analysed++;
+        pl->analysed_steered += pl->asteered;
         pl->abusy = false;
     }
     pthread_mutex_unlock(&pl->amu);
@@ -230,7 +266,7 @@ static void *analysis_main(void *arg)
 
 /* Hand the worker this B-mode if it is free (else it is busy with an
  * earlier one and this frame shows that one's result). */
-static void offer_analysis(ui_pipeline *pl, uint32_t seq)
+static void offer_analysis(ui_pipeline *pl, uint32_t seq, bool steered)
 {
     pthread_mutex_lock(&pl->amu);
     if (!pl->abusy) {
@@ -257,6 +293,7 @@ static void offer_analysis(ui_pipeline *pl, uint32_t seq)
         pl->abm.t_received_ns = b->t_received_ns;
         pl->abm.t_processed_ns = b->t_processed_ns;
         pl->aseq = seq;
+        pl->asteered = steered;
         pl->abusy = true;
         pthread_cond_signal(&pl->acv);
     }
@@ -295,16 +332,48 @@ static void process_one(ui_pipeline *pl)
     }
     for (uint32_t r = 0; r < v->h; r++)
         memcpy(v->grey + (size_t)r * v->w, pl->bm.pixels + (size_t)r * pl->bm.stride, v->w);
+    bool steered = f->geom.steer_deg != 0.0f;
+    if (!steered) {
+        /* keep it: the next steered frames show it where they see nothing */
+        if (pl->straight_cap < need) {
+            uint8_t *n = realloc(pl->straight_grey, need);
+            if (n) {
+                pl->straight_grey = n;
+                pl->straight_cap = need;
+            }
+        }
+        if (pl->straight_cap >= need) {
+            memcpy(pl->straight_grey, v->grey, need);
+            pl->straight_w = v->w;
+            pl->straight_h = v->h;
+        }
+    } else {
+        atomic_fetch_add(&pl->steered, 1);
+        /* the area no steered line reaches (black, not valid) is shown from
+         * the newest straight frame rather than flickering black */
+        if (pl->bm.valid && pl->straight_w == v->w && pl->straight_h == v->h)
+            for (uint32_t r = 0; r < v->h; r++) {
+                const uint8_t *vr = pl->bm.valid + (size_t)r * pl->bm.stride;
+                uint8_t *g = v->grey + (size_t)r * v->w;
+                const uint8_t *sg = pl->straight_grey + (size_t)r * v->w;
+                for (uint32_t c = 0; c < v->w; c++)
+                    if (!vr[c])
+                        g[c] = sg[c];
+            }
+    }
     v->seq = f->seq;
     v->t_device_us = f->t_device_us;
     v->t_received_ns = f->t_received_ns;
     v->have_needle = false;
     uint64_t t1 = tl_now_ns();
 #ifdef TL_UI_HAVE_ANALYSIS
-    offer_analysis(pl, f->seq);
+    /* tissue analysis on straight frames only: steering changes the
+     * anisotropy of fascia and tendon (and so thickness and echo level) */
+    if (!steered)
+        offer_analysis(pl, f->seq, steered);
 #endif
 #ifdef TL_UI_HAVE_GUIDANCE
-    run_needle(pl, v);
+    run_needle(pl, v, f->geom.steer_deg);
 #endif
     uint64_t t2 = tl_now_ns();
     double analysis_ms = 0;
@@ -393,6 +462,7 @@ tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out)
 #endif
     atomic_init(&pl->pushed, 0);
     atomic_init(&pl->skipped, 0);
+    atomic_init(&pl->steered, 0);
     tl_status st = TL_OK;
 #ifdef TL_UI_HAVE_ANALYSIS
     if (st == TL_OK)
@@ -407,11 +477,8 @@ tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out)
 #ifdef TL_UI_HAVE_GUIDANCE
     if (st == TL_OK) {
         tl_needle_params np = tl_needle_params_default();
-        st = tl_needle_detector_create(&np, &pl->det);
-    }
-    if (st == TL_OK) {
         tl_tracker_params tp = tl_tracker_params_default();
-        st = tl_needle_tracker_create(&tp, &pl->ntrack);
+        st = tl_needle_follower_create(&np, &tp, &pl->follower);
     }
 #endif
     if (st == TL_OK && pthread_create(&pl->thread, NULL, thread_main, pl) != 0)
@@ -437,8 +504,10 @@ void ui_pipeline_destroy(ui_pipeline *pl)
         pthread_mutex_unlock(&pl->mu);
         pthread_join(pl->thread, NULL);
     }
-    tl_imaging_plan_destroy(pl->plan);
+    for (int i = 0; i < UI_PLANS; i++)
+        tl_imaging_plan_destroy(pl->plans[i]);
     tl_bmode_free(&pl->bm);
+    free(pl->straight_grey);
 #ifdef TL_UI_HAVE_ANALYSIS
     if (pl->astarted) {
         pthread_mutex_lock(&pl->amu);
@@ -455,8 +524,7 @@ void ui_pipeline_destroy(ui_pipeline *pl)
     tl_analysis_tracker_destroy(pl->an_tracker);
 #endif
 #ifdef TL_UI_HAVE_GUIDANCE
-    tl_needle_detector_destroy(pl->det);
-    tl_needle_tracker_destroy(pl->ntrack);
+    tl_needle_follower_destroy(pl->follower);
 #endif
     for (int i = 0; i < UI_INBOX; i++)
         free(pl->in_buf[i]);
@@ -525,6 +593,24 @@ void ui_pipeline_wait(ui_pipeline *pl, uint64_t last_counter, uint32_t timeout_m
         if (pthread_cond_timedwait(&pl->pub_cv, &pl->mu, &ts) != 0)
             break;
     pthread_mutex_unlock(&pl->mu);
+}
+
+void ui_pipeline_analysed(ui_pipeline *pl, uint64_t *frames, uint64_t *steered)
+{
+    *frames = *steered = 0;
+#ifdef TL_UI_HAVE_ANALYSIS
+    pthread_mutex_lock(&pl->amu);
+    *frames = pl->analysed;
+    *steered = pl->analysed_steered;
+    pthread_mutex_unlock(&pl->amu);
+#else
+    (void)pl;
+#endif
+}
+
+uint64_t ui_pipeline_steered(const ui_pipeline *pl)
+{
+    return atomic_load(&((ui_pipeline *)pl)->steered);
 }
 
 uint64_t ui_pipeline_skipped(const ui_pipeline *pl)

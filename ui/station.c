@@ -105,12 +105,26 @@ static tl_status open_probe(ui_station *st)
         return s;
     }
     tl_probe_identity id;
+    memset(&id, 0, sizeof id);
     if (tl_driver_identify(d, &id) == TL_OK)
         snprintf(st->probe_name, sizeof st->probe_name, "%s", id.serial);
     check_calibration(st, st->probe_name);
     tl_probe_params p = tl_probe_params_default();
     p.fps = c->fps > 0 ? c->fps : 30;
     st->nominal_fps = p.fps;
+#ifdef TL_UI_HAVE_GUIDANCE
+    /* needle guidance: the needle-enhancement scheme, when the probe steers
+     * (the driver re-sends it after a reconnect) */
+    if (c->needle_side != 0 && id.max_steer_deg > 0.0f) {
+        tl_needle_scheme ns = tl_needle_scheme_default();
+        p.steer_deg = tl_needle_scheme_steer(&ns, c->needle_side, id.max_steer_deg);
+        p.straight_every = ns.straight_every;
+        st->steer_deg = p.steer_deg;
+    } else if (c->needle_side != 0) {
+        fprintf(stderr, "talus run: probe %s cannot steer its beams: needle guidance on "
+                        "straight frames\n", st->probe_name);
+    }
+#endif
     s = tl_driver_set_params(d, &p);
     if (s == TL_OK)
         s = tl_driver_set_event_callback(d, on_event, st);

@@ -98,6 +98,7 @@ void ui_update_rates(ui_station *st, uint64_t now)
 void ui_fill_summary(ui_station *st, tl_station_summary *s)
 {
     s->frames = st->frames_shown;
+    s->steer_deg = st->steer_deg;
     s->frames_received = st->pl ? ui_pipeline_pushed(st->pl) : 0;
     double span = st->t_last_shown_ns > st->t_first_ns
                       ? (st->t_last_shown_ns - st->t_first_ns) / 1e9 : 0;
@@ -128,6 +129,8 @@ void ui_fill_summary(ui_station *st, tl_station_summary *s)
         s->analysis_ms = m[1];
         s->needle_ms = m[2];
         s->skipped = ui_pipeline_skipped(st->pl);
+        s->steered_frames = ui_pipeline_steered(st->pl);
+        ui_pipeline_analysed(st->pl, &s->analysed_frames, &s->analysed_steered);
         s->drops = total_drops(st);
         s->startup_drops = st->drops_startup;
     }

@@ -162,6 +162,14 @@ typedef struct {
                                      ankle-recess (default plantar-fascia) */
     /* Acquisition */
     float fps;                    /* frames/s asked of the probe (0 = 30) */
+    /* Needle guidance with needle enhancement: the side the needle is
+     * inserted from (+1 the left of the image, -1 the right, 0 = off:
+     * straight frames only). With a probe that steers (TL_CAP_STEER) the
+     * station asks for the needle scheme of guidance/tl_guidance.h
+     * (tl_needle_scheme_default: beams steered towards that side, one
+     * straight frame in 4 for the display and the tissue analysis), the
+     * same scheme `talus eval needle` measures. */
+    int needle_side;
     /* Output */
     bool headless;                /* software renderer, no window */
     uint32_t frames;              /* stop after this many frames shown (0 = until quit) */
@@ -199,6 +207,10 @@ typedef struct {
     uint64_t skipped;             /* of which the processing thread skipped */
     uint64_t startup_drops;       /* lost before the first image was shown (not in drops) */
     uint64_t disconnects, reconnects;
+    uint64_t steered_frames;      /* frames processed that came steered */
+    uint64_t analysed_frames;     /* frames the tissue analysis took ... */
+    uint64_t analysed_steered;    /* ... of which steered (the analysis takes straight ones) */
+    float steer_deg;              /* the steering asked of the probe (0 = none) */
     uint32_t injections_logged;   /* committed by the log */
     uint32_t injections_failed;   /* refused by the log (shown in red) */
     uint32_t findings_logged;

@@ -117,6 +117,11 @@ bool ui_pipeline_latest(ui_pipeline *pl, uint64_t *last_counter, ui_view *dst);
  * published, or timeout_ms. */
 void ui_pipeline_wait(ui_pipeline *pl, uint64_t last_counter, uint32_t timeout_ms);
 uint64_t ui_pipeline_skipped(const ui_pipeline *pl);
+/* Frames processed that came steered (needle enhancement). */
+uint64_t ui_pipeline_steered(const ui_pipeline *pl);
+/* Frames the tissue analysis worker analysed, and how many were steered
+ * (kept at 0: the analysis takes straight frames only). */
+void ui_pipeline_analysed(ui_pipeline *pl, uint64_t *frames, uint64_t *steered);
 uint64_t ui_pipeline_pushed(const ui_pipeline *pl);
 /* Processing times (ms) of every frame so far (copied out, malloc'd). */
 double *ui_pipeline_proc_times(ui_pipeline *pl, size_t *n);
@@ -283,6 +288,7 @@ typedef struct ui_station {
     uint64_t reconnect_until_ns;
     int last_probe_state;
     char probe_name[64];
+    float steer_deg;                    /* steering asked of the probe (needle scheme), 0 none */
     float nominal_fps;
     int calibration;                    /* TL_UI_CAL_* */
     char calibration_text[64];

@@ -19,7 +19,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: talus bench needle [--frames N] [--json]\n"
-            "Renders %d needle-insertion frames (simulator -> imaging, 800 x 600), then\n"
+            "Renders %d needle-insertion frames (simulator -> imaging, 800 x 600) with the\n"
+            "station's needle-guidance acquisition (tl_needle_scheme_default), then\n"
             "times detection + tracking + path on N frames (default 300), one core, and\n"
             "the OpenCV reference (medianBlur 5 + Canny + HoughLinesP) on the same\n"
             "frames. Prints ONE JSON object: ms per frame (median, p95, mean) of both,\n"
@@ -94,17 +95,25 @@ int bench_needle(int argc, char **argv)
         fprintf(stderr, "talus bench needle: %s\n", err);
         return 1;
     }
+    /* the station's needle-guidance acquisition (steered frames, one
+     * straight in 4), as `talus eval needle` measures it */
+    tl_needle_scheme scheme = tl_needle_scheme_default();
+    if (needle_pipe_scheme(&p, &scheme, +1, err, sizeof err) != TL_OK) {
+        fprintf(stderr, "talus bench needle: %s\n", err);
+        needle_pipe_close(&p);
+        return 1;
+    }
+    float steer[DISTINCT];
     size_t npx = (size_t)p.img.stride * p.img.height;
     uint8_t *store = malloc(npx * DISTINCT);
     double *ours = malloc(sizeof(double) * (size_t)frames);
     double *ref = malloc(sizeof(double) * (size_t)frames);
     double *ours_cpu = malloc(sizeof(double) * (size_t)frames);
     double *ref_cpu = malloc(sizeof(double) * (size_t)frames);
-    tl_needle_detector *det = NULL;
-    tl_needle_tracker *tr = NULL;
+    tl_needle_follower *fol = NULL;
     int rc = 1;
-    if (!store || !ours || !ref || !ours_cpu || !ref_cpu || tl_needle_detector_create(NULL, &det) != TL_OK ||
-        tl_needle_tracker_create(NULL, &tr) != TL_OK) {
+    if (!store || !ours || !ref || !ours_cpu || !ref_cpu ||
+        tl_needle_follower_create(NULL, NULL, &fol) != TL_OK) {
         fprintf(stderr, "talus bench needle: out of memory\n");
         goto done;
     }
@@ -115,6 +124,7 @@ int bench_needle(int argc, char **argv)
             goto done;
         }
         memcpy(store + npx * (size_t)k, p.img.pixels, npx);
+        steer[k] = p.img_steer_deg;
     }
     tl_bmode img = p.img;
     tl_target tg = { .x_mm = 0.5f * (float)img.width * img.spacing_mm,
@@ -126,7 +136,7 @@ int bench_needle(int argc, char **argv)
         tl_needle_detection d;
         tl_needle_track t;
         tl_path path;
-        tl_needle_follow(det, tr, &img, NULL, &d, &t);
+        tl_needle_follower_frame(fol, &img, steer[i % DISTINCT], NULL, &d, &t);
         if (t.found)
             tl_needle_path(t.tip_x_mm, t.tip_z_mm, t.angle_deg, &tg, NULL, NULL, 0.0f, &path);
         ours[i] = (double)(tl_now_ns() - t0) * 1e-6;
@@ -175,6 +185,8 @@ int bench_needle(int argc, char **argv)
     cJSON_AddItemToObject(o, "search_cpu_ms", timing(search_cpu, (size_t)frames));
     free(search_cpu);
     cJSON_AddNumberToObject(o, "budget_ms", 3.0);
+    cJSON_AddNumberToObject(o, "steer_deg", p.steer_deg);
+    cJSON_AddNumberToObject(o, "straight_every", scheme.straight_every);
     cJSON_AddNumberToObject(o, "found_rate", (double)found / (double)frames);
     cJSON_AddNumberToObject(o, "load_1min", load1());
     char *text = cJSON_PrintUnformatted(o);
@@ -184,8 +196,7 @@ int bench_needle(int argc, char **argv)
     cJSON_Delete(o);
     rc = 0;
 done:
-    tl_needle_tracker_destroy(tr);
-    tl_needle_detector_destroy(det);
+    tl_needle_follower_destroy(fol);
     free(store);
     free(ours);
     free(ref);

@@ -24,6 +24,7 @@ static void usage(FILE *out)
             "                 [--headless --frames N --out DIR] [--script FILE] [--db FILE]\n"
             "                 [--fps F] [--seconds S] [--snapshot-every N] [--size WxH]\n"
             "                 [--anatomy plantar-fascia|achilles|ankle-recess]\n"
+            "                 [--needle-side L|R|off]\n"
             "                 [--patient ID --side L|R --operator NAME [--diagnosis TEXT]\n"
             "                  [--age YEARS] [--sex M|F]]\n"
             "                 [--product NAME [--lot LOT] [--expiry DATE] [--volume ML]]\n\n"
@@ -36,7 +37,11 @@ static void usage(FILE *out)
             "patient unless --patient or the script gives one).\n"
             "--sim-cycle N pre-renders N simulator frames and cycles them, so the\n"
             "simulator's own rendering does not compete with the station for the CPU\n"
-            "(a real probe does its acoustics in hardware): use it to measure latency.\n");
+            "(a real probe does its acoustics in hardware): use it to measure latency.\n"
+            "--needle-side L|R: needle guidance with needle enhancement for a needle\n"
+            "inserted from the image's left (L) or right (R): a probe that steers its\n"
+            "beams is asked for the scheme `talus eval needle` measures (steered towards\n"
+            "that side, one straight frame in 4 for display and tissue analysis).\n");
 }
 
 typedef struct {
@@ -162,6 +167,18 @@ int cmd_run(int argc, char **argv)
                 return 2;
             }
             cfg.side = s[0];
+        } else if (!strcmp(a, "--needle-side")) {
+            const char *s = TAKE();
+            if (!strcmp(s, "L") || !strcmp(s, "left"))
+                cfg.needle_side = 1;
+            else if (!strcmp(s, "R") || !strcmp(s, "right"))
+                cfg.needle_side = -1;
+            else if (!strcmp(s, "off"))
+                cfg.needle_side = 0;
+            else {
+                fprintf(stderr, "talus run: --needle-side is L, R or off\n");
+                return 2;
+            }
         } else if (!strcmp(a, "--sex")) {
             const char *s = TAKE();
             if ((s[0] != 'M' && s[0] != 'F') || s[1]) {

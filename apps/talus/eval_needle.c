@@ -27,6 +27,11 @@ static void usage(FILE *out)
             "  --json       print the JSON result (the default; kept for symmetry)\n"
             "  --from K     start at case K (cases are independent: reproduce one)\n"
             "  --dump DIR   write every B-mode frame as PNG and a line per frame (stderr)\n"
+            "  --steer-deg B, --straight-every N\n"
+            "               the acquisition scheme (default: the station's needle-guidance\n"
+            "               scheme, tl_needle_scheme_default: beams steered 20 deg towards\n"
+            "               the insertion side, one straight frame in 4); --steer-deg 0 =\n"
+            "               straight frames only (as before needle enhancement)\n"
             "  --trace      only the line per frame (stderr), no images\n"
             "Prints ONE JSON object: tip_err_mm {median, p95}, angle_err_deg {median,\n"
             "p95}, detection_rate, false_positive_rate, frames_to_lock {median},\n"
@@ -61,6 +66,7 @@ typedef struct {
     size_t short_frames, short_shown; /* in plane, < 2 mm of shaft in the image */
     size_t never_locked, needle_cases;
     size_t band_frames[5], band_found[5]; /* by insertion angle: 10-20 ... 50-60 */
+    size_t kind_frames[2], kind_found[2];  /* in-plane frames: straight, steered */
     double detect_ms;
     size_t detect_n;
 } stats;
@@ -99,8 +105,8 @@ static tl_status aim(needle_pipe *p, uint32_t start_frame, float *tx, float *tz,
     return t.needle.present ? TL_OK : TL_ERR_STATE;
 }
 
-static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const char *dump,
-                          char *err, size_t errlen)
+static tl_status run_case(int ci, uint64_t seed, int frames, const tl_needle_scheme *scheme,
+                          stats *S, const char *dump, char *err, size_t errlen)
 {
     tl_rng rng;
     tl_rng_seed(&rng, seed * 1000003ull + (uint64_t)ci);
@@ -159,11 +165,16 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
         tl_sim_set_param(p.sim, kv, NULL);
     }
 
-    tl_needle_detector *det = NULL;
-    tl_needle_tracker *tr = NULL;
-    st = tl_needle_detector_create(NULL, &det);
-    if (st == TL_OK)
-        st = tl_needle_tracker_create(NULL, &tr);
+    /* The station's scheme: every case, with or without a needle, runs the
+     * same acquisition (the operator's insertion side: the simulator's
+     * needles come from the left). */
+    st = needle_pipe_scheme(&p, scheme, +1, err, errlen);
+    if (st != TL_OK) {
+        needle_pipe_close(&p);
+        return st;
+    }
+    tl_needle_follower *fol = NULL;
+    st = tl_needle_follower_create(NULL, NULL, &fol);
     int first_visible = -1, lock_frame = -1;
     for (int k = 0; st == TL_OK && k < frames; k++) {
         tl_sim_truth t;
@@ -175,7 +186,7 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
         uint64_t t0 = tl_now_ns();
         tl_needle_detection d;
         tl_needle_track trk;
-        st = tl_needle_follow(det, tr, &p.img, NULL, &d, &trk);
+        st = tl_needle_follower_frame(fol, &p.img, p.img_steer_deg, NULL, &d, &trk);
         S->detect_ms += (double)(tl_now_ns() - t0) * 1e-6;
         S->detect_n++;
         if (st != TL_OK) {
@@ -192,10 +203,10 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
             float tx = 0, tz = 0;
             needle_pipe_to_image(&p, n->tip_x_mm, n->tip_z_mm, &tx, &tz);
             fprintf(stderr,
-                    "case %d %s frame %d: truth %s%s oop %.2f tip (%.2f, %.2f) %.1f deg vis %.2f | det %d "
+                    "case %d %s frame %d (steer %.0f): truth %s%s oop %.2f tip (%.2f, %.2f) %.1f deg vis %.2f | det %d "
                     "(%.2f, %.2f) %.1f deg len %.1f con %.1f conf %.2f %s | track %s shown %d "
                     "(%.2f, %.2f) %.1f deg%s\n",
-                    ci, anat, k, n->present ? "needle" : "none", n->in_plane ? "" : " (out)",
+                    ci, anat, k, (double)p.img_steer_deg, n->present ? "needle" : "none", n->in_plane ? "" : " (out)",
                     n->out_of_plane_mm, tx,
                     tz, n->angle_deg, n->visibility, d.found, d.tip_x_mm, d.tip_z_mm,
                     d.angle_deg, d.length_mm, d.contrast, d.confidence, d.reason,
@@ -229,6 +240,8 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
         band = band < 0 ? 0 : band > 4 ? 4 : band;
         S->band_frames[band]++;
         S->band_found[band] += trk.found;
+        S->kind_frames[p.img_steer_deg != 0.0f]++;
+        S->kind_found[p.img_steer_deg != 0.0f] += trk.found;
         if (first_visible < 0)
             first_visible = k;
         if (lock_frame < 0 && trk.state == TL_TRACK_LOCKED)
@@ -262,8 +275,7 @@ static tl_status run_case(int ci, uint64_t seed, int frames, stats *S, const cha
         }
         dl_push(&S->lock, (double)(lock_frame - first_visible + 1));
     }
-    tl_needle_tracker_destroy(tr);
-    tl_needle_detector_destroy(det);
+    tl_needle_follower_destroy(fol);
     needle_pipe_close(&p);
     return st;
 }
@@ -289,6 +301,7 @@ static double ratio(size_t a, size_t b)
 int eval_needle(int argc, char **argv)
 {
     long cases = 200, frames = 12, from = 0;
+    tl_needle_scheme scheme = tl_needle_scheme_default();
     const char *dump = NULL;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
@@ -305,6 +318,21 @@ int eval_needle(int argc, char **argv)
                 fprintf(stderr, "talus eval needle: --from wants 0..1000000\n");
                 return 2;
             }
+        } else if (strcmp(a, "--steer-deg") == 0 && i + 1 < argc) {
+            double v = strtod(argv[++i], &end);
+            if (*end || !(v >= 0.0 && v <= 30.0)) {
+                fprintf(stderr, "talus eval needle: --steer-deg wants 0..30 (the simulated "
+                                "probe's range)\n");
+                return 2;
+            }
+            scheme.steer_deg = (float)v;
+        } else if (strcmp(a, "--straight-every") == 0 && i + 1 < argc) {
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || v > 16) {
+                fprintf(stderr, "talus eval needle: --straight-every wants 0..16\n");
+                return 2;
+            }
+            scheme.straight_every = (uint32_t)v;
         } else if (strcmp(a, "--trace") == 0) {
             if (!dump)
                 dump = ""; /* the per-frame lines without the images */
@@ -340,7 +368,8 @@ int eval_needle(int argc, char **argv)
     int rc = 0;
     for (long c = 0; c < cases; c++) {
         progress((int)c, (int)cases);
-        if (run_case((int)(from + c), seed, (int)frames, &S, dump, err, sizeof err) != TL_OK) {
+        if (run_case((int)(from + c), seed, (int)frames, &scheme, &S, dump, err, sizeof err) !=
+            TL_OK) {
             fprintf(stderr, "\ntalus eval needle: %s\n", err);
             rc = 1;
             break;
@@ -376,6 +405,15 @@ int eval_needle(int argc, char **argv)
         snprintf(key, sizeof key, "%d-%d", 10 + 10 * b, 20 + 10 * b);
         cJSON_AddNumberToObject(bands, key, ratio(S.band_found[b], S.band_frames[b]));
     }
+    cJSON *sch = cJSON_AddObjectToObject(o, "scheme");
+    if (sch) {
+        cJSON_AddNumberToObject(sch, "steer_deg", scheme.steer_deg);
+        cJSON_AddNumberToObject(sch, "straight_every", scheme.straight_every);
+    }
+    cJSON_AddNumberToObject(o, "detection_rate_straight_frames",
+                            ratio(S.kind_found[0], S.kind_frames[0]));
+    cJSON_AddNumberToObject(o, "detection_rate_steered_frames",
+                            ratio(S.kind_found[1], S.kind_frames[1]));
     cJSON_AddNumberToObject(o, "detect_track_ms_mean", S.detect_n ? S.detect_ms / S.detect_n : 0.0);
     if (rc)
         cJSON_AddStringToObject(o, "error", err);

@@ -10,9 +10,15 @@
 
 typedef struct {
     tl_sim *sim;
-    tl_geometry geom;
-    tl_imaging_plan *plan;
-    tl_bmode img;
+    tl_geometry geom;            /* straight */
+    tl_imaging_plan *plan;       /* straight frames */
+    tl_imaging_plan *plan_steered;
+    tl_bmode img;                /* the last frame (both kinds share its grid) */
+    float img_steer_deg;         /* the steering of the frame in img */
+    /* The station's acquisition scheme (guidance/steer.c): frame k steered
+     * by steer_deg unless tl_needle_scheme_frame_straight(k). */
+    tl_needle_scheme scheme;
+    float steer_deg;
     int16_t *rf;
     size_t rf_count;
 } needle_pipe;
@@ -24,7 +30,14 @@ tl_status needle_pipe_open(needle_pipe *p, const char *preset, uint64_t seed,
                            const char *const *params, char *err, size_t errlen);
 void needle_pipe_close(needle_pipe *p);
 
-/* Render frame k and turn it into p->img; truth may be NULL. */
+/* Use the needle-enhancement scheme s for a needle from `side` (+1 left,
+ * -1 right) from now on (the simulated probe steers up to 30 deg); a
+ * scheme with steer_deg 0 is straight frames only. */
+tl_status needle_pipe_scheme(needle_pipe *p, const tl_needle_scheme *s, int side, char *err,
+                             size_t errlen);
+
+/* Render frame k (at the scheme's steering for k) and turn it into p->img
+ * (p->img_steer_deg says how it was steered); truth may be NULL. */
 tl_status needle_pipe_frame(needle_pipe *p, uint32_t k, tl_sim_truth *truth);
 
 /* Probe coordinates (mm) -> image coordinates of p->img (x from the left

@@ -9,6 +9,7 @@
 #include "simusb_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <sys/ioctl.h>
 #include <linux/usbdevice_fs.h>
 #include <stdio.h>
@@ -41,6 +42,11 @@ void simusb_firmware_init(tl_simusb *s)
     id->max_lines = MAX_LINES;
     id->max_samples = MAX_SAMPLES;
     id->max_fps = MAX_FPS;
+    if (g.kind == TL_PROBE_LINEAR) {
+        /* the simulated linear array steers up to 30 deg (hw-sim steer_deg) */
+        id->capabilities |= TL_CAP_STEER;
+        id->max_steer_deg = 30;
+    }
 
     tl_proto_params *p = &s->params;
     memset(p, 0, sizeof *p);
@@ -72,6 +78,9 @@ static bool params_valid(const tl_simusb *s, const tl_proto_params *p)
     if (!(p->f0_hz == 0.0f || (p->f0_hz >= 1e6f && p->f0_hz <= 30e6f)))
         return false;
     if (!(p->depth_mm >= 0.0f && p->depth_mm <= 300.0f))
+        return false;
+    if (!(fabsf(p->steer_deg) <= (float)id->max_steer_deg) ||
+        p->straight_every > TL_PROTO_MAX_STRAIGHT_EVERY)
         return false;
     return p->output == TL_IMAGE_RF_REAL;
 }
@@ -191,6 +200,7 @@ void simusb_control_locked(tl_simusb *s, sim_urb *u)
             a.depth_mm = b.depth_mm = 0.0f;
             bool same = a.lines == b.lines && a.samples == b.samples && a.f0_hz == b.f0_hz &&
                         a.gain_db == b.gain_db && a.output == b.output &&
+                        a.steer_deg == b.steer_deg && a.straight_every == b.straight_every &&
                         memcmp(a.tgc_db, b.tgc_db, sizeof a.tgc_db) == 0;
             s->params = p;
             s->params_id++;
@@ -268,7 +278,7 @@ static bool ensure_cap(uint8_t **buf, size_t *cap, size_t need)
 }
 
 static void build_header_locked(tl_simusb *s, uint32_t seq, uint64_t t_us, uint32_t crc, size_t bytes,
-                                uint8_t *out)
+                                float steer_deg, uint8_t *out)
 {
     const tl_geometry g = s->geom;
     tl_proto_frame_header h = {
@@ -291,6 +301,7 @@ static void build_header_locked(tl_simusb *s, uint32_t seq, uint64_t t_us, uint3
         .fs_hz = g.fs_hz,
         .c_m_s = g.c_m_s,
         .depth_start_mm = g.depth_start_mm,
+        .steer_deg = steer_deg,
     };
     tl_proto_encode_frame_header(&h, out);
     h.header_crc32 = (uint32_t)crc32(0L, out, TL_PROTO_HEADER_CRC_SPAN);
@@ -340,8 +351,10 @@ static void produce_frame_locked(tl_simusb *s, tl_sim_truth *truth_tmp)
     const uint8_t *payload;
     size_t bytes;
     uint32_t crc;
+    float steer = 0.0f;
     pthread_mutex_unlock(&s->mu);
-    tl_status st = source_frame(s->src, seq, &payload, &bytes, &crc, s->cfg.truth_keep ? truth_tmp : NULL);
+    tl_status st = source_frame(s->src, seq, &payload, &bytes, &crc, &steer,
+                                s->cfg.truth_keep ? truth_tmp : NULL);
     pthread_mutex_lock(&s->mu);
     if (st != TL_OK || !s->plugged)
         return;
@@ -352,7 +365,7 @@ static void produce_frame_locked(tl_simusb *s, tl_sim_truth *truth_tmp)
         s->truth_valid[slot] = true;
     }
     uint8_t header[TL_PROTO_FRAME_HEADER_BYTES];
-    build_header_locked(s, seq, t_us, crc, bytes, header);
+    build_header_locked(s, seq, t_us, crc, bytes, steer, header);
 
     switch (fault) {
     case TL_FAULT_CORRUPT:

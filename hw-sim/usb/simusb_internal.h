@@ -153,10 +153,12 @@ void simusb_feed_events_locked(tl_simusb *s);
 /* source.c */
 tl_status source_create(const tl_simusb *s, const tl_proto_params *p, source **out);
 void source_destroy(source *src);
-/* Payload of frame `seq` (RF int16, little-endian on the wire) and its CRC;
- * the pointer stays valid until the next call. truth may be NULL. */
+/* Payload of frame `seq` (RF int16, little-endian on the wire), its CRC and
+ * the steering angle it was rendered with (the host's sequence,
+ * tl_proto_frame_steer); the pointer stays valid until the next call.
+ * truth may be NULL. */
 tl_status source_frame(source *src, uint32_t seq, const uint8_t **payload,
-                       size_t *bytes, uint32_t *crc, tl_sim_truth *truth);
+                       size_t *bytes, uint32_t *crc, float *steer_deg, tl_sim_truth *truth);
 /* An independent renderer for tl_simusb_reference_frame (no frame buffers). */
 tl_status source_create_reference(const tl_simusb *s, const tl_proto_params *p, source **out);
 tl_status source_reference(source *src, uint32_t cycle_frames, uint32_t seq, int16_t *buf, size_t count);

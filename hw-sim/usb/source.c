@@ -29,7 +29,9 @@ struct source {
     uint32_t ncycle;
     int16_t *cycle;          /* ncycle frames */
     uint32_t *cycle_crc;
+    float *cycle_steer;      /* the steering angle of each cycled frame */
     tl_sim_truth *cycle_truth;
+    float steer_now;         /* the simulator's current steer_deg (NAN: unset) */
 };
 
 /* ---- Stand-in generator (until tl_sim lands) ----------------------------- */
@@ -128,9 +130,24 @@ static void apply_gain(const float *gain, uint32_t lines, uint32_t samples, int1
         }
 }
 
-static tl_status render(source *src, uint32_t index, int16_t *out, tl_sim_truth *truth)
+/* Render frame `index` with the steering the host's sequence gives it
+ * (tl_proto_frame_steer); *steer_deg says which, for the frame header. */
+static tl_status render(source *src, uint32_t index, int16_t *out, tl_sim_truth *truth,
+                        float *steer_deg)
 {
+    float b = tl_proto_frame_steer(&src->p, index);
+    if (steer_deg)
+        *steer_deg = b;
 #ifdef TL_SIMUSB_HAVE_SIM
+    if (!(b == src->steer_now)) {
+        /* the simulator keeps one scene per angle: alternating is cheap */
+        char v[32];
+        snprintf(v, sizeof v, "%.6g", (double)b);
+        tl_status sst = tl_sim_set_param(src->sim, "steer_deg", v);
+        if (sst != TL_OK)
+            return sst;
+        src->steer_now = b;
+    }
     tl_status st = tl_sim_render(src->sim, index, out, src->count, truth);
     if (st != TL_OK)
         return st;
@@ -159,6 +176,7 @@ void source_destroy(source *src)
     free(src->gain);
     free(src->cycle);
     free(src->cycle_crc);
+    free(src->cycle_steer);
     free(src->cycle_truth);
     free(src);
 }
@@ -171,6 +189,8 @@ static tl_status source_open(const tl_simusb *s, const tl_proto_params *p, sourc
     src->p = *p;
     src->seed = s->cfg.seed;
     src->g = s->geom;
+    src->g.steer_deg = 0.0f; /* steering is per frame (render) */
+    src->steer_now = NAN;
     src->g.lines = p->lines;
     src->g.samples = p->samples;
     if (p->f0_hz > 0.0f)
@@ -211,14 +231,17 @@ tl_status source_create(const tl_simusb *s, const tl_proto_params *p, source **o
     if (n) {
         src->cycle = malloc((size_t)n * src->count * sizeof(int16_t));
         src->cycle_crc = malloc(n * sizeof(uint32_t));
+        src->cycle_steer = malloc(n * sizeof(float));
         src->cycle_truth = s->cfg.truth_keep ? malloc(n * sizeof(tl_sim_truth)) : NULL;
-        if (!src->cycle || !src->cycle_crc || (s->cfg.truth_keep && !src->cycle_truth)) {
+        if (!src->cycle || !src->cycle_crc || !src->cycle_steer ||
+            (s->cfg.truth_keep && !src->cycle_truth)) {
             source_destroy(src);
             return TL_ERR_NO_MEM;
         }
         for (uint32_t k = 0; k < n; k++) {
             int16_t *f = src->cycle + (size_t)k * src->count;
-            st = render(src, k, f, src->cycle_truth ? &src->cycle_truth[k] : NULL);
+            st = render(src, k, f, src->cycle_truth ? &src->cycle_truth[k] : NULL,
+                        &src->cycle_steer[k]);
             if (st != TL_OK) {
                 source_destroy(src);
                 return st;
@@ -229,7 +252,7 @@ tl_status source_create(const tl_simusb *s, const tl_proto_params *p, source **o
     } else {
         /* Build the scene now (the first render is the expensive one), so
          * frame 0's timestamp is not hundreds of ms ahead of its delivery. */
-        st = render(src, 0, src->frame, NULL);
+        st = render(src, 0, src->frame, NULL, NULL);
         if (st != TL_OK) {
             source_destroy(src);
             return st;
@@ -240,18 +263,19 @@ tl_status source_create(const tl_simusb *s, const tl_proto_params *p, source **o
 }
 
 tl_status source_frame(source *src, uint32_t seq, const uint8_t **payload, size_t *bytes, uint32_t *crc,
-                       tl_sim_truth *truth)
+                       float *steer_deg, tl_sim_truth *truth)
 {
     *bytes = src->count * sizeof(int16_t);
     if (src->ncycle) {
         uint32_t k = seq % src->ncycle;
         *payload = (const uint8_t *)(src->cycle + (size_t)k * src->count);
         *crc = src->cycle_crc[k];
+        *steer_deg = src->cycle_steer[k];
         if (truth && src->cycle_truth)
             *truth = src->cycle_truth[k];
         return TL_OK;
     }
-    tl_status st = render(src, seq, src->frame, truth);
+    tl_status st = render(src, seq, src->frame, truth, steer_deg);
     if (st != TL_OK)
         return st;
     *payload = (const uint8_t *)src->frame;
@@ -268,5 +292,5 @@ tl_status source_reference(source *src, uint32_t cycle_frames, uint32_t seq, int
 {
     if (count < src->count)
         return TL_ERR_INVALID_ARG;
-    return render(src, cycle_frames ? seq % cycle_frames : seq, buf, NULL);
+    return render(src, cycle_frames ? seq % cycle_frames : seq, buf, NULL, NULL);
 }
