@@ -633,6 +633,9 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     }
     *out = best;
     out->found = have && best.confidence >= d->p.min_confidence && best.length_mm > 0.0f;
+    out->track_level = d->hint_on ? needle_line_level(d, img, d->hint_x - dx, d->hint_z - dz,
+                                                      d->hint_a, 5.0f, sigma)
+                                  : NAN;
     if (have && !out->found && best.reason && strcmp(best.reason, "ok") == 0)
         out->reason = "low confidence";
     /* the background learns everything but the needle */

@@ -101,6 +101,11 @@ int find_peaks(const float *acc, const hough_grid *g, float work_mm, const tl_ne
 bool needle_shallower_line(const tl_needle_detector *d, const tl_bmode *img,
                            const tl_needle_detection *det, float work_mm, needle_line *out);
 
+/* parallel.c: mean local residual (in units of sigma) along back_mm of the
+ * line behind a tip (view mm); NAN when most of it is outside the image. */
+float needle_line_level(const tl_needle_detector *d, const tl_bmode *img, float tip_x_mm,
+                        float tip_z_mm, float angle_deg, float back_mm, float sigma);
+
 /* temporal.c */
 void temporal_reset(tl_needle_detector *d);
 /* After build_work + local_residual: difference against the background

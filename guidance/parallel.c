@@ -88,3 +88,20 @@ bool needle_shallower_line(const tl_needle_detector *d, const tl_bmode *img,
     out->votes = 0.0f;
     return true;
 }
+
+float needle_line_level(const tl_needle_detector *d, const tl_bmode *img, float tip_x_mm,
+                        float tip_z_mm, float angle_deg, float back_mm, float sigma)
+{
+    double f = (double)d->factor, sp = img->spacing_mm;
+    double a = angle_deg * TL_DEG;
+    /* back from the tip towards the entry (shallower) */
+    double ux = cos(a), uz = sin(a);
+    if (uz > 0.0) {
+        ux = -ux;
+        uz = -uz;
+    }
+    double bx = (tip_x_mm / sp + 0.5) / f - 0.5, bz = (tip_z_mm / sp + 0.5) / f - 0.5;
+    double len = back_mm / (sp * f);
+    float m = seg_mean(d, d->resid.p, bx + ux * len, bz + uz * len, bx, bz, 0.0);
+    return isfinite(m) && sigma > 0.0f ? m / sigma : NAN;
+}

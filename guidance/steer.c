@@ -188,6 +188,12 @@ tl_status tl_needle_follower_frame(tl_needle_follower *f, const tl_bmode *img, f
     }
     if (straight && d->found)
         f->refuted = false;
+    /* the echo along the tracked shaft (track_level) is compared by the
+     * tracker with its level while seen: a straight frame of a scheme sees
+     * a steep shaft far weaker than the steered frames did, which is not
+     * the shaft leaving the plane */
+    if (scheme && straight)
+        d->track_level = NAN;
     st = tl_needle_tracker_update(f->tr, d, out);
     if (st == TL_OK && scheme && straight && shallow_track && !d->found) {
         /* a flat track the straight frame does not show along its

@@ -50,6 +50,12 @@ typedef struct {
     float confidence;              /* 0..1 */
     const char *reason;            /* static text: why the best candidate was
                                       rejected (or "ok") */
+    float track_level;             /* with a hint (tl_needle_detector_hint): the echo
+                                      along the 5 mm of shaft behind the hinted tip, mean
+                                      local residual in its robust sigmas, whatever was
+                                      found; NAN without a hint. The tracker compares it
+                                      with the shaft's level while it was seen: a shaft
+                                      that faded leaves the plane. */
 } tl_needle_detection;
 
 typedef struct tl_needle_detector tl_needle_detector;

@@ -17,6 +17,10 @@
 /* Gate on the tip along the shaft: the needle may be pushed quickly. */
 #define GATE_TIP_MM 4.0f
 #define REACQUIRE_AFTER 3
+/* out of plane at once when the shaft's echo falls below this part of its
+ * level while seen (a level of LEVEL_MIN sigmas at least) */
+#define LEVEL_GONE 0.5f
+#define LEVEL_MIN 1.5f
 
 struct tl_needle_tracker {
     tl_tracker_params p;
@@ -30,6 +34,7 @@ struct tl_needle_tracker {
     uint32_t hits, misses, rejects, frames, first_frame;
     uint32_t frames_to_lock;
     uint32_t frame_no;
+    float ref_level;             /* brightest track_level while the needle was seen */
 };
 
 const char *tl_track_state_name(tl_track_state s)
@@ -121,6 +126,7 @@ static void start_track(tl_needle_tracker *t, const tl_needle_detection *d)
     t->conf = d->confidence;
     t->state = TL_TRACK_ACQUIRING;
     t->frames_to_lock = 0;
+    t->ref_level = 0.0f;
 }
 
 static void predict(tl_needle_tracker *t)
@@ -273,6 +279,8 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
                 t->misses = 0;
                 t->rejects = 0;
                 t->state = TL_TRACK_LOCKED;
+                if (isfinite(d->track_level))
+                    t->ref_level = fmaxf(t->ref_level, d->track_level);
                 break;
             }
             rejected = true;
@@ -294,6 +302,13 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
         }
         if (t->misses > t->p.coast_frames)
             t->state = found ? TL_TRACK_ACQUIRING : TL_TRACK_OUT_OF_PLANE;
+        /* Nothing found, and the echo along the tracked shaft has fallen
+         * below half its level while it was seen: the shaft left the
+         * slice, it is not merely missed. Say so now rather than coast on a
+         * needle that is gone. */
+        if (!found && t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
+            d->track_level < LEVEL_GONE * t->ref_level)
+            t->state = TL_TRACK_OUT_OF_PLANE;
         if (t->state == TL_TRACK_ACQUIRING)
             start_track(t, d);
         break;

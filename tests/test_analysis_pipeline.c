@@ -39,6 +39,18 @@ static char *run(const char *cmd, int *status)
     return buf;
 }
 
+/* Run a command that must exit 0 and print one JSON object; returns it. */
+static cJSON *run_json(const char *cmd)
+{
+    int st = 0;
+    char *out = run(cmd, &st);
+    assert_int_equal(st, 0);
+    cJSON *j = cJSON_Parse(out);
+    free(out);
+    assert_non_null(j);
+    return j;
+}
+
 static double num(const cJSON *o, const char *a, const char *b)
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
@@ -53,11 +65,7 @@ static void test_small_eval(void **state)
     (void)state;
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s eval tissue --anatomy all --cases 12 --seed 5 --json 2>/dev/null", bin());
-    int st = 0;
-    char *out = run(cmd, &st);
-    assert_int_equal(st, 0);
-    cJSON *j = cJSON_Parse(out);
-    assert_non_null(j);
+    cJSON *j = run_json(cmd);
     assert_int_equal((int)num(j, "cases", NULL), 12);
     assert_int_equal((int)num(j, "failed_cases", NULL), 0);
     assert_true(num(j, "structure_found_rate", NULL) >= 0.75);
@@ -68,7 +76,6 @@ static void test_small_eval(void **state)
     assert_non_null(cJSON_GetObjectItemCaseSensitive(pa, "achilles"));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(pa, "ankle-recess"));
     cJSON_Delete(j);
-    free(out);
 }
 
 /* Width (px) of a PNG, from its IHDR chunk; 0 when unreadable. */
@@ -109,11 +116,7 @@ static void test_anisotropy_on_sim_heel(void **state)
             snprintf(cmd, sizeof cmd,
                      "%s analyze %s --spacing-mm %.6f --anatomy plantar-fascia --json 2>/dev/null",
                      bin(), png, 38.4 / w);
-            int st = 0;
-            char *out = run(cmd, &st);
-            assert_int_equal(st, 0);
-            cJSON *j = cJSON_Parse(out);
-            assert_non_null(j);
+            cJSON *j = run_json(cmd);
             assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "structure_found")));
             const cJSON *an = cJSON_GetObjectItemCaseSensitive(j, "anisotropy");
             const cJSON *ws = cJSON_GetObjectItemCaseSensitive(j, "warnings"), *wv;
@@ -133,9 +136,29 @@ static void test_anisotropy_on_sim_heel(void **state)
                 assert_true(deg >= 4.0f && deg <= 8.0f);
             }
             cJSON_Delete(j);
-            free(out);
         }
     unlink(png);
+}
+
+/* Perifascial fluid where the tissue under it is only 1-1.5 dB above the
+ * display floor (eval cases 11 and 112 of seed 2027, plantar only: a
+ * 10 x 1.2 mm anechoic layer under the fascia, the tissue 2.5-6 mm deeper
+ * at 7-16 times the fluid's grey): found, through sim -> imaging ->
+ * analysis. */
+static void test_fluid_at_display_floor(void **state)
+{
+    (void)state;
+    static const int cases[] = { 11, 112 };
+    for (int i = 0; i < 2; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd,
+                 "%s eval tissue --anatomy plantar-fascia --cases 300 --seed 2027 --case %d --json "
+                 "2>/dev/null", bin(), cases[i]);
+        cJSON *j = run_json(cmd);
+        assert_int_equal((int)num(j, "lesions", NULL), 1);
+        assert_true(num(j, "lesion_sensitivity_all", NULL) == 1.0);
+        cJSON_Delete(j);
+    }
 }
 
 static void test_bone_in_real_msk_frames(void **state)
@@ -150,11 +173,7 @@ static void test_bone_in_real_msk_frames(void **state)
                  "%s analyze %s/plus/BoneUltrasound_L14.igs.mha --frame %d --spacing-mm 0.1 "
                  "--anatomy achilles --overlay /tmp/talus_test_analysis_%d.png --json",
                  bin(), data, frame, frame);
-        int st = 0;
-        char *out = run(cmd, &st);
-        assert_int_equal(st, 0);
-        cJSON *j = cJSON_Parse(out);
-        assert_non_null(j);
+        cJSON *j = run_json(cmd);
         assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "bone_found")));
         /* the bright bone dome of this image: its top lies 24-30 mm deep,
          * around the middle of the image */
@@ -174,7 +193,6 @@ static void test_bone_in_real_msk_frames(void **state)
         fclose(f);
         remove(path);
         cJSON_Delete(j);
-        free(out);
     }
 }
 
@@ -196,11 +214,7 @@ static void test_every_shared_image(void **state)
             char cmd[1024];
             snprintf(cmd, sizeof cmd, "%s analyze %s/%s --spacing-mm 0.1 --anatomy %s --json 2>/dev/null",
                      bin(), data, files[i], anat[k]);
-            int st = 0;
-            char *out = run(cmd, &st);
-            assert_int_equal(st, 0);
-            cJSON *j = cJSON_Parse(out);
-            assert_non_null(j);
+            cJSON *j = run_json(cmd);
             /* one object with the contract's fields; a thickness only with a structure */
             assert_true(cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(j, "structure_found")));
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "thickness_mm");
@@ -211,7 +225,6 @@ static void test_every_shared_image(void **state)
             assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "targets")));
             assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "warnings")));
             cJSON_Delete(j);
-            free(out);
         }
     /* bad input: a clear error, not a crash */
     char cmd[512];
@@ -230,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_small_eval),
         cmocka_unit_test(test_bone_in_real_msk_frames),
         cmocka_unit_test(test_anisotropy_on_sim_heel),
+        cmocka_unit_test(test_fluid_at_display_floor),
         cmocka_unit_test(test_every_shared_image),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

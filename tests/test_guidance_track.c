@@ -178,6 +178,54 @@ static void test_coasting_slows_down(void **state)
     tl_needle_tracker_destroy(tr);
 }
 
+/* The detector measures the echo along the tracked shaft (track_level).
+ * Nothing found while that echo is as strong as when the needle was seen:
+ * missed, coast on. Nothing found and the echo fell below half: the shaft
+ * left the plane, "out of plane" at once. */
+static void test_faded_shaft_is_out_of_plane(void **state)
+{
+    (void)state;
+    for (int faded = 0; faded <= 1; faded++) {
+        tl_needle_tracker *tr = NULL;
+        assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
+        tl_rng rng;
+        tl_rng_seed(&rng, 8);
+        tl_needle_track t;
+        for (int f = 0; f < 6; f++) {
+            tl_needle_detection d = det_at(f, &rng, 0.0f);
+            d.track_level = f == 0 ? NAN : 6.0f; /* no hint on the first frame */
+            tl_needle_tracker_update(tr, &d, &t);
+            assert_true(t.found);
+        }
+        tl_needle_detection none;
+        memset(&none, 0, sizeof none);
+        none.track_level = faded ? 2.5f : 4.5f;
+        assert_int_equal(tl_needle_tracker_update(tr, &none, &t), TL_OK);
+        printf("  echo along the shaft %.1f of 6: %s\n", none.track_level,
+               tl_track_state_name(t.state));
+        if (faded) {
+            assert_int_equal(t.state, TL_TRACK_OUT_OF_PLANE);
+            assert_false(t.found);
+            assert_true(t.out_of_plane);
+        } else {
+            assert_int_equal(t.state, TL_TRACK_COASTING);
+            assert_true(t.found);
+            assert_false(t.out_of_plane);
+        }
+        /* without a measurement (NAN: no hint) it only coasts */
+        tl_needle_tracker_reset(tr);
+        for (int f = 0; f < 6; f++) {
+            tl_needle_detection d = det_at(f, &rng, 0.0f);
+            d.track_level = 6.0f;
+            tl_needle_tracker_update(tr, &d, &t);
+        }
+        none.track_level = NAN;
+        tl_needle_tracker_update(tr, &none, &t);
+        assert_int_equal(t.state, TL_TRACK_COASTING);
+        tl_needle_tracker_destroy(tr);
+    }
+}
+
 static void test_path_states(void **state)
 {
     (void)state;
@@ -280,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_one_bad_frame_does_not_move_it),
         cmocka_unit_test(test_out_of_plane_and_reacquire),
         cmocka_unit_test(test_coasting_slows_down),
+        cmocka_unit_test(test_faded_shaft_is_out_of_plane),
         cmocka_unit_test(test_path_states),
         cmocka_unit_test(test_bone_and_skin),
         cmocka_unit_test(test_guide),

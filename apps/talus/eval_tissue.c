@@ -25,7 +25,8 @@ static void usage(FILE *out)
             "  lesion_sensitivity (lesions >= 3 mm at <= -6 dB), lesion_sensitivity_all,\n"
             "  lesion_specificity, lesion_centroid_err_mm {median, p95},\n"
             "  anisotropy_false_lesions, cases. --verbose: two lines per case on stderr\n"
-            "  (scene; truth lesions and targets with the border errors at them).\n"
+            "  (scene; the band's border errors superficial/deep at the measurement site,\n"
+            "  truth lesions and targets with the border errors at them).\n"
             "  --case K: only case K of the run (same scene as in the full run).\n"
             "  --dump DIR: write each case's image and overlay, DIR/case_NNNN{,_ov}.png.\n"
             "  defaults: --anatomy all --cases 100 --seed 1\n");

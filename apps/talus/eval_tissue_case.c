@@ -137,6 +137,12 @@ static void case_detail(const tl_sim_truth *truth, const tl_analysis_result *r, 
     float es, ed;
     o += (size_t)snprintf(out->detail, cap, "terr %.2f",
                           isnan(out->thickness_err) ? -1.0 : out->thickness_err);
+    /* the border errors at the measurement site: which border went wrong */
+    if (!isnan(r->site_x_mm)) {
+        border_err_at(truth, r, ox, oz, r->site_x_mm, &es, &ed);
+        o += (size_t)snprintf(out->detail + o, cap - o, " site %.1f be %.2f/%.2f", r->site_x_mm,
+                              es, ed);
+    }
     for (uint32_t i = 0; i < truth->n_lesions && o < cap; i++) {
         const tl_sim_lesion *l = &truth->lesions[i];
         border_err_at(truth, r, ox, oz, l->cx_mm - ox, &es, &ed);

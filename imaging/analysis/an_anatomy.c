@@ -196,6 +196,72 @@ static void band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_m
     an_find_band(a, min_depth_mm, max_thick_mm, top_max_mm, lim, on_bone_mm);
 }
 
+/* A tilted probe: no fibre echoes in the band (its neighbouring strips'
+ * profiles do not correlate along its course), so the superficial border
+ * the line-and-step search found may be a fat septum or a muscle line; the
+ * band is then the smooth, darker layer under the fat (an_band_smooth_top).
+ * Replaces the superficial border and remeasures the band. Returns whether
+ * it did. */
+static bool tilted_top(tl_analyzer *a, tl_analysis_result *r, float x_site, float min_depth_mm,
+                       float max_thick_mm)
+{
+    float coh = an_band_coherence(a, a->sup_fit, a->deep_fit, x_site, 3.0f);
+    if (!(coh < 0.42f))
+        return false;
+    float alt[AN_MAX_STRIPS];
+    an_band_smooth_top(a, min_depth_mm, max_thick_mm, alt);
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < a->ns; s++)
+        n += !isnan(alt[s]);
+    if (n < 4)
+        return false;
+    float sd, fine = an_thickness_at(a, x_site, &sd, NULL);
+    float keep[3][AN_MAX_STRIPS];
+    memcpy(keep[0], a->sup_fit, a->ns * sizeof(float));
+    memcpy(keep[1], a->deep_fit, a->ns * sizeof(float));
+    memcpy(keep[2], a->sup_row, a->ns * sizeof(float));
+    for (uint32_t s = 0; s < a->ns; s++) {
+        a->sup_fit[s] = alt[s];
+        if (isnan(alt[s]))
+            a->deep_fit[s] = NAN;
+        a->sup_row[s] = NAN;   /* no per-strip scatter for the coarse border */
+    }
+    /* The coarse border is the rougher measurement: where the two agree
+     * within 0.6 mm the fine one stands. */
+    float coarse = an_thickness_at(a, x_site, &sd, NULL);
+    bool use = !isnan(coarse) && !(fabsf(coarse - fine) < 0.6f);
+    /* What the coarse border leaves above must be the fat: brighter than
+     * the fibre-less band (a band brighter than its surroundings has lost
+     * nothing to the tilt) and rougher (septa), markedly so when the coarse
+     * band is the thinner one (a dark lesion under the fine border is as
+     * smooth above its top as below it). */
+    double up_e = 0, in_e = 0, up_l = 0, in_l = 0;
+    for (uint32_t s = 0; use && s < a->ns; s++) {
+        if (fabsf(an_strip_x(a, s) - x_site) > 1.0f || isnan(alt[s]) || isnan(a->deep_fit[s]))
+            continue;
+        float e1, e2, l1, l2;
+        an_texture(a, s, alt[s] - 1.5f / a->sp, alt[s] - 0.3f / a->sp, &e1, &l1);
+        an_texture(a, s, alt[s] + 0.3f / a->sp, a->deep_fit[s] - 0.3f / a->sp, &e2, &l2);
+        if (!isnan(e1) && !isnan(e2)) {
+            up_e += e1;
+            in_e += e2;
+            up_l += l1;
+            in_l += l2;
+        }
+    }
+    use = use && up_l > 1.1 * in_l && up_e > (coarse > fine ? 1.2 : 1.4) * in_e;
+    if (!use) {
+        memcpy(a->sup_fit, keep[0], a->ns * sizeof(float));
+        memcpy(a->deep_fit, keep[1], a->ns * sizeof(float));
+        memcpy(a->sup_row, keep[2], a->ns * sizeof(float));
+        return false;
+    }
+    int nw = r->n_warnings;
+    an_band_measure(a, r);
+    r->n_warnings = nw;
+    return true;
+}
+
 /* Echo level of the band against the tissue above it, in dB. */
 static float band_vs_above(tl_analyzer *a, const tl_analysis_params *p)
 {
@@ -234,6 +300,9 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
                 x_site = r->profile_x_mm[i];
             }
     }
+    if (tilted_top(a, r, x_site, 3.0f, 10.0f))
+        an_warn(r, "no fibre echoes in the fascia (probe tilted?): its superficial border is "
+                "the fat pad's edge, measured coarsely");
     float z = NAN;
     r->thickness_mm = an_thickness_at(a, x_site, &r->thickness_sd_mm, &z);
     r->site_x_mm = x_site;
@@ -267,6 +336,7 @@ void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result
     float x_ins = bone ? insertion_edge(a) : NAN;
     bone = bone && !isnan(x_ins);
     r->insertion_view = bone;
+
     /* Maximum AP thickness along the tendon away from the insertion: the
      * maximum of the profile averaged over +/-2.5 mm (the maximum of the
      * raw profile would also pick the largest measurement noise). */

@@ -378,3 +378,105 @@ void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float 
     if (on_bone_mm > 0 && limit_row)
         band_on_bone(a, min_depth_mm, max_thick_mm, top_max_mm, limit_row, on_bone_mm);
 }
+
+/* Coarse interface map for a band without fibre echoes, on strips where
+ * want[s] (rows lo..hi, grid units): the step down (dir +1: bright, rough
+ * tissue above, the smooth band below) or up (dir -1: the band above, rough
+ * tissue below) in echo level and in texture energy (gradient magnitude),
+ * over 1.2 mm windows; stops 0.3 mm short of stop_row (NULL: none). */
+static void coarse_map(tl_analyzer *a, const int *lo, const int *hi, const bool *want,
+                       const float *stop_row, int dir)
+{
+    const int h = (int)a->h, q = (int)a->band_q, nr = a->band_nr, ns = (int)a->ns;
+    const float sp = a->sp;
+    const int dz = (int)fmaxf(1.0f, 0.25f / sp);
+    const float w0 = 0.15f / sp, w1 = 1.2f / sp;
+    float *v = a->tmp;
+    float tmp[2048];
+    double cg[2049];
+    for (int s = 0; s < ns; s++) {
+        float *row = a->band_is + (size_t)s * (size_t)nr;
+        for (int k = 0; k < nr; k++)
+            row[k] = 0;
+        if (!want[s])
+            continue;
+        strip_avg(a, s, 1, v);
+        const float *ml = an_sm(a, s > 0 ? (uint32_t)s - 1 : 0),
+                    *mr = an_sm(a, s + 1 < ns ? (uint32_t)s + 1 : (uint32_t)s);
+        a->cum[0] = 0;
+        cg[0] = 0;
+        for (int r = 0; r < h; r++) {
+            int r0 = r - dz < 0 ? 0 : r - dz, r1 = r + dz >= h ? h - 1 : r + dz;
+            float gz = fabsf(v[r1] - v[r0]), gx = fabsf(mr[r] - ml[r]);
+            float g = isnan(gz) ? 0.0f : gz + (isnan(gx) ? 0.0f : gx);
+            a->cum[r + 1] = a->cum[r] + (isnan(v[r]) ? 0.0 : v[r]);
+            cg[r + 1] = cg[r] + g;
+        }
+        float stop = stop_row ? stop_row[s] - 0.3f / sp : (float)h;
+        int n = 0;
+        for (int k = lo[s]; k <= hi[s]; k++) {
+            float r = (float)(k * q);
+            float b1 = fminf(r + w1, stop);
+            if (b1 < r + w0 + 2 || r - w1 < 0)
+                continue;
+            float A = mean_c(a->cum, h, r - w1, r - w0), B = mean_c(a->cum, h, r + w0, b1);
+            float EA = mean_c(cg, h, r - w1, r - w0), EB = mean_c(cg, h, r + w0, b1);
+            float e = an_maxf(0.0f, (float)dir * (A - B)) + an_maxf(0.0f, (float)dir * (EA - EB));
+            row[k] = isnan(e) ? 0.0f : e;
+            if (row[k] > 0 && n < 2048)
+                tmp[n++] = row[k];
+        }
+        float noise = n ? an_percentile_f(tmp, (uint32_t)n, 60) + 0.5f : 1.0f;
+        for (int k = lo[s]; k <= hi[s]; k++)
+            row[k] = row[k] < 8.0f * noise ? row[k] / noise : 8.0f;
+    }
+}
+
+/* A tilted probe takes the fibres' specular echoes away: the band is then a
+ * smooth, darker layer under the fat, whose septa still echo at any angle.
+ * Its superficial border is where the fat's bright, rough texture gives way
+ * to it (coarse_map, dir +1), searched 1-max_thick mm above the deep border
+ * (deep_fit) and parallel to it. Writes the candidate into top_out (rows,
+ * NAN where none). Overwrites the interface map. */
+void an_band_smooth_top(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float *top_out)
+{
+    const int q = (int)a->band_q, nr = a->band_nr, ns = (int)a->ns;
+    const float sp = a->sp;
+    int lo[AN_MAX_STRIPS], hi[AN_MAX_STRIPS], ref[AN_MAX_STRIPS], top[AN_MAX_STRIPS];
+    bool want[AN_MAX_STRIPS];
+    const int g0 = (int)(1.0f / sp / (float)q), g1 = (int)(max_thick_mm / sp / (float)q);
+    const int kmin = (int)(min_depth_mm / sp / (float)q);
+    if (a->h > 2048)
+        return;
+    /* the deep border on every strip (nearest valid one where none) */
+    int last = -1;
+    for (int s = 0; s < ns; s++) {
+        top_out[s] = NAN;
+        ref[s] = -1;
+        if (!isnan(a->deep_fit[s]))
+            ref[s] = last = (int)(a->deep_fit[s] / (float)q);
+        else if (last >= 0)
+            ref[s] = last;
+    }
+    if (last < 0)
+        return;
+    for (int s = ns - 1; s >= 0; s--)
+        if (ref[s] < 0 || (isnan(a->deep_fit[s]) && s + 1 < ns && !isnan(a->deep_fit[s + 1])))
+            ref[s] = s + 1 < ns ? ref[s + 1] : ref[s];
+    for (int s = 0; s < ns; s++) {
+        want[s] = !isnan(a->deep_fit[s]);
+        hi[s] = ref[s] - g0;
+        lo[s] = ref[s] - g1 > kmin ? ref[s] - g1 : kmin;
+        if (hi[s] < lo[s])
+            hi[s] = lo[s];
+        if (hi[s] > nr - 1)
+            hi[s] = lo[s] = nr - 1 < lo[s] ? nr - 1 : lo[s];
+    }
+    coarse_map(a, lo, hi, want, a->deep_fit, 1);
+    best_path(a, lo, hi, ref, top);
+    float raw[AN_MAX_STRIPS];
+    for (int s = 0; s < ns; s++)
+        raw[s] = isnan(a->deep_fit[s]) ? NAN : (float)(top[s] * q);
+    uint32_t half = (uint32_t)lroundf(1.5f / (sp * (float)a->sw));
+    an_smooth_strips(raw, top_out, a->ns, half < 1 ? 1 : half);
+}

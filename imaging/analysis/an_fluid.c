@@ -9,6 +9,12 @@
  * nearer the display floor than half that tissue's grey level. */
 #define AN_FLUID_VS_TISSUE_DB 2.5f
 #define AN_FLUID_VS_TISSUE_GREY 0.5f
+/* At the display floor dB differences are squeezed by the clipping: fluid
+ * whose grey is under this share of the tissue's beneath it needs only
+ * AN_FLUID_FLOOR_DB less (the tissue is 1 dB or more above the floor, the
+ * fluid mostly at it). */
+#define AN_FLUID_FLOOR_RATIO 0.15f
+#define AN_FLUID_FLOOR_DB 1.0f
 
 /* Median cell level of the soft tissue 2.5-6 mm deep to the band over
  * strips s0..s1 (above any bone), NAN when there is too little of it. */
@@ -76,10 +82,10 @@ void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_resu
         float tissue = deep_tissue_level(a, R->s0, R->s1);
         float fl = (float)(R->raw / R->n), drop = (tissue - fl) * db;
         /* (near the display floor dB differences are squeezed: fluid at the
-         * floor under tissue with ten times its grey needs less) */
-        bool darker = fl < 0.1f * tissue ? drop > 0.6f * AN_FLUID_VS_TISSUE_DB
-                                         : drop > AN_FLUID_VS_TISSUE_DB &&
-                                               fl < AN_FLUID_VS_TISSUE_GREY * tissue;
+         * floor under tissue with nearly seven times its grey needs less) */
+        bool darker = fl < AN_FLUID_FLOOR_RATIO * tissue ? drop > AN_FLUID_FLOOR_DB
+                                                          : drop > AN_FLUID_VS_TISSUE_DB &&
+                                                                fl < AN_FLUID_VS_TISSUE_GREY * tissue;
         if (isnan(tissue) || !darker)
             continue;
         tl_analysis_target t;

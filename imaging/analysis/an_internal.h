@@ -111,6 +111,11 @@ void an_find_bone(tl_analyzer *a, float min_depth_mm);
  * within on_bone_mm above limit_row, and it is found first. */
 void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
                   const float *limit_row, float on_bone_mm);
+void an_band_smooth_top(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float *top_out);
+
+/* an_tilt.c */
+float an_band_coherence(tl_analyzer *a, const float *top, const float *deep, float x_mm, float half_mm);
+void an_texture(tl_analyzer *a, uint32_t s, float r0, float r1, float *energy, float *level);
 void an_smooth_strips(const float *in, float *out, uint32_t n, uint32_t half);
 float an_interp_strips(const float *v, uint32_t n, const tl_analyzer *a, float x_mm);
 void an_polyline(const tl_analyzer *a, const float *rows, tl_analysis_polyline *pl);
