@@ -30,7 +30,7 @@
 
 tl_needle_scheme tl_needle_scheme_default(void)
 {
-    tl_needle_scheme s = { .steer_deg = 20.0f, .straight_every = 4 };
+    tl_needle_scheme s = { .steer_deg = 15.0f, .straight_every = 4 };
     return s;
 }
 

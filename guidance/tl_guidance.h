@@ -155,7 +155,7 @@ tl_status tl_needle_follow(tl_needle_detector *det, tl_needle_tracker *tr, const
  * straight frame in straight_every (display and tissue analysis; 0 = no
  * straight frames). See docs/architecture.md, "Needle guidance". */
 typedef struct {
-    float steer_deg;          /* magnitude of the steering (default 20) */
+    float steer_deg;          /* magnitude of the steering (default 15) */
     uint32_t straight_every;  /* one straight frame in N (default 4) */
 } tl_needle_scheme;
 

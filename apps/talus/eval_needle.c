@@ -29,7 +29,7 @@ static void usage(FILE *out)
             "  --dump DIR   write every B-mode frame as PNG and a line per frame (stderr)\n"
             "  --steer-deg B, --straight-every N\n"
             "               the acquisition scheme (default: the station's needle-guidance\n"
-            "               scheme, tl_needle_scheme_default: beams steered 20 deg towards\n"
+            "               scheme, tl_needle_scheme_default: beams steered 15 deg towards\n"
             "               the insertion side, one straight frame in 4); --steer-deg 0 =\n"
             "               straight frames only (as before needle enhancement)\n"
             "  --trace      only the line per frame (stderr), no images\n"
