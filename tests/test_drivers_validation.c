@@ -69,18 +69,28 @@ static void send_frame(tl_simusb *sim, tl_proto_frame_header h, bool keep_crc, c
     free(buf);
 }
 
-static tl_driver_stats settle(tl_driver *d)
+/* Frames the driver has passed judgement on, good or bad. */
+static uint64_t verdicts(const tl_driver_stats *s)
 {
-    /* the frame is on the bus; give the driver a moment to judge it */
-    tl_driver_stats s, prev;
-    tl_driver_stats_get(d, &prev);
-    for (int i = 0; i < 40; i++) {
-        tl_sleep_ns(5000000);
+    return s->frames_received + s->bad_headers + s->crc_errors + s->truncated + s->oversize +
+           s->late_frames;
+}
+
+/* Wait until the driver has judged `expected` frames in all (each frame we
+ * send gets exactly one verdict), then a little longer so a wrong second
+ * count would show. Waiting for the verdict itself, not for quiet, keeps the
+ * test right on a loaded machine where the driver thread runs late. */
+static tl_driver_stats settle(tl_driver *d, uint64_t expected)
+{
+    tl_driver_stats s;
+    for (int i = 0; i < 2000; i++) { /* up to 10 s */
         tl_driver_stats_get(d, &s);
-        if (memcmp(&s, &prev, sizeof s) == 0 && i >= 4)
+        if (verdicts(&s) >= expected)
             break;
-        prev = s;
+        tl_sleep_ns(5000000);
     }
+    tl_sleep_ns(20000000);
+    tl_driver_stats_get(d, &s);
     return s;
 }
 
@@ -102,7 +112,8 @@ static void test_every_header_check(void **state)
     assert_int_equal(tl_driver_open(NULL, NULL, &d), TL_OK);
     assert_int_equal(tl_driver_start(d, on_frame, c), TL_OK);
     assert_int_equal(tl_simusb_wait_finished(sim, 5000), TL_OK);
-    tl_driver_stats s0 = settle(d);
+    uint64_t sent = 1; /* the regular frame */
+    tl_driver_stats s0 = settle(d, sent);
     assert_int_equal(s0.frames_received, 1);
 
     const uint8_t *pl = c->expect;
@@ -111,7 +122,7 @@ static void test_every_header_check(void **state)
 
     /* a good hand-made frame is delivered */
     send_frame(sim, good_header(seq++, pl), false, pl, PAYLOAD, 0);
-    tl_driver_stats s = settle(d);
+    tl_driver_stats s = settle(d, ++sent);
     assert_int_equal(s.frames_received, 2);
     assert_float_equal(c->last_steer, 0.0, 0.0);
     /* a steered frame (the simulated linear probe steers up to 30 deg) is
@@ -119,7 +130,7 @@ static void test_every_header_check(void **state)
     h = good_header(seq++, pl);
     h.steer_deg = -20.0f;
     send_frame(sim, h, false, pl, PAYLOAD, 0);
-    s = settle(d);
+    s = settle(d, ++sent);
     assert_int_equal(s.frames_received, 3);
     assert_float_equal(c->last_steer, -20.0, 0.0);
     const tl_driver_stats s1 = s;   /* seq 0 -> 1000 was one gap already */
@@ -149,7 +160,7 @@ static void test_every_header_check(void **state)
         case 16: h.probe_kind = TL_PROBE_CONVEX; h.radius_mm = 40.0f; h.steer_deg = 10.0f; break;
         }
         send_frame(sim, h, false, pl, PAYLOAD, 0);
-        s = settle(d);
+        s = settle(d, ++sent);
         bad++;
         if (s.bad_headers != bad)
             fail_msg("header check %d not counted as a bad header", k);
@@ -158,7 +169,7 @@ static void test_every_header_check(void **state)
     h = good_header(seq, pl);
     h.header_crc32 = 0xDEADBEEF;
     send_frame(sim, h, true, pl, PAYLOAD, 0);
-    s = settle(d);
+    s = settle(d, ++sent);
     assert_int_equal(s.bad_headers, bad + 1);
 
     /* payload damaged after the CRC */
@@ -167,18 +178,18 @@ static void test_every_header_check(void **state)
     broken[100] ^= 0x40;
     send_frame(sim, good_header(seq, pl), false, broken, PAYLOAD, 0);
     free(broken);
-    s = settle(d);
+    s = settle(d, ++sent);
     assert_int_equal(s.crc_errors, 1);
 
     /* shorter than announced, longer than announced, shorter than a header */
     send_frame(sim, good_header(seq, pl), false, pl, PAYLOAD / 3, 0);
-    s = settle(d);
+    s = settle(d, ++sent);
     assert_int_equal(s.truncated, 1);
     send_frame(sim, good_header(seq, pl), false, pl, PAYLOAD, 100);
-    s = settle(d);
+    s = settle(d, ++sent);
     assert_int_equal(s.oversize, 1);
     assert_int_equal(tl_simusb_send_raw(sim, "TLSF", 4, 3000), TL_OK);
-    s = settle(d);
+    s = settle(d, ++sent);
     assert_int_equal(s.truncated, 2);
     /* a header announcing a huge (valid-looking) frame with little behind it */
     h = good_header(seq, pl);
@@ -186,18 +197,18 @@ static void test_every_header_check(void **state)
     h.samples = 16384;
     h.payload_bytes = 1024u * 16384u * 2u;
     send_frame(sim, h, false, pl, PAYLOAD, 0);
-    s = settle(d);
+    s = settle(d, ++sent);
     assert_int_equal(s.truncated + s.oversize, 3 + 1);
 
     /* nothing bad was delivered; a good frame still goes through */
     send_frame(sim, good_header(seq + 5, pl), false, pl, PAYLOAD, 0);
-    s = settle(d);
+    s = settle(d, ++sent);
     assert_int_equal(s.frames_received, 4);
     assert_int_equal(s.seq_gaps - s1.seq_gaps, 1);        /* 1001 -> 1007 */
     assert_int_equal(s.frames_missing - s1.frames_missing, 5);
     /* an old sequence number after a newer one: stale, counted, not delivered */
     send_frame(sim, good_header(1003, pl), false, pl, PAYLOAD, 0);
-    s = settle(d);
+    s = settle(d, ++sent);
     assert_int_equal(s.late_frames, 1);
     assert_int_equal(s.frames_received, 4);
 
@@ -230,7 +241,9 @@ static void test_zero_length_packets_ignored(void **state)
     assert_int_equal(tl_simusb_wait_finished(sim, 5000), TL_OK);
     for (int i = 0; i < 3; i++)
         assert_int_equal(tl_simusb_send_raw(sim, NULL, 0, 3000), TL_OK);
-    tl_driver_stats s = settle(d);
+    tl_driver_stats s = settle(d, 1);
+    tl_sleep_ns(100000000); /* zero-length packets must add no verdict */
+    tl_driver_stats_get(d, &s);
     assert_int_equal(s.frames_received, 1);
     assert_int_equal(s.truncated + s.bad_headers + s.oversize + s.crc_errors, 0);
     tl_driver_close(d);
