@@ -21,3 +21,8 @@ tl_test(test_guidance_steer SOURCES test_guidance_steer.c LIBS tl_guidance tl_si
 # target stays shown with its tip; the shaft is tracked, not a reverberation
 # copy of it over the tibia.
 tl_test(test_guidance_sim SOURCES test_guidance_sim.c LIBS tl_guidance tl_sim TIMEOUT 60)
+# The tip on the scheme's frames (steered and straight), simulated
+# insertions from `talus eval needle` cases that were 1.5-6 mm off: a shaft
+# whose change is uneven along it, the first frame, a needle stopped short
+# of a bright layer.
+tl_test(test_guidance_tip SOURCES test_guidance_tip.c LIBS tl_guidance tl_sim TIMEOUT 60)
