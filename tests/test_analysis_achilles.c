@@ -4,19 +4,7 @@
  * Kager's fat; an untilted tendon keeps the free border search; a lesion in
  * the tilted tendon is still a target. Scenes are the simulator's, with
  * known truth. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "tl_analysis.h"
-#include "tl_imaging.h"
-#include "tl_sim.h"
+#include "test_analysis_simrun.h"
 
 typedef struct {
     const char *thick, *tilt, *f0, *depth, *site;
@@ -28,62 +16,24 @@ typedef struct {
     float ox, oz;
 } truth_t;
 
-/* Render scene sc (with a lesion when lesion_db < 0), image it as the
+/* Render scene sc (with a lesion when lesion_db is given), image it as the
  * station does and analyse it (a 50-year-old woman). */
-static void run(const scene *sc, const char *lesion_db, tl_analysis_result *r, truth_t *t)
+static void run_scene(const scene *sc, const char *lesion_db, tl_analysis_result *r, truth_t *t)
 {
-    tl_sim *sim = NULL;
-    assert_int_equal(tl_sim_create("achilles", sc->seed, &sim), TL_OK);
-    assert_int_equal(tl_sim_set_param(sim, "thickness_mm", sc->thick), TL_OK);
-    assert_int_equal(tl_sim_set_param(sim, "anisotropy_deg", sc->tilt), TL_OK);
-    assert_int_equal(tl_sim_set_param(sim, "f0_mhz", sc->f0), TL_OK);
-    assert_int_equal(tl_sim_set_param(sim, "depth_mm", sc->depth), TL_OK);
-    assert_int_equal(tl_sim_set_param(sim, "site", sc->site), TL_OK);
-    if (lesion_db) {
-        assert_int_equal(tl_sim_set_param(sim, "lesion", "1"), TL_OK);
-        assert_int_equal(tl_sim_set_param(sim, "lesion_width_mm", "6"), TL_OK);
-        assert_int_equal(tl_sim_set_param(sim, "lesion_depth_mm", "1.8"), TL_OK);
-        assert_int_equal(tl_sim_set_param(sim, "lesion_contrast_db", lesion_db), TL_OK);
-    }
-    tl_geometry g;
-    assert_int_equal(tl_sim_get_geometry(sim, &g), TL_OK);
-    size_t n = (size_t)g.lines * g.samples;
-    int16_t *rf = malloc(n * sizeof *rf);
+    const kv par[] = { { "thickness_mm", sc->thick }, { "anisotropy_deg", sc->tilt },
+                       { "f0_mhz", sc->f0 },          { "depth_mm", sc->depth },
+                       { "site", sc->site },          { "lesion", "1" },
+                       { "lesion_width_mm", "6" },    { "lesion_depth_mm", "1.8" },
+                       { "lesion_contrast_db", lesion_db } };
     tl_sim_truth *truth = calloc(1, sizeof *truth);
-    assert_non_null(rf);
     assert_non_null(truth);
-    assert_int_equal(tl_sim_render(sim, 0, rf, n, truth), TL_OK);
-    tl_sim_destroy(sim);
-    tl_imaging_params ip = tl_imaging_params_default();
-    tl_imaging_plan *plan = NULL;
-    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &plan), TL_OK);
-    tl_bmode img;
-    assert_int_equal(tl_imaging_bmode_alloc(plan, &img), TL_OK);
-    tl_frame f;
-    memset(&f, 0, sizeof f);
-    f.geom = g;
-    f.type = TL_IMAGE_RF_REAL;
-    f.data = rf;
-    f.data_bytes = n * sizeof *rf;
-    assert_int_equal(tl_imaging_execute(plan, &f, &img, NULL), TL_OK);
-    tl_imaging_plan_destroy(plan);
-    tl_analyzer *a = NULL;
-    assert_int_equal(tl_analyzer_create(&a), TL_OK);
-    tl_analysis_params p = tl_analysis_params_default(TL_AN_ACHILLES);
-    p.age_years = 50;
-    p.sex = 'F';
-    assert_int_equal(tl_analyze(a, &img, &p, r), TL_OK);
-    tl_analyzer_destroy(a);
-    t->thickness = truth->thickness_mm;
-    t->ox = img.origin_x_mm;
-    t->oz = img.origin_z_mm;
+    t->thickness = run_full("achilles", TL_AN_ACHILLES, sc->seed, par, lesion_db ? 9 : 5, r,
+                            truth, &t->ox, &t->oz);
     t->lesion_x = t->lesion_z = NAN;
     if (truth->n_lesions > 0) {
         t->lesion_x = truth->lesions[0].cx_mm - t->ox;
         t->lesion_z = truth->lesions[0].cz_mm - t->oz;
     }
-    tl_bmode_free(&img);
-    free(rf);
     free(truth);
 }
 
@@ -116,7 +66,7 @@ static void test_tilted_midportion(void **state)
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
         tl_analysis_result r;
         truth_t t;
-        run(&sc[i], NULL, &r, &t);
+        run_scene(&sc[i], NULL, &r, &t);
         float err = fabsf(r.thickness_mm - t.thickness);
         if (verbose())
             printf("midportion %zu: truth %.2f thickness %.2f straight %d\n", i, t.thickness,
@@ -143,7 +93,7 @@ static void test_tilted_insertion(void **state)
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
         tl_analysis_result r;
         truth_t t;
-        run(&sc[i], NULL, &r, &t);
+        run_scene(&sc[i], NULL, &r, &t);
         if (verbose())
             printf("insertion %zu: truth %.2f thickness %.2f straight %d view %d\n", i, t.thickness,
                    r.thickness_mm, straight(&r), r.insertion_view);
@@ -166,7 +116,7 @@ static void test_untilted_keeps_free_search(void **state)
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
         tl_analysis_result r;
         truth_t t;
-        run(&sc[i], NULL, &r, &t);
+        run_scene(&sc[i], NULL, &r, &t);
         if (verbose())
             printf("untilted %zu: truth %.2f thickness %.2f straight %d\n", i, t.thickness,
                    r.thickness_mm, straight(&r));
@@ -188,7 +138,7 @@ static void test_tilted_lesion(void **state)
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
         tl_analysis_result r;
         truth_t t;
-        run(&sc[i], "-14", &r, &t);
+        run_scene(&sc[i], "-14", &r, &t);
         float best = INFINITY;
         for (uint32_t k = 0; k < r.n_targets; k++)
             best = fminf(best, hypotf(r.targets[k].x_mm - t.lesion_x, r.targets[k].z_mm - t.lesion_z));
