@@ -26,3 +26,7 @@ tl_test(test_guidance_sim SOURCES test_guidance_sim.c LIBS tl_guidance tl_sim TI
 # whose change is uneven along it, the first frame, a needle stopped short
 # of a bright layer.
 tl_test(test_guidance_tip SOURCES test_guidance_tip.c LIBS tl_guidance tl_sim TIMEOUT 60)
+# Following a needle through a steering scheme's frames (steer.c): what a
+# straight frame may say about a needle the steered frames showed.
+tl_test(test_guidance_follow SOURCES test_guidance_follow.c test_guidance_synth.c
+        LIBS tl_guidance TIMEOUT 60)
