@@ -80,9 +80,10 @@ static void test_untilted_effusion(void **state)
 /* Heavy electronic noise (-50 dB) at 15 MHz over a 30 mm deep image, a
  * grade-3 effusion: the shadow under the deep joint is noise, not dark, and
  * the bone finder lost the tibia's end and the talar slope by the notch
- * ("no joint notch", or the depth read from a wrong floor). The cortex
- * continued from either side finds the joint: of these 12 scenes, 9 read
- * within 0.35 mm (2 before; 2 joints are still not found). */
+ * ("no joint notch", or the depth read from a wrong floor), or the whole
+ * talar dome. The cortex continued from either side, and seeded from thin
+ * bright lines when no notch is found, finds the joint: of these 12 scenes
+ * 11 read within 0.35 mm (2 before; 9 with the continuation alone). */
 static void test_noisy_joint(void **state)
 {
     (void)state;
@@ -100,7 +101,7 @@ static void test_noisy_joint(void **state)
     }
     if (getenv("TL_TEST_VERBOSE"))
         printf("  noisy joints within 0.35 mm: %d of 12\n", ok);
-    assert_true(ok >= 8);
+    assert_true(ok >= 10);
 }
 
 int main(void)

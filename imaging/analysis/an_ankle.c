@@ -282,6 +282,62 @@ static float joint_tilt(const tl_analyzer *a, const float *tib, int notch)
     return atanf(slope) - atanf(TIBIA_SLOPE);
 }
 
+/* When no notch is found: seed the cortex where the bone finder saw none
+ * at all (under heavy noise a whole talar dome can go missing). In each
+ * empty strip, the shallowest thin line at least 0.7 x the cortex's median
+ * peak that stands 1.6 x over the mean 0.3-0.8 mm above it and 0.3-1 mm
+ * below it, kept only in runs of at least 2 mm whose neighbours lie within
+ * 0.3 mm of each other (a bone contour, not a speckle spike); then the
+ * cortex is continued from them as above. Returns true when any was
+ * seeded. */
+static bool seed_cortex(tl_analyzer *a)
+{
+    const float sp = a->sp, strip_mm = (float)a->sw * sp;
+    const int ns = (int)a->ns, h = (int)a->h, minrun = (int)(2.0f / strip_mm);
+    float pk_ref[AN_MAX_STRIPS], cand[AN_MAX_STRIPS];
+    int np = 0;
+    for (int s = 0; s < ns; s++)
+        if (a->bone_line[s] && !isnan(a->bone_row[s]))
+            pk_ref[np++] = an_sm(a, (uint32_t)s)[(int)lrintf(a->bone_row[s])];
+    if (np < 5)
+        return false;
+    const float ref = an_percentile_f(pk_ref, (uint32_t)np, 50);
+    const int r0 = (int)(3.0f / sp), r1 = h - (int)(1.0f / sp) - 1;
+    for (int s = 0; s < ns; s++) {
+        cand[s] = NAN;
+        if (!isnan(a->bone_row[s]))
+            continue;
+        const float *m = an_sm(a, (uint32_t)s);
+        for (int r = r0; r < r1; r++) {
+            if (!(m[r] >= 0.7f * ref && m[r] >= m[r - 1] && m[r] >= m[r + 1]))
+                continue;
+            float up = an_mean(m, (uint32_t)h, (float)r - 0.8f / sp, (float)r - 0.3f / sp);
+            float dn = an_mean(m, (uint32_t)h, (float)r + 0.3f / sp, (float)r + 1.0f / sp);
+            if (m[r] > 1.6f * up && m[r] > 1.6f * dn) {
+                float a0 = m[r - 1], a1 = m[r], a2 = m[r + 1], den = a0 - 2 * a1 + a2;
+                cand[s] = (float)r + (den < 0 ? fmaxf(-0.5f, fminf(0.5f, 0.5f * (a0 - a2) / den)) : 0.0f);
+                break;
+            }
+        }
+    }
+    bool any = false;
+    for (int s = 0; s < ns;) {
+        int e = s;
+        while (e + 1 < ns && !isnan(cand[s]) && !isnan(cand[e + 1]) &&
+               fabsf(cand[e + 1] - cand[e]) < 0.3f / sp)
+            e++;
+        if (!isnan(cand[s]) && e - s + 1 >= minrun) {
+            for (int k = s; k <= e; k++) {
+                a->bone_row[k] = a->bone_top[k] = cand[k];
+                a->bone_line[k] = true;
+            }
+            any = true;
+        }
+        s = e + 1;
+    }
+    return any;
+}
+
 void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     an_find_bone(a, 3.0f);
@@ -289,6 +345,10 @@ void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r
     const uint32_t ns = a->ns, h = a->h;
     const float sp = a->sp, strip_mm = (float)a->sw * sp;
     int notch = find_notch(a);
+    if (notch < 0 && seed_cortex(a)) {
+        continue_cortex(a);
+        notch = find_notch(a);
+    }
     if (notch < 0) {
         an_polyline(a, a->bone_row, &r->bone);
         an_warn(r, "no joint notch between tibia and talus: centre the anterior joint");
