@@ -182,13 +182,44 @@ static float insertion_edge(tl_analyzer *a)
     return isnan(k) ? an_strip_x(a, dir > 0 ? s1 : s0) : k;
 }
 
+/* The calcaneus under the plantar fascia is capped by a bright cortex line
+ * (a rough surface: it echoes at any probe tilt; its steep anterior slope
+ * may show only the shadow's edge here and there). "Bone" strips with
+ * hardly any cortex line within +/-2 mm (under a quarter of the bone strips
+ * there) are the dark flexor muscle in front of the insertion: that cut the
+ * band's deep border off and, being the longer run, moved the insertion
+ * site onto the muscle. */
+static void drop_lineless_bone(tl_analyzer *a)
+{
+    const int ns = (int)a->ns, w = (int)lroundf(2.0f / (a->sp * (float)a->sw));
+    bool drop[AN_MAX_STRIPS];
+    for (int s = 0; s < ns; s++) {
+        drop[s] = false;
+        if (isnan(a->bone_row[s]))
+            continue;
+        int n = 0, nl = 0;
+        for (int k = s - w; k <= s + w; k++)
+            if (k >= 0 && k < ns && !isnan(a->bone_row[k])) {
+                n++;
+                nl += a->bone_line[k];
+            }
+        drop[s] = 4 * nl < n;
+    }
+    for (int s = 0; s < ns; s++)
+        if (drop[s])
+            a->bone_row[s] = a->bone_top[s] = NAN;
+}
+
 /* Band above the bone, bone limiting the depth: the search ends gap_mm
- * above the top of the cortex echo (negative: below it). */
+ * above the top of the cortex echo (negative: below it). cortex: only bone
+ * capped by a cortex line counts (drop_lineless_bone). */
 static void band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
-                           float gap_mm, float on_bone_mm)
+                           float gap_mm, float on_bone_mm, bool cortex)
 {
     float lim[AN_MAX_STRIPS];
     an_find_bone(a, 3.0f);
+    if (cortex)
+        drop_lineless_bone(a);
     /* the band's measurements relate to the top of the cortex echo */
     memcpy(a->bone_row, a->bone_top, a->ns * sizeof(float));
     for (uint32_t s = 0; s < a->ns; s++)
@@ -280,7 +311,7 @@ static float band_vs_above(tl_analyzer *a, const tl_analysis_params *p)
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     /* under the heel fat pad, on the inferior calcaneus at its origin */
-    band_over_bone(a, 3.0f, 10.0f, 0.0f, 0.15f, 2.5f);
+    band_over_bone(a, 3.0f, 10.0f, 0.0f, 0.15f, 2.5f, true);
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
@@ -321,7 +352,7 @@ void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result
      * (the fascia has soft tissue between it and the bone: 0.15 mm short).
      * No bone prior: the deep Kager/muscle boundary passes for bone too
      * often in midportion views. */
-    band_over_bone(a, 2.2f, 12.0f, 8.0f, -0.1f, 0.0f);
+    band_over_bone(a, 2.2f, 12.0f, 8.0f, -0.1f, 0.0f, false);
     an_band_measure(a, r);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
