@@ -184,30 +184,43 @@ static float insertion_edge(tl_analyzer *a)
 
 /* The calcaneus under the plantar fascia is capped by a bright cortex line
  * (a rough surface: it echoes at any probe tilt; its steep anterior slope
- * may show only the shadow's edge here and there). "Bone" strips with
- * hardly any cortex line within +/-2 mm (under a quarter of the bone strips
- * there) are the dark flexor muscle in front of the insertion: that cut the
- * band's deep border off and, being the longer run, moved the insertion
- * site onto the muscle. */
+ * may show only the shadow's edge here and there). "Bone" with a cortex
+ * line on under a quarter of the bone strips within +/-2 mm, at the end of
+ * a run of bone (gaps up to 1 mm), is the dark flexor muscle in front of
+ * the insertion: it cut the band's deep border off and, making the run
+ * longer, moved the insertion site onto the muscle. A patch without the
+ * line inside a run is still the calcaneus. */
 static void drop_lineless_bone(tl_analyzer *a)
 {
-    const int ns = (int)a->ns, w = (int)lroundf(2.0f / (a->sp * (float)a->sw));
-    bool drop[AN_MAX_STRIPS];
+    const int ns = (int)a->ns, sw = (int)a->sw;
+    const int gap = (int)lroundf(1.0f / (a->sp * (float)sw)), w = 2 * gap;
+    bool weak[AN_MAX_STRIPS];
     for (int s = 0; s < ns; s++) {
-        drop[s] = false;
-        if (isnan(a->bone_row[s]))
-            continue;
         int n = 0, nl = 0;
         for (int k = s - w; k <= s + w; k++)
             if (k >= 0 && k < ns && !isnan(a->bone_row[k])) {
                 n++;
                 nl += a->bone_line[k];
             }
-        drop[s] = 4 * nl < n;
+        weak[s] = !isnan(a->bone_row[s]) && 4 * nl < n;
     }
-    for (int s = 0; s < ns; s++)
-        if (drop[s])
-            a->bone_row[s] = a->bone_top[s] = NAN;
+    int s = 0;
+    while (s < ns) {
+        if (isnan(a->bone_row[s])) {
+            s++;
+            continue;
+        }
+        int last = s;
+        for (int e = s; e < ns && e - last <= gap; e++)
+            if (!isnan(a->bone_row[e]))
+                last = e;
+        /* from either end of the run inwards, while the line is missing */
+        for (int k = s; k <= last && (isnan(a->bone_row[k]) || weak[k]); k++)
+            a->bone_row[k] = a->bone_top[k] = NAN;
+        for (int k = last; k >= s && (isnan(a->bone_row[k]) || weak[k]); k--)
+            a->bone_row[k] = a->bone_top[k] = NAN;
+        s = last + 1;
+    }
 }
 
 /* Band above the bone, bone limiting the depth: the search ends gap_mm
