@@ -11,10 +11,10 @@ tl_test(test_analysis_lesion SOURCES test_analysis_lesion.c test_analysis_synth.
         LIBS tl_analysis TIMEOUT 60)
 # Borders and thickness through sim -> imaging -> analysis: tilted fascia,
 # Achilles insertion, ankle effusions.
-tl_test(test_analysis_borders SOURCES test_analysis_borders.c
+tl_test(test_analysis_borders SOURCES test_analysis_borders.c test_analysis_chain.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 120)
 # The hot kernels (an_kernels.c) against the plain loops they replaced.
 tl_test(test_analysis_kernels SOURCES test_analysis_kernels.c LIBS tl_analysis TIMEOUT 30)
 # Plantar fascia: calcaneus, site, tilted bands, lesions (synthetic heels).
 tl_test(test_analysis_plantar SOURCES test_analysis_plantar.c test_analysis_synth.c
-        LIBS tl_analysis TIMEOUT 60)
+        test_analysis_chain.c LIBS tl_analysis tl_imaging tl_sim TIMEOUT 60)

@@ -1,0 +1,101 @@
+/* The real chain for the analysis tests (test_analysis_chain.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_analysis_chain.h"
+#include "tl_imaging.h"
+
+tl_sim_truth *chain_run(const char *preset, int anatomy, uint64_t seed, const kv *par, int npar,
+                        tl_analysis_result *r, float *ox, float *oz)
+{
+    tl_sim *sim = NULL;
+    assert_int_equal(tl_sim_create(preset, seed, &sim), TL_OK);
+    for (int i = 0; i < npar; i++)
+        assert_int_equal(tl_sim_set_param(sim, par[i].key, par[i].value), TL_OK);
+    tl_geometry g;
+    assert_int_equal(tl_sim_get_geometry(sim, &g), TL_OK);
+    size_t n = (size_t)g.lines * g.samples;
+    int16_t *rf = malloc(n * sizeof *rf);
+    tl_sim_truth *truth = calloc(1, sizeof *truth);
+    assert_non_null(rf);
+    assert_non_null(truth);
+    assert_int_equal(tl_sim_render(sim, 0, rf, n, truth), TL_OK);
+    tl_sim_destroy(sim);
+    tl_imaging_params ip = tl_imaging_params_default();
+    tl_imaging_plan *plan = NULL;
+    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &plan), TL_OK);
+    tl_bmode img;
+    assert_int_equal(tl_imaging_bmode_alloc(plan, &img), TL_OK);
+    tl_frame f;
+    memset(&f, 0, sizeof f);
+    f.geom = g;
+    f.type = TL_IMAGE_RF_REAL;
+    f.data = rf;
+    f.data_bytes = n * sizeof *rf;
+    assert_int_equal(tl_imaging_execute(plan, &f, &img, NULL), TL_OK);
+    tl_imaging_plan_destroy(plan);
+    tl_analyzer *a = NULL;
+    assert_int_equal(tl_analyzer_create(&a), TL_OK);
+    tl_analysis_params p = tl_analysis_params_default(anatomy);
+    p.age_years = 50;
+    p.sex = 'F';
+    assert_int_equal(tl_analyze(a, &img, &p, r), TL_OK);
+    tl_analyzer_destroy(a);
+    const char *dump = getenv("TL_TEST_DUMP");   /* a directory: the frames, for eyes */
+    if (dump) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s_%llu.png", dump, preset, (unsigned long long)seed);
+        assert_int_equal(tl_png_write(path, img.pixels, img.width, img.height, img.stride, 1), TL_OK);
+        snprintf(path, sizeof path, "%s/%s_%llu_valid.png", dump, preset, (unsigned long long)seed);
+        if (img.valid)
+            assert_int_equal(tl_png_write(path, img.valid, img.width, img.height, img.stride, 1), TL_OK);
+        snprintf(path, sizeof path, "%s/%s_%llu.txt", dump, preset, (unsigned long long)seed);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fprintf(fp, "spacing_mm %.6f origin_x_mm %.4f origin_z_mm %.4f\n", img.spacing_mm,
+                img.origin_x_mm, img.origin_z_mm);
+        fclose(fp);
+    }
+    if (ox)
+        *ox = img.origin_x_mm;
+    if (oz)
+        *oz = img.origin_z_mm;
+    tl_bmode_free(&img);
+    free(rf);
+    if (getenv("TL_TEST_VERBOSE"))
+        printf("%s seed %llu: truth %.2f found %d thickness %.2f\n", preset,
+               (unsigned long long)seed, truth->thickness_mm, r->structure_found, r->thickness_mm);
+    return truth;
+}
+
+static float poly(const float *px, const float *pz, uint32_t n, float x)
+{
+    for (uint32_t i = 0; i + 1 < n; i++)
+        if ((x >= px[i] && x <= px[i + 1]) || (x <= px[i] && x >= px[i + 1])) {
+            float d = px[i + 1] - px[i];
+            float t = fabsf(d) > 1e-6f ? (x - px[i]) / d : 0.0f;
+            return pz[i] + t * (pz[i + 1] - pz[i]);
+        }
+    return NAN;
+}
+
+float chain_truth_z(const tl_sim_truth *t, int kind, float ox, float oz, float x_mm)
+{
+    for (uint32_t b = 0; b < t->n_boundaries; b++)
+        if ((int)t->boundaries[b].kind == kind)
+            return poly(t->boundaries[b].x_mm, t->boundaries[b].z_mm, t->boundaries[b].n,
+                        x_mm + ox) - oz;
+    return NAN;
+}
+
+float chain_poly_z(const tl_analysis_polyline *pl, float x_mm)
+{
+    return poly(pl->x_mm, pl->z_mm, pl->n, x_mm);
+}
