@@ -86,11 +86,45 @@ static void test_anterior_deep_border(void **state)
     assert_true(found >= 7);
 }
 
+/* A thick hypoechoic fascia only ~5 dB above the display floor with a
+ * -20 dB lesion (eval case 14 of seed 2027, plantar only: a 7.7 mm fascia,
+ * an 8.7 x 3.9 mm lesion at the floor, "-4.9 dB"): the lesion's contrast is
+ * clipped by the display, and it is a target however small the measured
+ * contrast; plain band at the same level gives none. */
+static void test_lesion_at_display_floor(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        synth_spec s = synth_default();
+        s.seed = 60 + (uint64_t)i;
+        s.band_thick_mm = 6.5f;
+        s.bone_z_mm = 8.0f + 6.5f + 1.0f;
+        s.bone_x0_mm = 0;
+        s.bone_x1_mm = 18.0f;
+        s.band_db = -55.5f;
+        s.fat_db = -50.0f;
+        s.deep_db = -52.0f;
+        tl_analysis_result r0 = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
+        s.n_ell = 1;
+        s.ell[0] = (synth_ellipse){ 25.0f, 11.25f, 7.0f, 3.5f, -20.0f };
+        tl_analysis_result r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
+        if (getenv("TL_TEST_VERBOSE"))
+            printf("floor: %u targets without the lesion, %u with (%.1f dB at %.1f, %.1f)\n",
+                   r0.n_targets, r.n_targets, r.n_targets ? r.targets[0].contrast_db : 0.0f,
+                   r.n_targets ? r.targets[0].x_mm : 0.0f, r.n_targets ? r.targets[0].z_mm : 0.0f);
+        assert_true(r0.structure_found && r.structure_found);
+        assert_int_equal(r0.n_targets, 0);
+        assert_true(r.n_targets >= 1);
+        assert_true(hypotf(r.targets[0].x_mm - 25.0f, r.targets[0].z_mm - 11.25f) < 1.0f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dark_muscle_is_not_calcaneus),
         cmocka_unit_test(test_anterior_deep_border),
+        cmocka_unit_test(test_lesion_at_display_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
