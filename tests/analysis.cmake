@@ -11,10 +11,18 @@ tl_test(test_analysis_lesion SOURCES test_analysis_lesion.c test_analysis_synth.
         LIBS tl_analysis TIMEOUT 60)
 # Borders and thickness through sim -> imaging -> analysis: tilted fascia,
 # Achilles insertion, ankle effusions.
-tl_test(test_analysis_borders SOURCES test_analysis_borders.c test_analysis_chain.c
+tl_test(test_analysis_borders SOURCES test_analysis_borders.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 120)
 # The hot kernels (an_kernels.c) against the plain loops they replaced.
 tl_test(test_analysis_kernels SOURCES test_analysis_kernels.c LIBS tl_analysis TIMEOUT 30)
+# The Achilles tendon through a tilted probe (an_achilles.c): sim -> imaging
+# -> analysis, thickness against truth, the lesion as a target.
+tl_test(test_analysis_achilles SOURCES test_analysis_achilles.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 120)
+# Ankle effusions through sim -> imaging -> analysis: a probe tilted against
+# the joint, the joint gap in the recess floor.
+tl_test(test_analysis_ankle SOURCES test_analysis_ankle.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 120)
 # Plantar fascia: calcaneus, site, tilted bands, lesions (synthetic heels).
 tl_test(test_analysis_plantar SOURCES test_analysis_plantar.c test_analysis_synth.c
-        test_analysis_chain.c LIBS tl_analysis tl_imaging tl_sim TIMEOUT 60)
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 60)

@@ -3,29 +3,7 @@
  * tilted probe (no specular fibre echoes: the fascia is a homogeneous layer
  * under the textured fat pad), the Achilles tendon resting on the
  * calcaneus, an effusion over the joint, and bone under fluid. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "test_analysis_chain.h"
-#include "tl_analysis.h"
-
-/* Render, image and analyse one frame (test_analysis_chain.c); returns the
- * simulator's truth thickness. */
-static float run(const char *preset, int anatomy, uint64_t seed, const kv *par, int npar,
-                 tl_analysis_result *r)
-{
-    tl_sim_truth *truth = chain_run(preset, anatomy, seed, par, npar, r, NULL, NULL);
-    float t = truth->thickness_mm;
-    free(truth);
-    return t;
-}
+#include "test_analysis_simrun.h"
 
 /* Probe tilted 12 deg against a thickened (hypoechoic) fascia: the fibres'
  * specular echoes are gone; the borders are the fat pad's lower edge and the

@@ -491,6 +491,9 @@ void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result
      * often in midportion views. */
     band_over_bone(a, 2.2f, 12.0f, 8.0f, -0.1f, 0.0f, false);
     an_band_measure(a, r);
+    /* A tilted probe: a band without fibre echoes, found again as two
+     * straight lines (an_achilles.c). */
+    an_ach_tilted(a, r, 2.2f, 8.0f, 12.0f);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
         return;

@@ -137,6 +137,14 @@ void an_effusion_gate(tl_analysis_result *r);
  * stand in for "above the bony joint line" and "distending the capsule"). */
 int an_effusion_grade(float depth_mm);
 
+/* an_achilles.c: the tilted tendon as two parallel straight lines (rows per
+ * strip; the angle in deg), and the Achilles analysis's use of it: replaces
+ * the band found when it has no fibre echoes and the lines are tilted. */
+bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, float top_max_mm,
+                   float max_thick_mm);
+bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float max_thick_mm,
+                     float *theta_deg, float *top_row, float *deep_row);
+
 /* an_anatomy.c */
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
 void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);

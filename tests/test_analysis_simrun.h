@@ -1,4 +1,9 @@
-/* The real chain for the analysis tests (test_analysis_chain.h). */
+/* Tissue-analysis tests through the real chain: simulator RF -> imaging
+ * -> analysis (header-only, static functions; test_analysis_borders.c,
+ * test_analysis_ankle.c). */
+#ifndef TEST_ANALYSIS_SIMRUN_H
+#define TEST_ANALYSIS_SIMRUN_H
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,11 +14,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test_analysis_chain.h"
+#include "tl_analysis.h"
 #include "tl_imaging.h"
+#include "tl_sim.h"
 
-tl_sim_truth *chain_run(const char *preset, int anatomy, uint64_t seed, const kv *par, int npar,
-                        tl_analysis_result *r, float *ox, float *oz)
+typedef struct {
+    const char *key, *value;
+} kv;
+
+/* Render one frame of preset with params, image it as the station does and
+ * analyse it; returns the simulator's truth thickness. truth_out (may be
+ * NULL): the whole truth; ox, oz (may be NULL): the image origin (mm), to
+ * take the truth's probe coordinates to the result's image coordinates. */
+static float run_full(const char *preset, int anatomy, uint64_t seed, const kv *par, int npar,
+                      tl_analysis_result *r, tl_sim_truth *truth_out, float *ox, float *oz)
 {
     tl_sim *sim = NULL;
     assert_int_equal(tl_sim_create(preset, seed, &sim), TL_OK);
@@ -69,33 +83,20 @@ tl_sim_truth *chain_run(const char *preset, int anatomy, uint64_t seed, const kv
         *oz = img.origin_z_mm;
     tl_bmode_free(&img);
     free(rf);
+    float t = truth->thickness_mm;
+    if (truth_out)
+        *truth_out = *truth;
+    free(truth);
     if (getenv("TL_TEST_VERBOSE"))
         printf("%s seed %llu: truth %.2f found %d thickness %.2f\n", preset,
-               (unsigned long long)seed, truth->thickness_mm, r->structure_found, r->thickness_mm);
-    return truth;
+               (unsigned long long)seed, t, r->structure_found, r->thickness_mm);
+    return t;
 }
 
-static float poly(const float *px, const float *pz, uint32_t n, float x)
+static inline float run(const char *preset, int anatomy, uint64_t seed, const kv *par, int npar,
+                        tl_analysis_result *r)
 {
-    for (uint32_t i = 0; i + 1 < n; i++)
-        if ((x >= px[i] && x <= px[i + 1]) || (x <= px[i] && x >= px[i + 1])) {
-            float d = px[i + 1] - px[i];
-            float t = fabsf(d) > 1e-6f ? (x - px[i]) / d : 0.0f;
-            return pz[i] + t * (pz[i + 1] - pz[i]);
-        }
-    return NAN;
+    return run_full(preset, anatomy, seed, par, npar, r, NULL, NULL, NULL);
 }
 
-float chain_truth_z(const tl_sim_truth *t, int kind, float ox, float oz, float x_mm)
-{
-    for (uint32_t b = 0; b < t->n_boundaries; b++)
-        if ((int)t->boundaries[b].kind == kind)
-            return poly(t->boundaries[b].x_mm, t->boundaries[b].z_mm, t->boundaries[b].n,
-                        x_mm + ox) - oz;
-    return NAN;
-}
-
-float chain_poly_z(const tl_analysis_polyline *pl, float x_mm)
-{
-    return poly(pl->x_mm, pl->z_mm, pl->n, x_mm);
-}
+#endif

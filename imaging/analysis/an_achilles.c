@@ -1,0 +1,284 @@
+/* The Achilles tendon seen through a tilted probe. Tilting the probe turns
+ * the tendon in the image by the tilt angle (a linear probe's beams are
+ * vertical: a band that slopes in the image is not perpendicular to them),
+ * its fibres' specular echoes fade and the band becomes plain speckle, while
+ * the fat above and below it (subcutis, Kager's fat pad) keeps its bright,
+ * curved septa at any angle. A free border search then follows septa, or
+ * takes the tendon's deep border for the superficial one and the Kager/muscle
+ * boundary for the deep one (a band of fat measured 8-12 mm for a 2-4 mm
+ * tendon).
+ *
+ * What still holds: in long axis the tendon is straight across the view (its
+ * thickness changes by ~15 % over 20 mm), so its two borders are two parallel
+ * straight lines at the tilt angle; averaged along that angle over the whole
+ * view their weak echoes add up, the septa average out, and what lies between
+ * them is the smoothest layer in the image. an_ach_straight() finds that pair
+ * of lines (angle and two offsets) in the interface map; the borders are then
+ * searched again within a narrow corridor about each line. */
+#include "an_internal.h"
+
+#include <string.h>
+
+/* Angles searched (half degrees either way) and rows projected. */
+#define ACH_MAX_HALFDEG 40
+#define ACH_NU 400
+
+/* Texture energy per strip on the band grid (the measure of an_texture:
+ * vertical + lateral grey differences), rows [0, nu) into E (ns x nu; NAN
+ * where the strip has no image). */
+static void texture_map(tl_analyzer *a, float *E, int nu)
+{
+    const int h = (int)a->h, q = (int)a->band_q, ns = (int)a->ns;
+    const int dz = (int)fmaxf(1.0f, 0.25f / a->sp);
+    for (int s = 0; s < ns; s++) {
+        const float *m = an_sm(a, (uint32_t)s), *ml = an_sm(a, s > 0 ? (uint32_t)s - 1 : 0),
+                    *mr = an_sm(a, s + 1 < ns ? (uint32_t)s + 1 : (uint32_t)s);
+        float *e = E + (size_t)s * (size_t)nu;
+        for (int k = 0; k < nu; k++) {
+            float acc = 0;
+            int n = 0;
+            for (int r = k * q; r < (k + 1) * q && r < h; r++) {
+                if (r < dz || r >= h - dz)
+                    continue;
+                float g = fabsf(m[r + dz] - m[r - dz]) + fabsf(mr[r] - ml[r]);
+                if (!isnan(g)) {
+                    acc += g;
+                    n++;
+                }
+            }
+            e[k] = n ? acc / (float)n : NAN;
+        }
+    }
+}
+
+typedef struct {
+    float P[ACH_NU];          /* interface strength along the lines */
+    double C[ACH_NU + 1];     /* prefix sums of the texture along them */
+    int N[ACH_NU + 1];        /* and of its valid rows */
+    int nu;
+} ach_proj;
+
+/* Means of the interface map (band_is, ns x nr) and the texture map (E,
+ * ns x nu) along lines of angle t (half degrees) through grid row u at
+ * strip sc, u in [0, nu), over every `every`-th strip of [s0, s1]. A row
+ * counts where a quarter of the strips have it. */
+static void proj_at(const tl_analyzer *a, const float *E, int t, int sc, int s0, int s1, int every,
+                    ach_proj *pr)
+{
+    const int nr = a->band_nr, nu = pr->nu;
+    const float per_strip = tanf(0.5f * (float)t * (float)M_PI / 180.0f) * (float)a->sw /
+                            (float)a->band_q;
+    float T[ACH_NU], cp[ACH_NU], ct[ACH_NU];
+    for (int u = 0; u < nu; u++)
+        pr->P[u] = T[u] = cp[u] = ct[u] = 0;
+    int used = 0;
+    for (int s = s0; s <= s1; s += every) {
+        const float *is = a->band_is + (size_t)s * (size_t)nr, *e = E + (size_t)s * (size_t)nu;
+        int sh = (int)lroundf(per_strip * (float)(s - sc));
+        int ulo = -sh < 0 ? 0 : -sh, uhi = nu - sh > nu ? nu : nu - sh;   /* u + sh in [0, nu) */
+        used++;
+        for (int u = ulo; u < uhi; u++) {
+            pr->P[u] += is[u + sh];
+            cp[u] += 1.0f;
+            float v = e[u + sh];
+            if (!isnan(v)) {
+                T[u] += v;
+                ct[u] += 1.0f;
+            }
+        }
+    }
+    const float need = 0.25f * (float)used;
+    pr->C[0] = 0;
+    pr->N[0] = 0;
+    for (int u = 0; u < nu; u++) {
+        pr->P[u] = cp[u] >= need ? pr->P[u] / cp[u] : NAN;
+        bool ok = ct[u] >= need;
+        pr->C[u + 1] = pr->C[u] + (ok ? T[u] / ct[u] : 0.0);
+        pr->N[u + 1] = pr->N[u] + ok;
+    }
+}
+
+/* Mean texture over projected rows [i0, i1), NAN when under half are valid. */
+static float range_mean(const ach_proj *pr, int i0, int i1)
+{
+    if (i0 < 0)
+        i0 = 0;
+    if (i1 > pr->nu)
+        i1 = pr->nu;
+    if (i1 <= i0 || pr->N[i1] - pr->N[i0] < (i1 - i0 + 1) / 2)
+        return NAN;
+    return (float)((pr->C[i1] - pr->C[i0]) / (pr->N[i1] - pr->N[i0]));
+}
+
+typedef struct {
+    float score;
+    int t, u1, u2;
+} ach_pair;
+
+/* The deep border: a straight line with smooth tissue (the fibre-less
+ * tendon) above and rough tissue (Kager's fat, the calcaneus) below; its
+ * echo (the interface strength along it, ~1 for speckle, up to 8) and that
+ * texture step (log ratio) both count. */
+static void deep_at(const ach_proj *pr, int t, int lo, int hi, int m, int w, ach_pair *best)
+{
+    for (int u = lo < 0 ? 0 : lo; u <= hi && u + w + 1 < pr->nu; u++) {
+        float up = range_mean(pr, u - w, u - m);
+        float dn = range_mean(pr, u + m + 1, u + w + 1);
+        if (isnan(up) || isnan(dn) || !(up > 0) || isnan(pr->P[u]))
+            continue;
+        float sc = pr->P[u] + 2.0f * logf(dn / up);
+        if (sc > best->score) {
+            best->score = sc;
+            best->t = t;
+            best->u2 = u;
+        }
+    }
+}
+
+/* The superficial border above the deep one at u2, between rows lo and
+ * hi: where the rough fat above gives way to the smooth layer that runs
+ * down to the deep border (the log ratio of the two sides' mean texture,
+ * with a little weight on an echo there). */
+static void top_of(const ach_proj *pr, int u2, int lo, int hi, int m, int w, ach_pair *best)
+{
+    for (int u1 = lo < 0 ? 0 : lo; u1 <= hi; u1++) {
+        float up = range_mean(pr, u1 - w, u1 - m);
+        float in = range_mean(pr, u1 + m, u2 - m + 1);
+        if (isnan(up) || isnan(in) || !(in > 0))
+            continue;
+        float sc = logf(up / in) + 0.05f * (isnan(pr->P[u1]) ? 0.0f : pr->P[u1]);
+        if (sc > best->score) {
+            best->score = sc;
+            best->u1 = u1;
+        }
+    }
+}
+
+bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float max_thick_mm,
+                     float *theta_deg, float *top_row, float *deep_row)
+{
+    const int nr = a->band_nr, q = (int)a->band_q, ns = (int)a->ns;
+    const float sp = a->sp;
+    const int kmin = (int)(min_depth_mm / sp / (float)q), kmax = (int)(top_max_mm / sp / (float)q);
+    const int g0 = (int)(1.2f / sp / (float)q), g1 = (int)(max_thick_mm / sp / (float)q);
+    const int m = (int)lroundf(0.25f / sp / (float)q), w = (int)lroundf(1.2f / sp / (float)q);
+    ach_proj pr;
+    pr.nu = kmax + g1 + w + 2;
+    if (pr.nu > nr)
+        pr.nu = nr;
+    if (pr.nu > ACH_NU || pr.nu <= kmin + g0 + w)
+        return false;
+    /* the second half of band_cost is free (best_path uses 2 rows of nr) */
+    float *E = a->band_cost + (size_t)ns * (size_t)nr;
+    texture_map(a, E, pr.nu);
+    int s0 = -1, s1 = -1;
+    for (int s = 0; s < ns; s++)
+        if (!isnan(E[(size_t)s * (size_t)pr.nu + (size_t)(kmin + g0)])) {
+            s0 = s0 < 0 ? s : s0;
+            s1 = s;
+        }
+    if (s0 < 0 || (float)(s1 - s0) * (float)a->sw * sp < 10.0f)
+        return false;
+    const int sc = (s0 + s1) / 2;
+    /* The angle and the deep line: whole degrees on every other strip,
+     * then the half degrees either side on all of them. */
+    ach_pair best = { -INFINITY, 0, 0, 0 };
+    for (int t = -ACH_MAX_HALFDEG; t <= ACH_MAX_HALFDEG; t += 2) {
+        proj_at(a, E, t, sc, s0, s1, 2, &pr);
+        deep_at(&pr, t, kmin + g0, kmax + g1, m, w, &best);
+    }
+    if (!isfinite(best.score))
+        return false;
+    const int tc = best.t;
+    best.score = -INFINITY;
+    for (int t = tc - 1; t <= tc + 1; t++) {
+        if (t < -ACH_MAX_HALFDEG || t > ACH_MAX_HALFDEG)
+            continue;
+        proj_at(a, E, t, sc, s0, s1, 1, &pr);
+        deep_at(&pr, t, kmin + g0, kmax + g1, m, w, &best);
+    }
+    if (!isfinite(best.score))
+        return false;
+    /* The superficial border, parallel: the tendon is straight. */
+    ach_pair top = { -INFINITY, best.t, 0, best.u2 };
+    proj_at(a, E, best.t, sc, s0, s1, 1, &pr);
+    top_of(&pr, best.u2, best.u2 - g1 < kmin ? kmin : best.u2 - g1, best.u2 - g0, m, w, &top);
+    if (!isfinite(top.score))
+        return false;
+    /* The tendon is straight but not of one thickness (thickest at the
+     * midportion, spindle-shaped when swollen): the deep border, the strong
+     * one, is placed again within +/-0.6 mm of its line over 10 mm windows
+     * every 2 mm, at the same angle; the weak superficial border stays one
+     * line over the whole view (a local texture step is too noisy to follow
+     * a change of a few tenths of a mm). */
+    const float deg = 0.5f * (float)best.t;
+    const float ps = tanf(deg * (float)M_PI / 180.0f) * (float)a->sw / (float)q;
+    const int half = (int)lroundf(5.0f / (sp * (float)a->sw)), step = (int)lroundf(2.0f / (sp * (float)a->sw));
+    const int dw = (int)lroundf(0.6f / sp / (float)q);
+    float wc[AN_MAX_STRIPS], w2[AN_MAX_STRIPS];
+    int nwin = 0;
+    for (int c = s0 + half; c + half <= s1 && step > 0; c += step) {
+        int g2c = (int)lroundf((float)best.u2 + ps * (float)(c - sc));
+        ach_pair loc = { -INFINITY, best.t, 0, 0 };
+        proj_at(a, E, best.t, c, c - half, c + half, 1, &pr);
+        deep_at(&pr, best.t, g2c - dw, g2c + dw, m, w, &loc);
+        if (!isfinite(loc.score))
+            continue;
+        wc[nwin] = (float)c;
+        w2[nwin] = (float)(loc.u2 - g2c);
+        nwin++;
+    }
+    *theta_deg = deg;
+    for (int s = 0; s < ns; s++) {
+        float o2 = 0;
+        if (nwin > 0) {
+            int i = 0;
+            while (i + 1 < nwin && wc[i + 1] < (float)s)
+                i++;
+            float f = i + 1 < nwin ? ((float)s - wc[i]) / (wc[i + 1] - wc[i]) : 0.0f;
+            f = f < 0 ? 0 : f > 1 ? 1 : f;
+            o2 = i + 1 < nwin ? w2[i] + f * (w2[i + 1] - w2[i]) : w2[i];
+        }
+        float d = ps * (float)(s - sc);
+        top_row[s] = ((float)top.u1 + d) * (float)q;
+        deep_row[s] = ((float)best.u2 + o2 + d) * (float)q;
+    }
+    return true;
+}
+
+/* Fibrillar coherence (an_band_coherence) under which the band the free
+ * search found has no fibre echoes: a tilted tendon, or fat taken for it
+ * (0.0-0.5; a tendon seen square on reads 0.55-0.8). */
+#define ACH_FIBRELESS 0.45f
+/* A straight band turned less than this (deg) is not a tilted tendon: the
+ * free search stands. */
+#define ACH_MIN_TILT_DEG 3.0f
+
+bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, float top_max_mm,
+                   float max_thick_mm)
+{
+    float coh = an_band_coherence(a, a->sup_fit, a->deep_fit, an_strip_x(a, a->ns / 2), 8.0f);
+    if (!(coh < ACH_FIBRELESS))
+        return false;
+    float deg, top[AN_MAX_STRIPS], deep[AN_MAX_STRIPS];
+    if (!an_ach_straight(a, min_depth_mm, top_max_mm, max_thick_mm, &deg, top, deep) ||
+        !(fabsf(deg) >= ACH_MIN_TILT_DEG))
+        return false;
+    const float dermis = min_depth_mm / a->sp;
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < a->ns; s++) {
+        /* where the line runs into the dermis, the dermis is the tendon's
+         * top (the tilt takes the tendon up to the skin on one side) */
+        bool ok = deep[s] - dermis > 1.0f / a->sp && deep[s] < (float)a->h - 2;
+        a->sup_fit[s] = ok ? an_maxf(top[s], dermis) : NAN;
+        a->deep_fit[s] = ok ? deep[s] : NAN;
+        a->sup_row[s] = a->deep_row[s] = NAN;   /* no per-strip scatter: fitted lines */
+        n += ok;
+    }
+    int nw = r->n_warnings;
+    an_band_measure(a, r);
+    r->n_warnings = nw;
+    an_warn(r, "no fibre echoes in the tendon (probe tilted %.0f deg?): borders fitted as "
+            "straight lines", (double)deg);
+    return n > 0;
+}
