@@ -30,3 +30,7 @@ tl_test(test_guidance_tip SOURCES test_guidance_tip.c LIBS tl_guidance tl_sim TI
 # straight frame may say about a needle the steered frames showed.
 tl_test(test_guidance_follow SOURCES test_guidance_follow.c test_guidance_synth.c
         LIBS tl_guidance TIMEOUT 60)
+# Acquisition rules on single images: a shaft comes from the image edge or
+# out of an acoustic shadow, not from plain tissue.
+tl_test(test_guidance_acquire SOURCES test_guidance_acquire.c test_guidance_synth.c
+        LIBS tl_guidance TIMEOUT 60)
