@@ -2,6 +2,7 @@
  * as abnormal (design.md section 2). */
 #include "an_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -325,7 +326,7 @@ void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result
     an_band_measure(a, r);
     /* A tilted probe: a band without fibre echoes, found again as two
      * straight lines (an_achilles.c). */
-    an_ach_tilted(a, r, 2.2f, 8.0f, 12.0f);
+    if (!getenv("NO_ACH")) an_ach_tilted(a, r, 2.2f, 8.0f, 12.0f);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
         return;
