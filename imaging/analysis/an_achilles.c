@@ -285,8 +285,9 @@ bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float
 
 /* Fibrillar coherence (an_band_coherence) under which the band the free
  * search found has no fibre echoes: a tilted tendon, or fat taken for it
- * (0.0-0.5; a tendon seen square on reads 0.55-0.8). */
-#define ACH_FIBRELESS 0.45f
+ * (0.0-0.51 on the tilted cases of seed 2026; a tendon seen square on
+ * reads 0.59-0.8 there). */
+#define ACH_FIBRELESS 0.55f
 /* A straight band turned less than this (deg) is not a tilted tendon: the
  * free search stands. */
 #define ACH_MIN_TILT_DEG 3.0f
@@ -306,6 +307,11 @@ bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, fl
     for (uint32_t s = 0; s < a->ns; s++) {
         /* where the line runs into the dermis, the dermis is the tendon's
          * top (the tilt takes the tendon up to the skin on one side) */
+        /* on the calcaneus the deep border is the top of its echo, as for
+         * the free search (which reaches 0.1 mm into it): the insertion
+         * view and site are read from the bone just under the band */
+        if (!isnan(a->bone_row[s]) && deep[s] > a->bone_row[s] + 0.1f / a->sp)
+            deep[s] = a->bone_row[s] + 0.1f / a->sp;
         bool ok = !isnan(deep[s]) && deep[s] - dermis > 1.0f / a->sp;
         a->sup_fit[s] = ok ? an_maxf(top[s], dermis) : NAN;
         a->deep_fit[s] = ok ? deep[s] : NAN;
