@@ -301,6 +301,12 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
 #define NOVELTY_FULL 2.6f
 #define NOVELTY_ALONE 2.2f  /* from here the time cue can stand in ... */
 #define NOVELTY_ALONE_FULL 3.5f /* ... fully from here */
+/* a line's run-on beyond its new echo is static (cortex, fascia learned
+ * long ago: ~0-1 sigmas) below this mean change */
+#define STATIC_REST_SIGMAS 2.0f
+/* a traced shaft this many robust sigmas above the tissue beside it has a
+ * measured end */
+#define MEASURED_CONTRAST 5.0f
 static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
                           bool is_hint, float geo, tl_needle_detection *det, float *rank)
 {
@@ -350,13 +356,22 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
         *rank = 1.0f + clampf(all * det->length_mm / 100.0f, 0.0f, 0.99f);
     else
         *rank = fmaxf(c_static, c_time);
+    /* the single image traced this shaft and found where its echo ends
+     * (clearly brighter than the tissue beside it: its straightness and
+     * the rest of the confidence are not about where it ends) */
+    bool measured = det->length_mm >= d->p.min_length_mm && det->contrast >= MEASURED_CONTRAST;
     if (c_time > c_static) {
         det->confidence = c_time;
         det->reason = "ok";
-        /* a faint shaft's end is where its new echo ends */
+        /* a faint shaft's end is where its new echo ends (a shaft the image
+         * measured keeps its own end, but for the pull-back below: the new
+         * echo's end ran 1.5-2 mm on across a lesion to a layer's speckle,
+         * and fell 2-4 mm short where the change along a bright shaft was
+         * uneven, ntip 2026-11-24) */
         double tx, tz;
-        if (temporal_tip(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
-                         det->tip_z_mm / sp, work_mm, &tx, &tz)) {
+        if (!measured && temporal_tip(d, det->entry_x_mm / sp, det->entry_z_mm / sp,
+                                      det->tip_x_mm / sp, det->tip_z_mm / sp, work_mm, &tx,
+                                      &tz, NULL)) {
             det->tip_x_mm = (float)(tx * sp);
             det->tip_z_mm = (float)(tz * sp);
             det->length_mm = hypotf(det->tip_x_mm - det->entry_x_mm,
@@ -371,11 +386,15 @@ static float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, floa
      * (the tibia cortex beside an ankle needle, a fascia band) ends, as a
      * needle, where its new echo ends: pull such a tip back (by > 1 mm;
      * not forward: a bright shaft's own end is better measured in the
-     * image). */
+     * image), and only where what it runs on along is static: a shaft
+     * whose change is merely weaker there (a tile its tail fills has a
+     * larger spread) is new echo all along. */
     double tx, tz;
-    if (det->confidence >= d->p.min_confidence && c_static >= c_time &&
+    float rest = 0.0f;
+    if (det->confidence >= d->p.min_confidence && (c_static >= c_time || measured) &&
         temporal_tip(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
-                     det->tip_z_mm / sp, work_mm, &tx, &tz)) {
+                     det->tip_z_mm / sp, work_mm, &tx, &tz, &rest) &&
+        rest < STATIC_REST_SIGMAS) {
         float nx = (float)(tx * sp), nz = (float)(tz * sp);
         float ln = hypotf(nx - det->entry_x_mm, nz - det->entry_z_mm);
         if (ln < det->length_mm - 1.0f && ln >= d->p.min_length_mm) {

@@ -118,9 +118,12 @@ void temporal_novelty(const tl_needle_detector *d, double x0, double z0, double 
                       float work_mm, float tail_mm, float *all, float *tail, float *twin,
                       float *twin_shallow, float *side);
 /* Where the change along the line from (x0, z0) through (x1, z1) ends
- * (full-resolution pixels); false without a usable change. */
+ * (full-resolution pixels); false without a usable change. rest (may be
+ * NULL): the mean change (robust sigmas) from that end to (x1, z1), 0 when
+ * the end lies at or beyond it: whether what the line runs on along is
+ * static (learned anatomy, ~0-1) or still new echo. */
 bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
-                  float work_mm, double *tx, double *tz);
+                  float work_mm, double *tx, double *tz, float *rest);
 /* temporal_trace.c: the candidate traced in the difference alone (entry,
  * tip, angle, length; confidence = "comes from the image edge"); false
  * when there is no run of new echo of min_len_mm along it. */

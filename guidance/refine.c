@@ -189,7 +189,15 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
      * the line leaves the image (or the scanned area). Fibres, septa and
      * bone flanks are segments that start and end inside the tissue. */
     int u_border = deeper > 0 ? lo : hi;
-    double entry_gap = fabs((double)(us - u_border)) * px_along;
+    /* Where nothing echoes behind the shallow end (an acoustic shadow: the
+     * line at the image's black level), a shaft would not be seen either:
+     * that stretch is no gap (an ankle needle that comes out from under
+     * the tibia's edge). A needle in anechoic fluid is still seen. */
+    float dark_lvl = st->p1 + 0.1f * (st->p90 - st->p1);
+    int gap_n = 0;
+    for (int u = u_border; u != us; u += deeper)
+        gap_n += !in[u] || ism[u] > dark_lvl;
+    double entry_gap = gap_n * px_along;
     n = 0;
     for (int k = rs; k <= re; k++)
         if (in[k])

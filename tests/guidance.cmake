@@ -21,7 +21,16 @@ tl_test(test_guidance_steer SOURCES test_guidance_steer.c LIBS tl_guidance tl_si
 # target stays shown with its tip; the shaft is tracked, not a reverberation
 # copy of it over the tibia.
 tl_test(test_guidance_sim SOURCES test_guidance_sim.c LIBS tl_guidance tl_sim TIMEOUT 60)
+# The tip on the scheme's frames (steered and straight), simulated
+# insertions from `talus eval needle` cases that were 1.5-6 mm off: a shaft
+# whose change is uneven along it, the first frame, a needle stopped short
+# of a bright layer.
+tl_test(test_guidance_tip SOURCES test_guidance_tip.c LIBS tl_guidance tl_sim TIMEOUT 60)
 # Following a needle through a steering scheme's frames (steer.c): what a
 # straight frame may say about a needle the steered frames showed.
 tl_test(test_guidance_follow SOURCES test_guidance_follow.c test_guidance_synth.c
+        LIBS tl_guidance TIMEOUT 60)
+# Acquisition rules on single images: a shaft comes from the image edge or
+# out of an acoustic shadow, not from plain tissue.
+tl_test(test_guidance_acquire SOURCES test_guidance_acquire.c test_guidance_synth.c
         LIBS tl_guidance TIMEOUT 60)

@@ -77,11 +77,39 @@ static void test_untilted_effusion(void **state)
     assert_true(fabsf(sum / 8) < 0.08f);
 }
 
+/* Heavy electronic noise (-50 dB) at 15 MHz over a 30 mm deep image, a
+ * grade-3 effusion: the shadow under the deep joint is noise, not dark, and
+ * the bone finder lost the tibia's end and the talar slope by the notch
+ * ("no joint notch", or the depth read from a wrong floor), or the whole
+ * talar dome. The cortex continued from either side, and seeded from thin
+ * bright lines when no notch is found, finds the joint: of these 12 scenes
+ * 11 read within 0.35 mm (2 before; 9 with the continuation alone). */
+static void test_noisy_joint(void **state)
+{
+    (void)state;
+    int ok = 0;
+    for (uint64_t seed = 81; seed < 93; seed++) {
+        tl_analysis_result r;
+        tl_sim_truth t;
+        kv par[] = { { "effusion_grade", "3" }, { "cartilage_mm", "1.04" }, { "f0_mhz", "15" },
+                     { "depth_mm", "30" }, { "noise_db", "-50" } };
+        float truth = run_full("ankle-recess", TL_AN_ANKLE_RECESS, seed, par, 5, &r, &t, NULL, NULL);
+        bool good = r.structure_found && fabsf(r.effusion_depth_mm - truth) < 0.35f;
+        if (good)
+            assert_int_equal(r.effusion_grade, 3);
+        ok += good;
+    }
+    if (getenv("TL_TEST_VERBOSE"))
+        printf("  noisy joints within 0.35 mm: %d of 12\n", ok);
+    assert_true(ok >= 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tilted_effusion),
         cmocka_unit_test(test_untilted_effusion),
+        cmocka_unit_test(test_noisy_joint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,27 +64,92 @@ static float cartilage_rows(const float *m, int h, float sp, float bone, float d
 }
 
 /* The joint notch: the deepest bone strip with bone at least 0.7 mm
- * shallower within 10 mm on each side (a tilted probe flattens the V). */
+ * shallower within 10 mm on each side (a tilted probe flattens the V), bone
+ * over a third of those 10 mm on each side and a neighbour within 0.8 mm
+ * (a stray point where the dome leaves the image passed for it). */
 static int find_notch(const tl_analyzer *a)
 {
     const float sp = a->sp, strip_mm = (float)a->sw * sp;
-    const int win = (int)(10.0f / strip_mm);
+    const int win = (int)(10.0f / strip_mm), need = win / 3, ns = (int)a->ns;
+    const float *b = a->bone_row;
     int best = -1;
-    for (int s = 0; s < (int)a->ns; s++) {
-        float z = a->bone_row[s];
-        if (isnan(z) || (best >= 0 && z <= a->bone_row[best]))
+    for (int s = 0; s < ns; s++) {
+        float z = b[s];
+        if (isnan(z))
             continue;
-        bool left = false, right = false;
+        bool near = (s > 0 && fabsf(b[s - 1] - z) < 0.8f / sp) ||
+                    (s + 1 < ns && fabsf(b[s + 1] - z) < 0.8f / sp);
+        if (!near)
+            continue;
+        float lr = 0, rr = 0;
+        int nl = 0, nr = 0;
         for (int d = 1; d <= win; d++) {
-            if (s - d >= 0 && a->bone_row[s - d] < z - 0.7f / sp)
-                left = true;
-            if (s + d < (int)a->ns && a->bone_row[s + d] < z - 0.7f / sp)
-                right = true;
+            if (s - d >= 0 && !isnan(b[s - d])) {
+                nl++;
+                lr = an_maxf(lr, z - b[s - d]);
+            }
+            if (s + d < ns && !isnan(b[s + d])) {
+                nr++;
+                rr = an_maxf(rr, z - b[s + d]);
+            }
         }
-        if (left && right)
+        if (nl >= need && nr >= need && an_minf(lr, rr) >= 0.7f / sp &&
+            (best < 0 || z > b[best]))
             best = s;
     }
     return best;
+}
+
+/* Continue the cortex into strips the bone finder left empty next to it:
+ * under heavy noise the shadow below the deep joint is noise, not dark, and
+ * the finder loses the tibia's end and the talar slope by the notch. From
+ * each side, the line's course over the last 2 mm is extended one strip at
+ * a time (up to 10 mm) where a thin line stands out there: a peak within
+ * 0.4 mm of the prediction, 1.6 x the mean 0.3-0.8 mm above and 0.3-1 mm
+ * below it, and at least 0.4 x the cortex's median peak. */
+static void continue_cortex(tl_analyzer *a)
+{
+    const float sp = a->sp, strip_mm = (float)a->sw * sp;
+    const int ns = (int)a->ns, h = (int)a->h, back = (int)(2.0f / strip_mm);
+    const int maxrun = (int)(10.0f / strip_mm), dw = (int)(0.4f / sp) + 1;
+    float pk_ref[AN_MAX_STRIPS];
+    int np = 0;
+    for (int s = 0; s < ns; s++)
+        if (a->bone_line[s] && !isnan(a->bone_row[s]))
+            pk_ref[np++] = an_sm(a, (uint32_t)s)[(int)lrintf(a->bone_row[s])];
+    if (np < 5 || back < 2)
+        return;
+    const float ref = an_percentile_f(pk_ref, (uint32_t)np, 50);
+    for (int dir = 1; dir >= -1; dir -= 2) {
+        int run = 0;
+        for (int s = dir > 0 ? 0 : ns - 1; s >= 0 && s < ns; s += dir) {
+            if (!isnan(a->bone_row[s])) {
+                run = 0;
+                continue;
+            }
+            int p1 = s - dir, p0 = s - dir * back;
+            if (p0 < 0 || p0 >= ns || isnan(a->bone_row[p1]) || isnan(a->bone_row[p0]) ||
+                run >= maxrun)
+                continue;
+            float pred = a->bone_row[p1] + (a->bone_row[p1] - a->bone_row[p0]) / (float)(back - 1);
+            const float *m = an_sm(a, (uint32_t)s);
+            int c = (int)lrintf(pred), pk = -1;
+            for (int r = c - dw; r <= c + dw; r++)
+                if (r > (int)(1.0f / sp) && r < h - (int)(1.0f / sp) - 1 && (pk < 0 || m[r] > m[pk]))
+                    pk = r;
+            if (pk < 0)
+                continue;
+            float up = an_mean(m, (uint32_t)h, (float)pk - 0.8f / sp, (float)pk - 0.3f / sp);
+            float dn = an_mean(m, (uint32_t)h, (float)pk + 0.3f / sp, (float)pk + 1.0f / sp);
+            if (!(m[pk] > 1.6f * up && m[pk] > 1.6f * dn && m[pk] > 0.4f * ref))
+                continue;
+            float a0 = m[pk - 1], a1 = m[pk], a2 = m[pk + 1], den = a0 - 2 * a1 + a2;
+            float row = (float)pk + (den < 0 ? fmaxf(-0.5f, fminf(0.5f, 0.5f * (a0 - a2) / den)) : 0.0f);
+            a->bone_row[s] = a->bone_top[s] = row;
+            a->bone_line[s] = true;
+            run++;
+        }
+    }
 }
 
 /* The joint's frame: the image rotated by the probe's tilt about the notch,
@@ -217,12 +282,73 @@ static float joint_tilt(const tl_analyzer *a, const float *tib, int notch)
     return atanf(slope) - atanf(TIBIA_SLOPE);
 }
 
+/* When no notch is found: seed the cortex where the bone finder saw none
+ * at all (under heavy noise a whole talar dome can go missing). In each
+ * empty strip, the shallowest thin line at least 0.7 x the cortex's median
+ * peak that stands 1.6 x over the mean 0.3-0.8 mm above it and 0.3-1 mm
+ * below it, kept only in runs of at least 2 mm whose neighbours lie within
+ * 0.3 mm of each other (a bone contour, not a speckle spike); then the
+ * cortex is continued from them as above. Returns true when any was
+ * seeded. */
+static bool seed_cortex(tl_analyzer *a)
+{
+    const float sp = a->sp, strip_mm = (float)a->sw * sp;
+    const int ns = (int)a->ns, h = (int)a->h, minrun = (int)(2.0f / strip_mm);
+    float pk_ref[AN_MAX_STRIPS], cand[AN_MAX_STRIPS];
+    int np = 0;
+    for (int s = 0; s < ns; s++)
+        if (a->bone_line[s] && !isnan(a->bone_row[s]))
+            pk_ref[np++] = an_sm(a, (uint32_t)s)[(int)lrintf(a->bone_row[s])];
+    if (np < 5)
+        return false;
+    const float ref = an_percentile_f(pk_ref, (uint32_t)np, 50);
+    const int r0 = (int)(3.0f / sp), r1 = h - (int)(1.0f / sp) - 1;
+    for (int s = 0; s < ns; s++) {
+        cand[s] = NAN;
+        if (!isnan(a->bone_row[s]))
+            continue;
+        const float *m = an_sm(a, (uint32_t)s);
+        for (int r = r0; r < r1; r++) {
+            if (!(m[r] >= 0.7f * ref && m[r] >= m[r - 1] && m[r] >= m[r + 1]))
+                continue;
+            float up = an_mean(m, (uint32_t)h, (float)r - 0.8f / sp, (float)r - 0.3f / sp);
+            float dn = an_mean(m, (uint32_t)h, (float)r + 0.3f / sp, (float)r + 1.0f / sp);
+            if (m[r] > 1.6f * up && m[r] > 1.6f * dn) {
+                float a0 = m[r - 1], a1 = m[r], a2 = m[r + 1], den = a0 - 2 * a1 + a2;
+                cand[s] = (float)r + (den < 0 ? fmaxf(-0.5f, fminf(0.5f, 0.5f * (a0 - a2) / den)) : 0.0f);
+                break;
+            }
+        }
+    }
+    bool any = false;
+    for (int s = 0; s < ns;) {
+        int e = s;
+        while (e + 1 < ns && !isnan(cand[s]) && !isnan(cand[e + 1]) &&
+               fabsf(cand[e + 1] - cand[e]) < 0.3f / sp)
+            e++;
+        if (!isnan(cand[s]) && e - s + 1 >= minrun) {
+            for (int k = s; k <= e; k++) {
+                a->bone_row[k] = a->bone_top[k] = cand[k];
+                a->bone_line[k] = true;
+            }
+            any = true;
+        }
+        s = e + 1;
+    }
+    return any;
+}
+
 void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     an_find_bone(a, 3.0f);
+    continue_cortex(a);
     const uint32_t ns = a->ns, h = a->h;
     const float sp = a->sp, strip_mm = (float)a->sw * sp;
     int notch = find_notch(a);
+    if (notch < 0 && seed_cortex(a)) {
+        continue_cortex(a);
+        notch = find_notch(a);
+    }
     if (notch < 0) {
         an_polyline(a, a->bone_row, &r->bone);
         an_warn(r, "no joint notch between tibia and talus: centre the anterior joint");

@@ -1,0 +1,204 @@
+/* Where the tip is placed on frames of the station's needle scheme (beams
+ * steered 15 deg towards the insertion side, one straight frame in 4):
+ * simulated insertions (simulator -> imaging -> tl_needle_follower) taken
+ * from `talus eval needle --seed 1` cases whose tracked tip was 1.5-6 mm off
+ * (docs/accuracy.md, "Needle tip on the scheme's frames"). One behaviour
+ * each:
+ *  - a shaft whose change over time is uneven along it (much stronger where
+ *    it crosses bright tissue) keeps its tip where its echo ends, not where
+ *    its change falls to half of the strong part (seed 1 case 57: the first
+ *    frame 4.3 mm short; case 38: steered frames 3-6 mm short all along);
+ *  - a needle stopped at its target, beyond which a bright layer lies past
+ *    a gap of tissue that did not change: the tip is not run on across the
+ *    gap to that layer (seed 1 case 52: 1.6-1.9 mm long on every frame). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl_guidance.h"
+#include "tl_imaging.h"
+#include "tl_sim.h"
+
+enum { MAX_FRAMES = 16 };
+
+typedef struct {
+    int frames;
+    bool present[MAX_FRAMES], shown[MAX_FRAMES], steered[MAX_FRAMES];
+    float err[MAX_FRAMES];   /* tracked tip - true tip (mm), when shown */
+    float along[MAX_FRAMES]; /* ... along the true shaft (+ = deeper than the truth) */
+} tip_run;
+
+/* The eval's acquisition and following for one case: kv are the simulator
+ * parameters (NULL-terminated), frames from 0. */
+static void run_scheme(uint64_t seed, const char *const *kv, int frames, tip_run *r)
+{
+    memset(r, 0, sizeof *r);
+    r->frames = frames;
+    tl_sim *sim = NULL;
+    assert_int_equal(tl_sim_create("needle-insertion", seed, &sim), TL_OK);
+    for (int i = 0; kv[i]; i++)
+        assert_int_equal(tl_sim_set_param(sim, kv[i], NULL), TL_OK);
+    assert_int_equal(tl_sim_set_param(sim, "steer_deg", "0"), TL_OK);
+    tl_geometry g;
+    assert_int_equal(tl_sim_get_geometry(sim, &g), TL_OK);
+    tl_needle_scheme sch = tl_needle_scheme_default();
+    float b = tl_needle_scheme_steer(&sch, +1, 30.0f);
+    tl_geometry gs = g;
+    gs.steer_deg = b;
+    size_t n = (size_t)g.lines * g.samples;
+    int16_t *rf = malloc(n * sizeof *rf);
+    assert_non_null(rf);
+    tl_imaging_params ip = tl_imaging_params_default();
+    tl_imaging_plan *p0 = NULL, *p1 = NULL;
+    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &p0), TL_OK);
+    assert_int_equal(tl_imaging_plan_create(&gs, TL_IMAGE_RF_REAL, &ip, &p1), TL_OK);
+    tl_bmode img;
+    assert_int_equal(tl_imaging_bmode_alloc(p0, &img), TL_OK);
+    tl_needle_follower *fol = NULL;
+    assert_int_equal(tl_needle_follower_create(NULL, NULL, &fol), TL_OK);
+    for (int k = 0; k < frames && k < MAX_FRAMES; k++) {
+        bool st = !tl_needle_scheme_frame_straight(&sch, (uint32_t)k);
+        float fb = st ? b : 0.0f;
+        char v[32];
+        snprintf(v, sizeof v, "%.4f", (double)fb);
+        assert_int_equal(tl_sim_set_param(sim, "steer_deg", v), TL_OK);
+        tl_sim_truth t;
+        assert_int_equal(tl_sim_render(sim, (uint32_t)k, rf, n, &t), TL_OK);
+        tl_frame fr;
+        memset(&fr, 0, sizeof fr);
+        fr.geom = st ? gs : g;
+        fr.type = TL_IMAGE_RF_REAL;
+        fr.seq = (uint32_t)k;
+        fr.data = rf;
+        fr.data_bytes = n * sizeof *rf;
+        assert_int_equal(tl_imaging_execute(st ? p1 : p0, &fr, &img, NULL), TL_OK);
+        tl_needle_detection det;
+        tl_needle_track trk;
+        assert_int_equal(tl_needle_follower_frame(fol, &img, fb, NULL, &det, &trk), TL_OK);
+        float tx = t.needle.tip_x_mm - img.origin_x_mm, tz = t.needle.tip_z_mm - img.origin_z_mm;
+        double a = t.needle.angle_deg * 3.14159265358979 / 180.0;
+        r->present[k] = t.needle.present && t.needle.in_plane;
+        r->steered[k] = st;
+        r->shown[k] = trk.found;
+        r->err[k] = hypotf(trk.tip_x_mm - tx, trk.tip_z_mm - tz);
+        r->along[k] = (float)((trk.tip_x_mm - tx) * cos(a) + (trk.tip_z_mm - tz) * sin(a));
+        printf("  frame %2d (steer %5.1f): needle %d | detection %d (%.2f, %.2f) | track %-9s "
+               "shown %d, tip error %.2f mm (%+.2f along)\n",
+               k, (double)fb, r->present[k], det.found, det.tip_x_mm, det.tip_z_mm,
+               tl_track_state_name(trk.state), trk.found, trk.found ? r->err[k] : -1.0f,
+               trk.found ? r->along[k] : 0.0f);
+    }
+    tl_needle_follower_destroy(fol);
+    tl_bmode_free(&img);
+    tl_imaging_plan_destroy(p0);
+    tl_imaging_plan_destroy(p1);
+    tl_sim_destroy(sim);
+    free(rf);
+}
+
+/* Worst tip error over the in-plane frames that showed the needle, and
+ * how many did. */
+static float worst_shown(const tip_run *r, int *shown, int *in_plane)
+{
+    float w = 0.0f;
+    *shown = *in_plane = 0;
+    for (int k = 0; k < r->frames; k++) {
+        if (!r->present[k])
+            continue;
+        (*in_plane)++;
+        if (r->shown[k]) {
+            (*shown)++;
+            w = fmaxf(w, r->err[k]);
+        }
+    }
+    return w;
+}
+
+/* Seed 1 case 38: a 32.5 deg, 24 G ankle needle advancing 0.9 mm a frame.
+ * The time cue's change along the shaft is ~10 robust sigmas where it
+ * crosses the superficial tissue and ~3 further on (a tile the needle and
+ * its tail fill has a larger spread); "half the shaft's median change" cut
+ * every steered frame's tip 2-6 mm short, and the track followed them. */
+static void test_uneven_change_keeps_tip(void **state)
+{
+    (void)state;
+    const char *kv[] = { "anatomy=ankle-recess", "needle_angle_deg=32.55", "needle_gauge=24",
+                         "needle_speed_mm=0.900", "needle_drift_mm=0.000", "needle_start_frame=2",
+                         "anisotropy_deg=6.0", "needle_start_mm=14.747", NULL };
+    tip_run r;
+    run_scheme(7957, kv, 10, &r);
+    int shown, in_plane;
+    float w = worst_shown(&r, &shown, &in_plane);
+    printf("  ankle 32.5 deg: shown %d of %d, worst tip error %.2f mm\n", shown, in_plane, w);
+    assert_int_equal(in_plane, 8);
+    assert_true(shown >= 7);
+    assert_true(w < 1.0f);
+}
+
+/* Seed 1 case 57: a 27.8 deg, 21 G plantar-fascia needle appears with
+ * ~10 mm of shaft; its change dips to ~6 sigmas over 2 mm between parts of
+ * ~30. The first frame's tip was placed where it dipped, 4.3 mm short. */
+static void test_first_frame_tip(void **state)
+{
+    (void)state;
+    const char *kv[] = { "anatomy=plantar-fascia", "needle_angle_deg=27.84", "needle_gauge=21",
+                         "needle_speed_mm=0.504", "needle_drift_mm=0.000", "needle_start_frame=2",
+                         "anisotropy_deg=3.6", "needle_start_mm=18.091", NULL };
+    tip_run r;
+    run_scheme(7976, kv, 6, &r);
+    int first = -1;
+    for (int k = 0; k < r.frames && first < 0; k++)
+        if (r.present[k] && r.shown[k])
+            first = k;
+    int shown, in_plane;
+    float w = worst_shown(&r, &shown, &in_plane);
+    printf("  plantar 27.8 deg: first shown on frame %d, its tip error %.2f mm; worst %.2f mm\n",
+           first, first >= 0 ? r.err[first] : -1.0f, w);
+    assert_int_equal(first, 2);
+    assert_true(r.err[first] < 1.0f);
+    assert_true(w < 1.0f);
+}
+
+/* Seed 1 case 52: a 46 deg, 26 G Achilles needle reaches its target (in
+ * the dark lesion) on frame 3 and stays. ~1.3 mm beyond the tip a bright
+ * layer's speckle changes by ~3 sigmas; the tip's search bridged the 1 mm
+ * of unchanged lesion between and put the tip on that layer, 1.6-1.9 mm
+ * long on every frame. */
+static void test_stopped_tip_not_run_on(void **state)
+{
+    (void)state;
+    const char *kv[] = { "anatomy=achilles", "needle_angle_deg=46.12", "needle_gauge=26",
+                         "needle_speed_mm=0.997", "needle_drift_mm=0.000", "needle_start_frame=2",
+                         "needle_start_mm=5.765", NULL };
+    tip_run r;
+    run_scheme(7971, kv, 12, &r);
+    int shown, in_plane;
+    float w = worst_shown(&r, &shown, &in_plane);
+    float longest = -INFINITY;
+    for (int k = 0; k < r.frames; k++)
+        if (r.present[k] && r.shown[k])
+            longest = fmaxf(longest, r.along[k]);
+    printf("  achilles 46 deg, stopped: shown %d of %d, worst tip error %.2f mm, longest "
+           "%+.2f mm\n",
+           shown, in_plane, w, longest);
+    assert_int_equal(in_plane, 10);
+    assert_true(shown >= 9);
+    assert_true(longest < 1.0f);
+    assert_true(w < 1.2f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uneven_change_keeps_tip),
+        cmocka_unit_test(test_first_frame_tip),
+        cmocka_unit_test(test_stopped_tip_not_run_on),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
