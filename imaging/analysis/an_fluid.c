@@ -10,9 +10,12 @@
 #define AN_FLUID_VS_TISSUE_DB 2.5f
 #define AN_FLUID_VS_TISSUE_GREY 0.5f
 /* At the display floor dB differences are squeezed by the clipping: fluid
- * whose grey is under this share of the tissue's beneath it needs only
- * AN_FLUID_FLOOR_DB less (the tissue is 1 dB or more above the floor, the
- * fluid mostly at it). */
+ * whose grey is under this share of the tissue's beneath it is fluid when
+ * that tissue is AN_FLUID_FLOOR_DB or more above the floor (the fluid is
+ * then mostly at it). A difference of AN_FLUID_FLOOR_DB, as before, asked
+ * the same tissue for ~1.2 dB and put fluid over 1.15 dB tissue (the
+ * region one cell row larger once the dark muscle beneath it no longer
+ * passed for bone) on the wrong side of the line. */
 #define AN_FLUID_FLOOR_RATIO 0.15f
 #define AN_FLUID_FLOOR_DB 1.0f
 
@@ -82,8 +85,9 @@ void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_resu
         float tissue = deep_tissue_level(a, R->s0, R->s1);
         float fl = (float)(R->raw / R->n), drop = (tissue - fl) * db;
         /* (near the display floor dB differences are squeezed: fluid at the
-         * floor under tissue with nearly seven times its grey needs less) */
-        bool darker = fl < AN_FLUID_FLOOR_RATIO * tissue ? drop > AN_FLUID_FLOOR_DB
+         * floor under tissue with nearly seven times its grey needs only
+         * that tissue to be visibly above the floor) */
+        bool darker = fl < AN_FLUID_FLOOR_RATIO * tissue ? tissue * db > AN_FLUID_FLOOR_DB
                                                           : drop > AN_FLUID_VS_TISSUE_DB &&
                                                                 fl < AN_FLUID_VS_TISSUE_GREY * tissue;
         if (isnan(tissue) || !darker)

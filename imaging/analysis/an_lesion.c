@@ -38,6 +38,12 @@ static const float win_mm[AN_NWIN][2] = { { 0.75f, 0.375f }, { 1.25f, 0.5f }, { 
 #define AN_MIN_DEPTH_MM 1.0f
 /* Smallest contrast (dB below the band's normal level) of a target. */
 #define AN_MIN_CONTRAST_DB 5.0f
+/* A region whose own grey is under this share of the band's normal level,
+ * in a band at least AN_FLOOR_BAND_DB above the display floor, is at the
+ * floor: its contrast is clipped and the AN_MIN_CONTRAST_DB rule does not
+ * apply (texture never averages to the floor over a region). */
+#define AN_FLOOR_SHARE 0.15f
+#define AN_FLOOR_BAND_DB 3.0f
 /* Excess over the expected extreme of the band's own windows (in z) a
  * region needs to be a target. */
 #define AN_Z_MARGIN 0.5f
@@ -413,7 +419,13 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
          * Dark streaks under 1 mm thick along the band are gaps between
          * fibre bundles (or the band's floor where its deep border runs
          * a little too deep), not a lesion to put a needle in. */
-        if (contrast > -AN_MIN_CONTRAST_DB || t.depth_mm < AN_MIN_DEPTH_MM ||
+        /* A region at the display floor in a band well above it is as dark
+         * as the display can show: its contrast is clipped (a thick
+         * hypoechoic band 5 dB above the floor shows a -18 dB lesion as
+         * -5 dB), a lower bound, not texture. */
+        float band_here = lat[(R->s0 + R->s1) / 2];
+        bool floor = R->raw / R->n < AN_FLOOR_SHARE * band_here && band_here * db >= AN_FLOOR_BAND_DB;
+        if ((contrast > -AN_MIN_CONTRAST_DB && !floor) || t.depth_mm < AN_MIN_DEPTH_MM ||
             t.area_mm2 < AN_MIN_AREA_MM2)
             continue;
         /* A region within 2 mm of the end of the band's extent is not fully

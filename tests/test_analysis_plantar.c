@@ -1,0 +1,154 @@
+/* Plantar fascia (imaging/analysis an_plantar): the calcaneus and the
+ * measurement site on synthetic heels with known geometry; the band's deep
+ * border in front of the insertion and the lesions it decides, through the
+ * real chain (simulator RF -> imaging -> analysis). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_analysis_simrun.h"
+#include "test_analysis_synth.h"
+#include "tl_analysis.h"
+
+/* A polyline's z at x (linear between points), NAN outside it. */
+static float poly_z(const float *px, const float *pz, uint32_t n, float x)
+{
+    for (uint32_t i = 0; i + 1 < n; i++)
+        if ((x >= px[i] && x <= px[i + 1]) || (x <= px[i] && x >= px[i + 1])) {
+            float d = px[i + 1] - px[i];
+            float t = fabsf(d) > 1e-6f ? (x - px[i]) / d : 0.0f;
+            return pz[i] + t * (pz[i + 1] - pz[i]);
+        }
+    return NAN;
+}
+
+/* Truth border (kind) depth at image x, in image mm (origin ox, oz). */
+static float truth_z(const tl_sim_truth *t, int kind, float ox, float oz, float x)
+{
+    for (uint32_t b = 0; b < t->n_boundaries; b++)
+        if ((int)t->boundaries[b].kind == kind)
+            return poly_z(t->boundaries[b].x_mm, t->boundaries[b].z_mm, t->boundaries[b].n, x + ox) - oz;
+    return NAN;
+}
+
+/* The fascia on the calcaneus (x 0-18 mm), the flexor muscle under it in
+ * front of the insertion near the display floor (gain turned down): dark
+ * to the bottom like a shadow, but with no cortex line on top. It used to
+ * pass for bone, the longer "bone" run, and the site moved onto it. */
+static void test_dark_muscle_is_not_calcaneus(void **state)
+{
+    (void)state;
+    const float th[] = { 2.5f, 3.9f, 5.0f };
+    for (int i = 0; i < 3; i++) {
+        synth_spec s = synth_default();
+        s.seed = 40 + (uint64_t)i;
+        s.band_thick_mm = th[i];
+        s.bone_z_mm = 8.0f + th[i] + 1.0f;
+        s.bone_x0_mm = 0;
+        s.bone_x1_mm = 18.0f;
+        s.deep_db = -58.0f;
+        tl_analysis_result r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
+        if (getenv("TL_TEST_VERBOSE"))
+            printf("thick %.1f: site %.1f mm, thickness %.2f mm\n", th[i], r.site_x_mm, r.thickness_mm);
+        assert_true(r.structure_found);
+        assert_true(fabsf(r.site_x_mm - 18.0f) < 1.5f);
+        assert_true(fabsf(r.thickness_mm - th[i]) < 0.3f);
+    }
+}
+
+/* Untilted heels with a large hypoechoic lesion just anterior of the
+ * insertion (eval case 62 of seed 2026, plantar only): the fascia thins in
+ * front of the insertion and its deep border ran on a muscle line 1.5-4 mm
+ * too deep 10-20 mm anterior of the site; the band's level then swung so
+ * much that a -10 dB, 9.5 mm lesion was not significant. The deep border
+ * 12-20 mm in front of the site is within 0.5 mm of the truth and the
+ * lesion is found. */
+static void test_anterior_deep_border(void **state)
+{
+    (void)state;
+    static const kv par[] = { { "thickness_mm", "4.32" }, { "lesion", "1" },
+                              { "lesion_width_mm", "9.5" }, { "lesion_depth_mm", "3.2" },
+                              { "lesion_contrast_db", "-10.5" }, { "f0_mhz", "10.5" },
+                              { "depth_mm", "29" }, { "gain_db", "3.7" }, { "noise_db", "-73" } };
+    int near = 0, n = 0, found = 0;
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        tl_analysis_result r;
+        float ox, oz;
+        tl_sim_truth *t = calloc(1, sizeof *t);
+        assert_non_null(t);
+        run_full("plantar-fascia", TL_AN_PLANTAR_FASCIA, seed, par, 9, &r, t, &ox, &oz);
+        assert_true(r.structure_found);
+        assert_true(fabsf(r.thickness_mm - t->thickness_mm) < 0.35f);
+        for (float dx = 12.0f; dx <= 20.0f; dx += 4.0f) {
+            float x = r.site_x_mm + dx;
+            float e = poly_z(r.deep.x_mm, r.deep.z_mm, r.deep.n, x) -
+                      truth_z(t, TL_BOUNDARY_FASCIA_DEEP, ox, oz, x);
+            if (getenv("TL_TEST_VERBOSE"))
+                printf("  site%+.0f mm: deep border %+.2f mm\n", dx, e);
+            n += !isnan(e);
+            near += fabsf(e) < 0.5f;
+        }
+        const tl_sim_lesion *l = &t->lesions[0];
+        for (uint32_t k = 0; k < r.n_targets; k++)
+            if (hypotf(r.targets[k].x_mm + ox - l->cx_mm, r.targets[k].z_mm + oz - l->cz_mm) < 1.5f) {
+                found++;
+                break;
+            }
+        free(t);
+    }
+    if (getenv("TL_TEST_VERBOSE"))
+        printf("deep border within 0.5 mm: %d of %d; lesion found %d of 8\n", near, n, found);
+    /* without the anterior search: 17 of 24 (seeds 3, 6, 7, 8 1.3-3.2 mm off) */
+    assert_true(n >= 20);
+    assert_true(near >= n - 2);
+    assert_true(found >= 7);
+}
+
+/* A thick hypoechoic fascia only ~5 dB above the display floor with a
+ * -20 dB lesion (eval case 14 of seed 2027, plantar only: a 7.7 mm fascia,
+ * an 8.7 x 3.9 mm lesion at the floor, "-4.9 dB"): the lesion's contrast is
+ * clipped by the display, and it is a target however small the measured
+ * contrast; plain band at the same level gives none. */
+static void test_lesion_at_display_floor(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        synth_spec s = synth_default();
+        s.seed = 60 + (uint64_t)i;
+        s.band_thick_mm = 6.5f;
+        s.bone_z_mm = 8.0f + 6.5f + 1.0f;
+        s.bone_x0_mm = 0;
+        s.bone_x1_mm = 18.0f;
+        s.band_db = -55.5f;
+        s.fat_db = -50.0f;
+        s.deep_db = -52.0f;
+        tl_analysis_result r0 = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
+        s.n_ell = 1;
+        s.ell[0] = (synth_ellipse){ 25.0f, 11.25f, 7.0f, 3.5f, -20.0f };
+        tl_analysis_result r = synth_analyze(&s, TL_AN_PLANTAR_FASCIA);
+        if (getenv("TL_TEST_VERBOSE"))
+            printf("floor: %u targets without the lesion, %u with (%.1f dB at %.1f, %.1f)\n",
+                   r0.n_targets, r.n_targets, r.n_targets ? r.targets[0].contrast_db : 0.0f,
+                   r.n_targets ? r.targets[0].x_mm : 0.0f, r.n_targets ? r.targets[0].z_mm : 0.0f);
+        assert_true(r0.structure_found && r.structure_found);
+        assert_int_equal(r0.n_targets, 0);
+        assert_true(r.n_targets >= 1);
+        assert_true(hypotf(r.targets[0].x_mm - 25.0f, r.targets[0].z_mm - 11.25f) < 1.0f);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dark_muscle_is_not_calcaneus),
+        cmocka_unit_test(test_anterior_deep_border),
+        cmocka_unit_test(test_lesion_at_display_floor),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
