@@ -83,7 +83,8 @@ static void test_untilted_effusion(void **state)
  * ("no joint notch", or the depth read from a wrong floor), or the whole
  * talar dome. The cortex continued from either side, and seeded from thin
  * bright lines when no notch is found, finds the joint: of these 12 scenes
- * 11 read within 0.35 mm (2 before; 9 with the continuation alone). */
+ * 12 read within 0.35 mm (2 before; 9 with the continuation alone, 11 with
+ * the seeding, 12 walking from the cartilage's surface). */
 static void test_noisy_joint(void **state)
 {
     (void)state;
@@ -104,12 +105,38 @@ static void test_noisy_joint(void **state)
     assert_true(ok >= 10);
 }
 
+/* A grade-3 effusion over a 2.1 mm cartilage imaged at 8.2 MHz with +5.7
+ * dB of gain: the cartilage's chondrosynovial line is bright enough to end
+ * the dark run walked up from the talar cortex, so the strips beside the
+ * joint read no fluid and the deepest point moved away from it. Walking
+ * from the cartilage's surface: mean error over these six -0.33 mm (-0.61
+ * before, one at -1.06). Still thin: an open miss (docs/accuracy.md). */
+static void test_bright_cartilage_line(void **state)
+{
+    (void)state;
+    float sum = 0;
+    for (uint64_t seed = 91; seed < 97; seed++) {
+        tl_analysis_result r;
+        kv par[] = { { "effusion_grade", "3" }, { "cartilage_mm", "2.1" }, { "f0_mhz", "8.2" },
+                     { "depth_mm", "43" }, { "noise_db", "-55" }, { "gain_db", "5.7" } };
+        float truth = run_full("ankle-recess", TL_AN_ANKLE_RECESS, seed, par, 6, &r, NULL, NULL, NULL);
+        assert_true(r.structure_found);
+        float err = r.effusion_depth_mm - truth;
+        if (getenv("TL_TEST_VERBOSE"))
+            printf("  seed %llu bright cartilage line: error %.2f\n", (unsigned long long)seed, err);
+        assert_true(err > -0.55f && err < 0.35f);
+        sum += err;
+    }
+    assert_true(sum / 6 > -0.45f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tilted_effusion),
         cmocka_unit_test(test_untilted_effusion),
         cmocka_unit_test(test_noisy_joint),
+        cmocka_unit_test(test_bright_cartilage_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

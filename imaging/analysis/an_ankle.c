@@ -369,6 +369,17 @@ void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r
             ntal++;
         }
     }
+    /* Cartilage: on the dome away from the notch, where its line is seen. */
+    float cv[AN_MAX_STRIPS];
+    uint32_t nc = 0;
+    for (uint32_t s = (uint32_t)notch + (uint32_t)(3.0f / strip_mm); s < ns; s++)
+        if (!isnan(tal[s]) && a->bone_line[s]) {
+            float c = cartilage_rows(an_sm(a, s), (int)h, sp, tal[s], p->dynamic_range_db) * sp;
+            if (c > 0.2f && c < 3.0f)
+                cv[nc++] = c;
+        }
+    r->cartilage_mm = nc >= 3 ? an_percentile_f(cv, nc, 50) : NAN;
+    float cart = isnan(r->cartilage_mm) ? 1.1f : r->cartilage_mm;
     /* Where the echoes end above the bone (fat pad -> fluid or cartilage). */
     uint32_t nt = 0;
     for (uint32_t s = 0; s < ns; s += 3)
@@ -385,9 +396,14 @@ void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r
         float bone = !isnan(tib[s]) ? tib[s] : tal[s];
         if (isnan(bone))
             continue;
+        /* over the talus, from the cartilage's surface: its bright
+         * chondrosynovial line ended the dark run there and read the
+         * effusion 0 beside the joint (at high gain) */
+        if (isnan(tib[s]))
+            bone -= cart / sp;
         const float *m = an_sm(a, s);
-        /* walk up from just above the cortex while it stays dark */
-        /* past the cortex line's blurred upper flank */
+        /* walk up from just above the cortex while it stays dark, past the
+         * line's blurred upper flank */
         int rr = (int)(bone - 0.2f / sp), stop = (int)(bone - 1.0f / sp);
         while (rr > stop && rr > 2 && !(m[rr] < thr))
             rr--;
@@ -401,17 +417,6 @@ void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r
         float top = dark_top(m, (int)h, sp, rr, p->dynamic_range_db);
         D[s] = isnan(top) ? (float)rr * sp : top * sp;
     }
-    /* Cartilage: on the dome away from the notch, where its line is seen. */
-    float cv[AN_MAX_STRIPS];
-    uint32_t nc = 0;
-    for (uint32_t s = (uint32_t)notch + (uint32_t)(3.0f / strip_mm); s < ns; s++)
-        if (!isnan(tal[s]) && a->bone_line[s]) {
-            float c = cartilage_rows(an_sm(a, s), (int)h, sp, tal[s], p->dynamic_range_db) * sp;
-            if (c > 0.2f && c < 3.0f)
-                cv[nc++] = c;
-        }
-    r->cartilage_mm = nc >= 3 ? an_percentile_f(cv, nc, 50) : NAN;
-    float cart = isnan(r->cartilage_mm) ? 1.1f : r->cartilage_mm;
     memcpy(a->bone_row, tib, ns * sizeof(float));
     memcpy(a->bone2_row, tal, ns * sizeof(float));
     an_polyline(a, a->bone_row, &r->bone);
