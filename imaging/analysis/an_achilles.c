@@ -22,11 +22,14 @@
 /* Angles searched (half degrees either way) and rows projected. */
 #define ACH_MAX_HALFDEG 40
 #define ACH_NU 400
+/* Weight of the superficial border's texture step against the deep
+ * border's score when the angle is chosen. */
+#define ACH_TOP_WEIGHT 4.0f
 
 /* Texture energy per strip on the band grid (the measure of an_texture:
- * vertical + lateral grey differences), rows [0, nu) into E (ns x nu; NAN
- * where the strip has no image). */
-static void texture_map(tl_analyzer *a, float *E, int nu)
+ * vertical + lateral grey differences), rows [0, nu) into E (ns x nu), and
+ * each strip's rows with image, [lo[s], hi[s]) (0 elsewhere in E). */
+static void texture_map(tl_analyzer *a, float *E, int nu, int *lo, int *hi)
 {
     const int h = (int)a->h, q = (int)a->band_q, ns = (int)a->ns;
     const int dz = (int)fmaxf(1.0f, 0.25f / a->sp);
@@ -34,6 +37,8 @@ static void texture_map(tl_analyzer *a, float *E, int nu)
         const float *m = an_sm(a, (uint32_t)s), *ml = an_sm(a, s > 0 ? (uint32_t)s - 1 : 0),
                     *mr = an_sm(a, s + 1 < ns ? (uint32_t)s + 1 : (uint32_t)s);
         float *e = E + (size_t)s * (size_t)nu;
+        lo[s] = nu;
+        hi[s] = 0;
         for (int k = 0; k < nu; k++) {
             float acc = 0;
             int n = 0;
@@ -46,7 +51,11 @@ static void texture_map(tl_analyzer *a, float *E, int nu)
                     n++;
                 }
             }
-            e[k] = n ? acc / (float)n : NAN;
+            e[k] = n ? acc / (float)n : 0.0f;
+            if (n) {
+                lo[s] = k < lo[s] ? k : lo[s];
+                hi[s] = k + 1;
+            }
         }
     }
 }
@@ -59,41 +68,54 @@ typedef struct {
 } ach_proj;
 
 /* Means of the interface map (band_is, ns x nr) and the texture map (E,
- * ns x nu) along lines of angle t (half degrees) through grid row u at
- * strip sc, u in [0, nu), over every `every`-th strip of [s0, s1]. A row
- * counts where a quarter of the strips have it. */
-static void proj_at(const tl_analyzer *a, const float *E, int t, int sc, int s0, int s1, int every,
-                    ach_proj *pr)
+ * ns x nu, rows [elo, ehi) valid) along lines of angle t (half degrees)
+ * through grid row u at strip sc, u in [0, nu), over every `every`-th strip
+ * of [s0, s1]. A row counts where a quarter of the strips have it. The
+ * inner loops are plain sums (vectorised); the counts go by difference. */
+static void proj_at(const tl_analyzer *a, const float *E, const int *elo, const int *ehi, int t,
+                    int sc, int s0, int s1, int every, ach_proj *pr)
 {
     const int nr = a->band_nr, nu = pr->nu;
     const float per_strip = tanf(0.5f * (float)t * (float)M_PI / 180.0f) * (float)a->sw /
                             (float)a->band_q;
-    float T[ACH_NU], cp[ACH_NU], ct[ACH_NU];
+    float T[ACH_NU];
+    int cp[ACH_NU + 1], ct[ACH_NU + 1];
     for (int u = 0; u < nu; u++)
-        pr->P[u] = T[u] = cp[u] = ct[u] = 0;
+        pr->P[u] = T[u] = 0;
+    for (int u = 0; u <= nu; u++)
+        cp[u] = ct[u] = 0;
     int used = 0;
     for (int s = s0; s <= s1; s += every) {
         const float *is = a->band_is + (size_t)s * (size_t)nr, *e = E + (size_t)s * (size_t)nu;
-        int sh = (int)lroundf(per_strip * (float)(s - sc));
+        const int sh = (int)lroundf(per_strip * (float)(s - sc));
         int ulo = -sh < 0 ? 0 : -sh, uhi = nu - sh > nu ? nu : nu - sh;   /* u + sh in [0, nu) */
         used++;
-        for (int u = ulo; u < uhi; u++) {
-            pr->P[u] += is[u + sh];
-            cp[u] += 1.0f;
-            float v = e[u + sh];
-            if (!isnan(v)) {
-                T[u] += v;
-                ct[u] += 1.0f;
-            }
-        }
+        if (uhi <= ulo)
+            continue;
+        const float *isp = is + sh, *ep = e + sh;
+        float *P = pr->P;
+        for (int u = ulo; u < uhi; u++)
+            P[u] += isp[u];
+        cp[ulo]++;
+        cp[uhi]--;
+        int vlo = elo[s] - sh > ulo ? elo[s] - sh : ulo, vhi = ehi[s] - sh < uhi ? ehi[s] - sh : uhi;
+        if (vhi <= vlo)
+            continue;
+        for (int u = vlo; u < vhi; u++)
+            T[u] += ep[u];
+        ct[vlo]++;
+        ct[vhi]--;
     }
-    const float need = 0.25f * (float)used;
+    const int need = (used + 3) / 4;
+    int np = 0, nt = 0;
     pr->C[0] = 0;
     pr->N[0] = 0;
     for (int u = 0; u < nu; u++) {
-        pr->P[u] = cp[u] >= need ? pr->P[u] / cp[u] : NAN;
-        bool ok = ct[u] >= need;
-        pr->C[u + 1] = pr->C[u] + (ok ? T[u] / ct[u] : 0.0);
+        np += cp[u];
+        nt += ct[u];
+        pr->P[u] = np >= need && np > 0 ? pr->P[u] / (float)np : NAN;
+        bool ok = nt >= need && nt > 0;
+        pr->C[u + 1] = pr->C[u] + (ok ? T[u] / (float)nt : 0.0);
         pr->N[u + 1] = pr->N[u] + ok;
     }
 }
@@ -170,40 +192,52 @@ bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float
         return false;
     /* the second half of band_cost is free (best_path uses 2 rows of nr) */
     float *E = a->band_cost + (size_t)ns * (size_t)nr;
-    texture_map(a, E, pr.nu);
+    int elo[AN_MAX_STRIPS], ehi[AN_MAX_STRIPS];
+    texture_map(a, E, pr.nu, elo, ehi);
     int s0 = -1, s1 = -1;
     for (int s = 0; s < ns; s++)
-        if (!isnan(E[(size_t)s * (size_t)pr.nu + (size_t)(kmin + g0)])) {
+        if (elo[s] <= kmin + g0 && ehi[s] > kmin + g0) {
             s0 = s0 < 0 ? s : s0;
             s1 = s;
         }
     if (s0 < 0 || (float)(s1 - s0) * (float)a->sw * sp < 10.0f)
         return false;
     const int sc = (s0 + s1) / 2;
-    /* The angle and the deep line: whole degrees on every other strip,
-     * then the half degrees either side on all of them. */
+    /* The angle and the deep line: whole degrees on every other strip. */
     ach_pair best = { -INFINITY, 0, 0, 0 };
     for (int t = -ACH_MAX_HALFDEG; t <= ACH_MAX_HALFDEG; t += 2) {
-        proj_at(a, E, t, sc, s0, s1, 2, &pr);
+        proj_at(a, E, elo, ehi, t, sc, s0, s1, 2, &pr);
         deep_at(&pr, t, kmin + g0, kmax + g1, m, w, &best);
     }
     if (!isfinite(best.score))
         return false;
+    /* Then the half degrees within 2 deg of it on every strip, judged by
+     * both borders: the deep one also follows the thickness (a thick
+     * tendon's deep border bulges ~1 mm at its thickest), the superficial
+     * one is straight, and its texture step is sharpest at the true angle. */
     const int tc = best.t;
-    best.score = -INFINITY;
-    for (int t = tc - 1; t <= tc + 1; t++) {
+    ach_pair top = { -INFINITY, tc, 0, 0 };
+    float total = -INFINITY;
+    for (int t = tc - 4; t <= tc + 4; t++) {
         if (t < -ACH_MAX_HALFDEG || t > ACH_MAX_HALFDEG)
             continue;
-        proj_at(a, E, t, sc, s0, s1, 1, &pr);
-        deep_at(&pr, t, kmin + g0, kmax + g1, m, w, &best);
+        ach_pair d = { -INFINITY, t, 0, 0 }, tp = { -INFINITY, t, 0, 0 };
+        proj_at(a, E, elo, ehi, t, sc, s0, s1, 1, &pr);
+        deep_at(&pr, t, kmin + g0, kmax + g1, m, w, &d);
+        if (!isfinite(d.score))
+            continue;
+        tp.u2 = d.u2;
+        top_of(&pr, d.u2, d.u2 - g1 < kmin ? kmin : d.u2 - g1, d.u2 - g0, m, w, &tp);
+        if (!isfinite(tp.score))
+            continue;
+        float sc_ = d.score + ACH_TOP_WEIGHT * tp.score;
+        if (sc_ > total) {
+            total = sc_;
+            best = d;
+            top = tp;
+        }
     }
-    if (!isfinite(best.score))
-        return false;
-    /* The superficial border, parallel: the tendon is straight. */
-    ach_pair top = { -INFINITY, best.t, 0, best.u2 };
-    proj_at(a, E, best.t, sc, s0, s1, 1, &pr);
-    top_of(&pr, best.u2, best.u2 - g1 < kmin ? kmin : best.u2 - g1, best.u2 - g0, m, w, &top);
-    if (!isfinite(top.score))
+    if (!isfinite(total))
         return false;
     /* The tendon is straight but not of one thickness (thickest at the
      * midportion, spindle-shaped when swollen): the deep border, the strong
@@ -220,7 +254,7 @@ bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float
     for (int c = s0 + half; c + half <= s1 && step > 0; c += step) {
         int g2c = (int)lroundf((float)best.u2 + ps * (float)(c - sc));
         ach_pair loc = { -INFINITY, best.t, 0, 0 };
-        proj_at(a, E, best.t, c, c - half, c + half, 1, &pr);
+        proj_at(a, E, elo, ehi, best.t, c, c - half, c + half, 1, &pr);
         deep_at(&pr, best.t, g2c - dw, g2c + dw, m, w, &loc);
         if (!isfinite(loc.score))
             continue;
@@ -242,14 +276,18 @@ bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float
         float d = ps * (float)(s - sc);
         top_row[s] = ((float)top.u1 + d) * (float)q;
         deep_row[s] = ((float)best.u2 + o2 + d) * (float)q;
+        /* only where the strip has image down to the deep border */
+        if (s < s0 || s > s1 || deep_row[s] >= (float)(ehi[s] * q))
+            top_row[s] = deep_row[s] = NAN;
     }
     return true;
 }
 
 /* Fibrillar coherence (an_band_coherence) under which the band the free
  * search found has no fibre echoes: a tilted tendon, or fat taken for it
- * (0.0-0.5; a tendon seen square on reads 0.55-0.8). */
-#define ACH_FIBRELESS 0.45f
+ * (0.0-0.51 on the tilted cases of seed 2026; a tendon seen square on
+ * reads 0.59-0.8 there). */
+#define ACH_FIBRELESS 0.55f
 /* A straight band turned less than this (deg) is not a tilted tendon: the
  * free search stands. */
 #define ACH_MIN_TILT_DEG 3.0f
@@ -269,7 +307,12 @@ bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, fl
     for (uint32_t s = 0; s < a->ns; s++) {
         /* where the line runs into the dermis, the dermis is the tendon's
          * top (the tilt takes the tendon up to the skin on one side) */
-        bool ok = deep[s] - dermis > 1.0f / a->sp && deep[s] < (float)a->h - 2;
+        /* on the calcaneus the deep border is the top of its echo, as for
+         * the free search (which reaches 0.1 mm into it): the insertion
+         * view and site are read from the bone just under the band */
+        if (!isnan(a->bone_row[s]) && deep[s] > a->bone_row[s] + 0.1f / a->sp)
+            deep[s] = a->bone_row[s] + 0.1f / a->sp;
+        bool ok = !isnan(deep[s]) && deep[s] - dermis > 1.0f / a->sp;
         a->sup_fit[s] = ok ? an_maxf(top[s], dermis) : NAN;
         a->deep_fit[s] = ok ? deep[s] : NAN;
         a->sup_row[s] = a->deep_row[s] = NAN;   /* no per-strip scatter: fitted lines */

@@ -493,7 +493,7 @@ void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result
     an_band_measure(a, r);
     /* A tilted probe: a band without fibre echoes, found again as two
      * straight lines (an_achilles.c). */
-    an_ach_tilted(a, r, 2.2f, 8.0f, 12.0f);
+    bool fitted = an_ach_tilted(a, r, 2.2f, 8.0f, 12.0f);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
         return;
@@ -504,7 +504,18 @@ void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result
         under += !isnan(a->bone_row[s]) && !isnan(a->deep_fit[s]) &&
                  a->bone_row[s] - a->deep_fit[s] < 2.0f / a->sp;
     bool bone = (float)under * (float)a->sw * a->sp >= 2.0f;
+    /* A fitted deep border lies on the cortex (an_ach_tilted), where
+     * insertion_edge would take the bone for the band's own edge: it looks
+     * from 0.5 mm above it. */
+    float keep[AN_MAX_STRIPS];
+    if (fitted) {
+        memcpy(keep, a->deep_fit, a->ns * sizeof(float));
+        for (uint32_t s = 0; s < a->ns; s++)
+            a->deep_fit[s] -= 0.5f / a->sp;
+    }
     float x_ins = bone ? insertion_edge(a) : NAN;
+    if (fitted)
+        memcpy(a->deep_fit, keep, a->ns * sizeof(float));
     bone = bone && !isnan(x_ins);
     r->insertion_view = bone;
 
