@@ -22,7 +22,7 @@ tl_test(test_analysis_achilles SOURCES test_analysis_achilles.c
 # Ankle effusions through sim -> imaging -> analysis: a probe tilted against
 # the joint, the joint gap in the recess floor.
 tl_test(test_analysis_ankle SOURCES test_analysis_ankle.c
-        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 120)
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
 # Plantar fascia: calcaneus, site, tilted bands, lesions (synthetic heels).
 tl_test(test_analysis_plantar SOURCES test_analysis_plantar.c test_analysis_synth.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 60)

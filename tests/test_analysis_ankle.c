@@ -82,14 +82,14 @@ static void test_untilted_effusion(void **state)
  * the bone finder lost the tibia's end and the talar slope by the notch
  * ("no joint notch", or the depth read from a wrong floor), or the whole
  * talar dome. The cortex continued from either side, and seeded from thin
- * bright lines when no notch is found, finds the joint: of these 12 scenes
- * 12 read within 0.35 mm (2 before; 9 with the continuation alone, 11 with
- * the seeding, 12 walking from the cartilage's surface). */
+ * bright lines when no notch is found, finds the joint: of these 8 scenes
+ * 8 read within 0.35 mm (2 before; 5 with the continuation alone, 7 with
+ * the seeding, 8 walking from the cartilage's surface). */
 static void test_noisy_joint(void **state)
 {
     (void)state;
     int ok = 0;
-    for (uint64_t seed = 81; seed < 93; seed++) {
+    for (uint64_t seed = 81; seed < 89; seed++) {
         tl_analysis_result r;
         tl_sim_truth t;
         kv par[] = { { "effusion_grade", "3" }, { "cartilage_mm", "1.04" }, { "f0_mhz", "15" },
@@ -101,8 +101,8 @@ static void test_noisy_joint(void **state)
         ok += good;
     }
     if (getenv("TL_TEST_VERBOSE"))
-        printf("  noisy joints within 0.35 mm: %d of 12\n", ok);
-    assert_true(ok >= 10);
+        printf("  noisy joints within 0.35 mm: %d of 8\n", ok);
+    assert_true(ok >= 7);
 }
 
 /* A grade-3 effusion over a 2.1 mm cartilage imaged at 8.2 MHz with +5.7
