@@ -3,19 +3,9 @@
  * through a simulated insertion (simulator -> imaging -> guidance) with the
  * scheme's steered frames, against straight frames only: steering must find
  * the still shaft the straight frames lose. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "tl_guidance.h"
-#include "tl_imaging.h"
-#include "tl_sim.h"
+#include "test_guidance_scheme.h"
 
 static void test_scheme(void **state)
 {
@@ -65,49 +55,19 @@ static int follow(bool steer, float *worst, int *in_plane)
     snprintf(v, sizeof v, "needle_start_mm=%.2f", full - 6.0f * 0.5f);
     assert_int_equal(tl_sim_set_param(sim, v, NULL), TL_OK);
     assert_int_equal(tl_sim_set_param(sim, "needle_speed_mm", "0.5"), TL_OK);
-    tl_geometry g;
-    assert_int_equal(tl_sim_set_param(sim, "steer_deg", "0"), TL_OK);
-    assert_int_equal(tl_sim_get_geometry(sim, &g), TL_OK);
-    tl_needle_scheme sch = tl_needle_scheme_default();
-    float b = steer ? tl_needle_scheme_steer(&sch, +1, 30.0f) : 0.0f;
-    tl_geometry gs = g;
-    gs.steer_deg = b;
-    size_t n = (size_t)g.lines * g.samples;
-    int16_t *rf = malloc(n * sizeof *rf);
-    assert_non_null(rf);
-    tl_imaging_params ip = tl_imaging_params_default();
-    tl_imaging_plan *p0 = NULL, *p1 = NULL;
-    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &p0), TL_OK);
-    assert_int_equal(tl_imaging_plan_create(&gs, TL_IMAGE_RF_REAL, &ip, &p1), TL_OK);
-    tl_bmode img;
-    assert_int_equal(tl_imaging_bmode_alloc(p0, &img), TL_OK);
-    tl_needle_follower *fol = NULL;
-    assert_int_equal(tl_needle_follower_create(NULL, NULL, &fol), TL_OK);
+    scheme_rig rig;
+    scheme_open(&rig, sim, steer);
     int shown = 0;
     *worst = 0.0f;
     *in_plane = 0;
     for (uint32_t k = 0; k < 16; k++) {
-        bool st = steer && !tl_needle_scheme_frame_straight(&sch, k);
-        float fb = st ? b : 0.0f;
-        snprintf(v, sizeof v, "%.3f", (double)fb);
-        assert_int_equal(tl_sim_set_param(sim, "steer_deg", v), TL_OK);
-        assert_int_equal(tl_sim_render(sim, k, rf, n, &t), TL_OK);
-        assert_float_equal(t.geom.steer_deg, fb, 1e-5);
-        tl_frame fr;
-        memset(&fr, 0, sizeof fr);
-        fr.geom = st ? gs : g;
-        fr.type = TL_IMAGE_RF_REAL;
-        fr.seq = k;
-        fr.data = rf;
-        fr.data_bytes = n * sizeof *rf;
-        assert_int_equal(tl_imaging_execute(st ? p1 : p0, &fr, &img, NULL), TL_OK);
         tl_needle_detection det;
         tl_needle_track trk;
-        assert_int_equal(tl_needle_follower_frame(fol, &img, fb, NULL, &det, &trk), TL_OK);
+        float fb = scheme_frame(&rig, sim, k, &t, &det, &trk);
         if (!t.needle.present)
             continue;
         (*in_plane)++;
-        float tx = t.needle.tip_x_mm - img.origin_x_mm, tz = t.needle.tip_z_mm - img.origin_z_mm;
+        float tx = t.needle.tip_x_mm - rig.img.origin_x_mm, tz = t.needle.tip_z_mm - rig.img.origin_z_mm;
         float err = hypotf(trk.tip_x_mm - tx, trk.tip_z_mm - tz);
         if (trk.found)
             shown++;
@@ -117,11 +77,7 @@ static int follow(bool steer, float *worst, int *in_plane)
                steer ? "scheme  " : "straight", k, (double)fb, tl_track_state_name(trk.state),
                trk.found, trk.found ? (double)err : -1.0);
     }
-    tl_needle_follower_destroy(fol);
-    tl_bmode_free(&img);
-    tl_imaging_plan_destroy(p0);
-    tl_imaging_plan_destroy(p1);
-    free(rf);
+    scheme_close(&rig);
     tl_sim_destroy(sim);
     return shown;
 }

@@ -11,19 +11,9 @@
  *  - a needle stopped at its target, beyond which a bright layer lies past
  *    a gap of tissue that did not change: the tip is not run on across the
  *    gap to that layer (seed 1 case 52: 1.6-1.9 mm long on every frame). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "tl_guidance.h"
-#include "tl_imaging.h"
-#include "tl_sim.h"
+#include "test_guidance_scheme.h"
 
 enum { MAX_FRAMES = 16 };
 
@@ -44,44 +34,15 @@ static void run_scheme(uint64_t seed, const char *const *kv, int frames, tip_run
     assert_int_equal(tl_sim_create("needle-insertion", seed, &sim), TL_OK);
     for (int i = 0; kv[i]; i++)
         assert_int_equal(tl_sim_set_param(sim, kv[i], NULL), TL_OK);
-    assert_int_equal(tl_sim_set_param(sim, "steer_deg", "0"), TL_OK);
-    tl_geometry g;
-    assert_int_equal(tl_sim_get_geometry(sim, &g), TL_OK);
-    tl_needle_scheme sch = tl_needle_scheme_default();
-    float b = tl_needle_scheme_steer(&sch, +1, 30.0f);
-    tl_geometry gs = g;
-    gs.steer_deg = b;
-    size_t n = (size_t)g.lines * g.samples;
-    int16_t *rf = malloc(n * sizeof *rf);
-    assert_non_null(rf);
-    tl_imaging_params ip = tl_imaging_params_default();
-    tl_imaging_plan *p0 = NULL, *p1 = NULL;
-    assert_int_equal(tl_imaging_plan_create(&g, TL_IMAGE_RF_REAL, &ip, &p0), TL_OK);
-    assert_int_equal(tl_imaging_plan_create(&gs, TL_IMAGE_RF_REAL, &ip, &p1), TL_OK);
-    tl_bmode img;
-    assert_int_equal(tl_imaging_bmode_alloc(p0, &img), TL_OK);
-    tl_needle_follower *fol = NULL;
-    assert_int_equal(tl_needle_follower_create(NULL, NULL, &fol), TL_OK);
+    scheme_rig rig;
+    scheme_open(&rig, sim, true);
     for (int k = 0; k < frames && k < MAX_FRAMES; k++) {
-        bool st = !tl_needle_scheme_frame_straight(&sch, (uint32_t)k);
-        float fb = st ? b : 0.0f;
-        char v[32];
-        snprintf(v, sizeof v, "%.4f", (double)fb);
-        assert_int_equal(tl_sim_set_param(sim, "steer_deg", v), TL_OK);
         tl_sim_truth t;
-        assert_int_equal(tl_sim_render(sim, (uint32_t)k, rf, n, &t), TL_OK);
-        tl_frame fr;
-        memset(&fr, 0, sizeof fr);
-        fr.geom = st ? gs : g;
-        fr.type = TL_IMAGE_RF_REAL;
-        fr.seq = (uint32_t)k;
-        fr.data = rf;
-        fr.data_bytes = n * sizeof *rf;
-        assert_int_equal(tl_imaging_execute(st ? p1 : p0, &fr, &img, NULL), TL_OK);
         tl_needle_detection det;
         tl_needle_track trk;
-        assert_int_equal(tl_needle_follower_frame(fol, &img, fb, NULL, &det, &trk), TL_OK);
-        float tx = t.needle.tip_x_mm - img.origin_x_mm, tz = t.needle.tip_z_mm - img.origin_z_mm;
+        float fb = scheme_frame(&rig, sim, (uint32_t)k, &t, &det, &trk);
+        bool st = fb != 0.0f;
+        float tx = t.needle.tip_x_mm - rig.img.origin_x_mm, tz = t.needle.tip_z_mm - rig.img.origin_z_mm;
         double a = t.needle.angle_deg * 3.14159265358979 / 180.0;
         r->present[k] = t.needle.present && t.needle.in_plane;
         r->steered[k] = st;
@@ -94,12 +55,8 @@ static void run_scheme(uint64_t seed, const char *const *kv, int frames, tip_run
                tl_track_state_name(trk.state), trk.found, trk.found ? r->err[k] : -1.0f,
                trk.found ? r->along[k] : 0.0f);
     }
-    tl_needle_follower_destroy(fol);
-    tl_bmode_free(&img);
-    tl_imaging_plan_destroy(p0);
-    tl_imaging_plan_destroy(p1);
+    scheme_close(&rig);
     tl_sim_destroy(sim);
-    free(rf);
 }
 
 /* Worst tip error over the in-plane frames that showed the needle, and

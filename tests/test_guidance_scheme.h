@@ -1,0 +1,88 @@
+/* Needle tests through the station's real chain on the needle scheme's
+ * frames: simulator RF (steered or straight) -> imaging -> needle follower
+ * (header-only, static functions; test_guidance_steer.c,
+ * test_guidance_tip.c). */
+#ifndef TEST_GUIDANCE_SCHEME_H
+#define TEST_GUIDANCE_SCHEME_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl_guidance.h"
+#include "tl_imaging.h"
+#include "tl_sim.h"
+
+/* One imaging plan per beam direction, as the station keeps them. */
+typedef struct {
+    tl_geometry straight, steered;
+    float steer_deg;             /* the scheme's steering; 0 = straight frames only */
+    tl_needle_scheme scheme;
+    tl_imaging_plan *plan_straight, *plan_steered;
+    int16_t *rf;
+    size_t n;
+    tl_bmode img;
+    tl_needle_follower *fol;
+} scheme_rig;
+
+/* steer: follow the station's scheme (needle inserted from the left), or
+ * straight frames only. */
+static void scheme_open(scheme_rig *r, tl_sim *sim, bool steer)
+{
+    memset(r, 0, sizeof *r);
+    assert_int_equal(tl_sim_set_param(sim, "steer_deg", "0"), TL_OK);
+    assert_int_equal(tl_sim_get_geometry(sim, &r->straight), TL_OK);
+    r->scheme = tl_needle_scheme_default();
+    r->steer_deg = steer ? tl_needle_scheme_steer(&r->scheme, +1, 30.0f) : 0.0f;
+    r->steered = r->straight;
+    r->steered.steer_deg = r->steer_deg;
+    r->n = (size_t)r->straight.lines * r->straight.samples;
+    r->rf = malloc(r->n * sizeof *r->rf);
+    assert_non_null(r->rf);
+    tl_imaging_params ip = tl_imaging_params_default();
+    assert_int_equal(tl_imaging_plan_create(&r->straight, TL_IMAGE_RF_REAL, &ip, &r->plan_straight), TL_OK);
+    assert_int_equal(tl_imaging_plan_create(&r->steered, TL_IMAGE_RF_REAL, &ip, &r->plan_steered), TL_OK);
+    assert_int_equal(tl_imaging_bmode_alloc(r->plan_straight, &r->img), TL_OK);
+    assert_int_equal(tl_needle_follower_create(NULL, NULL, &r->fol), TL_OK);
+}
+
+/* Render frame k with the scheme's steering, image it and follow the
+ * needle; returns the frame's steering (degrees, 0 = straight). */
+static float scheme_frame(scheme_rig *r, tl_sim *sim, uint32_t k, tl_sim_truth *t,
+                          tl_needle_detection *det, tl_needle_track *trk)
+{
+    bool st = r->steer_deg != 0.0f && !tl_needle_scheme_frame_straight(&r->scheme, k);
+    float fb = st ? r->steer_deg : 0.0f;
+    char v[32];
+    snprintf(v, sizeof v, "%.3f", (double)fb);
+    assert_int_equal(tl_sim_set_param(sim, "steer_deg", v), TL_OK);
+    assert_int_equal(tl_sim_render(sim, k, r->rf, r->n, t), TL_OK);
+    assert_float_equal(t->geom.steer_deg, fb, 1e-4);
+    tl_frame fr;
+    memset(&fr, 0, sizeof fr);
+    fr.geom = st ? r->steered : r->straight;
+    fr.type = TL_IMAGE_RF_REAL;
+    fr.seq = k;
+    fr.data = r->rf;
+    fr.data_bytes = r->n * sizeof *r->rf;
+    assert_int_equal(tl_imaging_execute(st ? r->plan_steered : r->plan_straight, &fr, &r->img, NULL), TL_OK);
+    assert_int_equal(tl_needle_follower_frame(r->fol, &r->img, fb, NULL, det, trk), TL_OK);
+    return fb;
+}
+
+static void scheme_close(scheme_rig *r)
+{
+    tl_needle_follower_destroy(r->fol);
+    tl_bmode_free(&r->img);
+    tl_imaging_plan_destroy(r->plan_straight);
+    tl_imaging_plan_destroy(r->plan_steered);
+    free(r->rf);
+}
+
+#endif
