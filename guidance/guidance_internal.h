@@ -129,6 +129,19 @@ bool temporal_tip(const tl_needle_detector *d, double x0, double z0, double x1, 
  * when there is no run of new echo of min_len_mm along it. */
 bool temporal_trace(const tl_needle_detector *d, const needle_line *cand, float work_mm,
                     float min_len_mm, tl_needle_detection *out);
+/* from this novelty a candidate counts as wholly new (needle-free frames
+ * candidates reach ~1.9) */
+#define NOVELTY_FULL 2.6f
+/* novelty.c: the time cue's verdict on a traced candidate det (geo: its
+ * position score); sets det's confidence, reason and tip, returns its
+ * novelty (robust sigmas) and its rank among candidates in *rank. */
+float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
+                   bool is_hint, float geo, tl_needle_detection *det, float *rank);
+/* novelty.c: a candidate too faint for the single-image trace, traced in
+ * the difference alone; replaces det/rank when it ranks higher. */
+void time_trace(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
+                bool is_hint, const needle_line *cand, tl_needle_detection *det,
+                float *rank);
 
 /* The k-th smallest of v[0..n) (select.c: the same value as
  * tl_select_kth_f, faster on speckle); v is left permuted. */
