@@ -80,19 +80,24 @@ float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_
     if (c_time > c_static) {
         det->confidence = c_time;
         det->reason = "ok";
-        /* a faint shaft's end is where its new echo ends (a shaft the image
-         * measured keeps its own end, but for the pull-back below: the new
-         * echo's end ran 1.5-2 mm on across a lesion to a layer's speckle,
-         * and fell 2-4 mm short where the change along a bright shaft was
-         * uneven, ntip 2026-11-24) */
+        /* a faint shaft's end is where its new echo ends. A shaft the image
+         * measured is not shortened by it (but for the pull-back below: the
+         * new echo's end fell 2-4 mm short where the change along a bright
+         * shaft was uneven, ntip 2026-11-24), yet is lengthened by it: the
+         * image's trace ends where the shaft enters a layer as bright as
+         * itself (the README demo's slow needle, stopped in its target in
+         * the plantar fascia, was shown 3.3 mm short at the band's top:
+         * tests/test_ui_demo.c) */
         double tx, tz;
-        if (!measured && temporal_tip(d, det->entry_x_mm / sp, det->entry_z_mm / sp,
-                                      det->tip_x_mm / sp, det->tip_z_mm / sp, work_mm, &tx,
-                                      &tz, NULL)) {
-            det->tip_x_mm = (float)(tx * sp);
-            det->tip_z_mm = (float)(tz * sp);
-            det->length_mm = hypotf(det->tip_x_mm - det->entry_x_mm,
-                                    det->tip_z_mm - det->entry_z_mm);
+        if (temporal_tip(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
+                         det->tip_z_mm / sp, work_mm, &tx, &tz, NULL)) {
+            float nx = (float)(tx * sp), nz = (float)(tz * sp);
+            float ln = hypotf(nx - det->entry_x_mm, nz - det->entry_z_mm);
+            if (!measured || ln > det->length_mm) {
+                det->tip_x_mm = nx;
+                det->tip_z_mm = nz;
+                det->length_mm = ln;
+            }
         }
     } else {
         det->confidence = c_static;
