@@ -33,17 +33,6 @@ static float cortex_z(float x)
     return 6.0f + x * tanf(CORTEX_DEG * 3.14159265f / 180.0f);
 }
 
-/* The same speckle with a little fresh noise per frame (a live image is
- * never bit-identical). */
-static void jitter(tl_bmode *img, const uint8_t *src, uint32_t frame)
-{
-    uint32_t st = 2654435761u * (frame + 1u);
-    for (size_t i = 0; i < (size_t)img->width * img->height; i++) {
-        st = st * 1664525u + 1013904223u;
-        int v = (int)src[i] + (int)((st >> 24) % 5u) - 2;
-        img->pixels[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
-}
 
 /* A needle at 18 deg from the left edge (z 10 mm) to x = tip_x (no needle
  * when tip_x is 0). With `bone`: a cortex descending at 30 deg from (0, 6)
@@ -97,7 +86,7 @@ static int follow(bool bone, float *worst)
             src = empty;
         else
             scene(bone, tip_x, &src);
-        jitter(&img, src.pixels, k);
+        synth_jitter(&img, src.pixels, k);
         if (k >= 3)
             synth_free(&src);
         tl_needle_detection det;

@@ -17,17 +17,6 @@
 #include "tl_guidance.h"
 #include "tl_imaging.h"
 
-/* The same scene with a little fresh noise per frame (a live image is
- * never bit-identical). */
-static void jitter(tl_bmode *img, const uint8_t *src, uint32_t frame)
-{
-    uint32_t st = 2654435761u * (frame + 1u);
-    for (size_t i = 0; i < (size_t)img->width * img->height; i++) {
-        st = st * 1664525u + 1013904223u;
-        int v = (int)src[i] + (int)((st >> 24) % 5u) - 2;
-        img->pixels[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
-}
 
 static synth_scene needle_at(float angle_deg, float amp, float len)
 {
@@ -64,7 +53,7 @@ static bool straight_frame_shows(float angle_deg, float *err, bool *locked)
     for (uint32_t k = 0; k < 6; k++) {
         bool straight = k % 4 == 0;
         bool needle = k == 3 || k == 5;
-        jitter(&img, k == 5 ? ic.pixels : k == 3 ? ib.pixels : ia.pixels, k);
+        synth_jitter(&img, k == 5 ? ic.pixels : k == 3 ? ib.pixels : ia.pixels, k);
         tl_needle_detection d;
         tl_needle_track t;
         assert_int_equal(tl_needle_follower_frame(f, &img, straight ? 0.0f : steer, NULL, &d, &t),
@@ -153,7 +142,7 @@ static void flat_through_straight(bool broken, bool *shown4, bool *shown5, bool 
         const uint8_t *src = k < 2 ? ia.pixels
                              : k == 4 ? (broken ? br.pixels : ia.pixels)
                              : in[k == 5 ? 2 : k - 2].pixels;
-        jitter(&img, src, k);
+        synth_jitter(&img, src, k);
         tl_needle_detection d;
         tl_needle_track t;
         assert_int_equal(tl_needle_follower_frame(f, &img, straight ? 0.0f : steer, NULL, &d, &t),

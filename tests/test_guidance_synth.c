@@ -153,3 +153,13 @@ void synth_free(tl_bmode *img)
     free(img->pixels);
     img->pixels = NULL;
 }
+
+void synth_jitter(tl_bmode *img, const uint8_t *src, uint32_t frame)
+{
+    uint32_t st = 2654435761u * (frame + 1u);
+    for (size_t i = 0; i < (size_t)img->width * img->height; i++) {
+        st = st * 1664525u + 1013904223u;
+        int v = (int)src[i] + (int)((st >> 24) % 5u) - 2;
+        img->pixels[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}

@@ -29,4 +29,8 @@ synth_scene synth_default(void);
 int synth_render(const synth_scene *s, tl_bmode *img);
 void synth_free(tl_bmode *img);
 
+/* img = src (img's own size) plus a little fresh noise for frame (a live
+ * image is never bit-identical from frame to frame). */
+void synth_jitter(tl_bmode *img, const uint8_t *src, uint32_t frame);
+
 #endif

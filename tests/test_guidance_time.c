@@ -17,17 +17,6 @@
 #include "tl_guidance.h"
 #include "tl_imaging.h"
 
-/* The same scene with a little fresh noise per frame (a live image is
- * never bit-identical). */
-static void jitter(tl_bmode *img, const uint8_t *src, uint32_t frame)
-{
-    uint32_t st = 2654435761u * (frame + 1u);
-    for (size_t i = 0; i < (size_t)img->width * img->height; i++) {
-        st = st * 1664525u + 1013904223u;
-        int v = (int)src[i] + (int)((st >> 24) % 5u) - 2;
-        img->pixels[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
-}
 
 static synth_scene oblique(float amp)
 {
@@ -53,7 +42,7 @@ static void test_static_line_not_reported(void **state)
     tl_needle_detection det;
     int later = 0;
     for (uint32_t k = 0; k < 6; k++) {
-        jitter(&img, src.pixels, k);
+        synth_jitter(&img, src.pixels, k);
         assert_int_equal(tl_needle_detect(d, &img, NULL, &det), TL_OK);
         printf("  frame %u: found %d conf %.2f (%s)\n", k, det.found, det.confidence, det.reason);
         /* frame 0 has no history: a single image cannot tell (not asserted) */
@@ -94,7 +83,7 @@ static void test_faint_needle_found_when_it_appears(void **state)
     float perp = 1e9f, aerr = 1e9f;
     const float truth_deg = 25.0f;
     for (uint32_t k = 0; k < 7; k++) {
-        jitter(&img, k < 3 ? ia.pixels : ib.pixels, k);
+        synth_jitter(&img, k < 3 ? ia.pixels : ib.pixels, k);
         assert_int_equal(tl_needle_detect(d, &img, NULL, &det), TL_OK);
         printf("  frame %u: found %d tip (%.2f, %.2f) %.1f deg conf %.2f (%s)\n", k, det.found,
                det.tip_x_mm, det.tip_z_mm, det.angle_deg, det.confidence, det.reason);
