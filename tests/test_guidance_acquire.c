@@ -33,7 +33,6 @@ static float cortex_z(float x)
     return 6.0f + x * tanf(CORTEX_DEG * 3.14159265f / 180.0f);
 }
 
-
 /* A needle at 18 deg from the left edge (z 10 mm) to x = tip_x (no needle
  * when tip_x is 0). With `bone`: a cortex descending at 30 deg from (0, 6)
  * to x = 16 mm above it, everything beneath the cortex black (its shadow),

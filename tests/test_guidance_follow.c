@@ -17,7 +17,6 @@
 #include "tl_guidance.h"
 #include "tl_imaging.h"
 
-
 static synth_scene needle_at(float angle_deg, float amp, float len)
 {
     synth_scene s = synth_default();

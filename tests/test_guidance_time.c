@@ -17,7 +17,6 @@
 #include "tl_guidance.h"
 #include "tl_imaging.h"
 
-
 static synth_scene oblique(float amp)
 {
     synth_scene s = synth_default();
