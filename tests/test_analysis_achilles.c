@@ -195,6 +195,30 @@ static void test_tilted_lesion(void **state)
     }
 }
 
+/* An untilted midportion whose deep border, over the first 9 mm of the
+ * view, ran on a septum of Kager's fat 1.8 mm under the tendon (case 112
+ * of `talus eval tissue --anatomy all --cases 300 --seed 2026`, this scene
+ * with its simulator seed and parameters): the thickest-part site went to
+ * that stretch at the image edge and read 8.5 mm for 6.7. A step of over
+ * 0.5 mm in the thickness profile near either end of the band now ends the
+ * stretch the site is looked for on: measured within 0.35 mm. */
+static void test_edge_step_is_not_the_site(void **state)
+{
+    (void)state;
+    const kv par[] = { { "thickness_mm", "6.68" }, { "anisotropy_deg", "0" },
+                       { "f0_mhz", "11.9" },       { "depth_mm", "40" },
+                       { "gain_db", "0.7" },       { "noise_db", "-61" },
+                       { "site", "midportion" },   { "lesion", "0" } };
+    tl_analysis_result r;
+    float t = run("achilles", TL_AN_ACHILLES, 18354536820297674262ull, par, 8, &r);
+    if (verbose())
+        printf("edge step: truth %.2f thickness %.2f site %.1f mm\n", t, r.thickness_mm,
+               r.site_x_mm);
+    assert_true(r.structure_found);
+    assert_true(fabsf(r.thickness_mm - t) < 0.35f);
+    assert_true(r.site_x_mm > 12.0f);   /* off the stretch at the left edge (x < 9 mm) */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_untilted_keeps_free_search),
         cmocka_unit_test(test_tilted_lesion),
         cmocka_unit_test(test_tilted_echo_top_and_bulge),
+        cmocka_unit_test(test_edge_step_is_not_the_site),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
