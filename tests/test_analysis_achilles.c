@@ -35,7 +35,7 @@ static void run_scene(const scene *sc, const char *lesion_db, tl_analysis_result
         t->lesion_x = truth->lesions[0].cx_mm - t->ox;
         t->lesion_z = truth->lesions[0].cz_mm - t->oz;
     }
-    t->deep_err = simrun_poly_z(r->deep.x_mm, r->deep.z_mm, r->deep.n, r->site_x_mm) -
+    t->deep_err = tl_polyline_z(r->deep.x_mm, r->deep.z_mm, r->deep.n, r->site_x_mm) -
                   simrun_truth_z(truth, TL_BOUNDARY_TENDON_DEEP, t->ox, t->oz, r->site_x_mm);
     free(truth);
 }

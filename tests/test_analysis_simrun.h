@@ -93,24 +93,12 @@ static float run_full(const char *preset, int anatomy, uint64_t seed, const kv *
     return t;
 }
 
-/* A polyline's z at x (linear between points), NAN outside it. */
-static inline float simrun_poly_z(const float *px, const float *pz, uint32_t n, float x)
-{
-    for (uint32_t i = 0; i + 1 < n; i++)
-        if ((x >= px[i] && x <= px[i + 1]) || (x <= px[i] && x >= px[i + 1])) {
-            float d = px[i + 1] - px[i];
-            float t = fabsf(d) > 1e-6f ? (x - px[i]) / d : 0.0f;
-            return pz[i] + t * (pz[i + 1] - pz[i]);
-        }
-    return NAN;
-}
-
 /* Truth border (kind) depth at image x, in image mm (origin ox, oz). */
 static inline float simrun_truth_z(const tl_sim_truth *t, int kind, float ox, float oz, float x)
 {
     for (uint32_t b = 0; b < t->n_boundaries; b++)
         if ((int)t->boundaries[b].kind == kind)
-            return simrun_poly_z(t->boundaries[b].x_mm, t->boundaries[b].z_mm, t->boundaries[b].n,
+            return tl_polyline_z(t->boundaries[b].x_mm, t->boundaries[b].z_mm, t->boundaries[b].n,
                                  x + ox) - oz;
     return NAN;
 }
