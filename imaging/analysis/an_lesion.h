@@ -55,7 +55,6 @@ static inline float an_box_mean(const tl_analyzer *a, int s, int c, int hs, int 
     return (float)(v / n);
 }
 
-
 /* Shrink R (label id) to its cells where the smoothed residual b3 is below
  * half the region's minimum (its half-maximum extent); false when nothing
  * is left. */
