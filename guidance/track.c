@@ -21,6 +21,14 @@
  * level while seen (a level of LEVEL_MIN sigmas at least) */
 #define LEVEL_GONE 0.5f
 #define LEVEL_MIN 1.5f
+/* A coasting frame whose echo along the predicted shaft holds at this part
+ * of its level while seen or more does not count towards the coast limit:
+ * the shaft is still there, the detector merely failed on it (a steep,
+ * dotted shaft near its target whose trace breaks: "shaft too short"). Up
+ * to HOLD_MAX such frames in a row, so a line the needle left behind that
+ * stays bright (a cortex it ran along) is let go in the end. */
+#define LEVEL_HOLD 0.7f
+#define HOLD_MAX 12u
 
 struct tl_needle_tracker {
     tl_tracker_params p;
@@ -32,6 +40,7 @@ struct tl_needle_tracker {
     float pss, psv, pvv;         /* covariance of (s, v) */
     float conf;
     uint32_t hits, misses, rejects, frames, first_frame;
+    uint32_t held;               /* coasting frames in a row the echo held */
     uint32_t frames_to_lock;
     uint32_t frame_no;
     float ref_level;             /* brightest track_level while the needle was seen */
@@ -121,6 +130,7 @@ static void start_track(tl_needle_tracker *t, const tl_needle_detection *d)
     t->pvv = 1.0f; /* speed unknown: ~1 mm/frame spread */
     t->hits = 1;
     t->misses = 0;
+    t->held = 0;
     t->rejects = 0;
     t->first_frame = t->frame_no;
     t->conf = d->confidence;
@@ -277,6 +287,7 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
                 correct(t, th, c, s, d->confidence);
                 t->hits++;
                 t->misses = 0;
+                t->held = 0;
                 t->rejects = 0;
                 t->state = TL_TRACK_LOCKED;
                 if (isfinite(d->track_level))
@@ -290,7 +301,13 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
                 break;
             }
         }
-        t->misses++;
+        /* nothing seen while the echo along the predicted shaft holds:
+         * missed, not gone (does not count towards the coast limit) */
+        if (!found && t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
+            d->track_level >= LEVEL_HOLD * t->ref_level && t->held < HOLD_MAX)
+            t->held++;
+        else
+            t->misses++;
         t->state = TL_TRACK_COASTING;
         /* Nothing seen: the needle may have stopped (at its target) as
          * well as gone on, so the tip is not run on at full speed: half the

@@ -226,6 +226,49 @@ static void test_faded_shaft_is_out_of_plane(void **state)
     }
 }
 
+/* Nothing found while the echo along the predicted shaft holds (a steep,
+ * dotted shaft whose trace breaks near its target): the coast limit is not
+ * reached, the needle stays shown as coasting -- for a while, not for ever
+ * (a bright line a needle left behind). Without the echo (no hint: NAN) or
+ * with it faded by a third, the limit applies as before. */
+static void test_echo_holds_coast(void **state)
+{
+    (void)state;
+    const float levels[] = { 5.0f, NAN, 3.9f };
+    for (int v = 0; v < 3; v++) {
+        tl_needle_tracker *tr = NULL;
+        assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
+        tl_rng rng;
+        tl_rng_seed(&rng, 11);
+        tl_needle_track t;
+        for (int f = 0; f < 6; f++) {
+            tl_needle_detection d = det_at(f, &rng, 0.0f);
+            d.track_level = f == 0 ? NAN : 6.0f;
+            tl_needle_tracker_update(tr, &d, &t);
+        }
+        tl_needle_detection none;
+        memset(&none, 0, sizeof none);
+        none.track_level = levels[v];
+        int coasted = 0;
+        for (int f = 0; f < 30; f++) {
+            tl_needle_tracker_update(tr, &none, &t);
+            if (!t.found)
+                break;
+            assert_int_equal(t.state, TL_TRACK_COASTING);
+            coasted++;
+        }
+        printf("  echo %.1f of 6 along the shaft: coasted %d frames, then %s\n",
+               (double)levels[v], coasted, tl_track_state_name(t.state));
+        assert_int_equal(t.state, TL_TRACK_OUT_OF_PLANE);
+        assert_true(t.out_of_plane);
+        if (v == 0) /* held: 12 frames not counted + the default 4 */
+            assert_int_equal(coasted, 16);
+        else
+            assert_int_equal(coasted, 4);
+        tl_needle_tracker_destroy(tr);
+    }
+}
+
 static void test_path_states(void **state)
 {
     (void)state;
@@ -329,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_out_of_plane_and_reacquire),
         cmocka_unit_test(test_coasting_slows_down),
         cmocka_unit_test(test_faded_shaft_is_out_of_plane),
+        cmocka_unit_test(test_echo_holds_coast),
         cmocka_unit_test(test_path_states),
         cmocka_unit_test(test_bone_and_skin),
         cmocka_unit_test(test_guide),
