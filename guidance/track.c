@@ -29,6 +29,14 @@
  * stays bright (a cortex it ran along) is let go in the end. */
 #define LEVEL_HOLD 0.7f
 #define HOLD_MAX 12u
+/* A line the detector traced but did not report (confidence under its
+ * bar, at least WEAK_CONF) that lies on the tracked line -- within
+ * WEAK_GATE_DEG and WEAK_GATE_MM of it, tighter than the gate of a
+ * detection -- is the tracked needle seen faintly: it moves the track at
+ * its low weight and holds the coast like an echo that holds. */
+#define WEAK_CONF 0.2f
+#define WEAK_GATE_DEG 2.0f
+#define WEAK_GATE_MM 0.5f
 
 struct tl_needle_tracker {
     tl_tracker_params p;
@@ -41,6 +49,10 @@ struct tl_needle_tracker {
     float conf;
     uint32_t hits, misses, rejects, frames, first_frame;
     uint32_t held;               /* coasting frames in a row the echo held */
+    /* the last detection gated out, and how many gated out in a row agree
+     * with each other (one line elsewhere: the needle, the track wrong) */
+    float rej_th, rej_x, rej_z;
+    uint32_t rej_agree;
     uint32_t frames_to_lock;
     uint32_t frame_no;
     float ref_level;             /* brightest track_level while the needle was seen */
@@ -132,6 +144,7 @@ static void start_track(tl_needle_tracker *t, const tl_needle_detection *d)
     t->misses = 0;
     t->held = 0;
     t->rejects = 0;
+    t->rej_agree = 0;
     t->first_frame = t->frame_no;
     t->conf = d->confidence;
     t->state = TL_TRACK_ACQUIRING;
@@ -295,16 +308,49 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
                 break;
             }
             rejected = true;
+            /* does it lie on the line the previous gated-out one did? */
+            double ra = t->rej_th * TL_DEG;
+            float perp = (float)(-(d->tip_x_mm - t->rej_x) * sin(ra) +
+                                 (d->tip_z_mm - t->rej_z) * cos(ra));
+            bool agree = t->rejects > 0 && fabsf(d->angle_deg - t->rej_th) <= t->p.gate_angle_deg &&
+                         fabsf(perp) <= t->p.gate_mm;
+            t->rej_agree = agree ? t->rej_agree + 1 : 1;
+            t->rej_th = d->angle_deg;
+            t->rej_x = d->tip_x_mm;
+            t->rej_z = d->tip_z_mm;
             if (++t->rejects >= REACQUIRE_AFTER) {
-                /* The needle really is somewhere else now (re-inserted). */
+                /* The needle really is somewhere else now (re-inserted,
+                 * or the track locked on a wrong first line). When the
+                 * detections it was gated out on agree with each other,
+                 * they are more than a lock needs: locked at once, not
+                 * acquired again (which a steep shaft's next missed frames
+                 * would drop). */
+                bool relock = t->rej_agree >= REACQUIRE_AFTER;
                 start_track(t, d);
+                if (relock && t->p.lock_hits <= REACQUIRE_AFTER) {
+                    t->state = TL_TRACK_LOCKED;
+                    t->hits = REACQUIRE_AFTER;
+                    t->frames_to_lock = REACQUIRE_AFTER;
+                }
                 break;
             }
         }
+        /* nothing reported, but a faint line on the tracked one */
+        bool weak = false;
+        if (!found && d->confidence >= WEAK_CONF && d->length_mm > 0.0f &&
+            isfinite(d->tip_x_mm) && isfinite(d->tip_z_mm) && fabsf(d->angle_deg) < 90.0f) {
+            float th, c, s;
+            measure(t, d, &th, &c, &s);
+            weak = fabsf(th - t->th) <= WEAK_GATE_DEG && fabsf(c - t->c) <= WEAK_GATE_MM &&
+                   consistent(t, th, c, s);
+            if (weak)
+                correct(t, th, c, s, d->confidence);
+        }
         /* nothing seen while the echo along the predicted shaft holds:
          * missed, not gone (does not count towards the coast limit) */
-        if (!found && t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
-            d->track_level >= LEVEL_HOLD * t->ref_level && t->held < HOLD_MAX)
+        bool holds = weak || (t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
+                              d->track_level >= LEVEL_HOLD * t->ref_level);
+        if (!found && holds && t->held < HOLD_MAX)
             t->held++;
         else
             t->misses++;
@@ -313,7 +359,7 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
          * well as gone on, so the tip is not run on at full speed: half the
          * step, and half the speed for the next. (A detection gated out
          * elsewhere says nothing about that: full speed.) */
-        if (!found) {
+        if (!found && !weak) {
             t->s -= 0.5f * t->v;
             t->v *= 0.5f;
         }
@@ -323,7 +369,7 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
          * below half its level while it was seen: the shaft left the
          * slice, it is not merely missed. Say so now rather than coast on a
          * needle that is gone. */
-        if (!found && t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
+        if (!found && !weak && t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
             d->track_level < LEVEL_GONE * t->ref_level)
             t->state = TL_TRACK_OUT_OF_PLANE;
         if (t->state == TL_TRACK_ACQUIRING)
