@@ -37,6 +37,13 @@
 #define WEAK_CONF 0.2f
 #define WEAK_GATE_DEG 2.0f
 #define WEAK_GATE_MM 0.5f
+/* ... but its tip only when within this of the predicted one (or of
+ * where the needle would be had it gone on at the speed last measured: the
+ * coasting tip is held back on purpose): a faint line's end is where its
+ * trace broke (seed 7 case 17: 3.5 mm short) or, on a straight frame of a
+ * steering scheme, where the steep shaft's weak echo merges with its tail
+ * (cases 21, 41: ~1 mm long) */
+#define WEAK_TIP_MM 0.6f
 
 struct tl_needle_tracker {
     tl_tracker_params p;
@@ -53,6 +60,10 @@ struct tl_needle_tracker {
      * with each other (one line elsewhere: the needle, the track wrong) */
     float rej_th, rej_x, rej_z;
     uint32_t rej_agree;
+    /* the tip along the shaft and its speed when last measured, and the
+     * frames since */
+    float s_meas, v_meas;
+    uint32_t since_meas;
     uint32_t frames_to_lock;
     uint32_t frame_no;
     float ref_level;             /* brightest track_level while the needle was seen */
@@ -145,6 +156,9 @@ static void start_track(tl_needle_tracker *t, const tl_needle_detection *d)
     t->held = 0;
     t->rejects = 0;
     t->rej_agree = 0;
+    t->s_meas = 0.0f;
+    t->v_meas = 0.0f;
+    t->since_meas = 0;
     t->first_frame = t->frame_no;
     t->conf = d->confidence;
     t->state = TL_TRACK_ACQUIRING;
@@ -154,6 +168,7 @@ static void start_track(tl_needle_tracker *t, const tl_needle_detection *d)
 
 static void predict(tl_needle_tracker *t)
 {
+    t->since_meas++;
     float qa = t->p.angle_noise_deg, qc = t->p.offset_noise_mm, qs = t->p.tip_noise_mm;
     t->p_th += qa * qa;
     t->p_c += qc * qc;
@@ -193,6 +208,9 @@ static void correct(tl_needle_tracker *t, float th, float c, float s, float conf
     t->psv = psv;
     t->pvv = pvv;
     t->conf = 0.7f * t->conf + 0.3f * conf;
+    t->s_meas = t->s;
+    t->v_meas = t->v;
+    t->since_meas = 0;
 }
 
 static bool consistent(const tl_needle_tracker *t, float th, float c, float s)
@@ -336,16 +354,19 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
             }
         }
         /* nothing reported, but a faint line on the tracked one */
-        bool weak = false;
+        bool weak = false, weak_tip = false;
         if (!found && d->confidence >= WEAK_CONF && d->length_mm > 0.0f &&
             isfinite(d->tip_x_mm) && isfinite(d->tip_z_mm) && fabsf(d->angle_deg) < 90.0f) {
             float th, c, s;
             measure(t, d, &th, &c, &s);
             weak = fabsf(th - t->th) <= WEAK_GATE_DEG && fabsf(c - t->c) <= WEAK_GATE_MM &&
                    consistent(t, th, c, s);
-            if (weak)
+            float s_full = t->s_meas + t->v_meas * (float)t->since_meas;
+            weak_tip = weak && s >= t->s - WEAK_TIP_MM && s <= fmaxf(t->s, s_full) + WEAK_TIP_MM;
+            if (weak_tip)
                 correct(t, th, c, s, d->confidence);
         }
+
         /* nothing seen while the echo along the predicted shaft holds:
          * missed, not gone (does not count towards the coast limit) */
         bool holds = weak || (t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
@@ -359,7 +380,7 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
          * well as gone on, so the tip is not run on at full speed: half the
          * step, and half the speed for the next. (A detection gated out
          * elsewhere says nothing about that: full speed.) */
-        if (!found && !weak) {
+        if (!found && !weak_tip) {
             t->s -= 0.5f * t->v;
             t->v *= 0.5f;
         }
