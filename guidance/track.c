@@ -44,6 +44,12 @@
  * steering scheme, where the steep shaft's weak echo merges with its tail
  * (cases 21, 41: ~1 mm long) */
 #define WEAK_TIP_MM 0.6f
+/* A faint line keeps a track whose echo fell below half its level (the
+ * level is measured along the predicted line: a track 0.2 mm or 1 deg off
+ * a thin shaft reads half of it) only when it was nearly reported: a
+ * fading shaft leaving the plane leaves fainter lines than this (seed 7
+ * case 83: 0.22 one frame after it left) */
+#define WEAK_KEEP_CONF 0.35f
 
 struct tl_needle_tracker {
     tl_tracker_params p;
@@ -390,7 +396,8 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
          * below half its level while it was seen: the shaft left the
          * slice, it is not merely missed. Say so now rather than coast on a
          * needle that is gone. */
-        if (!found && !weak && t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
+        bool kept = weak && d->confidence >= WEAK_KEEP_CONF;
+        if (!found && !kept && t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
             d->track_level < LEVEL_GONE * t->ref_level)
             t->state = TL_TRACK_OUT_OF_PLANE;
         if (t->state == TL_TRACK_ACQUIRING)

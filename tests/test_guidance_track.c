@@ -360,6 +360,37 @@ static void test_faint_line_on_track(void **state)
     }
 }
 
+/* The echo along the tracked shaft fell below half its level: a faint line
+ * on the track keeps it only when it was nearly reported (confidence 0.45:
+ * the level was read along a line a little off a thin shaft); a fainter
+ * one (0.25: a shaft fading out of the plane) does not, "out of plane". */
+static void test_faded_with_faint_line(void **state)
+{
+    (void)state;
+    for (int strong = 0; strong <= 1; strong++) {
+        tl_needle_tracker *tr = NULL;
+        assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
+        tl_rng rng;
+        tl_rng_seed(&rng, 19);
+        tl_needle_track t;
+        for (int f = 0; f < 6; f++) {
+            tl_needle_detection d = det_at(f, &rng, 0.0f);
+            d.track_level = f == 0 ? NAN : 6.0f;
+            tl_needle_tracker_update(tr, &d, &t);
+        }
+        tl_needle_detection d = det_at(6, &rng, 0.0f);
+        d.found = false;
+        d.confidence = strong ? 0.45f : 0.25f;
+        d.track_level = 2.5f;
+        tl_needle_tracker_update(tr, &d, &t);
+        printf("  echo 2.5 of 6, faint line %.2f on the track: %s\n", (double)d.confidence,
+               tl_track_state_name(t.state));
+        assert_int_equal(t.state, strong ? TL_TRACK_COASTING : TL_TRACK_OUT_OF_PLANE);
+        assert_int_equal(t.out_of_plane, !strong);
+        tl_needle_tracker_destroy(tr);
+    }
+}
+
 static void test_path_states(void **state)
 {
     (void)state;
@@ -466,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_echo_holds_coast),
         cmocka_unit_test(test_relock_on_agreeing_rejects),
         cmocka_unit_test(test_faint_line_on_track),
+        cmocka_unit_test(test_faded_with_faint_line),
         cmocka_unit_test(test_path_states),
         cmocka_unit_test(test_bone_and_skin),
         cmocka_unit_test(test_guide),
