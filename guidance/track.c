@@ -44,12 +44,11 @@
  * steering scheme, where the steep shaft's weak echo merges with its tail
  * (cases 21, 41: ~1 mm long) */
 #define WEAK_TIP_MM 0.6f
-/* A faint line keeps a track whose echo fell below half its level (the
- * level is measured along the predicted line: a track 0.2 mm or 1 deg off
- * a thin shaft reads half of it) only when it was nearly reported: a
- * fading shaft leaving the plane leaves fainter lines than this (seed 7
- * case 83: 0.22 one frame after it left) */
-#define WEAK_KEEP_CONF 0.35f
+/* A faint line does not keep a track whose echo along the shaft fell below
+ * half its level: a shaft fading out of the plane leaves such lines for a
+ * frame or two (seed 7 cases 83, 132, 146, 167: 0.22-0.46 while their echo
+ * was at 0.23-0.48 of its level), and "out of plane" must come when the
+ * echo goes, not a frame later. */
 
 struct tl_needle_tracker {
     tl_tracker_params p;
@@ -396,8 +395,7 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
          * below half its level while it was seen: the shaft left the
          * slice, it is not merely missed. Say so now rather than coast on a
          * needle that is gone. */
-        bool kept = weak && d->confidence >= WEAK_KEEP_CONF;
-        if (!found && !kept && t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
+        if (!found && t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
             d->track_level < LEVEL_GONE * t->ref_level)
             t->state = TL_TRACK_OUT_OF_PLANE;
         if (t->state == TL_TRACK_ACQUIRING)
