@@ -34,3 +34,7 @@ tl_test(test_guidance_follow SOURCES test_guidance_follow.c test_guidance_synth.
 # out of an acoustic shadow, not from plain tissue.
 tl_test(test_guidance_acquire SOURCES test_guidance_acquire.c test_guidance_synth.c
         LIBS tl_guidance TIMEOUT 60)
+# Shallow (10-20 deg) needles on the scheme's frames, simulated insertions
+# from `talus eval needle` cases that were missed: a needle over the tibia
+# cortex is found.
+tl_test(test_guidance_shallow SOURCES test_guidance_shallow.c LIBS tl_guidance tl_sim TIMEOUT 60)
