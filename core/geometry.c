@@ -92,6 +92,17 @@ static const char *const image_type_names[] = {
     [TL_IMAGE_BRIGHTNESS] = "BRIGHTNESS",
 };
 
+float tl_polyline_z(const float *x, const float *z, uint32_t n, float at_x)
+{
+    for (uint32_t i = 0; i + 1 < n; i++)
+        if ((at_x >= x[i] && at_x <= x[i + 1]) || (at_x <= x[i] && at_x >= x[i + 1])) {
+            float dx = x[i + 1] - x[i];
+            float t = fabsf(dx) > 1e-6f ? (at_x - x[i]) / dx : 0.0f;
+            return z[i] + t * (z[i + 1] - z[i]);
+        }
+    return NAN;
+}
+
 const char *tl_image_type_name(tl_image_type type)
 {
     if ((unsigned)type < sizeof image_type_names / sizeof image_type_names[0])

@@ -104,6 +104,10 @@ tl_status tl_geometry_validate(const tl_geometry *g);
 /* Defaults: linear, 128 lines x 2048 samples, 0.3 mm pitch, 10 MHz, 40 MHz,
  * 1540 m/s. */
 tl_geometry tl_geometry_default_linear(void);
+/* z of the polyline (x[i], z[i]), i < n, at x: linear between its points, in
+ * either x direction; NAN outside its x range or when n < 2. Used to compare a
+ * measured outline with the simulator's truth at the same x. */
+float tl_polyline_z(const float *x, const float *z, uint32_t n, float at_x);
 
 /* ---- Frames ------------------------------------------------------------ */
 

@@ -16,24 +16,13 @@
 #include "test_analysis_synth.h"
 #include "tl_analysis.h"
 
-/* A polyline's z at x (linear between points), NAN outside it. */
-static float poly_z(const float *px, const float *pz, uint32_t n, float x)
-{
-    for (uint32_t i = 0; i + 1 < n; i++)
-        if ((x >= px[i] && x <= px[i + 1]) || (x <= px[i] && x >= px[i + 1])) {
-            float d = px[i + 1] - px[i];
-            float t = fabsf(d) > 1e-6f ? (x - px[i]) / d : 0.0f;
-            return pz[i] + t * (pz[i + 1] - pz[i]);
-        }
-    return NAN;
-}
-
 /* Truth border (kind) depth at image x, in image mm (origin ox, oz). */
 static float truth_z(const tl_sim_truth *t, int kind, float ox, float oz, float x)
 {
     for (uint32_t b = 0; b < t->n_boundaries; b++)
         if ((int)t->boundaries[b].kind == kind)
-            return poly_z(t->boundaries[b].x_mm, t->boundaries[b].z_mm, t->boundaries[b].n, x + ox) - oz;
+            return tl_polyline_z(t->boundaries[b].x_mm, t->boundaries[b].z_mm,
+                                 t->boundaries[b].n, x + ox) - oz;
     return NAN;
 }
 
@@ -87,7 +76,7 @@ static void test_anterior_deep_border(void **state)
         assert_true(fabsf(r.thickness_mm - t->thickness_mm) < 0.35f);
         for (float dx = 12.0f; dx <= 20.0f; dx += 4.0f) {
             float x = r.site_x_mm + dx;
-            float e = poly_z(r.deep.x_mm, r.deep.z_mm, r.deep.n, x) -
+            float e = tl_polyline_z(r.deep.x_mm, r.deep.z_mm, r.deep.n, x) -
                       truth_z(t, TL_BOUNDARY_FASCIA_DEEP, ox, oz, x);
             if (getenv("TL_TEST_VERBOSE"))
                 printf("  site%+.0f mm: deep border %+.2f mm\n", dx, e);

@@ -129,6 +129,22 @@ static void test_select_kth_partitions(void **state)
     }
 }
 
+static void test_polyline_z_interpolates_inside_only(void **state)
+{
+    (void)state;
+    const float x[] = {0.0f, 10.0f, 20.0f}, z[] = {5.0f, 7.0f, 3.0f};
+    assert_float_equal(tl_polyline_z(x, z, 3, 0.0f), 5.0f, 1e-6);
+    assert_float_equal(tl_polyline_z(x, z, 3, 5.0f), 6.0f, 1e-6);
+    assert_float_equal(tl_polyline_z(x, z, 3, 15.0f), 5.0f, 1e-6);
+    assert_true(isnan(tl_polyline_z(x, z, 3, -0.1f)));
+    assert_true(isnan(tl_polyline_z(x, z, 3, 20.1f)));
+    assert_true(isnan(tl_polyline_z(x, z, 1, 0.0f)));
+    /* outlines traced right to left are read the same way */
+    const float xr[] = {20.0f, 10.0f, 0.0f}, zr[] = {3.0f, 7.0f, 5.0f};
+    assert_float_equal(tl_polyline_z(xr, zr, 3, 15.0f), 5.0f, 1e-6);
+    assert_float_equal(tl_polyline_z(xr, zr, 3, 2.5f), 5.5f, 1e-6);
+}
+
 static void test_png_round_trip(void **state)
 {
     (void)state;
@@ -166,6 +182,7 @@ int main(void)
         cmocka_unit_test(test_rng_is_seeded_and_uniform),
         cmocka_unit_test(test_percentiles),
         cmocka_unit_test(test_select_kth_partitions),
+        cmocka_unit_test(test_polyline_z_interpolates_inside_only),
         cmocka_unit_test(test_png_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

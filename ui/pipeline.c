@@ -10,7 +10,6 @@
  * under the lock; the UI copies the newest view out. Nobody waits on anyone
  * for longer than a memcpy. */
 #include "ui_internal.h"
-#include "tl_imaging.h"
 #ifdef TL_UI_HAVE_ANALYSIS
 #include "tl_analysis.h"
 #endif
@@ -28,7 +27,6 @@
 #include <time.h>
 
 #define UI_INBOX 3
-#define UI_PLANS 2
 
 struct ui_pipeline {
     ui_pipeline_params params;
@@ -58,21 +56,7 @@ struct ui_pipeline {
     void *work_buf;
     size_t work_cap;
     ui_view view;
-    tl_bmode bm;
-    /* One plan per steering angle in use (needle enhancement alternates a
-     * straight and a steered geometry frame by frame); all draw onto the
-     * same raster. plan: the one of the current frame. */
-    tl_imaging_plan *plans[UI_PLANS];
-    tl_geometry plans_geom[UI_PLANS];
-    tl_image_type plans_type[UI_PLANS];
-    uint32_t plans_used[UI_PLANS];
-    uint32_t plan_clock;
-    tl_imaging_plan *plan;
-    /* the newest straight frame's image: fills what a steered frame does
-     * not cover on the display */
-    uint8_t *straight_grey;
-    size_t straight_cap;
-    uint32_t straight_w, straight_h;
+    ui_imaging_stage img;
     atomic_uint_fast64_t steered;       /* frames that came steered */
 #ifdef TL_UI_HAVE_ANALYSIS
     /* The tissue analysis runs on its own worker at its own pace, on a copy
@@ -114,58 +98,6 @@ struct ui_pipeline {
     double stage_sum[3];
 };
 
-static bool same_geom(const tl_geometry *a, const tl_geometry *b)
-{
-    return a->kind == b->kind && a->lines == b->lines && a->samples == b->samples &&
-           a->pitch_mm == b->pitch_mm && a->radius_mm == b->radius_mm && a->fs_hz == b->fs_hz &&
-           a->f0_hz == b->f0_hz && a->c_m_s == b->c_m_s && a->depth_start_mm == b->depth_start_mm &&
-           a->steer_deg == b->steer_deg;
-}
-
-static tl_status make_bmode(ui_pipeline *pl, const tl_frame *f)
-{
-    int slot = -1;
-    for (int i = 0; i < UI_PLANS; i++)
-        if (pl->plans[i] && same_geom(&pl->plans_geom[i], &f->geom) && pl->plans_type[i] == f->type)
-            slot = i;
-    if (slot < 0) {
-        /* a new geometry: replace the least recently used plan */
-        slot = 0;
-        for (int i = 1; i < UI_PLANS; i++)
-            if (!pl->plans[i] || (pl->plans[slot] && pl->plans_used[i] < pl->plans_used[slot]))
-                slot = i;
-        tl_imaging_plan_destroy(pl->plans[slot]);
-        pl->plans[slot] = NULL;
-        tl_imaging_params ip = tl_imaging_params_default();
-        /* Quick planning: the plan is built on the first frame while the
-         * probe streams; FFTW_MEASURE would stall the first image. */
-        ip.fft_effort = 0;
-        ip.orientation = (tl_orientation)pl->params.orientation;
-        /* Height fixed, width from the scanned area: no black margins, and
-         * about one raster pixel per screen pixel in the station's layout.
-         * A steered frame gets the raster of the same frame straight. */
-        ip.out_width = 0;
-        ip.out_height = pl->params.out_height ? pl->params.out_height : 640;
-        tl_status st = tl_imaging_plan_create(&f->geom, f->type, &ip, &pl->plans[slot]);
-        if (st != TL_OK)
-            return st;
-        pl->plans_geom[slot] = f->geom;
-        pl->plans_type[slot] = f->type;
-    }
-    pl->plans_used[slot] = ++pl->plan_clock;
-    pl->plan = pl->plans[slot];
-    uint32_t W, H;
-    tl_status st = tl_imaging_plan_output(pl->plan, &W, &H, NULL, NULL, NULL);
-    if (st != TL_OK)
-        return st;
-    if (pl->bm.width != W || pl->bm.height != H) {
-        tl_bmode_free(&pl->bm);
-        if ((st = tl_imaging_bmode_alloc(pl->plan, &pl->bm)) != TL_OK)
-            return st;
-    }
-    return tl_imaging_execute(pl->plan, f, &pl->bm, NULL);
-}
-
 #ifdef TL_UI_HAVE_ANALYSIS
 static void run_analysis(ui_pipeline *pl, ui_view *v, const tl_bmode *bm, int anatomy, int age,
                          char sex)
@@ -189,7 +121,7 @@ static void run_needle(ui_pipeline *pl, ui_view *v, float steer_deg)
 {
     tl_needle_detection d;
     tl_needle_track tr;
-    if (tl_needle_follower_frame(pl->follower, &pl->bm, steer_deg, NULL, &d, &tr) != TL_OK)
+    if (tl_needle_follower_frame(pl->follower, &pl->img.bm, steer_deg, NULL, &d, &tr) != TL_OK)
         return;
     ui_view_set_needle(v, &d, &tr);
 }
@@ -270,7 +202,7 @@ static void offer_analysis(ui_pipeline *pl, uint32_t seq, bool steered)
 {
     pthread_mutex_lock(&pl->amu);
     if (!pl->abusy) {
-        const tl_bmode *b = &pl->bm;
+        const tl_bmode *b = &pl->img.bm;
         if (pl->abm.width != b->width || pl->abm.height != b->height) {
             tl_bmode_free(&pl->abm);
             if (tl_bmode_alloc(&pl->abm, b->width, b->height) != TL_OK) {
@@ -315,52 +247,15 @@ static void process_one(ui_pipeline *pl)
                                    &pl->lateral_offset_mm) != TL_OK)
         pl->lateral_offset_mm = 0;
 #endif
-    if (make_bmode(pl, f) != TL_OK)
-        return;
-    v->w = pl->bm.width;
-    v->h = pl->bm.height;
-    v->spacing_mm = pl->bm.spacing_mm;
-    v->origin_x_mm = pl->bm.origin_x_mm + pl->lateral_offset_mm;
-    v->origin_z_mm = pl->bm.origin_z_mm;
-    size_t need = (size_t)v->w * v->h;
-    if (v->grey_cap < need) {
-        uint8_t *n = realloc(v->grey, need);
-        if (!n)
-            return;
-        v->grey = n;
-        v->grey_cap = need;
-    }
-    for (uint32_t r = 0; r < v->h; r++)
-        memcpy(v->grey + (size_t)r * v->w, pl->bm.pixels + (size_t)r * pl->bm.stride, v->w);
     bool steered = f->geom.steer_deg != 0.0f;
-    if (!steered) {
-        /* keep it: the next steered frames show it where they see nothing */
-        if (pl->straight_cap < need) {
-            uint8_t *n = realloc(pl->straight_grey, need);
-            if (n) {
-                pl->straight_grey = n;
-                pl->straight_cap = need;
-            }
-        }
-        if (pl->straight_cap >= need) {
-            memcpy(pl->straight_grey, v->grey, need);
-            pl->straight_w = v->w;
-            pl->straight_h = v->h;
-        }
-    } else {
+    if (ui_imaging_stage_bmode(&pl->img, f) != TL_OK ||
+        ui_imaging_stage_grey(&pl->img, steered, v) != TL_OK)
+        return;
+    if (steered)
         atomic_fetch_add(&pl->steered, 1);
-        /* the area no steered line reaches (black, not valid) is shown from
-         * the newest straight frame rather than flickering black */
-        if (pl->bm.valid && pl->straight_w == v->w && pl->straight_h == v->h)
-            for (uint32_t r = 0; r < v->h; r++) {
-                const uint8_t *vr = pl->bm.valid + (size_t)r * pl->bm.stride;
-                uint8_t *g = v->grey + (size_t)r * v->w;
-                const uint8_t *sg = pl->straight_grey + (size_t)r * v->w;
-                for (uint32_t c = 0; c < v->w; c++)
-                    if (!vr[c])
-                        g[c] = sg[c];
-            }
-    }
+    v->spacing_mm = pl->img.bm.spacing_mm;
+    v->origin_x_mm = pl->img.bm.origin_x_mm + pl->lateral_offset_mm;
+    v->origin_z_mm = pl->img.bm.origin_z_mm;
     v->seq = f->seq;
     v->t_device_us = f->t_device_us;
     v->t_received_ns = f->t_received_ns;
@@ -449,6 +344,8 @@ tl_status ui_pipeline_create(const ui_pipeline_params *p, ui_pipeline **out)
     pl->params = *p;
     snprintf(pl->anatomy, sizeof pl->anatomy, "%s", p->anatomy ? p->anatomy : "plantar-fascia");
     pl->params.anatomy = pl->anatomy;
+    pl->img.orientation = p->orientation;
+    pl->img.out_height = p->out_height;
     pthread_mutex_init(&pl->mu, NULL);
     pthread_cond_init(&pl->cv, NULL);
     pthread_condattr_t ca;
@@ -504,10 +401,7 @@ void ui_pipeline_destroy(ui_pipeline *pl)
         pthread_mutex_unlock(&pl->mu);
         pthread_join(pl->thread, NULL);
     }
-    for (int i = 0; i < UI_PLANS; i++)
-        tl_imaging_plan_destroy(pl->plans[i]);
-    tl_bmode_free(&pl->bm);
-    free(pl->straight_grey);
+    ui_imaging_stage_free(&pl->img);
 #ifdef TL_UI_HAVE_ANALYSIS
     if (pl->astarted) {
         pthread_mutex_lock(&pl->amu);

@@ -5,6 +5,7 @@
 #define TL_UI_INTERNAL_H
 
 #include "tl_ui.h"
+#include "tl_imaging.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -83,6 +84,38 @@ void ui_view_set_analysis(ui_analysis *an, const tl_analysis_result *r);
 /* The tracked needle; the entry point from this frame's detection. */
 void ui_view_set_needle(ui_view *v, const tl_needle_detection *d, const tl_needle_track *tr);
 #endif
+
+/* ---- imaging stage (imaging_stage.c) ------------------------------------- */
+
+#define UI_PLANS 2
+
+/* One plan per steering angle in use (needle enhancement alternates a
+ * straight and a steered geometry frame by frame); all draw onto the same
+ * raster. Zero-initialised = empty. */
+typedef struct {
+    int orientation;          /* tl_orientation of the input samples */
+    uint32_t out_height;      /* raster rows (0: 640) */
+    tl_imaging_plan *plans[UI_PLANS];
+    tl_geometry plans_geom[UI_PLANS];
+    tl_image_type plans_type[UI_PLANS];
+    uint32_t plans_used[UI_PLANS];
+    uint32_t plan_clock;
+    tl_imaging_plan *plan;    /* the current frame's */
+    tl_bmode bm;              /* the current frame's B-mode */
+    /* the newest straight frame's image: fills what a steered frame does
+     * not cover on the display */
+    uint8_t *straight_grey;
+    size_t straight_cap;
+    uint32_t straight_w, straight_h;
+} ui_imaging_stage;
+
+/* The frame's B-mode into s->bm (planning on a new geometry). */
+tl_status ui_imaging_stage_bmode(ui_imaging_stage *s, const tl_frame *f);
+/* s->bm as the view's grey image (w, h, grey); a steered frame's uncovered
+ * area is taken from the newest straight one, which a straight frame
+ * replaces. */
+tl_status ui_imaging_stage_grey(ui_imaging_stage *s, bool steered, ui_view *v);
+void ui_imaging_stage_free(ui_imaging_stage *s);
 
 /* ---- processing thread (pipeline.c) ------------------------------------ */
 

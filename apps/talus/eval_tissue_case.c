@@ -96,18 +96,6 @@ static bool target_hits(const tl_analysis_target *t, const tl_sim_lesion *l, flo
     return tl_sim_lesion_contains(&g, x, z);
 }
 
-/* z of a polyline at x (linear between points), NAN outside it. */
-static float poly_z(const float *px, const float *pz, uint32_t n, float x)
-{
-    for (uint32_t i = 0; i + 1 < n; i++)
-        if ((x >= px[i] && x <= px[i + 1]) || (x <= px[i] && x >= px[i + 1])) {
-            float d = px[i + 1] - px[i];
-            float t = fabsf(d) > 1e-6f ? (x - px[i]) / d : 0.0f;
-            return pz[i] + t * (pz[i + 1] - pz[i]);
-        }
-    return NAN;
-}
-
 /* Band border errors (mm, measured - truth) at image x: superficial, deep
  * (NAN where either outline doesn't reach x). */
 static void border_err_at(const tl_sim_truth *truth, const tl_analysis_result *r, float ox,
@@ -120,9 +108,9 @@ static void border_err_at(const tl_sim_truth *truth, const tl_analysis_result *r
         bool deep = B->kind == TL_BOUNDARY_FASCIA_DEEP || B->kind == TL_BOUNDARY_TENDON_DEEP;
         if (!sup && !deep)
             continue;
-        float zt = poly_z(B->x_mm, B->z_mm, B->n, x + ox) - oz;
+        float zt = tl_polyline_z(B->x_mm, B->z_mm, B->n, x + ox) - oz;
         const tl_analysis_polyline *pl = sup ? &r->superficial : &r->deep;
-        *(sup ? esup : edeep) = poly_z(pl->x_mm, pl->z_mm, pl->n, x) - zt;
+        *(sup ? esup : edeep) = tl_polyline_z(pl->x_mm, pl->z_mm, pl->n, x) - zt;
     }
 }
 

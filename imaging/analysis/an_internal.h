@@ -145,8 +145,17 @@ bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, fl
 bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float max_thick_mm,
                      float *theta_deg, float *top_row, float *deep_row);
 
-/* an_anatomy.c */
+/* an_plantar.c */
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
+
+/* an_anatomy.c: the band over the bone found by an_find_bone (its deep
+ * border search ends gap_mm above the cortex echo's top), the x of the
+ * bone run's insertion edge (NAN: no bone), the band's echo against the
+ * tissue above it (dB). */
+void an_band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,
+                       float gap_mm, float on_bone_mm);
+float an_insertion_edge(tl_analyzer *a);
+float an_band_vs_above(tl_analyzer *a, const tl_analysis_params *p);
 void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
 void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
 void an_band_measure(tl_analyzer *a, tl_analysis_result *r);
