@@ -36,9 +36,11 @@ typedef struct {
 
 tl_needle_params tl_needle_params_default(void);
 
-/* One frame's answer. When found is false nothing else but confidence and
- * the rejected candidate's reason is meaningful: there is no needle in the
- * plane (or nothing we would bet on), and none is invented. */
+/* One frame's answer. When found is false there is no needle in the plane
+ * (or nothing we would bet on), and none is invented; the fields then
+ * describe the best rejected line (length_mm 0: none traced) with its
+ * confidence and reason -- the tracker takes a faint one lying on its
+ * track as the tracked needle seen faintly. */
 typedef struct {
     bool found;
     float tip_x_mm, tip_z_mm;      /* the deep end of the shaft echo */

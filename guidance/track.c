@@ -21,6 +21,34 @@
  * level while seen (a level of LEVEL_MIN sigmas at least) */
 #define LEVEL_GONE 0.5f
 #define LEVEL_MIN 1.5f
+/* A coasting frame whose echo along the predicted shaft holds at this part
+ * of its level while seen or more does not count towards the coast limit:
+ * the shaft is still there, the detector merely failed on it (a steep,
+ * dotted shaft near its target whose trace breaks: "shaft too short"). Up
+ * to HOLD_MAX such frames in a row, so a line the needle left behind that
+ * stays bright (a cortex it ran along) is let go in the end. */
+#define LEVEL_HOLD 0.7f
+#define HOLD_MAX 12u
+/* A line the detector traced but did not report (confidence under its
+ * bar, at least WEAK_CONF) that lies on the tracked line -- within
+ * WEAK_GATE_DEG and WEAK_GATE_MM of it, tighter than the gate of a
+ * detection -- is the tracked needle seen faintly: it moves the track at
+ * its low weight and holds the coast like an echo that holds. */
+#define WEAK_CONF 0.2f
+#define WEAK_GATE_DEG 2.0f
+#define WEAK_GATE_MM 0.5f
+/* ... but its tip only when within this of the predicted one (or of
+ * where the needle would be had it gone on at the speed last measured: the
+ * coasting tip is held back on purpose): a faint line's end is where its
+ * trace broke (seed 7 case 17: 3.5 mm short) or, on a straight frame of a
+ * steering scheme, where the steep shaft's weak echo merges with its tail
+ * (cases 21, 41: ~1 mm long) */
+#define WEAK_TIP_MM 0.6f
+/* A faint line does not keep a track whose echo along the shaft fell below
+ * half its level: a shaft fading out of the plane leaves such lines for a
+ * frame or two (seed 7 cases 83, 132, 146, 167: 0.22-0.46 while their echo
+ * was at 0.23-0.48 of its level), and "out of plane" must come when the
+ * echo goes, not a frame later. */
 
 struct tl_needle_tracker {
     tl_tracker_params p;
@@ -32,6 +60,15 @@ struct tl_needle_tracker {
     float pss, psv, pvv;         /* covariance of (s, v) */
     float conf;
     uint32_t hits, misses, rejects, frames, first_frame;
+    uint32_t held;               /* coasting frames in a row the echo held */
+    /* the last detection gated out, and how many gated out in a row agree
+     * with each other (one line elsewhere: the needle, the track wrong) */
+    float rej_th, rej_x, rej_z;
+    uint32_t rej_agree;
+    /* the tip along the shaft and its speed when last measured, and the
+     * frames since */
+    float s_meas, v_meas;
+    uint32_t since_meas;
     uint32_t frames_to_lock;
     uint32_t frame_no;
     float ref_level;             /* brightest track_level while the needle was seen */
@@ -121,7 +158,12 @@ static void start_track(tl_needle_tracker *t, const tl_needle_detection *d)
     t->pvv = 1.0f; /* speed unknown: ~1 mm/frame spread */
     t->hits = 1;
     t->misses = 0;
+    t->held = 0;
     t->rejects = 0;
+    t->rej_agree = 0;
+    t->s_meas = 0.0f;
+    t->v_meas = 0.0f;
+    t->since_meas = 0;
     t->first_frame = t->frame_no;
     t->conf = d->confidence;
     t->state = TL_TRACK_ACQUIRING;
@@ -131,6 +173,7 @@ static void start_track(tl_needle_tracker *t, const tl_needle_detection *d)
 
 static void predict(tl_needle_tracker *t)
 {
+    t->since_meas++;
     float qa = t->p.angle_noise_deg, qc = t->p.offset_noise_mm, qs = t->p.tip_noise_mm;
     t->p_th += qa * qa;
     t->p_c += qc * qc;
@@ -170,6 +213,9 @@ static void correct(tl_needle_tracker *t, float th, float c, float s, float conf
     t->psv = psv;
     t->pvv = pvv;
     t->conf = 0.7f * t->conf + 0.3f * conf;
+    t->s_meas = t->s;
+    t->v_meas = t->v;
+    t->since_meas = 0;
 }
 
 static bool consistent(const tl_needle_tracker *t, float th, float c, float s)
@@ -277,6 +323,7 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
                 correct(t, th, c, s, d->confidence);
                 t->hits++;
                 t->misses = 0;
+                t->held = 0;
                 t->rejects = 0;
                 t->state = TL_TRACK_LOCKED;
                 if (isfinite(d->track_level))
@@ -284,19 +331,61 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
                 break;
             }
             rejected = true;
+            /* does it lie on the line the previous gated-out one did? */
+            double ra = t->rej_th * TL_DEG;
+            float perp = (float)(-(d->tip_x_mm - t->rej_x) * sin(ra) +
+                                 (d->tip_z_mm - t->rej_z) * cos(ra));
+            bool agree = t->rejects > 0 && fabsf(d->angle_deg - t->rej_th) <= t->p.gate_angle_deg &&
+                         fabsf(perp) <= t->p.gate_mm;
+            t->rej_agree = agree ? t->rej_agree + 1 : 1;
+            t->rej_th = d->angle_deg;
+            t->rej_x = d->tip_x_mm;
+            t->rej_z = d->tip_z_mm;
             if (++t->rejects >= REACQUIRE_AFTER) {
-                /* The needle really is somewhere else now (re-inserted). */
+                /* The needle really is somewhere else now (re-inserted,
+                 * or the track locked on a wrong first line). When the
+                 * detections it was gated out on agree with each other,
+                 * they are more than a lock needs: locked at once, not
+                 * acquired again (which a steep shaft's next missed frames
+                 * would drop). */
+                bool relock = t->rej_agree >= REACQUIRE_AFTER;
                 start_track(t, d);
+                if (relock && t->p.lock_hits <= REACQUIRE_AFTER) {
+                    t->state = TL_TRACK_LOCKED;
+                    t->hits = REACQUIRE_AFTER;
+                    t->frames_to_lock = REACQUIRE_AFTER;
+                }
                 break;
             }
         }
-        t->misses++;
+        /* nothing reported, but a faint line on the tracked one */
+        bool weak = false, weak_tip = false;
+        if (!found && d->confidence >= WEAK_CONF && d->length_mm > 0.0f &&
+            isfinite(d->tip_x_mm) && isfinite(d->tip_z_mm) && fabsf(d->angle_deg) < 90.0f) {
+            float th, c, s;
+            measure(t, d, &th, &c, &s);
+            weak = fabsf(th - t->th) <= WEAK_GATE_DEG && fabsf(c - t->c) <= WEAK_GATE_MM &&
+                   consistent(t, th, c, s);
+            float s_full = t->s_meas + t->v_meas * (float)t->since_meas;
+            weak_tip = weak && s >= t->s - WEAK_TIP_MM && s <= fmaxf(t->s, s_full) + WEAK_TIP_MM;
+            if (weak_tip)
+                correct(t, th, c, s, d->confidence);
+        }
+
+        /* nothing seen while the echo along the predicted shaft holds:
+         * missed, not gone (does not count towards the coast limit) */
+        bool holds = weak || (t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
+                              d->track_level >= LEVEL_HOLD * t->ref_level);
+        if (!found && holds && t->held < HOLD_MAX)
+            t->held++;
+        else
+            t->misses++;
         t->state = TL_TRACK_COASTING;
         /* Nothing seen: the needle may have stopped (at its target) as
          * well as gone on, so the tip is not run on at full speed: half the
          * step, and half the speed for the next. (A detection gated out
          * elsewhere says nothing about that: full speed.) */
-        if (!found) {
+        if (!found && !weak_tip) {
             t->s -= 0.5f * t->v;
             t->v *= 0.5f;
         }

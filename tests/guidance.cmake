@@ -34,3 +34,9 @@ tl_test(test_guidance_follow SOURCES test_guidance_follow.c test_guidance_synth.
 # out of an acoustic shadow, not from plain tissue.
 tl_test(test_guidance_acquire SOURCES test_guidance_acquire.c test_guidance_synth.c
         LIBS tl_guidance TIMEOUT 60)
+# Steep needles near their target on the scheme's frames (simulated
+# insertions from `talus eval needle` cases): a shaft whose trace breaks is
+# kept, not flagged out of plane; a track locked on a wrong first line is
+# locked again on the needle; a needle drifting out of the plane is still
+# flagged.
+tl_test(test_guidance_hold SOURCES test_guidance_hold.c LIBS tl_guidance tl_sim TIMEOUT 60)

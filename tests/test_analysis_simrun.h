@@ -93,6 +93,16 @@ static float run_full(const char *preset, int anatomy, uint64_t seed, const kv *
     return t;
 }
 
+/* Truth border (kind) depth at image x, in image mm (origin ox, oz). */
+static inline float simrun_truth_z(const tl_sim_truth *t, int kind, float ox, float oz, float x)
+{
+    for (uint32_t b = 0; b < t->n_boundaries; b++)
+        if ((int)t->boundaries[b].kind == kind)
+            return tl_polyline_z(t->boundaries[b].x_mm, t->boundaries[b].z_mm, t->boundaries[b].n,
+                                 x + ox) - oz;
+    return NAN;
+}
+
 static inline float run(const char *preset, int anatomy, uint64_t seed, const kv *par, int npar,
                         tl_analysis_result *r)
 {

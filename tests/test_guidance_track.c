@@ -226,6 +226,171 @@ static void test_faded_shaft_is_out_of_plane(void **state)
     }
 }
 
+/* Nothing found while the echo along the predicted shaft holds (a steep,
+ * dotted shaft whose trace breaks near its target): the coast limit is not
+ * reached, the needle stays shown as coasting -- for a while, not for ever
+ * (a bright line a needle left behind). Without the echo (no hint: NAN) or
+ * with it faded by a third, the limit applies as before. */
+static void test_echo_holds_coast(void **state)
+{
+    (void)state;
+    const float levels[] = { 5.0f, NAN, 3.9f };
+    for (int v = 0; v < 3; v++) {
+        tl_needle_tracker *tr = NULL;
+        assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
+        tl_rng rng;
+        tl_rng_seed(&rng, 11);
+        tl_needle_track t;
+        for (int f = 0; f < 6; f++) {
+            tl_needle_detection d = det_at(f, &rng, 0.0f);
+            d.track_level = f == 0 ? NAN : 6.0f;
+            tl_needle_tracker_update(tr, &d, &t);
+        }
+        tl_needle_detection none;
+        memset(&none, 0, sizeof none);
+        none.track_level = levels[v];
+        int coasted = 0;
+        for (int f = 0; f < 30; f++) {
+            tl_needle_tracker_update(tr, &none, &t);
+            if (!t.found)
+                break;
+            assert_int_equal(t.state, TL_TRACK_COASTING);
+            coasted++;
+        }
+        printf("  echo %.1f of 6 along the shaft: coasted %d frames, then %s\n",
+               (double)levels[v], coasted, tl_track_state_name(t.state));
+        assert_int_equal(t.state, TL_TRACK_OUT_OF_PLANE);
+        assert_true(t.out_of_plane);
+        if (v == 0) /* held: 12 frames not counted + the default 4 */
+            assert_int_equal(coasted, 16);
+        else
+            assert_int_equal(coasted, 4);
+        tl_needle_tracker_destroy(tr);
+    }
+}
+
+/* A track locked on a wrong first line (seed 7 case 73: a 67 deg line
+ * through a 52 deg needle's tip) gates out the right detections; after
+ * three that agree with each other it is locked on them at once, not
+ * acquired again from scratch (the next frames of a steep shaft are often
+ * missed, and an acquiring track is then dropped). Three that do not agree
+ * only restart the acquisition. */
+static void test_relock_on_agreeing_rejects(void **state)
+{
+    (void)state;
+    for (int agree = 0; agree <= 1; agree++) {
+        tl_needle_tracker *tr = NULL;
+        assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
+        tl_rng rng;
+        tl_rng_seed(&rng, 13);
+        tl_needle_track t;
+        for (int f = 0; f < 4; f++) {
+            tl_needle_detection d = det_at(f, &rng, 0.0f);
+            tl_needle_tracker_update(tr, &d, &t);
+        }
+        assert_int_equal(t.state, TL_TRACK_LOCKED);
+        for (int f = 0; f < 3; f++) {
+            /* the needle at 42 deg through (12, 9) advancing; or lines that
+             * jump about */
+            float a = agree ? 42.0f : (f % 2 ? 42.0f : 50.0f);
+            float along = 0.4f * (float)f + (agree ? 0.0f : 3.0f * (float)f);
+            tl_needle_detection d;
+            memset(&d, 0, sizeof d);
+            d.found = true;
+            d.confidence = 0.9f;
+            d.length_mm = 8.0f;
+            d.angle_deg = a;
+            d.tip_x_mm = 12.0f + along * (float)cos(a * DEG);
+            d.tip_z_mm = 9.0f + along * (float)sin(a * DEG) + (agree ? 0.0f : 2.0f * (float)f);
+            tl_needle_tracker_update(tr, &d, &t);
+        }
+        printf("  three gated-out detections %s: %s\n", agree ? "on one line" : "apart",
+               tl_track_state_name(t.state));
+        assert_int_equal(t.state, agree ? TL_TRACK_LOCKED : TL_TRACK_ACQUIRING);
+        assert_true(t.found);
+        /* on the last of them */
+        assert_true(fabsf(t.angle_deg - (agree ? 42.0f : 50.0f)) < 0.01f);
+        tl_needle_tracker_destroy(tr);
+    }
+}
+
+/* A line the detector traced but did not report (confidence 0.35, under
+ * its bar of 0.5) on the tracked line: the needle seen faintly (seed 7 case
+ * 162, a 58 deg shaft near its target). It moves the tip on with the
+ * needle and the track is not let go; the same faint line 5 degrees off
+ * the track says nothing: the track coasts (at half speed) and is flagged
+ * out of plane after the coast limit. */
+static void test_faint_line_on_track(void **state)
+{
+    (void)state;
+    for (int on = 0; on <= 1; on++) {
+        tl_needle_tracker *tr = NULL;
+        assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
+        tl_rng rng;
+        tl_rng_seed(&rng, 17);
+        tl_needle_track t;
+        for (int f = 0; f < 6; f++) {
+            tl_needle_detection d = det_at(f, &rng, 0.0f);
+            tl_needle_tracker_update(tr, &d, &t);
+        }
+        int shown = 0;
+        float err = 0.0f;
+        for (int f = 6; f < 14; f++) {
+            tl_needle_detection d = det_at(f, &rng, 0.0f);
+            float tx = d.tip_x_mm, tz = d.tip_z_mm;
+            d.found = false;
+            d.confidence = 0.35f;
+            if (!on)
+                d.angle_deg += 5.0f;
+            tl_needle_tracker_update(tr, &d, &t);
+            shown += t.found;
+            if (t.found)
+                err = hypotf(t.tip_x_mm - tx, t.tip_z_mm - tz);
+        }
+        printf("  faint line %s the track: shown %d of 8, last tip error %.2f mm, %s\n",
+               on ? "on" : "off", shown, (double)err, tl_track_state_name(t.state));
+        if (on) {
+            assert_int_equal(shown, 8);
+            assert_true(err < 0.3f);
+        } else {
+            assert_int_equal(shown, 4);
+            assert_int_equal(t.state, TL_TRACK_OUT_OF_PLANE);
+        }
+        tl_needle_tracker_destroy(tr);
+    }
+}
+
+/* The echo along the tracked shaft fell below half its level: a faint line
+ * on the track (0.25, or 0.45 of the bar of 0.5) does not keep it, "out of
+ * plane" at once: a shaft fading out of the plane leaves such lines. */
+static void test_faded_with_faint_line(void **state)
+{
+    (void)state;
+    for (int strong = 0; strong <= 1; strong++) {
+        tl_needle_tracker *tr = NULL;
+        assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
+        tl_rng rng;
+        tl_rng_seed(&rng, 19);
+        tl_needle_track t;
+        for (int f = 0; f < 6; f++) {
+            tl_needle_detection d = det_at(f, &rng, 0.0f);
+            d.track_level = f == 0 ? NAN : 6.0f;
+            tl_needle_tracker_update(tr, &d, &t);
+        }
+        tl_needle_detection d = det_at(6, &rng, 0.0f);
+        d.found = false;
+        d.confidence = strong ? 0.45f : 0.25f;
+        d.track_level = 2.5f;
+        tl_needle_tracker_update(tr, &d, &t);
+        printf("  echo 2.5 of 6, faint line %.2f on the track: %s\n", (double)d.confidence,
+               tl_track_state_name(t.state));
+        assert_int_equal(t.state, TL_TRACK_OUT_OF_PLANE);
+        assert_true(t.out_of_plane);
+        assert_false(t.found);
+        tl_needle_tracker_destroy(tr);
+    }
+}
+
 static void test_path_states(void **state)
 {
     (void)state;
@@ -329,6 +494,10 @@ int main(void)
         cmocka_unit_test(test_out_of_plane_and_reacquire),
         cmocka_unit_test(test_coasting_slows_down),
         cmocka_unit_test(test_faded_shaft_is_out_of_plane),
+        cmocka_unit_test(test_echo_holds_coast),
+        cmocka_unit_test(test_relock_on_agreeing_rejects),
+        cmocka_unit_test(test_faint_line_on_track),
+        cmocka_unit_test(test_faded_with_faint_line),
         cmocka_unit_test(test_path_states),
         cmocka_unit_test(test_bone_and_skin),
         cmocka_unit_test(test_guide),

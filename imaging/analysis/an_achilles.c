@@ -157,10 +157,21 @@ static void deep_at(const ach_proj *pr, int t, int lo, int hi, int m, int w, ach
     }
 }
 
+/* Weight of the superficial border's echo (interface strength along the
+ * line, ~0.3-0.6 inside the layers) against its texture step. Under a
+ * 10-15 deg tilt the interface echo is weak (P ~1) but it runs along the
+ * whole line, while the texture step alone sits 0.3-0.6 mm under it: the
+ * texture measure takes grey differences 0.25 mm either side, so the echo
+ * line itself reads as rough tissue and the smooth layer starts below it.
+ * At 0.05 the step decided alone (top 0.5 mm deep in half of the tilted
+ * tendons of seed 2026 over 0.35 mm); at 0.4 the echo, where there is one,
+ * sets the line (the echo peaks ~0.1 mm above the interface). */
+#define ACH_TOP_ECHO 0.4f
+
 /* The superficial border above the deep one at u2, between rows lo and
  * hi: where the rough fat above gives way to the smooth layer that runs
- * down to the deep border (the log ratio of the two sides' mean texture,
- * with a little weight on an echo there). */
+ * down to the deep border (the log ratio of the two sides' mean texture),
+ * and the interface's echo there. */
 static void top_of(const ach_proj *pr, int u2, int lo, int hi, int m, int w, ach_pair *best)
 {
     for (int u1 = lo < 0 ? 0 : lo; u1 <= hi; u1++) {
@@ -168,7 +179,7 @@ static void top_of(const ach_proj *pr, int u2, int lo, int hi, int m, int w, ach
         float in = range_mean(pr, u1 + m, u2 - m + 1);
         if (isnan(up) || isnan(in) || !(in > 0))
             continue;
-        float sc = logf(up / in) + 0.05f * (isnan(pr->P[u1]) ? 0.0f : pr->P[u1]);
+        float sc = logf(up / in) + ACH_TOP_ECHO * (isnan(pr->P[u1]) ? 0.0f : pr->P[u1]);
         if (sc > best->score) {
             best->score = sc;
             best->u1 = u1;
@@ -241,14 +252,17 @@ bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float
         return false;
     /* The tendon is straight but not of one thickness (thickest at the
      * midportion, spindle-shaped when swollen): the deep border, the strong
-     * one, is placed again within +/-0.6 mm of its line over 10 mm windows
-     * every 2 mm, at the same angle; the weak superficial border stays one
-     * line over the whole view (a local texture step is too noisy to follow
-     * a change of a few tenths of a mm). */
+     * one, is placed again within +/-1.0 mm of its line over 10 mm windows
+     * every 2 mm, at the same angle (a 7-8 mm tendon's deep border bulges
+     * 1.0-1.2 mm at its thickest, 0.5-0.6 mm off the line fitted through
+     * the whole view: +/-0.6 mm left it 0.2-0.35 mm short there); the weak
+     * superficial border stays one line over the whole view (a local
+     * texture step is too noisy to follow a change of a few tenths of a
+     * mm). */
     const float deg = 0.5f * (float)best.t;
     const float ps = tanf(deg * (float)M_PI / 180.0f) * (float)a->sw / (float)q;
     const int half = (int)lroundf(5.0f / (sp * (float)a->sw)), step = (int)lroundf(2.0f / (sp * (float)a->sw));
-    const int dw = (int)lroundf(0.6f / sp / (float)q);
+    const int dw = (int)lroundf(1.0f / sp / (float)q);
     float wc[AN_MAX_STRIPS], w2[AN_MAX_STRIPS];
     int nwin = 0;
     for (int c = s0 + half; c + half <= s1 && step > 0; c += step) {

@@ -114,6 +114,176 @@ static float fibre_deg(float ang2)
     return AN_ANISO_WIDTH_DEG * sqrtf(-logf(1.0f - an_minf(an_maxf(ang2, 0.0f), 0.9999f)));
 }
 
+/* One search for targets over the band cells (lab 2 inside, 0 outside)
+ * with residual res against the band's normal level. With P->loc (the
+ * second pass, against the local level), a region must also be darker
+ * than the band either side of it at the same place across the band, and
+ * not repeat a target already found. */
+static void search_pass(tl_analyzer *a, tl_analysis_result *r, an_pass *P, float *res)
+{
+    const uint32_t ns = a->ns, nc = a->cell_rows;
+    const float db = P->db, strip_mm = P->strip_mm;
+    const float *lat = P->lat;
+    int16_t *lab = a->label;
+    float *zmap = a->les_z, *clean = a->les_res + a->les_cap, *scratch = a->les_res + 2 * a->les_cap;
+    uint32_t nin = 0;
+    for (uint32_t i = 0; i < ns * nc; i++)
+        nin += lab[i] != 0;
+    float gate, sigma = 0, med = 0;
+    /* dark clusters: the 3 x 3 smoothed residual 3 spreads (of its upper
+     * half) below its centre */
+    gate = 3.0f;
+    {
+        an_cells_tables(a, lab, res);
+        uint32_t k = 0;
+        for (uint32_t s = 0; s < ns; s++)
+            for (uint32_t c = 0; c < nc; c++) {
+                size_t i = (size_t)s * nc + c;
+                if (!lab[i])
+                    continue;
+                zmap[i] = an_box_mean(a, (int)s, (int)c, 1, 1);
+                if (!isnan(zmap[i]))
+                    scratch[k++] = zmap[i];
+            }
+        float m3 = 0, s3 = k >= 16 ? an_upper_sigma(scratch, k, &m3) : 0.0f;
+        for (uint32_t i = 0; i < ns * nc; i++)
+            if (lab[i])
+                zmap[i] = isnan(zmap[i]) || !(s3 > 0) ? 0.0f : (zmap[i] - m3) / s3;
+    }
+    /* The band's normal texture: the residual with the dark clusters set
+     * to the normal level, so a large lesion doesn't
+     * widen the spread it is tested against. */
+    {
+        float *fv = scratch;
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < ns * nc; i++)
+            if (lab[i] && !(zmap[i] < -gate))
+                fv[k++] = res[i];
+        sigma = an_lower_sigma(fv, k, &med);
+        for (uint32_t i = 0; i < ns * nc; i++)
+            clean[i] = lab[i] && zmap[i] < -gate ? med : res[i];
+    }
+    /* Window statistics: each window size's mean over the band, its centre
+     * and lower spread, and the z it must beat: the expected extreme of
+     * that many independent windows of this band (sqrt(2 ln M)) plus a
+     * margin. */
+    an_cells_tables(a, lab, clean);
+    int hs[AN_NWIN], hc[AN_NWIN];
+    float wmed[AN_NWIN], wsig[AN_NWIN], zneed[AN_NWIN];
+    for (int w = 0; w < AN_NWIN; w++) {
+        hs[w] = (int)lroundf(win_mm[w][0] / strip_mm);
+        hc[w] = (int)lroundf(win_mm[w][1] / AN_CELL_MM);
+        if (hs[w] < 1)
+            hs[w] = 1;
+        if (hc[w] < 1)
+            hc[w] = 1;
+        float *fv = scratch;
+        uint32_t k = 0;
+        for (uint32_t s = 0; s < ns; s++)
+            for (uint32_t c = 0; c < nc; c++)
+                if (lab[(size_t)s * nc + c]) {
+                    float b = an_box_mean(a, (int)s, (int)c, hs[w], hc[w]);
+                    if (!isnan(b))
+                        fv[k++] = b;
+                }
+        /* (the second pass takes the upper half's spread: against the local
+         * level a band whose stretches are dark for a quarter or more of
+         * its length — lesions, dark layers — would widen the lower one) */
+        wsig[w] = k < 16   ? NAN
+                  : P->loc ? an_upper_sigma(fv, k, &wmed[w])
+                           : an_lower_sigma(fv, k, &wmed[w]);
+        float M = (float)nin / (float)((2 * hs[w] + 1) * (2 * hc[w] + 1));
+        zneed[w] = sqrtf(2.0f * logf(an_maxf(M, 2.0f))) + AN_Z_MARGIN;
+    }
+    an_cells_tables(a, lab, res);
+    /* z map: the most significant margin over the windows (negative is
+     * significant), and candidates where the smallest window is dark. */
+    for (uint32_t s = 0; s < ns; s++)
+        for (uint32_t c = 0; c < nc; c++) {
+            size_t i = (size_t)s * nc + c;
+            if (!lab[i])
+                continue;
+            float best = INFINITY, z0 = 0;
+            for (int w = 0; w < AN_NWIN; w++) {
+                if (!(wsig[w] > 0))
+                    continue;
+                float b = an_box_mean(a, (int)s, (int)c, hs[w], hc[w]);
+                if (isnan(b))
+                    continue;
+                float z = (b - wmed[w]) / wsig[w];
+                if (w == 0)
+                    z0 = z;
+                best = an_minf(best, z + zneed[w]);
+            }
+            zmap[i] = isfinite(best) ? best : 0.0f;
+            float b3 = an_box_mean(a, (int)s, (int)c, 1, 1);
+            clean[i] = isnan(b3) ? 0.0f : b3 - med;
+            if (z0 < -AN_Z_CANDIDATE)
+                lab[i] = 1;
+        }
+    const uint32_t band_s0 = P->band_s0, band_s1 = P->band_s1, edge = P->edge;
+    an_region reg[MAX_REGIONS];
+    uint32_t min_cells = (uint32_t)(0.8f / (strip_mm * AN_CELL_MM)) + 1;
+    int nreg = an_label_regions(a, lab, reg, MAX_REGIONS, min_cells, res, zmap);
+    for (int k = 0; k < nreg; k++) {
+        an_region *R = &reg[k];
+        if (!(R->zmin < 0))
+            continue;
+        /* The candidate area is the significance test's footprint, wider
+         * than the lesion: its extent is where the smoothed residual is
+         * below half its own deepest value (half maximum). */
+        float zmin = R->zmin;
+        if (!an_half_max_extent(a, lab, R->id, clean, res, R))
+            continue;
+        R->zmin = zmin;
+        float contrast = (float)(R->sum / R->n - med) * db;
+        tl_analysis_target t;
+        t.kind = contrast < -15.0f ? TL_TARGET_ANECHOIC : TL_TARGET_HYPOECHOIC;
+        t.x_mm = ((float)(R->sx / R->n) + 0.5f) * strip_mm - 0.5f * a->sp;
+        t.z_mm = ((float)(R->sz / R->n) + 0.5f) * AN_CELL_MM;
+        t.width_mm = (float)(R->s1 - R->s0 + 1) * strip_mm;
+        t.depth_mm = (float)(R->c1 - R->c0 + 1) * AN_CELL_MM;
+        t.area_mm2 = (float)R->n * strip_mm * AN_CELL_MM;
+        t.contrast_db = contrast;
+        /* Significance: how far the best window beats the band's own
+         * extreme (zmin < 0), as a confidence 0.5 at the limit -> 1. */
+        t.confidence = 1.0f - 0.5f * expf(R->zmin);
+        (void)sigma;
+        /* Hypoechoic means visibly darker than the normal band: a region
+         * within AN_MIN_CONTRAST_DB of it is texture, however significant.
+         * Dark streaks under 1 mm thick along the band are gaps between
+         * fibre bundles (or the band's floor where its deep border runs
+         * a little too deep), not a lesion to put a needle in. */
+        /* A region at the display floor in a band well above it is as dark
+         * as the display can show: its contrast is clipped (a thick
+         * hypoechoic band 5 dB above the floor shows a -18 dB lesion as
+         * -5 dB), a lower bound, not texture. */
+        float band_here = lat[(R->s0 + R->s1) / 2];
+        /* (not in the second pass: its flank test compares dB levels, which
+         * the floor clips too) */
+        bool floor = !P->loc && R->raw / R->n < AN_FLOOR_SHARE * band_here &&
+                     band_here * db >= AN_FLOOR_BAND_DB;
+        if ((contrast > -AN_MIN_CONTRAST_DB && !floor) || t.depth_mm < AN_MIN_DEPTH_MM ||
+            t.area_mm2 < AN_MIN_AREA_MM2)
+            continue;
+        /* A region within 2 mm of the end of the band's extent is not fully
+         * in view (and the band's borders are least sure there): not a
+         * target, the sonographer should centre it. */
+        if (R->s0 <= band_s0 + edge || R->s1 + edge >= band_s1) {
+            if (!P->edge_warned)
+                an_warn(r, "dark area at the %s edge of the image: centre it to assess",
+                        R->s0 <= band_s0 + edge ? "left" : "right");
+            P->edge_warned = true;
+            continue;
+        }
+        if (P->loc && !an_local_region_ok(a, r, P, res, R, &t))
+            continue;
+        if (t.kind == TL_TARGET_ANECHOIC)
+            r->cleft = true;
+        an_add_target(r, &t);
+    }
+}
+
 void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     const uint32_t ns = a->ns, nc = a->cell_rows;
@@ -124,8 +294,7 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
     int16_t *lab = a->label;
     float sup[AN_MAX_STRIPS], deep[AN_MAX_STRIPS];
     bridge_borders(a, sup, deep);
-    float *res = a->les_res, *zmap = a->les_z, *clean = a->les_res + a->les_cap,
-          *scratch = a->les_res + 2 * a->les_cap;
+    float *res = a->les_res, *scratch = a->les_res + 2 * a->les_cap;
     memset(lab, 0, (size_t)ns * nc * sizeof *lab);
     float margin = 0.2f / a->sp;
     uint32_t nin = 0;
@@ -229,7 +398,6 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
         level[s] = lat[s];
     }
     /* depth slope within the band, from cells within 2.5 sigma */
-    float sigma = 0, med = 0;
     {
         uint32_t k = 0;
         for (uint32_t s = 0; s < ns; s++)
@@ -259,26 +427,6 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
                 if (lab[i])
                     res[i] = a->cell[i] - lat[s] - (float)(d1 * ((double)c - cmid[s]));
             }
-    }
-    /* dark clusters: the 3 x 3 smoothed residual 3 spreads (of its upper
-     * half) below its centre */
-    gate = 3.0f;
-    {
-        an_cells_tables(a, lab, res);
-        uint32_t k = 0;
-        for (uint32_t s = 0; s < ns; s++)
-            for (uint32_t c = 0; c < nc; c++) {
-                size_t i = (size_t)s * nc + c;
-                if (!lab[i])
-                    continue;
-                zmap[i] = an_box_mean(a, (int)s, (int)c, 1, 1);
-                if (!isnan(zmap[i]))
-                    scratch[k++] = zmap[i];
-            }
-        float m3 = 0, s3 = k >= 16 ? an_upper_sigma(scratch, k, &m3) : 0.0f;
-        for (uint32_t i = 0; i < ns * nc; i++)
-            if (lab[i])
-                zmap[i] = isnan(zmap[i]) || !(s3 > 0) ? 0.0f : (zmap[i] - m3) / s3;
     }
     /* Anisotropy guard: darkening the fibre angle explains is part of the
      * normal level, so it is never a target. Where it is large near the
@@ -313,134 +461,32 @@ void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_re
                     "(anisotropy, not a lesion)", worst, an_strip_x(a, ws), fibre_deg(ang2[ws]));
         }
     }
-    /* The band's normal texture: the residual with the dark clusters set
-     * to the normal level, so a large lesion doesn't
-     * widen the spread it is tested against. */
-    {
-        float *fv = scratch;
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < ns * nc; i++)
-            if (lab[i] && !(zmap[i] < -gate))
-                fv[k++] = res[i];
-        sigma = an_lower_sigma(fv, k, &med);
-        for (uint32_t i = 0; i < ns * nc; i++)
-            clean[i] = lab[i] && zmap[i] < -gate ? med : res[i];
-    }
-    /* Window statistics: each window size's mean over the band, its centre
-     * and lower spread, and the z it must beat: the expected extreme of
-     * that many independent windows of this band (sqrt(2 ln M)) plus a
-     * margin. */
-    an_cells_tables(a, lab, clean);
-    int hs[AN_NWIN], hc[AN_NWIN];
-    float wmed[AN_NWIN], wsig[AN_NWIN], zneed[AN_NWIN];
-    for (int w = 0; w < AN_NWIN; w++) {
-        hs[w] = (int)lroundf(win_mm[w][0] / strip_mm);
-        hc[w] = (int)lroundf(win_mm[w][1] / AN_CELL_MM);
-        if (hs[w] < 1)
-            hs[w] = 1;
-        if (hc[w] < 1)
-            hc[w] = 1;
-        float *fv = scratch;
-        uint32_t k = 0;
-        for (uint32_t s = 0; s < ns; s++)
-            for (uint32_t c = 0; c < nc; c++)
-                if (lab[(size_t)s * nc + c]) {
-                    float b = an_box_mean(a, (int)s, (int)c, hs[w], hc[w]);
-                    if (!isnan(b))
-                        fv[k++] = b;
-                }
-        wsig[w] = k >= 16 ? an_lower_sigma(fv, k, &wmed[w]) : NAN;
-        float M = (float)nin / (float)((2 * hs[w] + 1) * (2 * hc[w] + 1));
-        zneed[w] = sqrtf(2.0f * logf(an_maxf(M, 2.0f))) + AN_Z_MARGIN;
-    }
-    an_cells_tables(a, lab, res);
-    /* z map: the most significant margin over the windows (negative is
-     * significant), and candidates where the smallest window is dark. */
-    for (uint32_t s = 0; s < ns; s++)
-        for (uint32_t c = 0; c < nc; c++) {
-            size_t i = (size_t)s * nc + c;
-            if (!lab[i])
-                continue;
-            float best = INFINITY, z0 = 0;
-            for (int w = 0; w < AN_NWIN; w++) {
-                if (!(wsig[w] > 0))
-                    continue;
-                float b = an_box_mean(a, (int)s, (int)c, hs[w], hc[w]);
-                if (isnan(b))
-                    continue;
-                float z = (b - wmed[w]) / wsig[w];
-                if (w == 0)
-                    z0 = z;
-                best = an_minf(best, z + zneed[w]);
-            }
-            zmap[i] = isfinite(best) ? best : 0.0f;
-            float b3 = an_box_mean(a, (int)s, (int)c, 1, 1);
-            clean[i] = isnan(b3) ? 0.0f : b3 - med;
-            if (z0 < -AN_Z_CANDIDATE)
-                lab[i] = 1;
-        }
-    uint32_t band_s0 = ns, band_s1 = 0;
+    an_pass P = { sup, deep, lat, NULL, db, strip_mm, rpc, ns, 0, 0, false };
     for (uint32_t s = 0; s < ns; s++)
         if (!isnan(sup[s])) {
-            band_s0 = s < band_s0 ? s : band_s0;
-            band_s1 = s;
+            P.band_s0 = s < P.band_s0 ? s : P.band_s0;
+            P.band_s1 = s;
         }
-    bool edge_warned = false;
-    const uint32_t edge = (uint32_t)lroundf(2.0f / strip_mm);
-    an_region reg[MAX_REGIONS];
-    uint32_t min_cells = (uint32_t)(0.8f / (strip_mm * AN_CELL_MM)) + 1;
-    int nreg = an_label_regions(a, lab, reg, MAX_REGIONS, min_cells, res, zmap);
-    for (int k = 0; k < nreg; k++) {
-        an_region *R = &reg[k];
-        if (!(R->zmin < 0))
-            continue;
-        /* The candidate area is the significance test's footprint, wider
-         * than the lesion: its extent is where the smoothed residual is
-         * below half its own deepest value (half maximum). */
-        float zmin = R->zmin;
-        if (!an_half_max_extent(a, lab, R->id, clean, res, R))
-            continue;
-        R->zmin = zmin;
-        float contrast = (float)(R->sum / R->n - med) * db;
-        tl_analysis_target t;
-        t.kind = contrast < -15.0f ? TL_TARGET_ANECHOIC : TL_TARGET_HYPOECHOIC;
-        t.x_mm = ((float)(R->sx / R->n) + 0.5f) * strip_mm - 0.5f * a->sp;
-        t.z_mm = ((float)(R->sz / R->n) + 0.5f) * AN_CELL_MM;
-        t.width_mm = (float)(R->s1 - R->s0 + 1) * strip_mm;
-        t.depth_mm = (float)(R->c1 - R->c0 + 1) * AN_CELL_MM;
-        t.area_mm2 = (float)R->n * strip_mm * AN_CELL_MM;
-        t.contrast_db = contrast;
-        /* Significance: how far the best window beats the band's own
-         * extreme (zmin < 0), as a confidence 0.5 at the limit -> 1. */
-        t.confidence = 1.0f - 0.5f * expf(R->zmin);
-        (void)sigma;
-        /* Hypoechoic means visibly darker than the normal band: a region
-         * within AN_MIN_CONTRAST_DB of it is texture, however significant.
-         * Dark streaks under 1 mm thick along the band are gaps between
-         * fibre bundles (or the band's floor where its deep border runs
-         * a little too deep), not a lesion to put a needle in. */
-        /* A region at the display floor in a band well above it is as dark
-         * as the display can show: its contrast is clipped (a thick
-         * hypoechoic band 5 dB above the floor shows a -18 dB lesion as
-         * -5 dB), a lower bound, not texture. */
-        float band_here = lat[(R->s0 + R->s1) / 2];
-        bool floor = R->raw / R->n < AN_FLOOR_SHARE * band_here && band_here * db >= AN_FLOOR_BAND_DB;
-        if ((contrast > -AN_MIN_CONTRAST_DB && !floor) || t.depth_mm < AN_MIN_DEPTH_MM ||
-            t.area_mm2 < AN_MIN_AREA_MM2)
-            continue;
-        /* A region within 2 mm of the end of the band's extent is not fully
-         * in view (and the band's borders are least sure there): not a
-         * target, the sonographer should centre it. */
-        if (R->s0 <= band_s0 + edge || R->s1 + edge >= band_s1) {
-            if (!edge_warned)
-                an_warn(r, "dark area at the %s edge of the image: centre it to assess",
-                        R->s0 <= band_s0 + edge ? "left" : "right");
-            edge_warned = true;
-            continue;
+    P.edge = (uint32_t)lroundf(2.0f / strip_mm);
+    search_pass(a, r, &P, res);
+    if (r->anatomy == TL_AN_PLANTAR_FASCIA) {
+        /* A second pass against the band's local level (an_lesion_local.c):
+         * thin fasciae whose level swings along the band hide lesions from
+         * the first. Plantar only: the Achilles misses are border errors,
+         * and its figures are met without it. */
+        float loc[AN_MAX_STRIPS];
+        if (an_local_level(a, lab, res, loc)) {
+            for (uint32_t s = 0; s < ns; s++)
+                for (uint32_t c = 0; c < nc; c++) {
+                    size_t i = (size_t)s * nc + c;
+                    if (lab[i]) {
+                        lab[i] = 2;
+                        res[i] -= loc[s];
+                    }
+                }
+            P.loc = loc;
+            search_pass(a, r, &P, res);
         }
-        if (t.kind == TL_TARGET_ANECHOIC)
-            r->cleft = true;
-        an_add_target(r, &t);
     }
     if (r->anatomy == TL_AN_PLANTAR_FASCIA)
         an_find_fluid(a, p, r, level);

@@ -55,7 +55,6 @@ static inline float an_box_mean(const tl_analyzer *a, int s, int c, int hs, int 
     return (float)(v / n);
 }
 
-
 /* Shrink R (label id) to its cells where the smoothed residual b3 is below
  * half the region's minimum (its half-maximum extent); false when nothing
  * is left. */
@@ -67,5 +66,26 @@ bool an_half_max_extent(const tl_analyzer *a, const int16_t *lab, int16_t id, co
  * half, the dark tail a target must stand out of. median may be NULL. */
 float an_upper_sigma(float *v, uint32_t n, float *median);
 float an_lower_sigma(float *v, uint32_t n, float *median);
+
+/* What the searches share: the band (bridged borders), its normal level
+ * across the image, and the second pass's local correction to it. */
+typedef struct {
+    const float *sup, *deep, *lat;
+    const float *loc;          /* NULL in the first pass */
+    float db, strip_mm, rpc;
+    uint32_t band_s0, band_s1, edge;
+    bool edge_warned;
+} an_pass;
+
+/* The band's local level (second pass), as a per-strip correction loc to
+ * the level across the image that res (the first pass's residual, over the
+ * band cells lab != 0) is taken against; false when the band is too short
+ * for one. */
+bool an_local_level(const tl_analyzer *a, const int16_t *lab, const float *res, float *loc);
+
+/* May region R (label R->id in a->label), found by the second pass with
+ * residual res (against the local level P->loc), become target t? */
+bool an_local_region_ok(const tl_analyzer *a, const tl_analysis_result *r, const an_pass *P,
+                        const float *res, const an_region *R, const tl_analysis_target *t);
 
 #endif
