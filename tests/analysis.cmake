@@ -25,7 +25,7 @@ tl_test(test_analysis_ankle SOURCES test_analysis_ankle.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
 # Plantar fascia: calcaneus, site, tilted bands, lesions (synthetic heels).
 tl_test(test_analysis_plantar SOURCES test_analysis_plantar.c test_analysis_synth.c
-        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 60)
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 180)
 # Plantar fascia lesions through sim -> imaging -> analysis: thin textured
 # bands against their local level, dark layers the borders took in.
 tl_test(test_analysis_plantar_lesion SOURCES test_analysis_plantar_lesion.c
