@@ -7,6 +7,10 @@
 #include <math.h>
 #include <string.h>
 
+/* With time, a change this strong (robust sigmas of the difference) is new
+ * echo even over an acoustic shadow: needles arrive at 3-40, needle-free
+ * frames' candidates reach ~2 (novelty.c). */
+#define SHADOW_NEW_SIGMAS 8.0f
 
 void grid_setup(const tl_needle_params *p, const tl_needle_guide *guide,
                        uint32_t ww, uint32_t wh, hough_grid *g)
@@ -128,8 +132,12 @@ GD_CLONES void vote(tl_needle_detector *d, const hough_grid *g, float *acc, floa
             if (z < k_thr || !wv[k])
                 continue;
             /* Bone cortex: bright with an acoustic shadow beneath. A needle
-             * is too thin to cast one. (local mean = w - res) */
-            if (j + (uint32_t)(shadow_off + 2) < wh) {
+             * is too thin to cast one. (local mean = w - res) With time, a
+             * needle lying on or just above a cortex (an ankle needle along
+             * the tibia) has the cortex's shadow beneath it too: a change
+             * as strong as a needle's keeps its votes there; the cortex's
+             * own flicker (weaker, speckle-like) does not. */
+            if (j + (uint32_t)(shadow_off + 2) < wh && !(d->temporal && z >= SHADOW_NEW_SIGMAS)) {
                 size_t kb = k + (size_t)shadow_off * ww;
                 float below = (w[kb - ww] + w[kb] + w[kb + ww] + w[kb + 2 * ww]) * 0.25f;
                 float local = w[k] - res[k];

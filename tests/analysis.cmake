@@ -18,14 +18,14 @@ tl_test(test_analysis_kernels SOURCES test_analysis_kernels.c LIBS tl_analysis T
 # The Achilles tendon through a tilted probe (an_achilles.c): sim -> imaging
 # -> analysis, thickness against truth, the lesion as a target.
 tl_test(test_analysis_achilles SOURCES test_analysis_achilles.c
-        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 120)
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
 # Ankle effusions through sim -> imaging -> analysis: a probe tilted against
 # the joint, the joint gap in the recess floor.
 tl_test(test_analysis_ankle SOURCES test_analysis_ankle.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
 # Plantar fascia: calcaneus, site, tilted bands, lesions (synthetic heels).
 tl_test(test_analysis_plantar SOURCES test_analysis_plantar.c test_analysis_synth.c
-        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 60)
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 180)
 # Plantar fascia lesions through sim -> imaging -> analysis: thin textured
 # bands against their local level, dark layers the borders took in.
 tl_test(test_analysis_plantar_lesion SOURCES test_analysis_plantar_lesion.c

@@ -40,3 +40,7 @@ tl_test(test_guidance_acquire SOURCES test_guidance_acquire.c test_guidance_synt
 # locked again on the needle; a needle drifting out of the plane is still
 # flagged.
 tl_test(test_guidance_hold SOURCES test_guidance_hold.c LIBS tl_guidance tl_sim TIMEOUT 60)
+# Shallow (10-20 deg) needles on the scheme's frames, simulated insertions
+# from `talus eval needle` cases that were missed: a needle over the tibia
+# cortex is found.
+tl_test(test_guidance_shallow SOURCES test_guidance_shallow.c LIBS tl_guidance tl_sim TIMEOUT 60)

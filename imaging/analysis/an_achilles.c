@@ -22,6 +22,9 @@
 /* Angles searched (half degrees either way) and rows projected. */
 #define ACH_MAX_HALFDEG 40
 #define ACH_NU 400
+/* Half degrees either side of the deep line's angle judged by both
+ * borders. */
+#define ACH_REFINE_HALFDEG 8
 /* Weight of the superficial border's texture step against the deep
  * border's score when the angle is chosen. */
 #define ACH_TOP_WEIGHT 4.0f
@@ -222,14 +225,18 @@ bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float
     }
     if (!isfinite(best.score))
         return false;
-    /* Then the half degrees within 2 deg of it on every strip, judged by
+    /* Then the half degrees within 4 deg of it on every strip, judged by
      * both borders: the deep one also follows the thickness (a thick
      * tendon's deep border bulges ~1 mm at its thickest), the superficial
-     * one is straight, and its texture step is sharpest at the true angle. */
+     * one is straight, and its texture step is sharpest at the true angle.
+     * A thick tendon's bulging deep border alone can be 2-4 deg off (within
+     * 2 deg the top was then fitted at the wrong angle: seed 2026 cases 88,
+     * 158, 165 and 293, 7-8 mm at 4-6 deg, top up to 1 mm too shallow at
+     * one end; seed 2027 cases 71, 199 and 270). */
     const int tc = best.t;
     ach_pair top = { -INFINITY, tc, 0, 0 };
     float total = -INFINITY;
-    for (int t = tc - 4; t <= tc + 4; t++) {
+    for (int t = tc - ACH_REFINE_HALFDEG; t <= tc + ACH_REFINE_HALFDEG; t++) {
         if (t < -ACH_MAX_HALFDEG || t > ACH_MAX_HALFDEG)
             continue;
         ach_pair d = { -INFINITY, t, 0, 0 }, tp = { -INFINITY, t, 0, 0 };

@@ -27,6 +27,7 @@ struct tl_analyzer {
     size_t band_cap;
     uint32_t cap_strips, cap_rows, cap_cells;
     /* Current frame. */
+    const tl_bmode *img;           /* its pixels: set by an_prepare, valid during tl_analyze */
     uint32_t w, h, sw, ns, nr;     /* image size, strip width px, strips, rows */
     float sp;                      /* mm per pixel */
     float dr_db;                   /* display dynamic range (grey 255 = dr_db) */

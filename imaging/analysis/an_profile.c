@@ -77,6 +77,7 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
         return TL_ERR_INVALID_ARG;
     if (!(img->spacing_mm > 0.001f && img->spacing_mm < 5.0f))
         return TL_ERR_INVALID_ARG;
+    a->img = img;
     a->w = img->width;
     a->h = img->height;
     a->sp = img->spacing_mm;
