@@ -16,16 +16,6 @@
 #include "test_analysis_synth.h"
 #include "tl_analysis.h"
 
-/* Truth border (kind) depth at image x, in image mm (origin ox, oz). */
-static float truth_z(const tl_sim_truth *t, int kind, float ox, float oz, float x)
-{
-    for (uint32_t b = 0; b < t->n_boundaries; b++)
-        if ((int)t->boundaries[b].kind == kind)
-            return tl_polyline_z(t->boundaries[b].x_mm, t->boundaries[b].z_mm,
-                                 t->boundaries[b].n, x + ox) - oz;
-    return NAN;
-}
-
 /* The fascia on the calcaneus (x 0-18 mm), the flexor muscle under it in
  * front of the insertion near the display floor (gain turned down): dark
  * to the bottom like a shadow, but with no cortex line on top. It used to
@@ -77,7 +67,7 @@ static void test_anterior_deep_border(void **state)
         for (float dx = 12.0f; dx <= 20.0f; dx += 4.0f) {
             float x = r.site_x_mm + dx;
             float e = tl_polyline_z(r.deep.x_mm, r.deep.z_mm, r.deep.n, x) -
-                      truth_z(t, TL_BOUNDARY_FASCIA_DEEP, ox, oz, x);
+                      simrun_truth_z(t, TL_BOUNDARY_FASCIA_DEEP, ox, oz, x);
             if (getenv("TL_TEST_VERBOSE"))
                 printf("  site%+.0f mm: deep border %+.2f mm\n", dx, e);
             n += !isnan(e);
