@@ -28,6 +28,25 @@ static tl_needle_detection det_at(int frame, tl_rng *rng, float noise)
     return d;
 }
 
+/* A default tracker that followed det_at() frames 0 .. frames-1 without
+ * noise, the rng seeded with seed; with_level: the detector measured the
+ * echo along the tracked shaft at 6 robust sigmas from the second frame
+ * (the first has no track to measure along). */
+static tl_needle_tracker *followed(uint64_t seed, int frames, bool with_level, tl_rng *rng,
+                                   tl_needle_track *t)
+{
+    tl_needle_tracker *tr = NULL;
+    assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
+    tl_rng_seed(rng, seed);
+    for (int f = 0; f < frames; f++) {
+        tl_needle_detection d = det_at(f, rng, 0.0f);
+        if (with_level)
+            d.track_level = f == 0 ? NAN : 6.0f;
+        tl_needle_tracker_update(tr, &d, t);
+    }
+    return tr;
+}
+
 static void test_lock_and_steady(void **state)
 {
     (void)state;
@@ -149,15 +168,9 @@ static void test_out_of_plane_and_reacquire(void **state)
 static void test_coasting_slows_down(void **state)
 {
     (void)state;
-    tl_needle_tracker *tr = NULL;
-    assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
     tl_rng rng;
-    tl_rng_seed(&rng, 6);
     tl_needle_track t, seen;
-    for (int f = 0; f < 10; f++) {
-        tl_needle_detection d = det_at(f, &rng, 0.0f);
-        tl_needle_tracker_update(tr, &d, &seen);
-    }
+    tl_needle_tracker *tr = followed(6, 10, false, &rng, &seen);
     assert_true(fabsf(seen.tip_speed_mm - 1.0f) < 0.2f);
     tl_needle_detection none;
     memset(&none, 0, sizeof none);
@@ -236,16 +249,9 @@ static void test_echo_holds_coast(void **state)
     (void)state;
     const float levels[] = { 5.0f, NAN, 3.9f };
     for (int v = 0; v < 3; v++) {
-        tl_needle_tracker *tr = NULL;
-        assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
         tl_rng rng;
-        tl_rng_seed(&rng, 11);
         tl_needle_track t;
-        for (int f = 0; f < 6; f++) {
-            tl_needle_detection d = det_at(f, &rng, 0.0f);
-            d.track_level = f == 0 ? NAN : 6.0f;
-            tl_needle_tracker_update(tr, &d, &t);
-        }
+        tl_needle_tracker *tr = followed(11, 6, true, &rng, &t);
         tl_needle_detection none;
         memset(&none, 0, sizeof none);
         none.track_level = levels[v];
@@ -279,15 +285,9 @@ static void test_relock_on_agreeing_rejects(void **state)
 {
     (void)state;
     for (int agree = 0; agree <= 1; agree++) {
-        tl_needle_tracker *tr = NULL;
-        assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
         tl_rng rng;
-        tl_rng_seed(&rng, 13);
         tl_needle_track t;
-        for (int f = 0; f < 4; f++) {
-            tl_needle_detection d = det_at(f, &rng, 0.0f);
-            tl_needle_tracker_update(tr, &d, &t);
-        }
+        tl_needle_tracker *tr = followed(13, 4, false, &rng, &t);
         assert_int_equal(t.state, TL_TRACK_LOCKED);
         for (int f = 0; f < 3; f++) {
             /* the needle at 42 deg through (12, 9) advancing; or lines that
@@ -324,15 +324,9 @@ static void test_faint_line_on_track(void **state)
 {
     (void)state;
     for (int on = 0; on <= 1; on++) {
-        tl_needle_tracker *tr = NULL;
-        assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
         tl_rng rng;
-        tl_rng_seed(&rng, 17);
         tl_needle_track t;
-        for (int f = 0; f < 6; f++) {
-            tl_needle_detection d = det_at(f, &rng, 0.0f);
-            tl_needle_tracker_update(tr, &d, &t);
-        }
+        tl_needle_tracker *tr = followed(17, 6, false, &rng, &t);
         int shown = 0;
         float err = 0.0f;
         for (int f = 6; f < 14; f++) {
@@ -367,16 +361,9 @@ static void test_faded_with_faint_line(void **state)
 {
     (void)state;
     for (int strong = 0; strong <= 1; strong++) {
-        tl_needle_tracker *tr = NULL;
-        assert_int_equal(tl_needle_tracker_create(NULL, &tr), TL_OK);
         tl_rng rng;
-        tl_rng_seed(&rng, 19);
         tl_needle_track t;
-        for (int f = 0; f < 6; f++) {
-            tl_needle_detection d = det_at(f, &rng, 0.0f);
-            d.track_level = f == 0 ? NAN : 6.0f;
-            tl_needle_tracker_update(tr, &d, &t);
-        }
+        tl_needle_tracker *tr = followed(19, 6, true, &rng, &t);
         tl_needle_detection d = det_at(6, &rng, 0.0f);
         d.found = false;
         d.confidence = strong ? 0.45f : 0.25f;
