@@ -76,6 +76,19 @@ static float scheme_frame(scheme_rig *r, tl_sim *sim, uint32_t k, tl_sim_truth *
     return fb;
 }
 
+/* A needle-insertion scene of the eval (kv: simulator parameters,
+ * NULL-terminated) on the station's scheme; scheme_close + tl_sim_destroy
+ * when done. */
+static inline tl_sim *scheme_case_open(scheme_rig *r, uint64_t seed, const char *const *kv)
+{
+    tl_sim *sim = NULL;
+    assert_int_equal(tl_sim_create("needle-insertion", seed, &sim), TL_OK);
+    for (int i = 0; kv[i]; i++)
+        assert_int_equal(tl_sim_set_param(sim, kv[i], NULL), TL_OK);
+    scheme_open(r, sim, true);
+    return sim;
+}
+
 static void scheme_close(scheme_rig *r)
 {
     tl_needle_follower_destroy(r->fol);

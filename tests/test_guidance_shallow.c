@@ -25,12 +25,8 @@ static void run_case(uint64_t seed, const char *const *kv, int frames, shallow_r
 {
     memset(r, 0, sizeof *r);
     r->frames = frames;
-    tl_sim *sim = NULL;
-    assert_int_equal(tl_sim_create("needle-insertion", seed, &sim), TL_OK);
-    for (int i = 0; kv[i]; i++)
-        assert_int_equal(tl_sim_set_param(sim, kv[i], NULL), TL_OK);
     scheme_rig rig;
-    scheme_open(&rig, sim, true);
+    tl_sim *sim = scheme_case_open(&rig, seed, kv);
     for (int k = 0; k < frames && k < MAX_FRAMES; k++) {
         tl_sim_truth t;
         tl_needle_detection det;
