@@ -38,6 +38,11 @@ static void run(int needle_side, tl_station_summary *s, const char *serial)
     c.probe_serial = serial;
     c.headless = true;
     c.frames = 60;
+    /* 10 frames/s (the station asks the probe for it), so a sanitizer build
+     * follows nearly every frame: when the station skips most frames, which
+     * ones it processes beats with the scheme's period of 4 and the steered
+     * share of them is anything (0.53 once in CI, 132 of 196 skipped) */
+    c.fps = 10.0f;
     c.max_seconds = 60;
     c.out_dir = out;
     c.db_path = db;
@@ -65,12 +70,12 @@ static void test_needle_scheme(void **state)
     tl_needle_scheme ns = tl_needle_scheme_default();
     assert_float_equal(s.steer_deg, -ns.steer_deg, 1e-6);
     assert_true(s.frames >= 60);
-    /* 3 of 4 frames steered, some straight: of the frames processed (a busy
-     * machine skips some at random, so loose bounds) */
+    /* 3 of 4 frames steered, some straight: of the frames processed (at 10
+     * frames/s a busy machine still skips a few, hence the margin) */
     uint64_t proc = s.frames_received - s.skipped;
     fprintf(stderr, "processed %llu, steered fraction %.2f\n", (unsigned long long)proc,
             proc ? (double)s.steered_frames / (double)proc : 0.0);
-    assert_true(s.steered_frames >= proc * 55 / 100 && s.steered_frames <= proc * 95 / 100);
+    assert_true(s.steered_frames >= proc * 60 / 100 && s.steered_frames <= proc * 90 / 100);
     assert_true(s.analysed_frames >= 3);
     assert_int_equal(s.analysed_steered, 0);
     /* the last view's image: no black wedge where steered lines do not reach
