@@ -16,41 +16,6 @@
 
 #include "test_guidance_scheme.h"
 
-enum { MAX_FRAMES = 16 };
-
-typedef struct {
-    int frames;
-    bool in_plane[MAX_FRAMES], shown[MAX_FRAMES], flagged[MAX_FRAMES];
-    float err[MAX_FRAMES]; /* tracked tip - true tip (mm), when shown */
-} hold_run;
-
-static void run_case(uint64_t seed, const char *const *kv, int frames, hold_run *r)
-{
-    memset(r, 0, sizeof *r);
-    r->frames = frames;
-    scheme_rig rig;
-    tl_sim *sim = scheme_case_open(&rig, seed, kv);
-    for (int k = 0; k < frames && k < MAX_FRAMES; k++) {
-        tl_sim_truth t;
-        tl_needle_detection det;
-        tl_needle_track trk;
-        float fb = scheme_frame(&rig, sim, (uint32_t)k, &t, &det, &trk);
-        float tx = t.needle.tip_x_mm - rig.img.origin_x_mm;
-        float tz = t.needle.tip_z_mm - rig.img.origin_z_mm;
-        r->in_plane[k] = t.needle.present && t.needle.in_plane;
-        r->shown[k] = trk.found;
-        r->flagged[k] = trk.out_of_plane;
-        r->err[k] = hypotf(trk.tip_x_mm - tx, trk.tip_z_mm - tz);
-        printf("  frame %2d (steer %5.1f): needle %d (%.2f mm out) | detection %d conf %.2f | "
-               "track %-12s shown %d%s, tip error %.2f mm\n",
-               k, (double)fb, r->in_plane[k], (double)t.needle.out_of_plane_mm, det.found,
-               (double)det.confidence, tl_track_state_name(trk.state), trk.found,
-               trk.out_of_plane ? " (out of plane)" : "", trk.found ? (double)r->err[k] : -1.0);
-    }
-    scheme_close(&rig);
-    tl_sim_destroy(sim);
-}
-
 /* Seed 7 case 162: a 57.9 deg, 24 G plantar-fascia needle advancing
  * 0.375 mm a frame. From frame 4 the detector's line through it is
  * "low confidence" (0.24-0.46) or breaks; the track coasted on the last
@@ -62,19 +27,10 @@ static void test_steep_shaft_kept(void **state)
     const char *kv[] = { "anatomy=plantar-fascia", "needle_angle_deg=57.89", "needle_gauge=24",
                          "needle_speed_mm=0.375", "needle_drift_mm=0.000", "needle_start_frame=2",
                          "needle_start_mm=4.973", NULL };
-    hold_run r;
-    run_case(55595, kv, 12, &r);
-    int in_plane = 0, shown = 0, flagged = 0;
-    float worst = 0.0f;
-    for (int k = 0; k < r.frames; k++) {
-        if (!r.in_plane[k])
-            continue;
-        in_plane++;
-        shown += r.shown[k];
-        flagged += r.flagged[k];
-        if (r.shown[k])
-            worst = fmaxf(worst, r.err[k]);
-    }
+    scheme_run r;
+    scheme_run_case(55595, kv, 12, &r);
+    int in_plane, shown, flagged;
+    float worst = scheme_run_tally(&r, &in_plane, &shown, &flagged);
     printf("  plantar 57.9 deg: shown %d of %d in plane, flagged out of plane %d, worst tip "
            "error %.2f mm\n",
            shown, in_plane, flagged, (double)worst);
@@ -94,13 +50,13 @@ static void test_relock_on_needle(void **state)
     const char *kv[] = { "anatomy=achilles", "needle_angle_deg=52.48", "needle_gauge=27",
                          "needle_speed_mm=0.307", "needle_drift_mm=0.000", "needle_start_frame=2",
                          "needle_start_mm=5.148", NULL };
-    hold_run r;
-    run_case(55506, kv, 12, &r);
+    scheme_run r;
+    scheme_run_case(55506, kv, 12, &r);
     int in_plane = 0, shown = 0;
     for (int k = 7; k < r.frames; k++) {
-        in_plane += r.in_plane[k];
-        shown += r.in_plane[k] && r.shown[k];
-        if (r.in_plane[k] && r.shown[k])
+        in_plane += r.present[k];
+        shown += r.present[k] && r.shown[k];
+        if (r.present[k] && r.shown[k])
             assert_true(r.err[k] < 0.5f);
     }
     printf("  achilles 52.5 deg: frames 7-11 shown %d of %d in plane\n", shown, in_plane);
@@ -118,11 +74,11 @@ static void test_drifting_needle_flagged(void **state)
     const char *kv[] = { "anatomy=plantar-fascia", "needle_angle_deg=49.78", "needle_gauge=27",
                          "needle_speed_mm=0.564", "needle_drift_mm=0.182", "needle_start_frame=2",
                          "needle_start_mm=5.469", NULL };
-    hold_run r;
-    run_case(8075, kv, 12, &r);
+    scheme_run r;
+    scheme_run_case(8075, kv, 12, &r);
     int out = 0, flagged = 0;
     for (int k = 2; k < r.frames; k++)
-        if (!r.in_plane[k]) {
+        if (!r.present[k]) {
             out++;
             flagged += r.flagged[k];
         }

@@ -1,6 +1,6 @@
 /* Needle tests through the station's real chain on the needle scheme's
  * frames: simulator RF (steered or straight) -> imaging -> needle follower
- * (header-only, static functions; test_guidance_steer.c,
+ * (header-only, static functions; test_guidance_steer.c, _hold, _shallow,
  * test_guidance_tip.c). */
 #ifndef TEST_GUIDANCE_SCHEME_H
 #define TEST_GUIDANCE_SCHEME_H
@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,72 @@ static void scheme_close(scheme_rig *r)
     tl_imaging_plan_destroy(r->plan_straight);
     tl_imaging_plan_destroy(r->plan_steered);
     free(r->rf);
+}
+
+enum { SCHEME_MAX_FRAMES = 16 };
+
+/* One eval case followed frame by frame on the scheme, against the truth. */
+typedef struct {
+    int frames;
+    bool present[SCHEME_MAX_FRAMES]; /* needle there and in plane */
+    bool shown[SCHEME_MAX_FRAMES], flagged[SCHEME_MAX_FRAMES];
+    float err[SCHEME_MAX_FRAMES];    /* tracked tip - true tip (mm), when shown */
+    float along[SCHEME_MAX_FRAMES];  /* ... along the true shaft (+ = deeper than the truth) */
+} scheme_run;
+
+/* The eval's acquisition and following for one case (kv: simulator
+ * parameters, NULL-terminated), frames from 0; a line per frame on stdout. */
+static inline void scheme_run_case(uint64_t seed, const char *const *kv, int frames, scheme_run *r)
+{
+    memset(r, 0, sizeof *r);
+    r->frames = frames < SCHEME_MAX_FRAMES ? frames : SCHEME_MAX_FRAMES;
+    scheme_rig rig;
+    tl_sim *sim = scheme_case_open(&rig, seed, kv);
+    for (int k = 0; k < r->frames; k++) {
+        tl_sim_truth t;
+        tl_needle_detection det;
+        tl_needle_track trk;
+        float fb = scheme_frame(&rig, sim, (uint32_t)k, &t, &det, &trk);
+        float tx = t.needle.tip_x_mm - rig.img.origin_x_mm, tz = t.needle.tip_z_mm - rig.img.origin_z_mm;
+        double a = t.needle.angle_deg * 3.14159265358979 / 180.0;
+        r->present[k] = t.needle.present && t.needle.in_plane;
+        r->shown[k] = trk.found;
+        r->flagged[k] = trk.out_of_plane;
+        r->err[k] = hypotf(trk.tip_x_mm - tx, trk.tip_z_mm - tz);
+        r->along[k] = (float)((trk.tip_x_mm - tx) * cos(a) + (trk.tip_z_mm - tz) * sin(a));
+        printf("  frame %2d (steer %5.1f): needle %d (%.2f mm out) | detection %d conf %.2f "
+               "(%.2f, %.2f) %.1f deg %s | track %-12s shown %d%s, tip error %.2f mm (%+.2f along)\n",
+               k, (double)fb, r->present[k], (double)t.needle.out_of_plane_mm, det.found,
+               (double)det.confidence, (double)det.tip_x_mm, (double)det.tip_z_mm,
+               (double)det.angle_deg, det.reason ? det.reason : "", tl_track_state_name(trk.state),
+               trk.found, trk.out_of_plane ? " (out of plane)" : "",
+               trk.found ? (double)r->err[k] : -1.0, trk.found ? (double)r->along[k] : 0.0);
+    }
+    scheme_close(&rig);
+    tl_sim_destroy(sim);
+}
+
+/* Over the in-plane frames: how many (*in_plane), how many showed the
+ * needle (*shown) or flagged it out of plane (*flagged, may be NULL);
+ * returns the worst tip error of those shown. */
+static inline float scheme_run_tally(const scheme_run *r, int *in_plane, int *shown, int *flagged)
+{
+    float worst = 0.0f;
+    *in_plane = *shown = 0;
+    if (flagged)
+        *flagged = 0;
+    for (int k = 0; k < r->frames; k++) {
+        if (!r->present[k])
+            continue;
+        (*in_plane)++;
+        if (flagged)
+            *flagged += r->flagged[k];
+        if (r->shown[k]) {
+            (*shown)++;
+            worst = fmaxf(worst, r->err[k]);
+        }
+    }
+    return worst;
 }
 
 #endif

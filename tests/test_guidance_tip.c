@@ -15,64 +15,6 @@
 
 #include "test_guidance_scheme.h"
 
-enum { MAX_FRAMES = 16 };
-
-typedef struct {
-    int frames;
-    bool present[MAX_FRAMES], shown[MAX_FRAMES], steered[MAX_FRAMES];
-    float err[MAX_FRAMES];   /* tracked tip - true tip (mm), when shown */
-    float along[MAX_FRAMES]; /* ... along the true shaft (+ = deeper than the truth) */
-} tip_run;
-
-/* The eval's acquisition and following for one case: kv are the simulator
- * parameters (NULL-terminated), frames from 0. */
-static void run_scheme(uint64_t seed, const char *const *kv, int frames, tip_run *r)
-{
-    memset(r, 0, sizeof *r);
-    r->frames = frames;
-    scheme_rig rig;
-    tl_sim *sim = scheme_case_open(&rig, seed, kv);
-    for (int k = 0; k < frames && k < MAX_FRAMES; k++) {
-        tl_sim_truth t;
-        tl_needle_detection det;
-        tl_needle_track trk;
-        float fb = scheme_frame(&rig, sim, (uint32_t)k, &t, &det, &trk);
-        bool st = fb != 0.0f;
-        float tx = t.needle.tip_x_mm - rig.img.origin_x_mm, tz = t.needle.tip_z_mm - rig.img.origin_z_mm;
-        double a = t.needle.angle_deg * 3.14159265358979 / 180.0;
-        r->present[k] = t.needle.present && t.needle.in_plane;
-        r->steered[k] = st;
-        r->shown[k] = trk.found;
-        r->err[k] = hypotf(trk.tip_x_mm - tx, trk.tip_z_mm - tz);
-        r->along[k] = (float)((trk.tip_x_mm - tx) * cos(a) + (trk.tip_z_mm - tz) * sin(a));
-        printf("  frame %2d (steer %5.1f): needle %d | detection %d (%.2f, %.2f) | track %-9s "
-               "shown %d, tip error %.2f mm (%+.2f along)\n",
-               k, (double)fb, r->present[k], det.found, det.tip_x_mm, det.tip_z_mm,
-               tl_track_state_name(trk.state), trk.found, trk.found ? r->err[k] : -1.0f,
-               trk.found ? r->along[k] : 0.0f);
-    }
-    scheme_close(&rig);
-    tl_sim_destroy(sim);
-}
-
-/* Worst tip error over the in-plane frames that showed the needle, and
- * how many did. */
-static float worst_shown(const tip_run *r, int *shown, int *in_plane)
-{
-    float w = 0.0f;
-    *shown = *in_plane = 0;
-    for (int k = 0; k < r->frames; k++) {
-        if (!r->present[k])
-            continue;
-        (*in_plane)++;
-        if (r->shown[k]) {
-            (*shown)++;
-            w = fmaxf(w, r->err[k]);
-        }
-    }
-    return w;
-}
-
 /* Seed 1 case 38: a 32.5 deg, 24 G ankle needle advancing 0.9 mm a frame.
  * The time cue's change along the shaft is ~10 robust sigmas where it
  * crosses the superficial tissue and ~3 further on (a tile the needle and
@@ -84,10 +26,10 @@ static void test_uneven_change_keeps_tip(void **state)
     const char *kv[] = { "anatomy=ankle-recess", "needle_angle_deg=32.55", "needle_gauge=24",
                          "needle_speed_mm=0.900", "needle_drift_mm=0.000", "needle_start_frame=2",
                          "anisotropy_deg=6.0", "needle_start_mm=14.747", NULL };
-    tip_run r;
-    run_scheme(7957, kv, 10, &r);
+    scheme_run r;
+    scheme_run_case(7957, kv, 10, &r);
     int shown, in_plane;
-    float w = worst_shown(&r, &shown, &in_plane);
+    float w = scheme_run_tally(&r, &in_plane, &shown, NULL);
     printf("  ankle 32.5 deg: shown %d of %d, worst tip error %.2f mm\n", shown, in_plane, w);
     assert_int_equal(in_plane, 8);
     assert_true(shown >= 7);
@@ -103,14 +45,14 @@ static void test_first_frame_tip(void **state)
     const char *kv[] = { "anatomy=plantar-fascia", "needle_angle_deg=27.84", "needle_gauge=21",
                          "needle_speed_mm=0.504", "needle_drift_mm=0.000", "needle_start_frame=2",
                          "anisotropy_deg=3.6", "needle_start_mm=18.091", NULL };
-    tip_run r;
-    run_scheme(7976, kv, 6, &r);
+    scheme_run r;
+    scheme_run_case(7976, kv, 6, &r);
     int first = -1;
     for (int k = 0; k < r.frames && first < 0; k++)
         if (r.present[k] && r.shown[k])
             first = k;
     int shown, in_plane;
-    float w = worst_shown(&r, &shown, &in_plane);
+    float w = scheme_run_tally(&r, &in_plane, &shown, NULL);
     printf("  plantar 27.8 deg: first shown on frame %d, its tip error %.2f mm; worst %.2f mm\n",
            first, first >= 0 ? r.err[first] : -1.0f, w);
     assert_int_equal(first, 2);
@@ -129,10 +71,10 @@ static void test_stopped_tip_not_run_on(void **state)
     const char *kv[] = { "anatomy=achilles", "needle_angle_deg=46.12", "needle_gauge=26",
                          "needle_speed_mm=0.997", "needle_drift_mm=0.000", "needle_start_frame=2",
                          "needle_start_mm=5.765", NULL };
-    tip_run r;
-    run_scheme(7971, kv, 12, &r);
+    scheme_run r;
+    scheme_run_case(7971, kv, 12, &r);
     int shown, in_plane;
-    float w = worst_shown(&r, &shown, &in_plane);
+    float w = scheme_run_tally(&r, &in_plane, &shown, NULL);
     float longest = -INFINITY;
     for (int k = 0; k < r.frames; k++)
         if (r.present[k] && r.shown[k])
