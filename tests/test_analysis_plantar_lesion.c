@@ -206,11 +206,77 @@ static void test_local_region_rules(void **state)
     free(f);
 }
 
+/* Perifascial fluid (an_fluid.c) on a hand-built heel: the band 3 mm thick
+ * (rows 100-130 of 0.1 mm pixels) at grey 100, muscle beneath at 40, and a
+ * near-floor region (grey 2) either hugging the deep border (a fluid
+ * layer: a target) or 1 mm under it with muscle between (the dark wedge at
+ * the calcaneus's anterior corner: not fluid). */
+typedef struct {
+    tl_analyzer a;
+    float cell[80 * 100], res[80 * 100];
+    int16_t lab[80 * 100];
+    int32_t stack[80 * 100];
+    float trend[80];
+} fluid_fixture;
+
+static uint32_t fluid_targets(fluid_fixture *f, int c0, int c1, uint32_t s0, uint32_t s1,
+                              tl_analysis_result *r)
+{
+    memset(f, 0, sizeof *f);
+    tl_analyzer *a = &f->a;
+    a->sp = 0.1f;
+    a->sw = 5;
+    a->ns = 80;
+    a->cell_rows = 100;
+    a->h = 250;
+    a->cell = f->cell;
+    a->label = f->lab;
+    a->les_res = f->res;
+    a->stack = f->stack;
+    for (uint32_t s = 0; s < 80; s++) {
+        a->sup_fit[s] = 100.0f;
+        a->deep_fit[s] = 130.0f;
+        a->bone_row[s] = NAN;
+        f->trend[s] = 100.0f;
+        for (int c = 0; c < 100; c++) {
+            float rc = ((float)c + 0.5f) * 2.5f;
+            bool dark = s >= s0 && s <= s1 && c >= c0 && c <= c1;
+            f->cell[(size_t)s * 100 + (size_t)c] = dark ? 2.0f : rc < 130.0f && rc > 100.0f ? 100.0f : 40.0f;
+        }
+    }
+    tl_analysis_params p = tl_analysis_params_default(TL_AN_PLANTAR_FASCIA);
+    memset(r, 0, sizeof *r);
+    an_find_fluid(a, &p, r, f->trend);
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < r->n_targets; k++)
+        n += r->targets[k].kind == TL_TARGET_FLUID;
+    return n;
+}
+
+static void test_fluid_hugs_the_band(void **state)
+{
+    (void)state;
+    fluid_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    tl_analysis_result r;
+    /* cells 52-56: from 0.1 to 1.4 mm under the deep border (row 130), 10 mm */
+    assert_int_equal(fluid_targets(f, 52, 56, 30, 49, &r), 1);
+    assert_true(r.perifascial_fluid);
+    assert_true(fabsf(r.targets[0].x_mm - 20.0f) < 1.0f);
+    /* 6 mm of it: still a layer on the band */
+    assert_int_equal(fluid_targets(f, 52, 56, 30, 41, &r), 1);
+    /* the same 6 mm, 0.9-2.1 mm under the border, muscle between: a wedge */
+    assert_int_equal(fluid_targets(f, 56, 60, 30, 41, &r), 0);
+    assert_false(r.perifascial_fluid);
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_region_rules),
         cmocka_unit_test(test_thin_band_lesion),
+        cmocka_unit_test(test_fluid_hugs_the_band),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
