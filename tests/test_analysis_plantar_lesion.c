@@ -150,8 +150,8 @@ static bool region_ok(band_fixture *f, const an_region *R, const tl_analysis_res
  * must pass: a dark area inside the band with band either side is a
  * target; a layer on one border (what a border run off the band takes
  * in), a dark stretch the same beside it, a region on a steep band (its
- * borders bridged down a bone's edge) or one a first-pass target already
- * covers is not. */
+ * borders bridged down a bone's edge), on a band far thicker than at the
+ * site, or one a first-pass target already covers is not. */
 static void test_local_region_rules(void **state)
 {
     (void)state;
@@ -194,6 +194,16 @@ static void test_local_region_rules(void **state)
     band_init(f, 0.18f);
     R = band_region(f, 30, 41, 2, 6, 40.0f);
     assert_true(region_ok(f, &R, &r));
+    /* on a band 3 mm thick where the site measured 1.6 mm (a border off
+     * the band there: the band reads far thicker than at the site) */
+    band_init(f, 0.0f);
+    R = band_region(f, 30, 41, 2, 6, 40.0f);
+    r.thickness_mm = 1.6f;
+    assert_false(region_ok(f, &R, &r));
+    /* the same band where the site measured 2.4 mm: searched */
+    r.thickness_mm = 2.4f;
+    assert_true(region_ok(f, &R, &r));
+    r.thickness_mm = 0.0f;
     /* where the first pass found a target already */
     band_init(f, 0.0f);
     R = band_region(f, 30, 41, 2, 6, 40.0f);

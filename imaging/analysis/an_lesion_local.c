@@ -171,8 +171,33 @@ static bool flanks_darker(const tl_analyzer *a, const an_pass *P, const float *r
     return sides > 0;
 }
 
+/* Widest band (its mean thickness over the region, against the thickness
+ * measured at the site) the second pass searches. The plantar fascia is
+ * thickest at its insertion and thins away from it; a band that reads far
+ * thicker than at the site has a border off the band there (plantar-only
+ * 2027 case 116: the superficial border 4.25 mm up in the fat pad, the
+ * band 6.8 mm for 3.0 at the site, a region of fat against the local
+ * level). Seeds 2026/2027: the 27 second-pass hits lie on bands 0.9-1.36 x
+ * the site's thickness, that false call on 2.3 x. */
+#define AN_LOCAL_MAX_THICK_RATIO 1.6f
+
+static bool band_thicker_than_site(const tl_analyzer *a, const tl_analysis_result *r,
+                                   const an_pass *P, const an_region *R)
+{
+    if (!(r->thickness_mm > 0))
+        return false;
+    double th = 0;
+    uint32_t n = 0;
+    for (uint32_t s = R->s0; s <= R->s1; s++)
+        if (!isnan(P->sup[s]) && !isnan(P->deep[s])) {
+            th += (P->deep[s] - P->sup[s]) * a->sp;
+            n++;
+        }
+    return n && th / n > AN_LOCAL_MAX_THICK_RATIO * r->thickness_mm;
+}
+
 bool an_local_region_ok(const tl_analyzer *a, const tl_analysis_result *r, const an_pass *P,
                         const float *res, const an_region *R, const tl_analysis_target *t)
 {
-    return !repeats(r, t) && flanks_darker(a, P, res, R);
+    return !repeats(r, t) && !band_thicker_than_site(a, r, P, R) && flanks_darker(a, P, res, R);
 }
