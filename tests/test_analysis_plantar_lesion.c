@@ -216,6 +216,37 @@ static void test_local_region_rules(void **state)
     free(f);
 }
 
+/* The first pass's deep-layer rule (an_deep_layer): a region along the
+ * deep border, weakly darker than the band and as dark as the tissue just
+ * under the border (grey 30 here), is the layer a deep border run too deep
+ * took in; a region far darker than the band, darker than the tissue
+ * beneath, or inside the band is not. */
+static void test_deep_layer_rule(void **state)
+{
+    (void)state;
+    band_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    /* 6 mm along the deep border, as dark as the tissue beneath (32 vs 30) */
+    band_init(f, 0.0f);
+    an_region R = band_region(f, 30, 41, f->hi[30] - f->lo[30] - 3, 20, 32.0f);
+    assert_true(an_deep_layer(&f->a, &f->P, &R, -6.0f));
+    /* the same region 12 dB under the band: a lesion on the deep border */
+    assert_false(an_deep_layer(&f->a, &f->P, &R, -12.0f));
+    /* 5 dB darker than the tissue beneath (grey 9 against 30) */
+    band_init(f, 0.0f);
+    R = band_region(f, 30, 41, f->hi[30] - f->lo[30] - 3, 20, 9.0f);
+    assert_false(an_deep_layer(&f->a, &f->P, &R, -6.0f));
+    /* inside the band, touching neither border */
+    band_init(f, 0.0f);
+    R = band_region(f, 30, 41, 2, 6, 32.0f);
+    assert_false(an_deep_layer(&f->a, &f->P, &R, -6.0f));
+    /* filling the band's thickness (both borders) */
+    band_init(f, 0.0f);
+    R = band_region(f, 30, 41, 0, 20, 32.0f);
+    assert_false(an_deep_layer(&f->a, &f->P, &R, -6.0f));
+    free(f);
+}
+
 /* Perifascial fluid (an_fluid.c) on a hand-built heel: the band 3 mm thick
  * (rows 100-130 of 0.1 mm pixels) at grey 100, muscle beneath at 40, and a
  * near-floor region (grey 2) either hugging the deep border (a fluid
@@ -287,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_local_region_rules),
         cmocka_unit_test(test_thin_band_lesion),
         cmocka_unit_test(test_fluid_hugs_the_band),
+        cmocka_unit_test(test_deep_layer_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
