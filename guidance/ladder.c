@@ -29,8 +29,10 @@
 #define LAD_GROUP_MM 0.5    /* columns averaged together */
 #define LAD_SMIN_MM 0.25    /* spacing searched: 27 G at 10 deg is 0.31 mm ... */
 #define LAD_SMAX_MM 1.0     /* ... 21 G steered away from the shaft ~0.9 mm */
+#define LAD_ABOVE_MM 1.6    /* read above the line: 1.5 of the widest spacing */
 #define LAD_MAXK 160
 #define LADDER_MIN_REL 0.22f
+#define LADDER_MAX_ABOVE 0.5f /* a copy above at half the comb: the line is a rung */
 #define LADDER_MIN_GROUPS 5   /* 2.5 mm of columns where the comb stands */
 #define LAD_MAXG 48
 
@@ -81,6 +83,13 @@ bool ladder_under(const walker *w, int ua, int ub, ladder_info *out)
     memset(cnt, 0, sizeof cnt);
     for (int g = 0; g < ng; g++)
         memset(prof[g], 0, (size_t)(K + 1) * sizeof(float));
+    /* above the line too (mean only): is the line itself a copy? */
+    int KU = (int)ceil(LAD_ABOVE_MM / w->sp);
+    if (KU > LAD_MAXK - 1)
+        KU = LAD_MAXK - 1;
+    float up[LAD_MAXK];
+    memset(up, 0, sizeof up);
+    int nup = 0;
     for (int u = ua; u <= ub; u++) {
         int g = (u - ua) / gw;
         if (g >= ng)
@@ -92,6 +101,11 @@ bool ladder_under(const walker *w, int ua, int ub, ladder_info *out)
         for (int k = 0; k <= K; k++)
             prof[g][k] += pix_v(w, u, v + k);
         cnt[g]++;
+        if (v - KU >= 0.0 && valid_at(w, u, iround(v - KU))) {
+            for (int k = 0; k <= KU; k++)
+                up[k] += pix_v(w, u, v - k);
+            nup++;
+        }
     }
     float mean[LAD_MAXK];
     memset(mean, 0, sizeof mean);
@@ -157,6 +171,16 @@ bool ladder_under(const walker *w, int ua, int ub, ladder_info *out)
         else
             break;
     }
+    /* a copy one spacing above the line, as strong as the comb: the line
+     * is a rung of the ladder, not the shaft on top of it */
+    out->above = 0.0f;
+    if (nup * 2 >= good * gw / 2 && 1.5 * best_s <= KU) {
+        for (int k = 0; k <= KU; k++)
+            up[k] /= (float)nup;
+        float c_up = at_k(up, KU + 1, best_s) -
+                     0.5f * (at_k(up, KU + 1, 0.5 * best_s) + at_k(up, KU + 1, 1.5 * best_s));
+        out->above = c_up / best_c;
+    }
     out->t = (float)(mu / se);
     out->contrast = best_c;
     out->spacing_mm = (float)(best_s * w->sp);
@@ -170,7 +194,7 @@ bool ladder_under(const walker *w, int ua, int ub, ladder_info *out)
 bool ladder_holds(const ladder_info *li, float span)
 {
     return li->rungs >= 4 && li->rungs == li->copies && li->strong >= LADDER_MIN_GROUPS &&
-           li->contrast >= LADDER_MIN_REL * span;
+           li->contrast >= LADDER_MIN_REL * span && li->above < LADDER_MAX_ABOVE;
 }
 
 /* Full-resolution bilinear sample of the image; false outside it or the

@@ -106,6 +106,8 @@ typedef struct {
     int groups;         /* column groups read */
     int copies;         /* copies the window holds at that spacing (3-6) */
     int strong;         /* column groups whose comb is half the mean's or more */
+    float above;        /* a copy one spacing above the line, against the comb
+                         * (~1: the line is itself a copy, a rung) */
 } ladder_info;
 bool ladder_under(const walker *w, int ua, int ub, ladder_info *out);
 /* A ladder a needle would give: every copy the window holds (>= 4) there,

@@ -8,7 +8,8 @@
  * from deeper tissue). One behaviour each:
  *  - the ladder (guidance/ladder.c) is a comb of equally spaced copies
  *    parallel to the line: found under a line with copies in a shadow, at
- *    their spacing; not under a cortex (a thick bright band over a shadow)
+ *    their spacing; not under one of the copies (a rung: the shaft lies
+ *    above it), a cortex (a thick bright band over a shadow)
  *    nor under tendon fibres at uneven spacings;
  *  - a 2-4 mm shaft with its ladder beneath it is a needle (it was "shaft
  *    too short");
@@ -53,21 +54,21 @@ static void synth_line(tl_bmode *img, const float *off, int n, bool cortex)
         }
 }
 
-static bool ladder_of(const tl_bmode *img, ladder_info *li)
+static bool ladder_of(const tl_bmode *img, double dz_mm, ladder_info *li)
 {
     walker w = { .img = img, .shallow = true, .nu = (int)img->width, .nv = (int)img->height,
                  .sp = img->spacing_mm };
     double m = tan(15.0 * 3.14159265358979 / 180.0);
     w.m = m;
     w.u0 = 20.0 / img->spacing_mm;
-    w.v0 = 10.0 / img->spacing_mm;
+    w.v0 = (10.0 + dz_mm) / img->spacing_mm;
     w.cosb = 1.0 / sqrt(1.0 + m * m);
     /* 8 mm of line behind x = 20 mm, as refine.c reads it */
     bool ok = ladder_under(&w, (int)(12.0 / img->spacing_mm), (int)(20.0 / img->spacing_mm), li);
     printf("  comb %.1f grey (span 60: %.2f), spacing %.2f mm, rungs %d of %d, strong groups %d "
-           "of %d: %s\n", (double)li->contrast, (double)(li->contrast / 60.0f),
+           "of %d, copy above %.2f: %s\n", (double)li->contrast, (double)(li->contrast / 60.0f),
            (double)li->spacing_mm, li->rungs, li->copies, li->strong, li->groups,
-           ok && ladder_holds(li, 60.0f) ? "a ladder" : "none");
+           (double)li->above, ok && ladder_holds(li, 60.0f) ? "a ladder" : "none");
     return ok && ladder_holds(li, 60.0f);
 }
 
@@ -79,17 +80,19 @@ static void test_ladder_comb(void **state)
     /* copies 0.55 mm apart (a 25 G shaft at 12 deg) */
     const float even[8] = { 0.55f, 1.10f, 1.65f, 2.20f, 2.75f, 3.30f, 3.85f, 4.40f };
     synth_line(&img, even, 8, false);
-    assert_true(ladder_of(&img, &li));
+    assert_true(ladder_of(&img, 0.0, &li));
     assert_true(fabsf(li.spacing_mm - 0.55f) < 0.05f);
+    /* the first copy, a rung: the shaft lies one spacing above it */
+    assert_false(ladder_of(&img, 0.55, &li));
     tl_bmode_free(&img);
     /* a cortex: a thick bright band over the shadow, no copies */
     synth_line(&img, even, 0, true);
-    assert_false(ladder_of(&img, &li));
+    assert_false(ladder_of(&img, 0.0, &li));
     tl_bmode_free(&img);
     /* fibres at uneven spacings */
     const float uneven[8] = { 0.45f, 1.25f, 1.55f, 2.50f, 2.80f, 3.75f, 4.05f, 4.70f };
     synth_line(&img, uneven, 8, false);
-    assert_false(ladder_of(&img, &li));
+    assert_false(ladder_of(&img, 0.0, &li));
     tl_bmode_free(&img);
 }
 
