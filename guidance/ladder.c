@@ -23,16 +23,18 @@
  * does not. */
 #include "refine_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-#define LAD_DEPTH_MM 4.0    /* how deep under the line (about 6 copies of 21 G) */
+#define LAD_DEPTH_MM 5.0    /* how deep under the line (5 copies of 21 G at 10 deg) */
 #define LAD_GROUP_MM 0.5    /* columns averaged together */
 #define LAD_SMIN_MM 0.25    /* spacing searched: 27 G at 10 deg is 0.31 mm ... */
 #define LAD_SMAX_MM 1.0     /* ... 21 G steered away from the shaft ~0.9 mm */
 #define LAD_ABOVE_MM 1.6    /* read above the line: 1.5 of the widest spacing */
 #define LAD_MAXK 160
-#define LADDER_MIN_REL 0.22f
-#define LADDER_MAX_ABOVE 0.5f /* a copy above at half the comb: the line is a rung */
+#define LADDER_MIN_REL 0.25f
+#define LADDER_MIN_RUNGS 5    /* copies in a row (fibres of a tendon give 3-4) */
+#define LADDER_MAX_ABOVE 0.35f /* a copy above at a third of the comb: the line is a rung */
 #define LADDER_MIN_GROUPS 5   /* 2.5 mm of columns where the comb stands */
 #define LAD_MAXG 48
 
@@ -193,7 +195,7 @@ bool ladder_under(const walker *w, int ua, int ub, ladder_info *out)
 
 bool ladder_holds(const ladder_info *li, float span)
 {
-    return li->rungs >= 4 && li->rungs == li->copies && li->strong >= LADDER_MIN_GROUPS &&
+    return li->rungs >= LADDER_MIN_RUNGS && li->rungs == li->copies && li->strong >= LADDER_MIN_GROUPS &&
            li->contrast >= LADDER_MIN_REL * span && li->above < LADDER_MAX_ABOVE;
 }
 
@@ -250,8 +252,9 @@ static float rung_profile(const tl_bmode *im, double x0, double z0, double sx, d
     return (float)sqrt(fmax(s2 / np - mu * mu, 0.0));
 }
 
-bool needle_ladder_shaft(const tl_bmode *img, int side, const tl_needle_detection *streak,
-                         float min_deg, float max_deg, needle_line *out)
+bool needle_ladder_shaft(const tl_bmode *img, float span, int side,
+                         const tl_needle_detection *streak, float min_deg, float max_deg,
+                         needle_line *out)
 {
     double sp = img->spacing_mm;
     /* the streak's shallow end is the shaft's tip (its bevel), its run goes
@@ -299,20 +302,51 @@ bool needle_ladder_shaft(const tl_bmode *img, int side, const tl_needle_detectio
         }
     }
     rung_profile(img, x0, z0, sx, sz, n, ba * TL_DEG, side, prof);
-    /* the shaft: the shallowest rung at least half as bright as the
-     * brightest, within the first 2 mm of the streak */
-    float top = 0.0f;
-    for (int k = 0; k < n; k++)
-        top = fmaxf(top, prof[k]);
-    int lim = (int)(2.0 / sp), kk = -1;
-    for (int k = 1; k < n - 1 && k <= lim; k++)
-        if (prof[k] >= 0.5f * top && prof[k] >= prof[k - 1] && prof[k] >= prof[k + 1]) {
-            kk = k;
-            break;
+    /* The shaft: going down the streak from its top, a line at the rungs'
+     * angle with the ladder beneath it and no copy above it (ladder_holds;
+     * a rung has the shaft above it), at its strongest comb. The comb
+     * cannot tell the shaft from the line one spacing above it (the shaft
+     * is then its first "copy"; above lies tissue or the cortex band): the
+     * first place it holds is that line when it holds again one spacing
+     * further down (seen on every case of seeds 11 and 7 read: the second
+     * place within 0.1 mm of the true shaft). */
+    double a = side * ba * TL_DEG;
+    walker w = { .img = img, .shallow = true, .nu = (int)img->width, .nv = (int)img->height,
+                 .m = tan(a), .sp = sp };
+    w.cosb = 1.0 / sqrt(1.0 + w.m * w.m);
+    int back = iround(LADDER_BEHIND_MM * cos(a) / sp);
+    int lim = (int)(2.5 / sp), kk = -1;
+    float kc = 0.0f, ks = 0.0f;
+    for (int pass = 0; pass < 2; pass++) {
+        int k0 = 0, k1 = lim < n - 1 ? lim : n - 1, best = -1;
+        if (pass == 1) {
+            if (kk < 0)
+                break;
+            k0 = kk + (int)(0.7 * ks / sp);
+            k1 = kk + (int)ceil(1.3 * ks / sp);
+            if (k1 > n - 1)
+                k1 = n - 1;
+            kc = 0.0f;
         }
+        for (int k = k0; k <= k1; k++) {
+            w.u0 = x0 + k * sx;
+            w.v0 = z0 + k * sz;
+            ladder_info li;
+            bool ok = ladder_under(&w, iround(w.u0) - side * back, iround(w.u0), &li) &&
+                      ladder_holds(&li, span);
+            if (ok && li.contrast > kc) {
+                kc = li.contrast;
+                ks = li.spacing_mm;
+                best = k;
+            } else if (best >= 0) {
+                break;
+            }
+        }
+        if (best >= 0)
+            kk = best;
+    }
     if (kk < 0)
         return false;
-    double a = side * ba * TL_DEG;
     out->px = x0 + kk * sx;
     out->pz = z0 + kk * sz;
     out->a = a;
@@ -325,6 +359,8 @@ bool needle_ladder_shaft(const tl_bmode *img, int side, const tl_needle_detectio
  * (novelty.c); the ends under an advancing needle 6-56. */
 #define STREAK_NOV 4.0f
 #define STREAK_MIN_DEG 55.0f
+/* a needle seen by its ladder alone (its shaft hidden in a cortex echo) */
+#define LADDER_ONLY_CONF 0.75f
 
 bool ladder_try(const tl_needle_detector *d, const tl_bmode *img, const image_stats *st,
                 float work_mm, const tl_needle_detection *streak, float nov, scratch *prof,
@@ -334,11 +370,41 @@ bool ladder_try(const tl_needle_detector *d, const tl_bmode *img, const image_st
         streak->length_mm <= 0.0f)
         return false;
     needle_line c;
-    if (!needle_ladder_shaft(img, d->p.side, streak, d->p.min_angle_deg, LADDER_MAX_DEG, &c))
+    float span = fmaxf(st->p90 - st->median, 1.0f);
+    if (!needle_ladder_shaft(img, span, d->p.side, streak, d->p.min_angle_deg, LADDER_MAX_DEG, &c))
         return false;
     float geo;
     needle_refine(&d->p, img, st, &c, prof, out, &geo);
     novelty_gate(d, img, work_mm, false, geo, out, rank);
     time_trace(d, img, work_mm, false, &c, out, rank);
+    if (out->confidence >= d->p.min_confidence)
+        return true;
+    /* The shaft hidden in the cortex's echo (not brighter than the cortex
+     * beside it: "no bright run along the line"), or too faint beside it:
+     * the row of new echo and a ladder under the line through its top are
+     * the needle, its tip at the top of the row. */
+    double a = c.a, sp = img->spacing_mm;
+    int side = a > 0.0 ? 1 : -1;
+    walker w = { .img = img, .shallow = true, .nu = (int)img->width, .nv = (int)img->height,
+                 .m = tan(a), .u0 = c.px, .v0 = c.pz, .sp = sp };
+    w.cosb = 1.0 / sqrt(1.0 + w.m * w.m);
+    int back = iround(LADDER_BEHIND_MM * cos(a) / sp);
+    ladder_info li;
+    if (!ladder_under(&w, iround(c.px) - side * back, iround(c.px), &li) ||
+        !ladder_holds(&li, span))
+        return true;
+    double len = fmin(fmax(li.strong * LAD_GROUP_MM, LADDER_MIN_LEN_MM), LADDER_BEHIND_MM);
+    memset(out, 0, sizeof *out);
+    out->tip_x_mm = (float)(c.px * sp);
+    out->tip_z_mm = (float)(c.pz * sp);
+    out->entry_x_mm = (float)((c.px - side * len / sp * cos(a)) * sp);
+    out->entry_z_mm = (float)((c.pz - len / sp * fabs(sin(a))) * sp);
+    out->angle_deg = (float)(a / TL_DEG);
+    out->length_mm = (float)len;
+    out->contrast = 0.0f;
+    out->confidence = LADDER_ONLY_CONF;
+    out->reason = "ok";
+    /* above lines that stand on time alone, below a shaft the image traced */
+    *rank = 1.995f;
     return true;
 }

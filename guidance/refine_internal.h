@@ -110,7 +110,7 @@ typedef struct {
                          * (~1: the line is itself a copy, a rung) */
 } ladder_info;
 bool ladder_under(const walker *w, int ua, int ub, ladder_info *out);
-/* A ladder a needle would give: every copy the window holds (>= 4) there,
+/* A ladder a needle would give: every copy the window holds (>= 5) there,
  * the comb at least LADDER_MIN_REL of the image's bright span (p90 - median:
  * grey levels of this image, not of the simulator). */
 bool ladder_holds(const ladder_info *li, float span);

@@ -17,6 +17,9 @@
  *    along the steered beam, 10-56 robust sigmas) and lines across the
  *    ladder, acquires the shaft through the top of that row: seed 11 case
  *    125 was shown on 1 of its 10 in-plane frames;
+ *  - a shaft hidden in the cortex's echo (no brighter than the cortex beside
+ *    it) is seen by its ladder and the row of its ends alone (seed 7 case
+ *    107: shown on none of its 10 in-plane frames);
  *  - needle-free ankle frames (cortex, shadow) on the scheme show none. */
 #include <math.h>
 
@@ -187,6 +190,28 @@ static void test_ladder_acquires_needle(void **state)
     assert_true(worst < 1.0f);
 }
 
+/* Seed 7 case 107: a 17.1 deg, 25 G ankle needle advancing 0.22 mm a frame
+ * whose shaft lies in the tibia's cortex echo (not brighter than the cortex
+ * beside it: "no bright run along the line" on every frame); only its
+ * ladder in the shadow and the row of the ladder's ends show it. Shown on
+ * none of its 10 in-plane frames before. */
+static void test_ladder_alone(void **state)
+{
+    (void)state;
+    const char *kv[] = { "anatomy=ankle-recess", "needle_angle_deg=17.09", "needle_gauge=25",
+                         "needle_speed_mm=0.220", "needle_drift_mm=0.000", "needle_start_frame=2",
+                         "anisotropy_deg=6.6", "needle_start_mm=37.020", NULL };
+    scheme_run r;
+    scheme_run_case(55540, kv, 12, &r);
+    int shown, in_plane;
+    float worst = scheme_run_tally(&r, &in_plane, &shown, NULL);
+    printf("  ankle 17.1 deg in the cortex echo: shown %d of %d, worst tip error %.2f mm\n", shown,
+           in_plane, worst);
+    assert_int_equal(in_plane, 10);
+    assert_true(shown >= 6);
+    assert_true(worst < 1.0f);
+}
+
 /* Needle-free ankle recess (tibia and talus cortex, their shadows) on the
  * scheme: no needle on any frame (the eval's needle-free ankle scenes, seed
  * 1 cases 14 and 29). */
@@ -222,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_ladder_comb),
         cmocka_unit_test(test_short_shaft_with_ladder),
         cmocka_unit_test(test_ladder_acquires_needle),
+        cmocka_unit_test(test_ladder_alone),
         cmocka_unit_test(test_no_needle_at_cortex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
