@@ -358,7 +358,7 @@ bool needle_ladder_shaft(const tl_bmode *img, float span, int side,
  * read as a ladder's ends: needle-free frames' candidates reach ~1.9
  * (novelty.c); the ends under an advancing needle 6-56. */
 #define STREAK_NOV 4.0f
-#define STREAK_MIN_DEG 55.0f
+#define STREAK_MIN_DEG 64.0f
 /* a needle seen by its ladder alone (its shaft hidden in a cortex echo) */
 #define LADDER_ONLY_CONF 0.75f
 
