@@ -110,9 +110,9 @@ float needle_line_level(const tl_needle_detector *d, const tl_bmode *img, float 
  * beam's direction) that is the row of a reverberation ladder's ends under
  * an advancing needle's tip: the shaft through its top, at the angle of the
  * rungs (min_deg..max_deg from the insertion side; side 0: the side the
- * streak leans away from; span: the image's p90 - median). False when no
- * line there has a ladder beneath it. */
-bool needle_ladder_shaft(const tl_bmode *img, float span, int side,
+ * streak leans away from; st: the image's levels). False when no line
+ * there has a ladder beneath it. */
+bool needle_ladder_shaft(const tl_bmode *img, const image_stats *st, int side,
                          const tl_needle_detection *streak, float min_deg, float max_deg,
                          needle_line *out);
 

@@ -35,6 +35,11 @@
 #define LADDER_MIN_REL 0.25f
 #define LADDER_MIN_RUNGS 5    /* copies in a row (fibres of a tendon give 3-4) */
 #define LADDER_MAX_ABOVE 0.35f /* a copy above at a third of the comb: the line is a rung */
+/* between the copies the image is at its black level (refine.c's "dark":
+ * p1 + 0.1 of p1..p90): the ladder is read where it stands alone, in a
+ * bone's shadow. Over tissue a steep shaft's comet tail, crossed by a flat
+ * line, or a tendon's fibres make combs too (seed 7 cases 113, 175). */
+#define LADDER_DARK 0.1f
 #define LADDER_MIN_GROUPS 5   /* 2.5 mm of columns where the comb stands */
 #define LAD_MAXG 48
 
@@ -183,6 +188,11 @@ bool ladder_under(const walker *w, int ua, int ub, ladder_info *out)
                      0.5f * (at_k(up, KU + 1, 0.5 * best_s) + at_k(up, KU + 1, 1.5 * best_s));
         out->above = c_up / best_c;
     }
+    /* the level between the copies: black in a bone's shadow */
+    double tr = 0.0;
+    for (int j = 1; j <= jmax; j++)
+        tr += at_k(mean, K + 1, (j + 0.5) * best_s);
+    out->trough = (float)(tr / jmax);
     out->t = (float)(mu / se);
     out->contrast = best_c;
     out->spacing_mm = (float)(best_s * w->sp);
@@ -193,10 +203,13 @@ bool ladder_under(const walker *w, int ua, int ub, ladder_info *out)
     return true;
 }
 
-bool ladder_holds(const ladder_info *li, float span)
+bool ladder_holds(const ladder_info *li, const image_stats *st)
 {
-    return li->rungs >= LADDER_MIN_RUNGS && li->rungs == li->copies && li->strong >= LADDER_MIN_GROUPS &&
-           li->contrast >= LADDER_MIN_REL * span && li->above < LADDER_MAX_ABOVE;
+    float span = fmaxf(st->p90 - st->median, 1.0f);
+    float dark = st->p1 + LADDER_DARK * (st->p90 - st->p1);
+    return li->rungs >= LADDER_MIN_RUNGS && li->rungs == li->copies &&
+           li->strong >= LADDER_MIN_GROUPS && li->contrast >= LADDER_MIN_REL * span &&
+           li->above < LADDER_MAX_ABOVE && li->trough <= dark;
 }
 
 /* Full-resolution bilinear sample of the image; false outside it or the
@@ -215,6 +228,7 @@ static bool img_at(const tl_bmode *im, double x, double z, float *out)
     return true;
 }
 
+#define LAD_ANGLE_MARGIN 3.0 /* degrees searched beyond the needle angles */
 #define RUNG_MM 1.5        /* how far along each rung the streak's profile reads */
 #define STREAK_MAX 256
 
@@ -252,7 +266,7 @@ static float rung_profile(const tl_bmode *im, double x0, double z0, double sx, d
     return (float)sqrt(fmax(s2 / np - mu * mu, 0.0));
 }
 
-bool needle_ladder_shaft(const tl_bmode *img, float span, int side,
+bool needle_ladder_shaft(const tl_bmode *img, const image_stats *st, int side,
                          const tl_needle_detection *streak, float min_deg, float max_deg,
                          needle_line *out)
 {
@@ -282,7 +296,11 @@ bool needle_ladder_shaft(const tl_bmode *img, float span, int side,
     float prof[STREAK_MAX];
     float best = 0.0f;
     double ba = 0.0;
-    for (double deg = min_deg; deg <= max_deg + 1e-9; deg += 1.0) {
+    /* the rungs' angle, searched LAD_ANGLE_MARGIN beyond the needle angles:
+     * rungs whose best angle lies outside them are no needle's (the copies
+     * of a steep shaft crossed at a flat angle peak at the search's edge) */
+    double lo = min_deg - LAD_ANGLE_MARGIN, hi = max_deg + LAD_ANGLE_MARGIN;
+    for (double deg = lo; deg <= hi + 1e-9; deg += 1.0) {
         float v = rung_profile(img, x0, z0, sx, sz, n, deg * TL_DEG, side, prof);
         if (v > best) {
             best = v;
@@ -293,7 +311,7 @@ bool needle_ladder_shaft(const tl_bmode *img, float span, int side,
         return false;
     double a0 = ba;
     for (double deg = a0 - 0.75; deg <= a0 + 0.76; deg += 0.25) {
-        if (deg < min_deg || deg > max_deg)
+        if (deg < lo || deg > hi)
             continue;
         float v = rung_profile(img, x0, z0, sx, sz, n, deg * TL_DEG, side, prof);
         if (v > best) {
@@ -301,6 +319,8 @@ bool needle_ladder_shaft(const tl_bmode *img, float span, int side,
             ba = deg;
         }
     }
+    if (ba < min_deg - 0.5 || ba > max_deg + 0.5)
+        return false;
     rung_profile(img, x0, z0, sx, sz, n, ba * TL_DEG, side, prof);
     /* The shaft: going down the streak from its top, a line at the rungs'
      * angle with the ladder beneath it and no copy above it (ladder_holds;
@@ -333,7 +353,7 @@ bool needle_ladder_shaft(const tl_bmode *img, float span, int side,
             w.v0 = z0 + k * sz;
             ladder_info li;
             bool ok = ladder_under(&w, iround(w.u0) - side * back, iround(w.u0), &li) &&
-                      ladder_holds(&li, span);
+                      ladder_holds(&li, st);
             if (ok && li.contrast > kc) {
                 kc = li.contrast;
                 ks = li.spacing_mm;
@@ -370,8 +390,7 @@ bool ladder_try(const tl_needle_detector *d, const tl_bmode *img, const image_st
         streak->length_mm <= 0.0f)
         return false;
     needle_line c;
-    float span = fmaxf(st->p90 - st->median, 1.0f);
-    if (!needle_ladder_shaft(img, span, d->p.side, streak, d->p.min_angle_deg, LADDER_MAX_DEG, &c))
+    if (!needle_ladder_shaft(img, st, d->p.side, streak, d->p.min_angle_deg, LADDER_MAX_DEG, &c))
         return false;
     float geo;
     needle_refine(&d->p, img, st, &c, prof, out, &geo);
@@ -391,7 +410,7 @@ bool ladder_try(const tl_needle_detector *d, const tl_bmode *img, const image_st
     int back = iround(LADDER_BEHIND_MM * cos(a) / sp);
     ladder_info li;
     if (!ladder_under(&w, iround(c.px) - side * back, iround(c.px), &li) ||
-        !ladder_holds(&li, span))
+        !ladder_holds(&li, st))
         return true;
     double len = fmin(fmax(li.strong * LAD_GROUP_MM, LADDER_MIN_LEN_MM), LADDER_BEHIND_MM);
     memset(out, 0, sizeof *out);

@@ -312,7 +312,7 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
         ladder_info li;
         int back = iround(LADDER_BEHIND_MM / px_along);
         ladder = ladder_under(&w, us - deeper * back, iround(ut), &li) &&
-                 ladder_holds(&li, span_hi);
+                 ladder_holds(&li, st);
         if (ladder) {
             s_len = 1.0f;
             s_shadow = 1.0f;

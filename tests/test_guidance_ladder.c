@@ -9,7 +9,7 @@
  *  - the ladder (guidance/ladder.c) is a comb of equally spaced copies
  *    parallel to the line: found under a line with copies in a shadow, at
  *    their spacing; not under one of the copies (a rung: the shaft lies
- *    above it), a cortex (a thick bright band over a shadow)
+ *    above it), nor where the copies lie over tissue, a cortex (a thick bright band over a shadow)
  *    nor under tendon fibres at uneven spacings;
  *  - a 2-4 mm shaft with its ladder beneath it is a needle (it was "shaft
  *    too short");
@@ -27,11 +27,12 @@
 
 #include "refine_internal.h"
 
-/* A synthetic 0.066 mm/px image: speckle-like tissue (grey ~60 +- 20) above
- * z_shadow, black below; a 15 deg line from the left edge to x = 20 mm at
+/* A synthetic 0.066 mm/px image: speckle-like tissue (grey 40-80) above
+ * the line, black from 0.3 mm under it (a bone's shadow); a 15 deg line from the left edge to x = 20 mm at
  * z = 10 mm; under it (along the columns) `n` copies at the offsets off[]
- * (mm); or a 1.2 mm bright band right under the line (a cortex). */
-static void synth_line(tl_bmode *img, const float *off, int n, bool cortex)
+ * (mm); or a 1.2 mm bright band right under the line (a cortex); without
+ * `shadow` the tissue goes on under the line. */
+static void synth_line(tl_bmode *img, const float *off, int n, bool cortex, bool shadow)
 {
     const float sp = 0.066f;
     assert_int_equal(tl_bmode_alloc(img, 500, 400), TL_OK);
@@ -45,7 +46,7 @@ static void synth_line(tl_bmode *img, const float *off, int n, bool cortex)
             h = h * 1103515245u + 12345u;
             float zl = 10.0f + m * ((float)x * sp - 20.0f); /* the line's depth here (mm) */
             float d = (float)z * sp - zl;                    /* mm under the line */
-            float v = d < 0.3f ? 40.0f + (float)((h >> 16) % 41) : 2.0f; /* shadow under it */
+            float v = d < 0.3f || !shadow ? 40.0f + (float)((h >> 16) % 41) : 2.0f; /* shadow under it */
             if (fabsf(d) < 0.07f && x * sp <= 20.0f)
                 v = 230.0f;
             for (int k = 0; k < n; k++)
@@ -68,11 +69,14 @@ static bool ladder_of(const tl_bmode *img, double dz_mm, ladder_info *li)
     w.cosb = 1.0 / sqrt(1.0 + m * m);
     /* 8 mm of line behind x = 20 mm, as refine.c reads it */
     bool ok = ladder_under(&w, (int)(12.0 / img->spacing_mm), (int)(20.0 / img->spacing_mm), li);
-    printf("  comb %.1f grey (span 60: %.2f), spacing %.2f mm, rungs %d of %d, strong groups %d "
-           "of %d, copy above %.2f: %s\n", (double)li->contrast, (double)(li->contrast / 60.0f),
+    /* the synthetic image's levels: black 2, tissue 40-80, lines ~200 */
+    const image_stats st = { .median = 40.0f, .sigma = 20.0f, .p1 = 2.0f, .p90 = 100.0f,
+                             .p99 = 200.0f };
+    printf("  comb %.1f grey (span 60: %.2f), trough %.1f, spacing %.2f mm, rungs %d of %d, strong groups %d "
+           "of %d, copy above %.2f: %s\n", (double)li->contrast, (double)(li->contrast / 60.0f), (double)li->trough,
            (double)li->spacing_mm, li->rungs, li->copies, li->strong, li->groups,
-           (double)li->above, ok && ladder_holds(li, 60.0f) ? "a ladder" : "none");
-    return ok && ladder_holds(li, 60.0f);
+           (double)li->above, ok && ladder_holds(li, &st) ? "a ladder" : "none");
+    return ok && ladder_holds(li, &st);
 }
 
 static void test_ladder_comb(void **state)
@@ -82,19 +86,24 @@ static void test_ladder_comb(void **state)
     ladder_info li;
     /* copies 0.55 mm apart (a 25 G shaft at 12 deg) */
     const float even[8] = { 0.55f, 1.10f, 1.65f, 2.20f, 2.75f, 3.30f, 3.85f, 4.40f };
-    synth_line(&img, even, 8, false);
+    synth_line(&img, even, 8, false, true);
     assert_true(ladder_of(&img, 0.0, &li));
     assert_true(fabsf(li.spacing_mm - 0.55f) < 0.05f);
     /* the first copy, a rung: the shaft lies one spacing above it */
     assert_false(ladder_of(&img, 0.55, &li));
     tl_bmode_free(&img);
     /* a cortex: a thick bright band over the shadow, no copies */
-    synth_line(&img, even, 0, true);
+    synth_line(&img, even, 0, true, true);
+    assert_false(ladder_of(&img, 0.0, &li));
+    tl_bmode_free(&img);
+    /* the same copies over tissue (a steep shaft's tail crossed by a flat
+     * line, a tendon's fibres): not read as a needle's ladder */
+    synth_line(&img, even, 8, false, false);
     assert_false(ladder_of(&img, 0.0, &li));
     tl_bmode_free(&img);
     /* fibres at uneven spacings */
     const float uneven[8] = { 0.45f, 1.25f, 1.55f, 2.50f, 2.80f, 3.75f, 4.05f, 4.70f };
-    synth_line(&img, uneven, 8, false);
+    synth_line(&img, uneven, 8, false, true);
     assert_false(ladder_of(&img, 0.0, &li));
     tl_bmode_free(&img);
 }
