@@ -33,4 +33,4 @@ tl_test(test_analysis_plantar_lesion SOURCES test_analysis_plantar_lesion.c
 # Plantar fascia through a tilted probe: the deep border over the calcaneus
 # and the insertion site, against the simulator's truth.
 tl_test(test_analysis_plantar_deep SOURCES test_analysis_plantar_deep.c
-        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 180)
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
