@@ -150,8 +150,8 @@ static bool region_ok(band_fixture *f, const an_region *R, const tl_analysis_res
  * must pass: a dark area inside the band with band either side is a
  * target; a layer on one border (what a border run off the band takes
  * in), a dark stretch the same beside it, a region on a steep band (its
- * borders bridged down a bone's edge) or one a first-pass target already
- * covers is not. */
+ * borders bridged down a bone's edge), on a band far thicker than at the
+ * site, or one a first-pass target already covers is not. */
 static void test_local_region_rules(void **state)
 {
     (void)state;
@@ -194,6 +194,16 @@ static void test_local_region_rules(void **state)
     band_init(f, 0.18f);
     R = band_region(f, 30, 41, 2, 6, 40.0f);
     assert_true(region_ok(f, &R, &r));
+    /* on a band 3 mm thick where the site measured 1.6 mm (a border off
+     * the band there: the band reads far thicker than at the site) */
+    band_init(f, 0.0f);
+    R = band_region(f, 30, 41, 2, 6, 40.0f);
+    r.thickness_mm = 1.6f;
+    assert_false(region_ok(f, &R, &r));
+    /* the same band where the site measured 2.4 mm: searched */
+    r.thickness_mm = 2.4f;
+    assert_true(region_ok(f, &R, &r));
+    r.thickness_mm = 0.0f;
     /* where the first pass found a target already */
     band_init(f, 0.0f);
     R = band_region(f, 30, 41, 2, 6, 40.0f);
@@ -206,11 +216,167 @@ static void test_local_region_rules(void **state)
     free(f);
 }
 
+/* The first pass's deep-layer rule (an_deep_layer): a region along the
+ * deep border, weakly darker than the band and as dark as the tissue just
+ * under the border (grey 30 here), is the layer a deep border run too deep
+ * took in; a region far darker than the band, darker than the tissue
+ * beneath, or inside the band is not. */
+static void test_deep_layer_rule(void **state)
+{
+    (void)state;
+    band_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    /* 6 mm along the deep border, as dark as the tissue beneath (32 vs 30) */
+    band_init(f, 0.0f);
+    an_region R = band_region(f, 30, 41, f->hi[30] - f->lo[30] - 3, 20, 32.0f);
+    assert_true(an_deep_layer(&f->a, &f->P, &R, -6.0f));
+    /* the same region 12 dB under the band: a lesion on the deep border */
+    assert_false(an_deep_layer(&f->a, &f->P, &R, -12.0f));
+    /* 5 dB darker than the tissue beneath (grey 9 against 30) */
+    band_init(f, 0.0f);
+    R = band_region(f, 30, 41, f->hi[30] - f->lo[30] - 3, 20, 9.0f);
+    assert_false(an_deep_layer(&f->a, &f->P, &R, -6.0f));
+    /* inside the band, touching neither border */
+    band_init(f, 0.0f);
+    R = band_region(f, 30, 41, 2, 6, 32.0f);
+    assert_false(an_deep_layer(&f->a, &f->P, &R, -6.0f));
+    /* filling the band's thickness (both borders) */
+    band_init(f, 0.0f);
+    R = band_region(f, 30, 41, 0, 20, 32.0f);
+    assert_false(an_deep_layer(&f->a, &f->P, &R, -6.0f));
+    free(f);
+}
+
+/* Thick (6.5-7 mm) untilted fasciae without a lesion, at gains where the
+ * flexor muscle in front of the insertion is 5-8 dB under the band (eval
+ * cases 187, 291, 297 of seed 2026 and 181 of seed 2027, plantar only):
+ * where the deep border runs into the muscle, the muscle layer it takes in
+ * must not become a target; a lesion in the same heels is still found. */
+static void test_thick_band_no_muscle_target(void **state)
+{
+    (void)state;
+    static const kv scene[3][8] = {
+        { { "thickness_mm", "6.84" }, { "f0_mhz", "8.0" }, { "depth_mm", "26" },
+          { "gain_db", "1.5" }, { "noise_db", "-70" }, { "lesion", "0" },
+          { "anisotropy_deg", "0" }, { "fluid", "0" } },
+        { { "thickness_mm", "6.84" }, { "f0_mhz", "8.0" }, { "depth_mm", "26" },
+          { "gain_db", "0.5" }, { "noise_db", "-70" }, { "lesion", "0" },
+          { "anisotropy_deg", "0" }, { "fluid", "0" } },
+        { { "thickness_mm", "6.55" }, { "f0_mhz", "8.5" }, { "depth_mm", "30" },
+          { "gain_db", "2.5" }, { "noise_db", "-62" }, { "lesion", "0" },
+          { "anisotropy_deg", "0" }, { "fluid", "0" } },
+    };
+    int false_calls = 0, n = 0, found = 0;
+    for (int sc = 0; sc < 3; sc++)
+        for (uint64_t seed = 1; seed <= 4; seed++) {
+            tl_analysis_result r;
+            tl_sim_truth *t = calloc(1, sizeof *t);
+            assert_non_null(t);
+            run_full("plantar-fascia", TL_AN_PLANTAR_FASCIA, seed, scene[sc], 8, &r, t, NULL, NULL);
+            assert_true(r.structure_found);
+            assert_int_equal(t->n_lesions, 0);
+            false_calls += r.n_targets > 0;
+            n++;
+            if (getenv("TL_TEST_VERBOSE"))
+                printf("thick scene %d seed %llu: %u targets%s%.1f\n", sc, (unsigned long long)seed,
+                       r.n_targets, r.n_targets ? " contrast " : " ", r.n_targets ? r.targets[0].contrast_db : 0.0f);
+            /* the same heel with a -9 dB lesion 6 mm wide: still found */
+            kv les[12];
+            memcpy(les, scene[sc], sizeof scene[sc]);
+            les[5].value = "1";
+            les[8] = (kv){ "lesion_width_mm", "6.0" };
+            les[9] = (kv){ "lesion_depth_mm", "2.0" };
+            les[10] = (kv){ "lesion_contrast_db", "-9.0" };
+            les[11] = (kv){ "lesion_kind", "hypoechoic" };
+            float ox, oz;
+            run_full("plantar-fascia", TL_AN_PLANTAR_FASCIA, seed, les, 12, &r, t, &ox, &oz);
+            assert_int_equal(t->n_lesions, 1);
+            bool hit = lesion_found(&r, &t->lesions[0], ox, oz);
+            found += hit;
+            if (getenv("TL_TEST_VERBOSE"))
+                printf("   with a lesion at %.1f,%.1f: %s\n", t->lesions[0].cx_mm, t->lesions[0].cz_mm,
+                       hit ? "found" : "missed");
+            free(t);
+        }
+    if (getenv("TL_TEST_VERBOSE"))
+        printf("thick bands: %d false calls of %d, lesions found %d\n", false_calls, n, found);
+    assert_true(false_calls <= 2);
+    assert_true(found >= n - 2);
+}
+
+/* Perifascial fluid (an_fluid.c) on a hand-built heel: the band 3 mm thick
+ * (rows 100-130 of 0.1 mm pixels) at grey 100, muscle beneath at 40, and a
+ * near-floor region (grey 2) either hugging the deep border (a fluid
+ * layer: a target) or 1 mm under it with muscle between (the dark wedge at
+ * the calcaneus's anterior corner: not fluid). */
+typedef struct {
+    tl_analyzer a;
+    float cell[80 * 100], res[80 * 100];
+    int16_t lab[80 * 100];
+    int32_t stack[80 * 100];
+    float trend[80];
+} fluid_fixture;
+
+static uint32_t fluid_targets(fluid_fixture *f, int c0, int c1, uint32_t s0, uint32_t s1,
+                              tl_analysis_result *r)
+{
+    memset(f, 0, sizeof *f);
+    tl_analyzer *a = &f->a;
+    a->sp = 0.1f;
+    a->sw = 5;
+    a->ns = 80;
+    a->cell_rows = 100;
+    a->h = 250;
+    a->cell = f->cell;
+    a->label = f->lab;
+    a->les_res = f->res;
+    a->stack = f->stack;
+    for (uint32_t s = 0; s < 80; s++) {
+        a->sup_fit[s] = 100.0f;
+        a->deep_fit[s] = 130.0f;
+        a->bone_row[s] = NAN;
+        f->trend[s] = 100.0f;
+        for (int c = 0; c < 100; c++) {
+            float rc = ((float)c + 0.5f) * 2.5f;
+            bool dark = s >= s0 && s <= s1 && c >= c0 && c <= c1;
+            f->cell[(size_t)s * 100 + (size_t)c] = dark ? 2.0f : rc < 130.0f && rc > 100.0f ? 100.0f : 40.0f;
+        }
+    }
+    tl_analysis_params p = tl_analysis_params_default(TL_AN_PLANTAR_FASCIA);
+    memset(r, 0, sizeof *r);
+    an_find_fluid(a, &p, r, f->trend);
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < r->n_targets; k++)
+        n += r->targets[k].kind == TL_TARGET_FLUID;
+    return n;
+}
+
+static void test_fluid_hugs_the_band(void **state)
+{
+    (void)state;
+    fluid_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    tl_analysis_result r;
+    /* cells 52-56: from 0.1 to 1.4 mm under the deep border (row 130), 10 mm */
+    assert_int_equal(fluid_targets(f, 52, 56, 30, 49, &r), 1);
+    assert_true(r.perifascial_fluid);
+    assert_true(fabsf(r.targets[0].x_mm - 20.0f) < 1.0f);
+    /* 6 mm of it: still a layer on the band */
+    assert_int_equal(fluid_targets(f, 52, 56, 30, 41, &r), 1);
+    /* the same 6 mm, 0.9-2.1 mm under the border, muscle between: a wedge */
+    assert_int_equal(fluid_targets(f, 56, 60, 30, 41, &r), 0);
+    assert_false(r.perifascial_fluid);
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_region_rules),
         cmocka_unit_test(test_thin_band_lesion),
+        cmocka_unit_test(test_fluid_hugs_the_band),
+        cmocka_unit_test(test_deep_layer_rule),
+        cmocka_unit_test(test_thick_band_no_muscle_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

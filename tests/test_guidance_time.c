@@ -109,11 +109,52 @@ static void test_faint_needle_found_when_it_appears(void **state)
     synth_free(&img);
 }
 
+/* The probe moved (other speckle everywhere, the line elsewhere): the
+ * background restarts on that frame, which is searched as a single image
+ * (the line is reported there), and from the next frame on the line,
+ * still again, is static (not reported). Guards temporal_begin's early
+ * restart (a moved frame skips the tile spreads): without its restart the
+ * frames after the move would again differ from the old background. */
+static void test_probe_moved_restarts(void **state)
+{
+    (void)state;
+    synth_scene a = oblique(6.0f), b = oblique(6.0f);
+    b.seed = a.seed + 17;
+    b.entry_x_mm += 4.0f;
+    b.tip_x_mm += 4.0f;
+    tl_bmode ia, ib, img;
+    assert_int_equal(synth_render(&a, &ia), 0);
+    assert_int_equal(synth_render(&b, &ib), 0);
+    assert_int_equal(synth_render(&a, &img), 0);
+    tl_needle_detector *d = NULL;
+    assert_int_equal(tl_needle_detector_create(NULL, &d), TL_OK);
+    tl_needle_detection det;
+    int found[9] = { 0 };
+    for (uint32_t k = 0; k < 9; k++) {
+        synth_jitter(&img, k < 4 ? ia.pixels : ib.pixels, k);
+        assert_int_equal(tl_needle_detect(d, &img, NULL, &det), TL_OK);
+        found[k] = det.found;
+        printf("  frame %u: found %d x %.2f conf %.2f (%s)\n", k, det.found, det.tip_x_mm,
+               det.confidence, det.reason);
+        if (k == 4) /* the moved frame: the line where it is now */
+            assert_true(det.found && fabsf(det.tip_x_mm - b.tip_x_mm) < 1.0f);
+    }
+    for (uint32_t k = 1; k < 4; k++)
+        assert_int_equal(found[k], 0);
+    for (uint32_t k = 5; k < 9; k++)
+        assert_int_equal(found[k], 0);
+    tl_needle_detector_destroy(d);
+    synth_free(&ia);
+    synth_free(&ib);
+    synth_free(&img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_static_line_not_reported),
         cmocka_unit_test(test_faint_needle_found_when_it_appears),
+        cmocka_unit_test(test_probe_moved_restarts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

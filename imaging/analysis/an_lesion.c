@@ -278,6 +278,8 @@ static void search_pass(tl_analyzer *a, tl_analysis_result *r, an_pass *P, float
         }
         if (P->loc && !an_local_region_ok(a, r, P, res, R, &t))
             continue;
+        if (!P->loc && r->anatomy == TL_AN_PLANTAR_FASCIA && an_deep_layer(a, P, R, contrast))
+            continue;
         if (t.kind == TL_TARGET_ANECHOIC)
             r->cleft = true;
         an_add_target(r, &t);

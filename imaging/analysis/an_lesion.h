@@ -88,4 +88,9 @@ bool an_local_level(const tl_analyzer *a, const int16_t *lab, const float *res, 
 bool an_local_region_ok(const tl_analyzer *a, const tl_analysis_result *r, const an_pass *P,
                         const float *res, const an_region *R, const tl_analysis_target *t);
 
+/* Is first-pass region R (contrast_db below the band) the dark layer under
+ * the band that a deep border run too deep took in: along the deep border,
+ * weakly dark and no darker than the tissue just under that border? */
+bool an_deep_layer(const tl_analyzer *a, const an_pass *P, const an_region *R, float contrast_db);
+
 #endif
