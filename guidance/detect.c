@@ -454,6 +454,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
         }
 
         double f = (double)d->factor;
+        bool laddered = false;
         for (int i = 0; i < np; i++) {
             double a = (-g.amax + (float)pk[i] * HOUGH_STEP_DEG) * TL_DEG;
             double rho = (double)(pr[i] - g.r0);
@@ -466,6 +467,18 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
             float rank;
             float nov = novelty_gate(d, img, work_mm, false, geo, &det, &rank);
             time_trace(d, img, work_mm, false, &cand, &det, &rank);
+            /* a row of new echo along the beam: the ends of a needle's
+             * reverberation ladder, the shaft through its top (ladder.c) */
+            tl_needle_detection ld;
+            float lrank;
+            if (!laddered &&
+                ladder_try(d, img, &st, work_mm, &det, nov, &d->prof, &ld, &lrank)) {
+                laddered = true;
+                if (lrank > rank) {
+                    det = ld;
+                    rank = lrank;
+                }
+            }
             if (nov >= NOVELTY_FULL && nov > nov_best && det.length_mm >= 2.0f) {
                 nov_best = nov;
                 nov_line = (needle_line){ .px = det.tip_x_mm / img->spacing_mm,

@@ -106,6 +106,23 @@ bool needle_shallower_line(const tl_needle_detector *d, const tl_bmode *img,
 float needle_line_level(const tl_needle_detector *d, const tl_bmode *img, float tip_x_mm,
                         float tip_z_mm, float angle_deg, float back_mm, float sigma);
 
+/* ladder.c: a streak of new echo along the beam (a candidate near the
+ * beam's direction) that is the row of a reverberation ladder's ends under
+ * an advancing needle's tip: the shaft through its top, at the angle of the
+ * rungs (min_deg..max_deg from the insertion side; side 0: the side the
+ * streak leans away from; st: the image's levels). False when no line
+ * there has a ladder beneath it. */
+bool needle_ladder_shaft(const tl_bmode *img, const image_stats *st, int side,
+                         const tl_needle_detection *streak, float min_deg, float max_deg,
+                         needle_line *out);
+
+/* ladder.c: when `streak` (a traced search candidate, nov its novelty) is
+ * such a row of ladder ends, the shaft it implies, traced and judged like
+ * any candidate (out, rank); false when it is not. */
+bool ladder_try(const tl_needle_detector *d, const tl_bmode *img, const image_stats *st,
+                float work_mm, const tl_needle_detection *streak, float nov, scratch *prof,
+                tl_needle_detection *out, float *rank);
+
 /* temporal.c */
 void temporal_reset(tl_needle_detector *d);
 /* After build_work + local_residual: difference against the background

@@ -300,11 +300,30 @@ void needle_refine(const tl_needle_params *p, const tl_bmode *img, const image_s
     float level = n ? median_inplace(tmp, (size_t)n) : 0.0f;
     float span_hi = fmaxf(st->p90 - st->median, 1.0f);
     float s_abs = clampf(((level - st->median) / span_hi - 0.4f) / 0.4f, 0.0f, 1.0f);
+    /* A shaft that comes out from under a bone's cortex shows only 2-4 mm
+     * beyond the cortex echo, and has the cortex's shadow beneath it. Its
+     * reverberation ladder (ladder.c: equally spaced copies parallel to it,
+     * drawn into the shadow too, also under the part hidden in the cortex)
+     * is what no cortex, fascia or tendon has: it stands for the missing
+     * length and for what lies beneath. */
+    bool ladder = false;
+    if (w.shallow && fa_deg <= LADDER_MAX_DEG && angle_ok && len >= LADDER_MIN_LEN_MM &&
+        (len < p->min_length_mm || s_shadow < 0.5f)) {
+        ladder_info li;
+        int back = iround(LADDER_BEHIND_MM / px_along);
+        ladder = ladder_under(&w, us - deeper * back, iround(ut), &li) &&
+                 ladder_holds(&li, st);
+        if (ladder) {
+            s_len = 1.0f;
+            s_shadow = 1.0f;
+        }
+    }
     out->confidence =
         sqrtf(s_con) * s_len * s_str * s_fill * s_ridge * s_shadow * s_entry * sqrtf(s_abs);
-    *geo_conf = len >= p->min_length_mm && angle_ok ? s_len * s_shadow * s_entry : 0.0f;
+    double min_len = ladder ? LADDER_MIN_LEN_MM : p->min_length_mm;
+    *geo_conf = len >= min_len && angle_ok ? s_len * s_shadow * s_entry : 0.0f;
     out->reason = "ok";
-    if (len < p->min_length_mm) {
+    if (len < min_len) {
         out->reason = "shaft too short";
         out->confidence *= 0.5f;
     } else if (!angle_ok) {

@@ -96,4 +96,32 @@ bool ridge_at(const walker *w, int u, int uv, float *out);
  * the full-resolution image): the line through a dotted shaft. */
 void fine_line(walker *w, int lo, int hi, double px_perp);
 
+/* ladder.c: the needle's reverberation ladder under a shallow line
+ * (w->shallow), over columns ua..ub. */
+typedef struct {
+    float t;            /* comb contrast across column groups, mean / standard error */
+    float contrast;     /* comb contrast of the mean profile (grey levels) */
+    float spacing_mm;   /* spacing of the copies down a column */
+    int rungs;          /* copies in a row brighter than the troughs beside them */
+    int groups;         /* column groups read */
+    int copies;         /* copies the window holds at that spacing (3-6) */
+    int strong;         /* column groups whose comb is half the mean's or more */
+    float trough;       /* mean level between the copies (grey) */
+    float above;        /* a copy one spacing above the line, against the comb
+                         * (~1: the line is itself a copy, a rung) */
+} ladder_info;
+bool ladder_under(const walker *w, int ua, int ub, ladder_info *out);
+/* A ladder a needle would give: every copy the window holds (>= 5) there,
+ * the comb at least LADDER_MIN_REL of the image's bright span (p90 - median:
+ * grey levels of this image, not of the simulator), no copy above, black
+ * between the copies (in a bone's shadow). */
+bool ladder_holds(const ladder_info *li, const image_stats *st);
+/* refine.c asks for the ladder of shafts at most this steep ... */
+#define LADDER_MAX_DEG 25.0f
+/* ... at least this long (a stub shorter than 2 mm nobody calls a needle) ... */
+#define LADDER_MIN_LEN_MM 2.0
+/* ... read under the traced shaft and this far behind its shallow end (the
+ * part hidden in the cortex) */
+#define LADDER_BEHIND_MM 6.0
+
 #endif

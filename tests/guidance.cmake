@@ -44,3 +44,7 @@ tl_test(test_guidance_hold SOURCES test_guidance_hold.c LIBS tl_guidance tl_sim 
 # from `talus eval needle` cases that were missed: a needle over the tibia
 # cortex is found.
 tl_test(test_guidance_shallow SOURCES test_guidance_shallow.c LIBS tl_guidance tl_sim TIMEOUT 60)
+# Ankle needles out from under the tibia's cortex (2-4 mm of shaft, the rest
+# in the cortex and its shadow): the reverberation ladder stands for the
+# missing length and acquires the shaft; no needle in needle-free ankles.
+tl_test(test_guidance_ladder SOURCES test_guidance_ladder.c LIBS tl_guidance tl_sim TIMEOUT 60)

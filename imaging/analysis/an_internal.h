@@ -157,6 +157,10 @@ void an_pf_despike_bone(tl_analyzer *a);
 float an_pf_tilted_edge(tl_analyzer *a, float x0);
 bool an_pf_deep_on_bone(tl_analyzer *a, float x_site, bool fibrillar);
 void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm);
+/* an_plantar_top.c: puts the superficial border back on the fascia's curve
+ * where it dipped onto a lesion's upper edge near x_site (remeasures the
+ * band); returns whether it did. */
+bool an_plantar_top_over_lesion(tl_analyzer *a, tl_analysis_result *r, float x_site);
 
 /* an_anatomy.c: the band over the bone found by an_find_bone (its deep
  * border search ends gap_mm above the cortex echo's top), the x of the

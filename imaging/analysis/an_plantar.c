@@ -354,7 +354,10 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
         x_site = an_pf_tilted_edge(a, x_site);
         coh = an_band_coherence(a, a->sup_fit, a->deep_fit, x_site, 3.0f);
     }
-    if (on_bone && an_pf_deep_on_bone(a, x_site, !(coh < PF_FIBRELESS))) {
+    float found[AN_MAX_STRIPS];
+    memcpy(found, a->deep_fit, a->ns * sizeof(float));
+    const bool placed = on_bone && an_pf_deep_on_bone(a, x_site, !(coh < PF_FIBRELESS));
+    if (placed) {
         int nw = r->n_warnings;
         an_band_measure(a, r);
         r->n_warnings = nw;
@@ -366,6 +369,22 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
     else if (coarse)
         an_warn(r, "no fibre echoes in the fascia (probe tilted?): its superficial border is "
                 "the fat pad's edge, measured coarsely");
+    /* The dip rule (an_plantar_top.c) was tuned against the deep border
+     * the search found: its "band's lowest 0.6 mm" is taken there (on the
+     * cortex-placed border it put a right top 5 mm up in the fat in its own
+     * test); then the placed border again. To be tuned on the placed one. */
+    if (placed) {
+        for (uint32_t s = 0; s < a->ns; s++)
+            if (!isnan(a->deep_fit[s]))
+                a->deep_fit[s] = found[s];
+        an_plantar_top_over_lesion(a, r, x_site);
+        an_pf_deep_on_bone(a, x_site, !(coh < PF_FIBRELESS));
+        int nw = r->n_warnings;
+        an_band_measure(a, r);
+        r->n_warnings = nw;
+    } else {
+        an_plantar_top_over_lesion(a, r, x_site);
+    }
     float sd0, site_mm = an_thickness_at(a, x_site, &sd0, NULL);
     if (!isnan(site_mm)) {
         int nw = r->n_warnings;
