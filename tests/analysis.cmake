@@ -26,6 +26,9 @@ tl_test(test_analysis_ankle SOURCES test_analysis_ankle.c
 # Plantar fascia: calcaneus, site, tilted bands, lesions (synthetic heels).
 tl_test(test_analysis_plantar SOURCES test_analysis_plantar.c test_analysis_synth.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 180)
+# Plantar fascia's superficial border over a lesion in the band's upper part.
+tl_test(test_analysis_plantar_top SOURCES test_analysis_plantar_top.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 120)
 # Plantar fascia lesions through sim -> imaging -> analysis: thin textured
 # bands against their local level, dark layers the borders took in.
 tl_test(test_analysis_plantar_lesion SOURCES test_analysis_plantar_lesion.c

@@ -28,7 +28,8 @@ static void usage(FILE *out)
             "  (scene; the band's border errors superficial/deep at the measurement site,\n"
             "  truth lesions and targets with the border errors at them).\n"
             "  --case K: only case K of the run (same scene as in the full run).\n"
-            "  --dump DIR: write each case's image and overlay, DIR/case_NNNN{,_ov}.png.\n"
+            "  --dump DIR: write each case's image and overlay, DIR/case_NNNN{,_ov}.png\n"
+            "  (the overlay also dots the truth band borders: superficial red, deep magenta).\n"
             "  defaults: --anatomy all --cases 100 --seed 1\n");
 }
 

@@ -20,13 +20,37 @@ void eval_ctx_set_dump(eval_ctx *ctx, const char *dir) { ctx->dump = dir; }
 
 /* B-mode and overlay of one case, for eyes; a failed write is only reported. */
 static void dump_case(const eval_ctx *ctx, uint64_t index, const tl_bmode *img,
-                      const tl_analysis_result *r)
+                      const tl_analysis_result *r, const tl_sim_truth *truth)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/case_%04llu.png", ctx->dump, (unsigned long long)index);
     tl_status st = tl_png_write(path, img->pixels, img->width, img->height, img->stride, 1);
     uint8_t *rgb = malloc((size_t)img->width * 3 * img->height);
     if (st == TL_OK && rgb && tl_analysis_draw_overlay(img, r, rgb, img->width * 3) == TL_OK) {
+        /* the truth band borders, dotted: superficial red, deep magenta */
+        for (uint32_t b = 0; b < truth->n_boundaries; b++) {
+            const tl_sim_boundary *B = &truth->boundaries[b];
+            bool sup = B->kind == TL_BOUNDARY_FASCIA_SUPERFICIAL || B->kind == TL_BOUNDARY_TENDON_SUPERFICIAL;
+            bool deep = B->kind == TL_BOUNDARY_FASCIA_DEEP || B->kind == TL_BOUNDARY_TENDON_DEEP;
+            if (!sup && !deep)
+                continue;
+            for (uint32_t c = 0; c < img->width; c += 4) {
+                float x = img->origin_x_mm + (float)c * img->spacing_mm;
+                float z = tl_polyline_z(B->x_mm, B->z_mm, B->n, x);
+                if (isnan(z))
+                    continue;
+                long row = lroundf((z - img->origin_z_mm) / img->spacing_mm);
+                if (row < 0 || row + 1 >= (long)img->height || c + 1 >= img->width)
+                    continue;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        uint8_t *px = rgb + (size_t)(row + dy) * img->width * 3 + (size_t)(c + (uint32_t)dx) * 3;
+                        px[0] = 255;
+                        px[1] = 0;
+                        px[2] = sup ? 0 : 255;
+                    }
+            }
+        }
         snprintf(path, sizeof path, "%s/case_%04llu_ov.png", ctx->dump, (unsigned long long)index);
         st = tl_png_write(path, rgb, img->width, img->height, img->width * 3, 3);
     }
@@ -270,7 +294,7 @@ tl_status eval_run_case(eval_ctx *ctx, int anatomy, uint64_t seed, uint64_t inde
     st = tl_analyze(ctx->an, &img, &p, &r);
     out->analysis_ms = (double)(tl_now_ns() - t0) / 1e6;
     if (st == TL_OK && ctx->dump)
-        dump_case(ctx, index, &img, &r);
+        dump_case(ctx, index, &img, &r, truth);
     float ox = img.origin_x_mm, oz = img.origin_z_mm;
     tl_bmode_free(&img);
     if (st != TL_OK) {

@@ -148,6 +148,10 @@ bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float
 
 /* an_plantar.c */
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
+/* an_plantar_top.c: puts the superficial border back on the fascia's curve
+ * where it dipped onto a lesion's upper edge near x_site (remeasures the
+ * band); returns whether it did. */
+bool an_plantar_top_over_lesion(tl_analyzer *a, tl_analysis_result *r, float x_site);
 
 /* an_anatomy.c: the band over the bone found by an_find_bone (its deep
  * border search ends gap_mm above the cortex echo's top), the x of the

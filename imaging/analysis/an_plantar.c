@@ -468,6 +468,7 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
     else if (coarse)
         an_warn(r, "no fibre echoes in the fascia (probe tilted?): its superficial border is "
                 "the fat pad's edge, measured coarsely");
+    an_plantar_top_over_lesion(a, r, x_site);
     float sd0, site_mm = an_thickness_at(a, x_site, &sd0, NULL);
     if (!isnan(site_mm)) {
         int nw = r->n_warnings;
