@@ -289,6 +289,30 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
                            const tl_needle_guide *guide, float dx, float dz,
                            tl_needle_detection *out);
 
+/* The echo along the tracked (hinted) shaft: the mean local residual over
+ * the 5 mm behind the predicted tip, or behind a point TRACK_LEVEL_BACK_MM
+ * shallower, whichever is brighter. A prediction runs on past a needle that
+ * slowed or stopped (by ~1.5 mm: eval needle seed 1 cases 80 and 192), the
+ * part of the 5 mm beyond the true tip is tissue, and the level fell under
+ * half its value while seen: the tracker called a needle in plane "out of
+ * plane". A shaft leaving the plane fades along its whole length, so the
+ * brighter of the two falls as well. */
+#define TRACK_LEVEL_BACK_MM 2.0f
+static float track_level(const tl_needle_detector *d, const tl_bmode *img, float dx, float dz,
+                         float sigma)
+{
+    float x = d->hint_x - dx, z = d->hint_z - dz;
+    double a = d->hint_a * TL_DEG, ux = cos(a), uz = sin(a);
+    if (uz < 0.0) { /* (ux, uz) towards the tip (deeper) */
+        ux = -ux;
+        uz = -uz;
+    }
+    float at = needle_line_level(d, img, x, z, d->hint_a, 5.0f, sigma);
+    float back = needle_line_level(d, img, x - (float)(TRACK_LEVEL_BACK_MM * ux),
+                                   z - (float)(TRACK_LEVEL_BACK_MM * uz), d->hint_a, 5.0f, sigma);
+    return isfinite(back) && !(at >= back) ? back : at;
+}
+
 tl_status tl_needle_detector_hint(tl_needle_detector *d, bool on, float tip_x_mm,
                                   float tip_z_mm, float angle_deg)
 {
@@ -522,9 +546,7 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     }
     *out = best;
     out->found = have && best.confidence >= d->p.min_confidence && best.length_mm > 0.0f;
-    out->track_level = d->hint_on ? needle_line_level(d, img, d->hint_x - dx, d->hint_z - dz,
-                                                      d->hint_a, 5.0f, sigma)
-                                  : NAN;
+    out->track_level = d->hint_on ? track_level(d, img, dx, dz, sigma) : NAN;
     if (have && !out->found && best.reason && strcmp(best.reason, "ok") == 0)
         out->reason = "low confidence";
     /* the background learns everything but the needle */

@@ -44,6 +44,10 @@ tl_test(test_guidance_hold SOURCES test_guidance_hold.c LIBS tl_guidance tl_sim 
 # from `talus eval needle` cases that were missed: a needle over the tibia
 # cortex is found.
 tl_test(test_guidance_shallow SOURCES test_guidance_shallow.c LIBS tl_guidance tl_sim TIMEOUT 60)
+# Steep needles' first frames on the scheme's frames, simulated insertions
+# from `talus eval needle` cases never found while in plane: a dotted
+# shaft's run of new echo (its middle in a gap, or on its brightest dot).
+tl_test(test_guidance_first SOURCES test_guidance_first.c LIBS tl_guidance tl_sim TIMEOUT 60)
 # Ankle needles out from under the tibia's cortex (2-4 mm of shaft, the rest
 # in the cortex and its shadow): the reverberation ladder stands for the
 # missing length and acquires the shaft; no needle in needle-free ankles.

@@ -81,16 +81,24 @@ typedef struct {
     int lo[80], hi[80];           /* band cells per strip */
 } band_fixture;
 
-static void band_init(band_fixture *f, float slope)
+/* The hand-built fixtures' grid: 80 strips of 5 pixels of 0.1 mm, 100
+ * cells of 0.25 mm (2.5 rows) per strip. */
+static tl_analyzer *grid_init(tl_analyzer *a, float *cell, int16_t *lab)
 {
-    memset(f, 0, sizeof *f);
-    tl_analyzer *a = &f->a;
     a->sp = 0.1f;
     a->sw = 5;
     a->ns = 80;
     a->cell_rows = 100;
-    a->cell = f->cell;
-    a->label = f->lab;
+    a->h = 250;
+    a->cell = cell;
+    a->label = lab;
+    return a;
+}
+
+static void band_init(band_fixture *f, float slope)
+{
+    memset(f, 0, sizeof *f);
+    tl_analyzer *a = grid_init(&f->a, f->cell, f->lab);
     for (uint32_t s = 0; s < 80; s++) {
         a->sup_fit[s] = 100.0f + slope * (float)s * 5.0f;   /* rows */
         a->deep_fit[s] = a->sup_fit[s] + 30.0f;
@@ -321,14 +329,7 @@ static uint32_t fluid_targets(fluid_fixture *f, int c0, int c1, uint32_t s0, uin
                               tl_analysis_result *r)
 {
     memset(f, 0, sizeof *f);
-    tl_analyzer *a = &f->a;
-    a->sp = 0.1f;
-    a->sw = 5;
-    a->ns = 80;
-    a->cell_rows = 100;
-    a->h = 250;
-    a->cell = f->cell;
-    a->label = f->lab;
+    tl_analyzer *a = grid_init(&f->a, f->cell, f->lab);
     a->les_res = f->res;
     a->stack = f->stack;
     for (uint32_t s = 0; s < 80; s++) {

@@ -11,7 +11,9 @@
  *  - a track locked on a wrong first line is locked again on the needle's
  *    own, not acquired from scratch and dropped (seed 7 case 73);
  *  - a needle that drifts out of the plane is still flagged "out of
- *    plane" (seed 1 case 3). */
+ *    plane" (seed 1 case 3);
+ *  - a needle that slowed near its target, the track's prediction running
+ *    on past its tip, is not called out of plane (seed 1 case 192). */
 #include <math.h>
 
 #include "test_guidance_scheme.h"
@@ -88,12 +90,37 @@ static void test_drifting_needle_flagged(void **state)
     assert_true(r.flagged[r.frames - 1]);
 }
 
+/* Seed 1 case 192: a 52.4 deg, 25 G plantar-fascia needle at 0.57 mm a
+ * frame, in plane throughout. On frame 9 the detection's tip ran 1.4 mm
+ * past the true one, the track's prediction with it, and the echo read
+ * over the 5 mm behind that predicted tip fell under half its level while
+ * seen: frames 10 and 11 were flagged "out of plane" (the level is now
+ * also read 2 mm further back, detect.c track_level). */
+static void test_overshot_prediction_not_out(void **state)
+{
+    (void)state;
+    const char *kv[] = { "anatomy=plantar-fascia", "needle_angle_deg=52.38", "needle_gauge=25",
+                         "needle_speed_mm=0.567", "needle_drift_mm=0.000", "needle_start_frame=2",
+                         "needle_start_mm=7.075", NULL };
+    scheme_run r;
+    scheme_run_case(8111, kv, 12, &r);
+    int in_plane, shown, flagged;
+    float worst = scheme_run_tally(&r, &in_plane, &shown, &flagged);
+    printf("  plantar 52.4 deg: shown %d of %d in plane, flagged %d, worst tip error %.2f mm\n",
+           shown, in_plane, flagged, (double)worst);
+    assert_int_equal(in_plane, 10);
+    assert_int_equal(flagged, 0);
+    assert_int_equal(shown, 10);
+    assert_true(worst < 1.5f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_steep_shaft_kept),
         cmocka_unit_test(test_relock_on_needle),
         cmocka_unit_test(test_drifting_needle_flagged),
+        cmocka_unit_test(test_overshot_prediction_not_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
