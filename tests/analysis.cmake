@@ -33,3 +33,7 @@ tl_test(test_analysis_plantar_top SOURCES test_analysis_plantar_top.c
 # bands against their local level, dark layers the borders took in.
 tl_test(test_analysis_plantar_lesion SOURCES test_analysis_plantar_lesion.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
+# Plantar fascia through a tilted probe: the deep border over the calcaneus
+# and the insertion site, against the simulator's truth.
+tl_test(test_analysis_plantar_deep SOURCES test_analysis_plantar_deep.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)

@@ -128,7 +128,11 @@ static void test_lesion_at_display_floor(void **state)
  * the band's top 1-3 mm up in the fat pad in half of them. With the top
  * where the fat's septa end (spread_border): 6 of 12 within 0.5 mm, 2 over
  * 1 mm, mean error 0.73 mm, 8 abnormal calls right; without it 3, 6, 1.45
- * mm and 6. */
+ * mm and 6. Since the deep border over the calcaneus is placed from the
+ * cortex (an_pf_deep_on_bone): 7 within 0.5 mm, 2 over 1 mm, 0.66 mm, 7
+ * right (a 4.58 mm band whose top lies 0.3-0.9 mm low had read right with
+ * its deep border as low: 3.68 mm now); without the spread border 2, 4,
+ * 1.50 mm and 3. */
 static void test_tilted_top_where_septa_end(void **state)
 {
     (void)state;
@@ -168,7 +172,7 @@ static void test_tilted_top_where_septa_end(void **state)
     assert_true(within >= 5);
     assert_true(over1 <= 3);
     assert_true(sum / n < 1.0);
-    assert_true(right >= 8);
+    assert_true(right >= 7);
 }
 
 int main(void)

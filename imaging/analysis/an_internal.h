@@ -148,6 +148,15 @@ bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float
 
 /* an_plantar.c */
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
+/* an_plantar_deep.c (plantar only; an_plantar.c says when): cortex-top
+ * spikes evened out; the insertion edge found with the bone surface's
+ * slope taken out (x0 when none); the deep border over the calcaneus from
+ * its cortex (fibrillar: only where the found one is off), and in front of
+ * the insertion. */
+void an_pf_despike_bone(tl_analyzer *a);
+float an_pf_tilted_edge(tl_analyzer *a, float x0);
+bool an_pf_deep_on_bone(tl_analyzer *a, float x_site, bool fibrillar);
+void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm);
 /* an_plantar_top.c: puts the superficial border back on the fascia's curve
  * where it dipped onto a lesion's upper edge near x_site (remeasures the
  * band); returns whether it did. */

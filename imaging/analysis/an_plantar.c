@@ -1,7 +1,8 @@
 /* Plantar fascia: the band under the heel fat pad on the inferior
  * calcaneus, measured at the insertion (design.md section 2): the cortex
- * rule for the calcaneus, the tilted (fibre-less) band's superficial
- * border, and the deep border in front of the insertion. */
+ * rule for the calcaneus, the insertion site through a tilt, the tilted
+ * (fibre-less) band's superficial border, its deep border over the
+ * calcaneus, and the deep border in front of the insertion. */
 #include "an_internal.h"
 
 #include <string.h>
@@ -115,123 +116,6 @@ static bool tilted_top(tl_analyzer *a, tl_analysis_result *r, float x_site, floa
     an_band_measure(a, r);
     r->n_warnings = nw;
     return true;
-}
-
-/* In front of the insertion the fascia lies on the flexor digitorum brevis
- * and thins (to about two thirds); the deep border search keeps the band's
- * two borders parallel, so there it often ran on a muscle line 1-4 mm too
- * deep (half the untilted cases of seed 2026 were over 1 mm off 12 mm
- * anterior of the site): the band took in dark muscle, which widened the
- * lesion test's spreads (lesions missed) or became a "lesion" itself. Per
- * strip on that side: the step down from the band onto a layer as dark as
- * the tissue under the found border (within a quarter of the step) and
- * 6 dB or more below the band is the real deep border. Taken over the
- * stretch that reaches the band's anterior end (gaps up to 1 mm), never
- * thinning the band under 0.55 of its thickness at the site: a lesion is
- * a bounded dark area inside the band with band below it, the muscle runs
- * on to the end. */
-/* Mean of rows [r0, r1) from the prefix sums cs (values, NAN as 0) and cn
- * (counts of valid rows); NAN when none. */
-static float cum_mean(const double *cs, const double *cn, int h, float r0, float r1)
-{
-    int i0 = (int)(r0 + 0.5f), i1 = (int)(r1 + 0.5f);
-    i0 = i0 < 0 ? 0 : i0 > h ? h : i0;
-    i1 = i1 < 0 ? 0 : i1 > h ? h : i1;
-    double n = cn[i1] - cn[i0];
-    return n > 0 ? (float)((cs[i1] - cs[i0]) / n) : NAN;
-}
-
-static void anterior_deep_border(tl_analyzer *a, float x_site, float site_mm)
-{
-    const int ns = (int)a->ns, h = (int)a->h;
-    const float sp = a->sp, step_db = 6.0f * 255.0f / a->dr_db;
-    double *cs = a->cum, *cn = a->cum + h + 1;   /* 4 (h + 1) doubles */
-    int nb[2] = { 0, 0 };
-    for (int s = 0; s < ns; s++) {
-        float dx = an_strip_x(a, (uint32_t)s) - x_site;
-        if (!isnan(a->bone_row[s]) && fabsf(dx) < 8.0f)
-            nb[dx > 0]++;
-    }
-    const int dir = nb[1] <= nb[0] ? 1 : -1;   /* the side without bone */
-    float cand[AN_MAX_STRIPS];
-    for (int s = 0; s < ns; s++) {
-        cand[s] = NAN;
-        float T = a->sup_fit[s], D = a->deep_fit[s];
-        if (isnan(T) || isnan(D) || (an_strip_x(a, (uint32_t)s) - x_site) * (float)dir < 1.0f)
-            continue;
-        const float *m = an_sm(a, (uint32_t)s);
-        cs[0] = cn[0] = 0;
-        for (int r = 0; r < h; r++) {
-            cs[r + 1] = cs[r] + (isnan(m[r]) ? 0.0 : m[r]);
-            cn[r + 1] = cn[r] + !isnan(m[r]);
-        }
-        float M = cum_mean(cs, cn, h, D + 0.3f / sp, D + 1.5f / sp);
-        if (isnan(M))
-            continue;
-        float best = 0;
-        for (float r = T + 1.0f / sp; r < D - 0.5f / sp; r += 1.0f) {
-            float up = cum_mean(cs, cn, h, r - 1.0f / sp, r - 0.1f / sp);
-            float dn = cum_mean(cs, cn, h, r + 0.1f / sp, D - 0.1f / sp);
-            if (isnan(up) || isnan(dn) || up - dn < step_db || dn - M > 0.25f * (up - dn))
-                continue;
-            if (up - dn > best) {
-                best = up - dn;
-                /* the edge: where the smoothed profile crosses the amplitude
-                 * midpoint between the band and the layer, near r */
-                float mid = an_amp_mid(up, dn, a->dr_db), e = r;
-                for (int k = (int)(r - 0.5f / sp); k < (int)(r + 0.5f / sp) && k + 1 < h; k++)
-                    if (k > 0 && m[k] >= mid && m[k + 1] < mid) {
-                        e = (float)k + (m[k] - mid) / (m[k] - m[k + 1] + 1e-6f);
-                        break;
-                    }
-                cand[s] = e;
-            }
-        }
-        if (!isnan(cand[s]) && (cand[s] - T) * sp < 0.55f * site_mm)
-            cand[s] = NAN;
-    }
-    /* the stretch that reaches the band's anterior end */
-    const int gap = (int)lroundf(1.0f / (sp * (float)a->sw));
-    int end = -1;
-    for (int s = dir > 0 ? ns - 1 : 0; s >= 0 && s < ns; s -= dir)
-        if (!isnan(a->deep_fit[s])) {
-            end = s;
-            break;
-        }
-    if (end < 0)
-        return;
-    int first = -1, n = 0, miss = 0;
-    for (int s = end; s >= 0 && s < ns && miss <= gap; s -= dir) {
-        if (isnan(cand[s])) {
-            miss++;
-            continue;
-        }
-        miss = 0;
-        first = s;
-        n++;
-    }
-    if (first < 0 || (float)n * (float)a->sw * sp < 3.0f)
-        return;
-    float raw[AN_MAX_STRIPS], fit[AN_MAX_STRIPS];
-    int prev = -1;
-    for (int s = 0; s < ns; s++) {
-        bool in = (s - first) * dir >= 0 && (end - s) * dir >= 0;
-        raw[s] = in ? cand[s] : NAN;
-        if (isnan(raw[s]))
-            continue;
-        /* one border: bridge the gaps inside the stretch (a strip left at
-         * the old depth would leave a pocket of muscle in the band) */
-        for (int k = prev + 1; prev >= 0 && k < s; k++)
-            raw[k] = raw[prev] + (raw[s] - raw[prev]) * (float)(k - prev) / (float)(s - prev);
-        prev = s;
-    }
-    uint32_t half = (uint32_t)lroundf(1.5f / (sp * (float)a->sw));
-    an_smooth_strips(raw, fit, a->ns, half < 1 ? 1 : half);
-    for (int s = 0; s < ns; s++)
-        if (!isnan(fit[s]) && fit[s] < a->deep_fit[s]) {
-            a->deep_fit[s] = fit[s];
-            a->deep_row[s] = raw[s];
-        }
 }
 
 /* The fibre-less band's superficial border at pixel level. The heel fat pad
@@ -439,6 +323,7 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
     drop_lineless_bone(a);
     an_band_over_bone(a, 3.0f, 10.0f, 0.0f, 0.15f, 2.5f);
     an_band_measure(a, r);
+    an_pf_despike_bone(a);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
         return;
@@ -447,7 +332,8 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
     /* Insertion: the anterior edge of the inferior calcaneus, where its
      * surface leaves the band. */
     float x_site = an_insertion_edge(a);
-    if (isnan(x_site)) {
+    const bool on_bone = !isnan(x_site);
+    if (!on_bone) {
         an_warn(r, "calcaneus not found: thickness measured at the thickest part of the band");
         float best = 0;
         x_site = r->profile_x_mm[0];
@@ -461,6 +347,21 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
      * line-and-step one it disagrees with, then near the site the band's
      * top is placed where the fat's septa end (pixel level). */
     float coh = an_band_coherence(a, a->sup_fit, a->deep_fit, x_site, 3.0f);
+    /* through a tilt: the edge against the surface's own course, and the
+     * deep border placed from the cortex (before the top: the top's
+     * searches go up from it) */
+    if (coh < PF_FIBRELESS && on_bone) {
+        x_site = an_pf_tilted_edge(a, x_site);
+        coh = an_band_coherence(a, a->sup_fit, a->deep_fit, x_site, 3.0f);
+    }
+    float found[AN_MAX_STRIPS];
+    memcpy(found, a->deep_fit, a->ns * sizeof(float));
+    const bool placed = on_bone && an_pf_deep_on_bone(a, x_site, !(coh < PF_FIBRELESS));
+    if (placed) {
+        int nw = r->n_warnings;
+        an_band_measure(a, r);
+        r->n_warnings = nw;
+    }
     bool coarse = tilted_top(a, r, x_site, 3.0f, 10.0f);
     if (coh < PF_FIBRELESS && spread_border(a, r, x_site, PF_SPREAD_REACH_MM))
         an_warn(r, "no fibre echoes in the fascia (probe tilted?): its superficial border is "
@@ -468,11 +369,26 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
     else if (coarse)
         an_warn(r, "no fibre echoes in the fascia (probe tilted?): its superficial border is "
                 "the fat pad's edge, measured coarsely");
-    an_plantar_top_over_lesion(a, r, x_site);
+    /* The dip rule (an_plantar_top.c) was tuned against the deep border
+     * the search found: its "band's lowest 0.6 mm" is taken there (on the
+     * cortex-placed border it put a right top 5 mm up in the fat in its own
+     * test); then the placed border again. To be tuned on the placed one. */
+    if (placed) {
+        for (uint32_t s = 0; s < a->ns; s++)
+            if (!isnan(a->deep_fit[s]))
+                a->deep_fit[s] = found[s];
+        an_plantar_top_over_lesion(a, r, x_site);
+        an_pf_deep_on_bone(a, x_site, !(coh < PF_FIBRELESS));
+        int nw = r->n_warnings;
+        an_band_measure(a, r);
+        r->n_warnings = nw;
+    } else {
+        an_plantar_top_over_lesion(a, r, x_site);
+    }
     float sd0, site_mm = an_thickness_at(a, x_site, &sd0, NULL);
     if (!isnan(site_mm)) {
         int nw = r->n_warnings;
-        anterior_deep_border(a, x_site, site_mm);
+        an_pf_anterior_deep_border(a, x_site, site_mm);
         an_band_measure(a, r);
         r->n_warnings = nw;
     }
