@@ -18,6 +18,17 @@ struct eval_ctx {
 
 void eval_ctx_set_dump(eval_ctx *ctx, const char *dir) { ctx->dump = dir; }
 
+/* Which border of the band (fascia or tendon) a truth boundary is:
+ * 1 superficial, 2 deep, 0 neither. */
+static int band_border_side(tl_boundary_kind kind)
+{
+    if (kind == TL_BOUNDARY_FASCIA_SUPERFICIAL || kind == TL_BOUNDARY_TENDON_SUPERFICIAL)
+        return 1;
+    if (kind == TL_BOUNDARY_FASCIA_DEEP || kind == TL_BOUNDARY_TENDON_DEEP)
+        return 2;
+    return 0;
+}
+
 /* B-mode and overlay of one case, for eyes; a failed write is only reported. */
 static void dump_case(const eval_ctx *ctx, uint64_t index, const tl_bmode *img,
                       const tl_analysis_result *r, const tl_sim_truth *truth)
@@ -30,10 +41,10 @@ static void dump_case(const eval_ctx *ctx, uint64_t index, const tl_bmode *img,
         /* the truth band borders, dotted: superficial red, deep magenta */
         for (uint32_t b = 0; b < truth->n_boundaries; b++) {
             const tl_sim_boundary *B = &truth->boundaries[b];
-            bool sup = B->kind == TL_BOUNDARY_FASCIA_SUPERFICIAL || B->kind == TL_BOUNDARY_TENDON_SUPERFICIAL;
-            bool deep = B->kind == TL_BOUNDARY_FASCIA_DEEP || B->kind == TL_BOUNDARY_TENDON_DEEP;
-            if (!sup && !deep)
+            int side = band_border_side(B->kind);
+            if (!side)
                 continue;
+            bool sup = side == 1;
             for (uint32_t c = 0; c < img->width; c += 4) {
                 float x = img->origin_x_mm + (float)c * img->spacing_mm;
                 float z = tl_polyline_z(B->x_mm, B->z_mm, B->n, x);
@@ -128,10 +139,10 @@ static void border_err_at(const tl_sim_truth *truth, const tl_analysis_result *r
     *esup = *edeep = NAN;
     for (uint32_t b = 0; b < truth->n_boundaries; b++) {
         const tl_sim_boundary *B = &truth->boundaries[b];
-        bool sup = B->kind == TL_BOUNDARY_FASCIA_SUPERFICIAL || B->kind == TL_BOUNDARY_TENDON_SUPERFICIAL;
-        bool deep = B->kind == TL_BOUNDARY_FASCIA_DEEP || B->kind == TL_BOUNDARY_TENDON_DEEP;
-        if (!sup && !deep)
+        int side = band_border_side(B->kind);
+        if (!side)
             continue;
+        bool sup = side == 1;
         float zt = tl_polyline_z(B->x_mm, B->z_mm, B->n, x + ox) - oz;
         const tl_analysis_polyline *pl = sup ? &r->superficial : &r->deep;
         *(sup ? esup : edeep) = tl_polyline_z(pl->x_mm, pl->z_mm, pl->n, x) - zt;
