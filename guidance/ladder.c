@@ -153,19 +153,18 @@ bool ladder_under(const walker *w, int ua, int ub, ladder_info *out)
     int jmax = (int)((K - 0.5 * best_s) / best_s);
     if (jmax > 6)
         jmax = 6;
-    /* the same comb in each group: mean over its spread */
+    /* the same comb in each group: mean over its spread, and the groups
+     * where it stands at half its mean strength or more */
     double sum = 0.0, ss = 0.0;
+    int strong = 0;
     for (int g = 0; g < ng; g++) {
         if (!cnt[g])
             continue;
-        double c = comb(prof[g], K + 1, best_s, jmax);
+        float c = comb(prof[g], K + 1, best_s, jmax);
         sum += c;
-        ss += c * c;
+        ss += (double)c * c;
+        strong += c >= 0.5f * best_c;
     }
-    /* groups where the comb stands at half its mean strength or more */
-    int strong = 0;
-    for (int g = 0; g < ng; g++)
-        strong += cnt[g] && comb(prof[g], K + 1, best_s, jmax) >= 0.5f * best_c;
     double mu = sum / good, var = (ss - good * mu * mu) / (good - 1);
     double se = sqrt(fmax(var, 1e-6) / good);
     /* rungs: copies brighter than both troughs beside them */
@@ -210,6 +209,19 @@ bool ladder_holds(const ladder_info *li, const image_stats *st)
     return li->rungs >= LADDER_MIN_RUNGS && li->rungs == li->copies &&
            li->strong >= LADDER_MIN_GROUPS && li->contrast >= LADDER_MIN_REL * span &&
            li->above < LADDER_MAX_ABOVE && li->trough <= dark;
+}
+
+/* The ladder under the line at angle a (radians) through (u0, v0) (pixels),
+ * read from there back LADDER_BEHIND_MM towards the insertion side (the
+ * part of a shaft hidden in a cortex), and whether it is a needle's. */
+static bool ladder_behind(const tl_bmode *img, const image_stats *st, double a, double u0,
+                          double v0, int side, ladder_info *li)
+{
+    walker w = { .img = img, .shallow = true, .nu = (int)img->width, .nv = (int)img->height,
+                 .m = tan(a), .u0 = u0, .v0 = v0, .sp = img->spacing_mm };
+    w.cosb = 1.0 / sqrt(1.0 + w.m * w.m);
+    int back = iround(LADDER_BEHIND_MM * cos(a) / img->spacing_mm);
+    return ladder_under(&w, iround(u0) - side * back, iround(u0), li) && ladder_holds(li, st);
 }
 
 /* Full-resolution bilinear sample of the image; false outside it or the
@@ -331,10 +343,6 @@ bool needle_ladder_shaft(const tl_bmode *img, const image_stats *st, int side,
      * further down (seen on every case of seeds 11 and 7 read: the second
      * place within 0.1 mm of the true shaft). */
     double a = side * ba * TL_DEG;
-    walker w = { .img = img, .shallow = true, .nu = (int)img->width, .nv = (int)img->height,
-                 .m = tan(a), .sp = sp };
-    w.cosb = 1.0 / sqrt(1.0 + w.m * w.m);
-    int back = iround(LADDER_BEHIND_MM * cos(a) / sp);
     int lim = (int)(2.5 / sp), kk = -1;
     float kc = 0.0f, ks = 0.0f;
     for (int pass = 0; pass < 2; pass++) {
@@ -349,11 +357,8 @@ bool needle_ladder_shaft(const tl_bmode *img, const image_stats *st, int side,
             kc = 0.0f;
         }
         for (int k = k0; k <= k1; k++) {
-            w.u0 = x0 + k * sx;
-            w.v0 = z0 + k * sz;
             ladder_info li;
-            bool ok = ladder_under(&w, iround(w.u0) - side * back, iround(w.u0), &li) &&
-                      ladder_holds(&li, st);
+            bool ok = ladder_behind(img, st, a, x0 + k * sx, z0 + k * sz, side, &li);
             if (ok && li.contrast > kc) {
                 kc = li.contrast;
                 ks = li.spacing_mm;
@@ -404,13 +409,8 @@ bool ladder_try(const tl_needle_detector *d, const tl_bmode *img, const image_st
      * the needle, its tip at the top of the row. */
     double a = c.a, sp = img->spacing_mm;
     int side = a > 0.0 ? 1 : -1;
-    walker w = { .img = img, .shallow = true, .nu = (int)img->width, .nv = (int)img->height,
-                 .m = tan(a), .u0 = c.px, .v0 = c.pz, .sp = sp };
-    w.cosb = 1.0 / sqrt(1.0 + w.m * w.m);
-    int back = iround(LADDER_BEHIND_MM * cos(a) / sp);
     ladder_info li;
-    if (!ladder_under(&w, iround(c.px) - side * back, iround(c.px), &li) ||
-        !ladder_holds(&li, st))
+    if (!ladder_behind(img, st, a, c.px, c.pz, side, &li))
         return true;
     double len = fmin(fmax(li.strong * LAD_GROUP_MM, LADDER_MIN_LEN_MM), LADDER_BEHIND_MM);
     memset(out, 0, sizeof *out);

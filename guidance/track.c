@@ -44,11 +44,6 @@
  * steering scheme, where the steep shaft's weak echo merges with its tail
  * (cases 21, 41: ~1 mm long) */
 #define WEAK_TIP_MM 0.6f
-/* A faint line does not keep a track whose echo along the shaft fell below
- * half its level: a shaft fading out of the plane leaves such lines for a
- * frame or two (seed 7 cases 83, 132, 146, 167: 0.22-0.46 while their echo
- * was at 0.23-0.48 of its level), and "out of plane" must come when the
- * echo goes, not a frame later. */
 
 struct tl_needle_tracker {
     tl_tracker_params p;
@@ -374,8 +369,8 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
 
         /* nothing seen while the echo along the predicted shaft holds:
          * missed, not gone (does not count towards the coast limit) */
-        bool holds = weak || (t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
-                              d->track_level >= LEVEL_HOLD * t->ref_level);
+        bool level_known = t->ref_level >= LEVEL_MIN && isfinite(d->track_level);
+        bool holds = weak || (level_known && d->track_level >= LEVEL_HOLD * t->ref_level);
         if (!found && holds && t->held < HOLD_MAX)
             t->held++;
         else
@@ -394,9 +389,12 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
         /* Nothing found, and the echo along the tracked shaft has fallen
          * below half its level while it was seen: the shaft left the
          * slice, it is not merely missed. Say so now rather than coast on a
-         * needle that is gone. */
-        if (!found && t->ref_level >= LEVEL_MIN && isfinite(d->track_level) &&
-            d->track_level < LEVEL_GONE * t->ref_level)
+         * needle that is gone -- even when a faint line lies on the track:
+         * a shaft fading out of the plane leaves such lines for a frame or
+         * two (seed 7 cases 83, 132, 146, 167: 0.22-0.46 while their echo
+         * was at 0.23-0.48 of its level), and "out of plane" must come when
+         * the echo goes, not a frame later. */
+        if (!found && level_known && d->track_level < LEVEL_GONE * t->ref_level)
             t->state = TL_TRACK_OUT_OF_PLANE;
         if (t->state == TL_TRACK_ACQUIRING)
             start_track(t, d);
