@@ -18,15 +18,12 @@ struct eval_ctx {
 
 void eval_ctx_set_dump(eval_ctx *ctx, const char *dir) { ctx->dump = dir; }
 
-/* Which border of the band (fascia or tendon) a truth boundary is:
- * 1 superficial, 2 deep, 0 neither. */
-static int band_border_side(tl_boundary_kind kind)
+/* Whether a truth boundary is a border of the band (fascia or tendon), and
+ * which: *superficial, else deep. */
+static bool band_border(tl_boundary_kind kind, bool *superficial)
 {
-    if (kind == TL_BOUNDARY_FASCIA_SUPERFICIAL || kind == TL_BOUNDARY_TENDON_SUPERFICIAL)
-        return 1;
-    if (kind == TL_BOUNDARY_FASCIA_DEEP || kind == TL_BOUNDARY_TENDON_DEEP)
-        return 2;
-    return 0;
+    *superficial = kind == TL_BOUNDARY_FASCIA_SUPERFICIAL || kind == TL_BOUNDARY_TENDON_SUPERFICIAL;
+    return *superficial || kind == TL_BOUNDARY_FASCIA_DEEP || kind == TL_BOUNDARY_TENDON_DEEP;
 }
 
 /* B-mode and overlay of one case, for eyes; a failed write is only reported. */
@@ -41,10 +38,9 @@ static void dump_case(const eval_ctx *ctx, uint64_t index, const tl_bmode *img,
         /* the truth band borders, dotted: superficial red, deep magenta */
         for (uint32_t b = 0; b < truth->n_boundaries; b++) {
             const tl_sim_boundary *B = &truth->boundaries[b];
-            int side = band_border_side(B->kind);
-            if (!side)
+            bool sup;
+            if (!band_border(B->kind, &sup))
                 continue;
-            bool sup = side == 1;
             for (uint32_t c = 0; c < img->width; c += 4) {
                 float x = img->origin_x_mm + (float)c * img->spacing_mm;
                 float z = tl_polyline_z(B->x_mm, B->z_mm, B->n, x);
@@ -139,10 +135,9 @@ static void border_err_at(const tl_sim_truth *truth, const tl_analysis_result *r
     *esup = *edeep = NAN;
     for (uint32_t b = 0; b < truth->n_boundaries; b++) {
         const tl_sim_boundary *B = &truth->boundaries[b];
-        int side = band_border_side(B->kind);
-        if (!side)
+        bool sup;
+        if (!band_border(B->kind, &sup))
             continue;
-        bool sup = side == 1;
         float zt = tl_polyline_z(B->x_mm, B->z_mm, B->n, x + ox) - oz;
         const tl_analysis_polyline *pl = sup ? &r->superficial : &r->deep;
         *(sup ? esup : edeep) = tl_polyline_z(pl->x_mm, pl->z_mm, pl->n, x) - zt;
