@@ -2,8 +2,8 @@
  * band's upper part (called by an_plantar after the tilted-band borders,
  * before the anterior deep border). */
 #include "an_internal.h"
+#include "an_lesion.h"
 
-#include <string.h>
 
 /* The superficial border over a lesion in the band's upper part. The
  * border search follows the strongest step, and the band's own top (fat
@@ -49,23 +49,11 @@ static bool fit_quad(const tl_analyzer *a, const float *z, const bool *use, floa
     }
     if (n < 8)
         return false;
-    /* Cramer's rule on the 3 x 3 normal equations */
-    double M[3][3] = { { S[0], S[1], S[2] }, { S[1], S[2], S[3] }, { S[2], S[3], S[4] } };
-    double det = M[0][0] * (M[1][1] * M[2][2] - M[1][2] * M[2][1]) -
-                 M[0][1] * (M[1][0] * M[2][2] - M[1][2] * M[2][0]) +
-                 M[0][2] * (M[1][0] * M[2][1] - M[1][1] * M[2][0]);
-    if (!(fabs(det) > 1e-9))
+    double M[4][4] = { { S[0], S[1], S[2] }, { S[1], S[2], S[3] }, { S[2], S[3], S[4] } }, x[3];
+    if (!an_solve(3, M, T, x))
         return false;
-    for (int k = 0; k < 3; k++) {
-        double N[3][3];
-        memcpy(N, M, sizeof N);
-        for (int i = 0; i < 3; i++)
-            N[i][k] = T[i];
-        c[k] = (float)((N[0][0] * (N[1][1] * N[2][2] - N[1][2] * N[2][1]) -
-                        N[0][1] * (N[1][0] * N[2][2] - N[1][2] * N[2][0]) +
-                        N[0][2] * (N[1][0] * N[2][1] - N[1][1] * N[2][0])) /
-                       det);
-    }
+    for (int k = 0; k < 3; k++)
+        c[k] = (float)x[k];
     return true;
 }
 
