@@ -40,4 +40,4 @@ tl_test(test_analysis_plantar_deep SOURCES test_analysis_plantar_deep.c
 # Plantar fascia through a tilted probe: the spread border's small upward
 # moves on a top read just inside the band.
 tl_test(test_analysis_plantar_spread SOURCES test_analysis_plantar_spread.c
-        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 120)
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
