@@ -277,6 +277,7 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
             P[o] = 2 * cnt[o] >= used && cnt[o] > 0 ? P[o] / (float)cnt[o] : NAN;
         off[s] = spread_top(P, no, step_mm);
     }
+    an_pf_open_offsets(a, off);
     uint32_t sh = (uint32_t)lroundf(1.5f / (a->sp * (float)a->sw));
     an_smooth_strips(off, sm, a->ns, sh < 1 ? 1 : sh);
     float o_site = an_interp_strips(sm, a->ns, a, x_site);

@@ -1,0 +1,40 @@
+/* Plantar fascia: the spread border's top left up in the heel fat pad
+ * (called by an_plantar.c's spread_border on its per-strip offsets). */
+#include "an_internal.h"
+
+/* The spread border (an_plantar.c) puts the band's top, strip by strip,
+ * where the spread of the pixels rises to the fat pad's: where the fat just
+ * above the band has no septa over a few millimetres, the rise comes later
+ * and that strip's top lies up in the fat, 3-7 mm over its neighbours' (on
+ * seeds 2026-2028, plantar only: bumps 1-5 mm wide at or just anterior of
+ * the site, e.g. 2028 case 288 offsets 3.1-3.5 mm either side and 6.6-8.1
+ * mm over 4 mm at the site, truth 2.84 mm). The fascia's thickness changes
+ * slowly near the insertion (constant over the bone, down to 0.65 of it
+ * 10 mm anterior), and a septum gap only ever raises the top; so upward
+ * bumps narrower than 2 PF_FAT_OPEN_MM are taken out (a morphological
+ * opening along the strips: the lowest offset within +/-PF_FAT_OPEN_MM,
+ * then the highest of those). Downward notches (a line in the band read as
+ * septa) are left as they are. */
+#define PF_FAT_OPEN_MM 2.5f
+
+/* NAN-aware running min (sign +1) or max (sign -1) over +/-k strips. */
+static void run_extreme(const float *in, float *out, int ns, int k, float sign)
+{
+    for (int s = 0; s < ns; s++) {
+        out[s] = NAN;
+        if (isnan(in[s]))
+            continue;
+        for (int j = s - k; j <= s + k; j++)
+            if (j >= 0 && j < ns && !isnan(in[j]) && (isnan(out[s]) || sign * (in[j] - out[s]) < 0))
+                out[s] = in[j];
+    }
+}
+
+void an_pf_open_offsets(const tl_analyzer *a, float *off)
+{
+    const int ns = (int)a->ns;
+    const int k = (int)lroundf(PF_FAT_OPEN_MM / (a->sp * (float)a->sw));
+    float lo[AN_MAX_STRIPS];
+    run_extreme(off, lo, ns, k, 1.0f);
+    run_extreme(lo, off, ns, k, -1.0f);
+}
