@@ -38,3 +38,28 @@ void an_pf_open_offsets(const tl_analyzer *a, float *off)
     run_extreme(off, lo, ns, k, 1.0f);
     run_extreme(lo, off, ns, k, -1.0f);
 }
+
+/* The spread border's offset at the site from the smoothed per-strip
+ * offsets sm: where the site's own strips found no rise (the fat there
+ * has no septa within the searched span), the nearest posterior strip's
+ * offset within PF_FAT_NEAR_MM, over the bone, where the deep border is
+ * placed from the cortex (2026 case 129: offsets 3.6-4.1 mm up to 2 mm
+ * posterior of the site, none at it, and the coarse border it kept lay
+ * 4.5 mm up in the fat; 2027 case 88: 6.9 mm up). Anterior strips were
+ * tried as well: they put an untilted 6.8 mm band's top 3.2 mm deep
+ * (2027 case 137). */
+#define PF_FAT_NEAR_MM 2.5f
+
+float an_pf_site_offset(const tl_analyzer *a, const float *sm, float x_site)
+{
+    float o = an_interp_strips(sm, a->ns, a, x_site);
+    float best = PF_FAT_NEAR_MM + 1e-3f;
+    for (uint32_t s = 0; isnan(o) && s < a->ns; s++) {
+        float dx = x_site - an_strip_x(a, s);
+        if (!isnan(sm[s]) && dx >= 0 && dx < best) {
+            best = dx;
+            o = sm[s];
+        }
+    }
+    return o;
+}
