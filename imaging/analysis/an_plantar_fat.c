@@ -16,6 +16,13 @@
  * then the highest of those). Downward notches (a line in the band read as
  * septa) are left as they are. */
 #define PF_FAT_OPEN_MM 2.5f
+/* Only strips that stand PF_FAT_BUMP_MM or more over the opening are
+ * lowered: the septum gaps raise a strip's top by 2.2-6.6 mm (the cases
+ * above), while a right band's offsets also rise and fall by up to 1-1.7 mm
+ * within a few millimetres (it thins anterior of the insertion), and
+ * flattening those thinned right bands (2026 cases 10, 228: 0.08 / 0.02 ->
+ * 0.62 / 0.79 mm, plantar only). */
+#define PF_FAT_BUMP_MM 2.0f
 
 /* NAN-aware running min (sign +1) or max (sign -1) over +/-k strips. */
 static void run_extreme(const float *in, float *out, int ns, int k, float sign)
@@ -34,9 +41,13 @@ void an_pf_open_offsets(const tl_analyzer *a, float *off)
 {
     const int ns = (int)a->ns;
     const int k = (int)lroundf(PF_FAT_OPEN_MM / (a->sp * (float)a->sw));
-    float lo[AN_MAX_STRIPS];
+    const float bump = PF_FAT_BUMP_MM / (a->sp * (float)a->band_q);
+    float lo[AN_MAX_STRIPS], op[AN_MAX_STRIPS];
     run_extreme(off, lo, ns, k, 1.0f);
-    run_extreme(lo, off, ns, k, -1.0f);
+    run_extreme(lo, op, ns, k, -1.0f);
+    for (int s = 0; s < ns; s++)
+        if (off[s] - op[s] >= bump)
+            off[s] = op[s];
 }
 
 /* The spread border's offset at the site from the smoothed per-strip
