@@ -89,6 +89,7 @@ static void test_opening_takes_out_narrow_bumps(void **state)
     a->ns = 60;
     a->sw = 5;
     a->sp = 0.1f;
+    a->band_q = 1;   /* offsets in 0.1 mm */
     float off[AN_MAX_STRIPS];
     for (int s = 0; s < 60; s++)
         off[s] = 30.0f;   /* offsets in grid steps: any unit */
