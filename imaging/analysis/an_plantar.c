@@ -330,7 +330,7 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     /* under the heel fat pad, on the inferior calcaneus at its origin */
-    an_find_bone(a, 3.0f);
+    an_find_bone(a, 3.0f, true);
     drop_lineless_bone(a);
     an_band_over_bone(a, 3.0f, 10.0f, 0.0f, 0.15f, 2.5f);
     an_band_measure(a, r);
