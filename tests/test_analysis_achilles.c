@@ -234,6 +234,23 @@ static void test_edge_step_is_not_the_site(void **state)
     assert_true(r.site_x_mm > 12.0f);   /* off the stretch at the left edge (x < 9 mm) */
 }
 
+/* Tilted insertions whose top line runs up into the dermis at the
+ * insertion (seed 2026 cases 224 and 285 of `talus eval tissue --anatomy
+ * achilles --cases 300`: 7.08 mm read 6.68, 6.23 read 5.73). The fitted top
+ * is clipped at the dermis there for the outline, but the thickness at the
+ * insertion is read between the two fitted lines: the clip is not the
+ * tendon's top. */
+static void test_insertion_top_under_dermis(void **state)
+{
+    (void)state;
+    static const scene sc[] = {
+        { "6.2", "-13.9", "12", "40", "insertion", 21 }, { "7.0", "-12", "11.7", "39", "insertion", 22 },
+        { "5.8", "-14.5", "10", "36", "insertion", 23 }, { "6.6", "13.5", "12", "38", "insertion", 24 },
+    };
+    const expect e = { "insertion under the dermis", 0.35f, 0.25f, 1, 4, true, 0 };
+    check_scenes(sc, sizeof sc / sizeof sc[0], &e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_tilted_echo_top_and_bulge),
         cmocka_unit_test(test_edge_step_is_not_the_site),
         cmocka_unit_test(test_thick_low_tilt_angle),
+        cmocka_unit_test(test_insertion_top_under_dermis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

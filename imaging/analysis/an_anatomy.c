@@ -253,7 +253,8 @@ void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result
     an_band_measure(a, r);
     /* A tilted probe: a band without fibre echoes, found again as two
      * straight lines (an_achilles.c). */
-    bool fitted = an_ach_tilted(a, r, 2.2f, 8.0f, 12.0f);
+    float line_top[AN_MAX_STRIPS];
+    bool fitted = an_ach_tilted(a, r, 2.2f, 8.0f, 12.0f, line_top);
     an_polyline(a, a->bone_row, &r->bone);
     if (!r->structure_found)
         return;
@@ -309,7 +310,19 @@ void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result
     if (!isnan(r->midportion_mm))
         r->midportion_mm = best;
     float sd_i = NAN, z_i = NAN;
+    /* On fitted lines the insertion is read between the two lines: where
+     * the tilt takes the top line up into the dermis, the outline's top is
+     * clipped there (an_ach_tilted) but the clip is not the tendon's top
+     * (seed 2026 of `--anatomy achilles --cases 300`, cases 224 and 285:
+     * 7.08 mm read 6.68, 6.23 read 5.73). The thickness is constant near
+     * the insertion, so the line a few mm on is the measure. */
+    if (bone && fitted) {
+        memcpy(keep, a->sup_fit, a->ns * sizeof(float));
+        memcpy(a->sup_fit, line_top, a->ns * sizeof(float));
+    }
     r->insertion_mm = bone ? an_thickness_at(a, x_ins, &sd_i, &z_i) : NAN;
+    if (bone && fitted)
+        memcpy(a->sup_fit, keep, a->ns * sizeof(float));
     bool ins = p->achilles_site == TL_ACHILLES_SITE_INSERTION ||
                (p->achilles_site == TL_ACHILLES_SITE_AUTO && bone && !isnan(r->insertion_mm));
     if (ins && isnan(r->insertion_mm)) {

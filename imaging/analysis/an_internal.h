@@ -140,9 +140,11 @@ int an_effusion_grade(float depth_mm);
 
 /* an_achilles.c: the tilted tendon as two parallel straight lines (rows per
  * strip; the angle in deg), and the Achilles analysis's use of it: replaces
- * the band found when it has no fibre echoes and the lines are tilted. */
+ * the band found when it has no fibre echoes and the lines are tilted;
+ * line_top (ns rows) gets the fitted top line before its clip at the
+ * dermis (valid only when it returns true). */
 bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, float top_max_mm,
-                   float max_thick_mm);
+                   float max_thick_mm, float *line_top);
 bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float max_thick_mm,
                      float *theta_deg, float *top_row, float *deep_row);
 
