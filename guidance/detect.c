@@ -547,6 +547,9 @@ static tl_status detect_in(tl_needle_detector *d, const tl_bmode *img,
     *out = best;
     out->found = have && best.confidence >= d->p.min_confidence && best.length_mm > 0.0f;
     out->track_level = d->hint_on ? track_level(d, img, dx, dz, sigma) : NAN;
+    /* one walk along the reported line, after the search */
+    out->change = have ? novelty_of_line(d, img, work_mm, best_is_hint, out) : NAN;
+    out->no_background = d->first_look;
     if (have && !out->found && best.reason && strcmp(best.reason, "ok") == 0)
         out->reason = "low confidence";
     /* the background learns everything but the needle */

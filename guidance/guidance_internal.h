@@ -46,6 +46,8 @@ struct tl_needle_detector {
     uint32_t bg_w, bg_h, bg_n;
     int bg_f;
     bool temporal;                 /* the difference is usable this frame */
+    bool first_look;               /* no background before this frame: the first,
+                                      or the texture as a whole changed (restart) */
     float diff_sigma, motion_ratio;
 };
 
@@ -154,6 +156,11 @@ bool temporal_trace(const tl_needle_detector *d, const needle_line *cand, float 
  * novelty (robust sigmas) and its rank among candidates in *rank. */
 float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
                    bool is_hint, float geo, tl_needle_detection *det, float *rank);
+/* novelty.c: the time cue's evidence on a reported line (its change,
+ * tl_needle_detection.change): NAN without a usable cue or a traced line.
+ * is_hint: the tracked line (its own shadow beneath it is no twin). */
+float novelty_of_line(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
+                      bool is_hint, const tl_needle_detection *det);
 /* novelty.c: a candidate too faint for the single-image trace, traced in
  * the difference alone; replaces det/rank when it ranks higher. */
 void time_trace(const tl_needle_detector *d, const tl_bmode *img, float work_mm,

@@ -128,6 +128,19 @@ float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_
     return nov;
 }
 
+float novelty_of_line(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
+                      bool is_hint, const tl_needle_detection *det)
+{
+    if (!d->temporal || !(det->length_mm > 0.0f))
+        return NAN;
+    float all, tail, twin, twin_sh, side;
+    double sp = img->spacing_mm;
+    temporal_novelty(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
+                     det->tip_z_mm / sp, work_mm, 3.0f, &all, &tail, &twin, &twin_sh, &side);
+    /* the same measure as novelty_gate's */
+    return fmaxf(all, tail) + 2.0f * (is_hint ? twin_sh : twin);
+}
+
 /* A candidate the single-image trace could not measure (too faint): trace
  * it in the difference alone; it stands on the time cue (novelty_gate with
  * its position score as geo). Replaces det/rank when it ranks higher. */

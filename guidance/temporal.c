@@ -96,7 +96,8 @@ GD_CLONES tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
     const float *w = d->work.p;
     const uint8_t *wv = d->wvalid.p;
     d->temporal = false;
-    if (d->bg_n == 0 || d->bg_w != ww || d->bg_h != wh || d->bg_f != d->factor) {
+    d->first_look = d->bg_n == 0 || d->bg_w != ww || d->bg_h != wh || d->bg_f != d->factor;
+    if (d->first_look) {
         memcpy(bg, w, n * sizeof(float));
         d->bg_w = ww;
         d->bg_h = wh;
@@ -176,7 +177,12 @@ GD_CLONES tl_status temporal_begin(tl_needle_detector *d, float resid_sigma)
      * about as much as the texture itself varies */
     d->motion_ratio = fmaxf(bright, TEXTURE_WEIGHT * typical / typical_res);
     if (d->motion_ratio > MOTION_RATIO) {
-        /* the probe moved: start again from this frame */
+        /* the probe moved: start again from this frame. When the texture
+         * as a whole changed (not only the brightest structures, which a
+         * bright needle arriving changes too) nothing of the old
+         * background holds: a line in this frame is judged on one image,
+         * as on the first (tl_needle_detection.no_background) */
+        d->first_look = TEXTURE_WEIGHT * typical / typical_res > MOTION_RATIO;
         memcpy(bg, w, n * sizeof(float));
         d->bg_n = 1;
         return TL_OK;

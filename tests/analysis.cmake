@@ -37,3 +37,11 @@ tl_test(test_analysis_plantar_lesion SOURCES test_analysis_plantar_lesion.c
 # and the insertion site, against the simulator's truth.
 tl_test(test_analysis_plantar_deep SOURCES test_analysis_plantar_deep.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
+# Plantar fascia: the band, its deep border and the site where they went
+# wrong as a whole (shallow images), against the simulator's truth.
+tl_test(test_analysis_plantar_band SOURCES test_analysis_plantar_band.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
+# Plantar fascia through a tilted probe: the spread border's small upward
+# moves on a top read just inside the band.
+tl_test(test_analysis_plantar_spread SOURCES test_analysis_plantar_spread.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)

@@ -52,3 +52,8 @@ tl_test(test_guidance_first SOURCES test_guidance_first.c LIBS tl_guidance tl_si
 # in the cortex and its shadow): the reverberation ladder stands for the
 # missing length and acquires the shaft; no needle in needle-free ankles.
 tl_test(test_guidance_ladder SOURCES test_guidance_ladder.c LIBS tl_guidance tl_sim TIMEOUT 60)
+# Lines present from the stream's first frame (no time background yet), on
+# the scheme's frames: a tilted tendon's border is not followed as a still
+# needle (eval seed 19 case 39); a still needle is shown once it moves; an
+# advancing one once the time cue sees it change.
+tl_test(test_guidance_still SOURCES test_guidance_still.c LIBS tl_guidance tl_sim TIMEOUT 60)

@@ -33,6 +33,12 @@ static void usage(FILE *out)
             "               the insertion side, one straight frame in 4); --steer-deg 0 =\n"
             "               straight frames only (as before needle enhancement)\n"
             "  --trace      only the line per frame (stderr), no images\n"
+            "  --needle-free-only\n"
+            "               run only the needle-free cases (every fifth: K %% 5 == 4) of\n"
+            "               the same case list, scored as usual: a cheap survey of the\n"
+            "               false-positive rate (needle-free cases only, without the two\n"
+            "               frames before each needle appears); --cases counts the cases\n"
+            "               run\n"
             "Prints ONE JSON object: tip_err_mm {median, p95}, angle_err_deg {median,\n"
             "p95}, detection_rate, false_positive_rate, frames_to_lock {median},\n"
             "miss_distance_err_mm {median}, cases, and the counts behind them.\n");
@@ -114,7 +120,7 @@ static tl_status run_case(int ci, uint64_t seed, int frames, const tl_needle_sch
     const char *anat = anatomies[(ci / (needle ? 1 : 5)) % 3];
     char pa[12][64];
     const char *params[13];
-    int np = 0;
+    int np = 0, start_kv = 0;
     const uint32_t start = 2;
     float angle = (float)tl_rng_range(&rng, 10.0, 60.0);
     float drift = tl_rng_uniform(&rng) < 0.25 ? (float)tl_rng_range(&rng, 0.06, 0.2) : 0.0f;
@@ -129,6 +135,7 @@ static tl_status run_case(int ci, uint64_t seed, int frames, const tl_needle_sch
         snprintf(pa[np++], 64, "needle_speed_mm=%.3f", speed);
         snprintf(pa[np++], 64, "needle_drift_mm=%.3f", drift);
         snprintf(pa[np++], 64, "needle_start_frame=%u", start);
+        start_kv = np;
         snprintf(pa[np++], 64, "needle_start_mm=0.5");
     } else if (strcmp(anat, "ankle-recess") != 0) {
         /* thick fascia / tendon */
@@ -163,6 +170,15 @@ static tl_status run_case(int ci, uint64_t seed, int frames, const tl_needle_sch
         char kv[64];
         snprintf(kv, sizeof kv, "needle_start_mm=%.3f", fmaxf(len0, 0.5f));
         tl_sim_set_param(p.sim, kv, NULL);
+        snprintf(pa[start_kv], 64, "%s", kv); /* for the trace below */
+    }
+    if (dump) {
+        /* the case's simulator parameters (to replay it in a test) */
+        fprintf(stderr, "case %d %s: sim seed %llu", ci, preset,
+                (unsigned long long)(seed * 7919ull + (uint64_t)ci));
+        for (int i = 0; i < np; i++)
+            fprintf(stderr, ", %s", pa[i]);
+        fputc('\n', stderr);
     }
 
     /* The station's scheme: every case, with or without a needle, runs the
@@ -204,12 +220,12 @@ static tl_status run_case(int ci, uint64_t seed, int frames, const tl_needle_sch
             needle_pipe_to_image(&p, n->tip_x_mm, n->tip_z_mm, &tx, &tz);
             fprintf(stderr,
                     "case %d %s frame %d (steer %.0f): truth %s%s oop %.2f tip (%.2f, %.2f) %.1f deg vis %.2f | det %d "
-                    "(%.2f, %.2f) %.1f deg len %.1f con %.1f conf %.2f %s | track %s shown %d "
+                    "(%.2f, %.2f) %.1f deg len %.1f con %.1f conf %.2f chg %.1f %s | track %s shown %d "
                     "(%.2f, %.2f) %.1f deg%s\n",
                     ci, anat, k, (double)p.img_steer_deg, n->present ? "needle" : "none", n->in_plane ? "" : " (out)",
                     n->out_of_plane_mm, tx,
                     tz, n->angle_deg, n->visibility, d.found, d.tip_x_mm, d.tip_z_mm,
-                    d.angle_deg, d.length_mm, d.contrast, d.confidence, d.reason,
+                    d.angle_deg, d.length_mm, d.contrast, d.confidence, (double)d.change, d.reason,
                     tl_track_state_name(trk.state), trk.found, trk.tip_x_mm, trk.tip_z_mm,
                     trk.angle_deg, trk.out_of_plane ? " flagged out of plane" : "");
         }
@@ -304,6 +320,7 @@ int eval_needle(int argc, char **argv)
     tl_needle_scheme scheme = tl_needle_scheme_default();
     const char *dump = NULL;
     unsigned long long seed = 1;
+    bool free_only = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         char *end = NULL;
@@ -333,6 +350,8 @@ int eval_needle(int argc, char **argv)
                 return 2;
             }
             scheme.straight_every = (uint32_t)v;
+        } else if (strcmp(a, "--needle-free-only") == 0) {
+            free_only = true;
         } else if (strcmp(a, "--trace") == 0) {
             if (!dump)
                 dump = ""; /* the per-frame lines without the images */
@@ -368,7 +387,11 @@ int eval_needle(int argc, char **argv)
     int rc = 0;
     for (long c = 0; c < cases; c++) {
         progress((int)c, (int)cases);
-        if (run_case((int)(from + c), seed, (int)frames, &scheme, &S, dump, err, sizeof err) !=
+        /* the c-th needle-free case from `from` on (case K is needle-free
+         * when K % 5 == 4; each case has its own generator state, so the
+         * cases are the same as in a full run) */
+        long k = free_only ? from + (4 - from % 5) + 5 * c : from + c;
+        if (run_case((int)k, seed, (int)frames, &scheme, &S, dump, err, sizeof err) !=
             TL_OK) {
             fprintf(stderr, "\ntalus eval needle: %s\n", err);
             rc = 1;
@@ -388,6 +411,7 @@ int eval_needle(int argc, char **argv)
     cJSON_AddItemToObject(o, "frames_to_lock_when_locked", med_p95(&S.lock_ok, true));
     cJSON_AddItemToObject(o, "miss_distance_err_mm", med_p95(&S.miss, true));
     cJSON_AddNumberToObject(o, "cases", (double)cases);
+    cJSON_AddBoolToObject(o, "needle_free_only", free_only);
     cJSON_AddNumberToObject(o, "seed", (double)seed);
     cJSON_AddNumberToObject(o, "frames_per_case", (double)frames);
     cJSON_AddNumberToObject(o, "in_plane_frames", (double)S.in_plane);

@@ -160,6 +160,9 @@ static void case_detail(const tl_sim_truth *truth, const tl_analysis_result *r, 
         border_err_at(truth, r, ox, oz, r->site_x_mm, &es, &ed);
         o += (size_t)snprintf(out->detail + o, cap - o, " site %.1f be %.2f/%.2f", r->site_x_mm,
                               es, ed);
+        /* the truth site (image mm): a wrong site is a cause of its own */
+        if (isfinite(truth->site_x_mm))
+            o += (size_t)snprintf(out->detail + o, cap - o, " tsite %.1f", truth->site_x_mm - ox);
     }
     for (uint32_t i = 0; i < truth->n_lesions && o < cap; i++) {
         const tl_sim_lesion *l = &truth->lesions[i];

@@ -292,7 +292,7 @@ void an_achilles(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result
      * (the fascia has soft tissue between it and the bone: 0.15 mm short).
      * No bone prior: the deep Kager/muscle boundary passes for bone too
      * often in midportion views. */
-    an_find_bone(a, 3.0f);
+    an_find_bone(a, 3.0f, false);
     ach_no_shadow(a);   /* the tendon's deep echo is not bone */
     an_band_over_bone(a, 2.2f, 12.0f, 8.0f, -0.1f, 0.0f);
     an_band_measure(a, r);

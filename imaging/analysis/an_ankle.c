@@ -340,7 +340,7 @@ static bool seed_cortex(tl_analyzer *a)
 
 void an_ankle(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
-    an_find_bone(a, 3.0f);
+    an_find_bone(a, 3.0f, false);
     continue_cortex(a);
     const uint32_t ns = a->ns, h = a->h;
     const float sp = a->sp, strip_mm = (float)a->sw * sp;

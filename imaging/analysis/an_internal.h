@@ -107,7 +107,9 @@ void an_strip_profiles(const float *prof, float *sm, float *cell, uint32_t ns, u
 tl_status an_prepare(tl_analyzer *a, const tl_bmode *img);
 float an_mean(const float *p, uint32_t h, float r0, float r1);   /* mean over rows [r0, r1), NAN-safe */
 float an_median_rows(const float *p, uint32_t h, float r0, float r1, float *scratch);
-void an_find_bone(tl_analyzer *a, float min_depth_mm);
+/* image_depth: the shadow test ends at the image's depth (its last valid
+ * row), not at the frame's bottom (plantar only so far: see an_profile.c) */
+void an_find_bone(tl_analyzer *a, float min_depth_mm, bool image_depth);
 /* on_bone_mm > 0: where the band runs over flat bone its deep border lies
  * within on_bone_mm above limit_row, and it is found first. */
 void an_find_band(tl_analyzer *a, float min_depth_mm, float max_thick_mm, float top_max_mm,

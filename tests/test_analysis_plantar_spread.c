@@ -1,0 +1,88 @@
+/* Plantar fascia through a tilted probe: the superficial border where the
+ * fat pad's septa end (imaging/analysis an_plantar.c spread_border), its
+ * small upward moves (0.3-1 mm) on a top read just inside the band, through
+ * the real chain (simulator RF -> imaging -> analysis). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_analysis_simrun.h"
+#include "tl_analysis.h"
+
+/* The scenes of eval cases (plantar only, 300 cases) whose fibre-less
+ * band's top was read 0.4-0.9 mm too deep at the site and whose spread
+ * border proposed a 0.3-1 mm upward move: 2026 150, 77, 244, 26; 2027 291,
+ * 130; 2028 273, 49. Each on simulator seeds 1-2 (other speckle: not every
+ * frame has the fault or the move). With the small moves: thickness within
+ * 0.35 mm in 13 of 16, 1 top over 0.35 mm too deep, mean error 0.79 mm (one
+ * frame without a band counted as 10 mm); without them 10, 4, 0.90 mm. One
+ * frame got worse (scene 1 seed 1: +0.40 -> +1.03 mm, the top up in the
+ * fat): the cost the eval shows too. */
+static void test_small_upward_moves(void **state)
+{
+    (void)state;
+    static const char *const scene[] = {
+        "thickness_mm=4.88 anisotropy_deg=5.8 f0_mhz=11.3 depth_mm=45 gain_db=-1.0 noise_db=-58",
+        "thickness_mm=3.76 anisotropy_deg=-13.0 f0_mhz=11.7 depth_mm=29 gain_db=3.8 noise_db=-63",
+        "thickness_mm=6.88 anisotropy_deg=8.7 f0_mhz=11.4 depth_mm=42 gain_db=1.1 noise_db=-52",
+        "thickness_mm=5.44 anisotropy_deg=-6.4 f0_mhz=12.6 depth_mm=39 gain_db=-3.6 noise_db=-60",
+        "thickness_mm=7.21 anisotropy_deg=-9.2 f0_mhz=10.4 depth_mm=32 gain_db=-4.8 noise_db=-53",
+        "thickness_mm=6.06 anisotropy_deg=-9.3 f0_mhz=8.7 depth_mm=35 gain_db=1.4 noise_db=-55",
+        "thickness_mm=5.60 anisotropy_deg=5.8 f0_mhz=10.3 depth_mm=36 gain_db=3.3 noise_db=-55",
+        "thickness_mm=7.30 anisotropy_deg=-6.6 f0_mhz=13.5 depth_mm=28 gain_db=-1.0 noise_db=-51",
+    };
+    const int nsc = (int)(sizeof scene / sizeof scene[0]);
+    int ok = 0, n = 0, deep = 0;
+    double sum = 0;
+    for (int c = 0; c < nsc; c++)
+        for (uint64_t seed = 1; seed <= 2; seed++) {
+            char buf[256], *save = NULL;
+            kv par[12];
+            int np = 0;
+            snprintf(buf, sizeof buf, "%s", scene[c]);
+            par[np++] = (kv){ "lesion", "0" };
+            for (char *tok = strtok_r(buf, " ", &save); tok && np < 12; tok = strtok_r(NULL, " ", &save)) {
+                char *eq = strchr(tok, '=');
+                assert_non_null(eq);
+                *eq = '\0';
+                par[np++] = (kv){ tok, eq + 1 };
+            }
+            tl_analysis_result r;
+            float ox, oz;
+            tl_sim_truth *t = calloc(1, sizeof *t);
+            assert_non_null(t);
+            run_full("plantar-fascia", TL_AN_PLANTAR_FASCIA, seed, par, np, &r, t, &ox, &oz);
+            assert_true(r.structure_found);
+            float xs = r.site_x_mm;
+            float es = tl_polyline_z(r.superficial.x_mm, r.superficial.z_mm, r.superficial.n, xs) -
+                       simrun_truth_z(t, TL_BOUNDARY_FASCIA_SUPERFICIAL, ox, oz, xs);
+            float e = r.thickness_mm - t->thickness_mm;
+            if (getenv("TL_TEST_VERBOSE"))
+                printf("scene %d seed %llu: top %+.2f mm at the site, thickness %+.2f mm\n", c,
+                       (unsigned long long)seed, es, e);
+            n++;
+            ok += fabsf(e) <= 0.35f;
+            deep += es > 0.35f;
+            sum += isnan(e) ? 10.0 : fabsf(e);
+            free(t);
+        }
+    if (getenv("TL_TEST_VERBOSE"))
+        printf("small upward moves: %d of %d within 0.35 mm, %d tops over 0.35 mm too deep, "
+               "thickness error mean %.2f mm\n", ok, n, deep, sum / n);
+    assert_true(ok >= 12);
+    assert_true(deep <= 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_upward_moves),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
