@@ -165,6 +165,11 @@ void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm);
  * where it dipped onto a lesion's upper edge near x_site (remeasures the
  * band); returns whether it did. */
 bool an_plantar_top_over_lesion(tl_analyzer *a, tl_analysis_result *r, float x_site);
+/* an_plantar_fat.c: upward bumps of the spread border's per-strip offsets
+ * (a septum gap in the fat over the band) taken out, in place. */
+void an_pf_open_offsets(const tl_analyzer *a, float *off);
+/* the offset at the site, else the nearest strip's within 2.5 mm (NAN: none) */
+float an_pf_site_offset(const tl_analyzer *a, const float *sm, float x_site);
 
 /* an_anatomy.c: the band over the bone found by an_find_bone (its deep
  * border search ends gap_mm above the cortex echo's top), the x of the

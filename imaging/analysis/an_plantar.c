@@ -283,9 +283,10 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
             P[o] = 2 * cnt[o] >= used && cnt[o] > 0 ? P[o] / (float)cnt[o] : NAN;
         off[s] = spread_top(P, no, step_mm);
     }
+    an_pf_open_offsets(a, off);
     uint32_t sh = (uint32_t)lroundf(1.5f / (a->sp * (float)a->sw));
     an_smooth_strips(off, sm, a->ns, sh < 1 ? 1 : sh);
-    float o_site = an_interp_strips(sm, a->ns, a, x_site);
+    float o_site = an_pf_site_offset(a, sm, x_site);
     float d_site = an_interp_strips(a->deep_fit, a->ns, a, x_site);
     float t_site = an_interp_strips(a->sup_fit, a->ns, a, x_site);
     if (isnan(o_site) || isnan(d_site) || isnan(t_site))
