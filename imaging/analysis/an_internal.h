@@ -159,10 +159,16 @@ void an_pf_despike_bone(tl_analyzer *a);
 float an_pf_tilted_edge(tl_analyzer *a, float x0);
 bool an_pf_deep_on_bone(tl_analyzer *a, float x_site, bool fibrillar);
 void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm);
+/* The deep border put back on its line where it bulged up onto a lesion's
+ * lower edge near x_site; returns whether it did (remeasure the band). */
+bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site);
 /* an_plantar_top.c: puts the superficial border back on the fascia's curve
  * where it dipped onto a lesion's upper edge near x_site (remeasures the
  * band); returns whether it did. */
 bool an_plantar_top_over_lesion(tl_analyzer *a, tl_analysis_result *r, float x_site);
+/* Least-squares quadratic z = c0 + c1 u + c2 u^2 (u: mm from x0) over the
+ * strips with use[s]; false when fewer than 8. */
+bool an_fit_quad(const tl_analyzer *a, const float *z, const bool *use, float x0, float *c);
 
 /* an_anatomy.c: the band over the bone found by an_find_bone (its deep
  * border search ends gap_mm above the cortex echo's top), the x of the
