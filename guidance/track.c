@@ -55,7 +55,7 @@
  * static lines 0-1.5); until then it is not shown, and after
  * STILL_RELEASE frames with the cue that saw no such change it is let go.
  * Where the cue never speaks (a probe that moves all the time) it is shown
- * as before, from its NOCUE_SHOW-th frame. The conservative side: a needle
+ * as before, from its NOCUE_SHOW-th sighting. The conservative side: a needle
  * already in the plane and still when the stream starts is not shown
  * until it moves. */
 #define CHANGE_SEEN 2.6f
@@ -88,6 +88,7 @@ struct tl_needle_tracker {
      * detections without the cue, and with the cue but unchanged */
     bool unconfirmed;
     uint32_t nocue, still;
+    bool cue_seen;               /* ... and a frame of it had the cue */
 };
 
 const char *tl_track_state_name(tl_track_state s)
@@ -193,10 +194,11 @@ static void start_track(tl_needle_tracker *t, const tl_needle_detection *d)
     t->unconfirmed = d->no_background;
     t->nocue = t->unconfirmed ? 1u : 0u;
     t->still = 0;
+    t->cue_seen = false;
 }
 
-/* The time cue on a detection accepted on the track: confirm it, or count
- * a frame that saw it unchanged. */
+/* The time cue on a detection on the track (accepted, or a faint line on
+ * it): confirm it, or count a frame that saw it unchanged. */
 static void change_evidence(tl_needle_tracker *t, const tl_needle_detection *d)
 {
     if (!t->unconfirmed)
@@ -410,6 +412,12 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
             weak_tip = weak && s >= t->s - WEAK_TIP_MM && s <= fmaxf(t->s, s_full) + WEAK_TIP_MM;
             if (weak_tip)
                 correct(t, th, c, s, d->confidence);
+            /* a faint line on a track not yet confirmed is its line seen
+             * again: unchanged, it counts towards letting it go (eval
+             * needle seed 118 case 69: a 12 deg tendon border coasted on
+             * such lines, 0.36-0.48, change 0.2-0.7, for 6 frames) */
+            if (weak && !isnan(d->change))
+                change_evidence(t, d);
         }
 
         /* nothing seen while the echo along the predicted shaft holds:
@@ -449,6 +457,8 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
         t->state = TL_TRACK_LOCKED;
         t->frames_to_lock = 1;
     }
+    if (t->unconfirmed && !isnan(d->change))
+        t->cue_seen = true;
     bool hide = false;
     if (t->state != TL_TRACK_NONE && t->state != TL_TRACK_OUT_OF_PLANE && t->unconfirmed) {
         if (t->still >= STILL_RELEASE) {
@@ -459,7 +469,10 @@ tl_status tl_needle_tracker_update(tl_needle_tracker *t, const tl_needle_detecti
             t->p = p;
             t->frame_no = fn;
         } else {
-            hide = t->still > 0 || t->nocue < NOCUE_SHOW;
+            /* shown from its NOCUE_SHOW-th sighting only where the cue
+             * has not been usable on any frame of it (a probe that keeps
+             * moving); where it was, the cue did not see it change */
+            hide = t->cue_seen || t->nocue < NOCUE_SHOW;
         }
     }
     output(t, found, out);

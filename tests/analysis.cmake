@@ -37,6 +37,10 @@ tl_test(test_analysis_plantar_lesion SOURCES test_analysis_plantar_lesion.c
 # and the insertion site, against the simulator's truth.
 tl_test(test_analysis_plantar_deep SOURCES test_analysis_plantar_deep.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
+# Plantar fascia through a tilted probe: a top left up in the heel fat pad
+# (a septum gap over the band), against the simulator's truth.
+tl_test(test_analysis_plantar_fat SOURCES test_analysis_plantar_fat.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
 # Plantar fascia: the band, its deep border and the site where they went
 # wrong as a whole (shallow images), against the simulator's truth.
 tl_test(test_analysis_plantar_band SOURCES test_analysis_plantar_band.c

