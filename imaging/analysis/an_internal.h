@@ -161,6 +161,9 @@ void an_pf_despike_bone(tl_analyzer *a);
 float an_pf_tilted_edge(tl_analyzer *a, float x0);
 bool an_pf_deep_on_bone(tl_analyzer *a, float x_site, bool fibrillar);
 void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm);
+/* The deep border put back on its line where it bulged up onto a lesion's
+ * lower edge near x_site; returns whether it did (remeasure the band). */
+bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site);
 /* an_plantar_top.c: puts the superficial border back on the fascia's curve
  * where it dipped onto a lesion's upper edge near x_site (remeasures the
  * band); returns whether it did. */
