@@ -314,7 +314,7 @@ bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float
 #define ACH_MIN_TILT_DEG 3.0f
 
 bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, float top_max_mm,
-                   float max_thick_mm)
+                   float max_thick_mm, float *line_top)
 {
     float coh = an_band_coherence(a, a->sup_fit, a->deep_fit, an_strip_x(a, a->ns / 2), 8.0f);
     if (!(coh < ACH_FIBRELESS))
@@ -335,6 +335,7 @@ bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, fl
             deep[s] = a->bone_row[s] + 0.1f / a->sp;
         bool ok = !isnan(deep[s]) && deep[s] - dermis > 1.0f / a->sp;
         a->sup_fit[s] = ok ? an_maxf(top[s], dermis) : NAN;
+        line_top[s] = ok ? top[s] : NAN;   /* unclipped, for the insertion's thickness */
         a->deep_fit[s] = ok ? deep[s] : NAN;
         a->sup_row[s] = a->deep_row[s] = NAN;   /* no per-strip scatter: fitted lines */
         n += ok;

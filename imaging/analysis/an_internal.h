@@ -142,9 +142,11 @@ int an_effusion_grade(float depth_mm);
 
 /* an_achilles.c: the tilted tendon as two parallel straight lines (rows per
  * strip; the angle in deg), and the Achilles analysis's use of it: replaces
- * the band found when it has no fibre echoes and the lines are tilted. */
+ * the band found when it has no fibre echoes and the lines are tilted;
+ * line_top (ns rows) gets the fitted top line before its clip at the
+ * dermis (valid only when it returns true). */
 bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, float top_max_mm,
-                   float max_thick_mm);
+                   float max_thick_mm, float *line_top);
 bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float max_thick_mm,
                      float *theta_deg, float *top_row, float *deep_row);
 
@@ -159,6 +161,9 @@ void an_pf_despike_bone(tl_analyzer *a);
 float an_pf_tilted_edge(tl_analyzer *a, float x0);
 bool an_pf_deep_on_bone(tl_analyzer *a, float x_site, bool fibrillar);
 void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm);
+/* The deep border put back on its line where it bulged up onto a lesion's
+ * lower edge near x_site; returns whether it did (remeasure the band). */
+bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site);
 /* an_plantar_top.c: puts the superficial border back on the fascia's curve
  * where it dipped onto a lesion's upper edge near x_site (remeasures the
  * band); returns whether it did. */

@@ -444,6 +444,14 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
     } else {
         an_plantar_top_over_lesion(a, r, x_site);
     }
+    /* A deep border bulged up onto a lesion's lower edge (an_plantar_deep.c);
+     * fibrillar bands only: on fibre-less ones it moved right borders too
+     * (plantar only, 2026 case 80 0.07 -> 0.58, 2028 146 0.00 -> 0.60). */
+    if (!(coh < PF_FIBRELESS) && an_pf_deep_under_lesion(a, x_site)) {
+        int nw = r->n_warnings;
+        an_band_measure(a, r);
+        r->n_warnings = nw;
+    }
     float sd0, site_mm = an_thickness_at(a, x_site, &sd0, NULL);
     if (!isnan(site_mm)) {
         int nw = r->n_warnings;

@@ -320,3 +320,137 @@ void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm)
             a->deep_row[s] = raw[s];
         }
 }
+
+/* Least-squares line z = c + k u (u: mm from x0) through z[s] over the
+ * strips with use[s]; false when fewer than 8. */
+static bool line_fit(const tl_analyzer *a, const float *z, const bool *use, float x0, double *k,
+                     double *c)
+{
+    double sx = 0, sz = 0, sxx = 0, sxz = 0;
+    int m = 0;
+    for (uint32_t s = 0; s < a->ns; s++) {
+        if (!use[s])
+            continue;
+        double u = an_strip_x(a, s) - x0;
+        sx += u;
+        sz += z[s];
+        sxx += u * u;
+        sxz += u * z[s];
+        m++;
+    }
+    double den = m * sxx - sx * sx;
+    if (m < 8 || den <= 0)
+        return false;
+    *k = (m * sxz - sx * sz) / den;
+    *c = (sz - *k * sx) / m;
+    return true;
+}
+
+/* The deep border under a lesion in the band's lower part. The step from
+ * an anechoic or dark lesion down onto the thin layer of band under it is
+ * stronger than the band's own deep border (band over muscle), so over
+ * the lesion the deep border bulged up onto the lesion's lower edge and
+ * the band read 0.5-1 mm thin at the site (untilted 2028 case 60: -1.03
+ * mm, 2026 110 and 103, 2027 103, 2028 167; the lesion lies just anterior
+ * of the insertion, where the calcaneus turns away and cannot anchor the
+ * border). The fascia's deep border near the insertion is straight: a
+ * line fitted over +/-PF_BUMP_FIT_MM of the site on the strips that do not
+ * bulge up (strips shallower than it by over 0.25 mm or deeper by over
+ * 0.5 mm dropped, refitted); a stretch within 3 mm of the site shallower
+ * than the line by PF_BUMP_MM or more, bounded by border on the line over
+ * 2 mm either side, at most PF_BUMP_MAX_W_MM wide, goes back on the line
+ * when the tissue just over it is darker than the layer it left out by
+ * PF_BUMP_STEP_DB (a lesion over band) and than the band's top 0.6 mm by
+ * PF_BUMP_TOP_DB (the mirror of an_plantar_top.c's dip rule). */
+#define PF_BUMP_FIT_MM 8.0f
+#define PF_BUMP_MM 0.3f
+#define PF_BUMP_MAX_W_MM 12.0f
+#define PF_BUMP_STEP_DB 3.0f
+#define PF_BUMP_TOP_DB 1.0f
+bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site)
+{
+    const int ns = (int)a->ns;
+    const float sp = a->sp;
+    bool use[AN_MAX_STRIPS];
+    float fit[AN_MAX_STRIPS];
+    double k = 0, c = 0;
+    for (int s = 0; s < ns; s++)
+        use[s] = !isnan(a->sup_fit[s]) && !isnan(a->deep_fit[s]) &&
+                 fabsf(an_strip_x(a, (uint32_t)s) - x_site) <= PF_BUMP_FIT_MM;
+    for (int it = 0; it < 3; it++) {
+        if (!line_fit(a, a->deep_fit, use, x_site, &k, &c))
+            return false;
+        for (int s = 0; s < ns; s++) {
+            fit[s] = (float)(c + k * (an_strip_x(a, (uint32_t)s) - x_site));
+            float off = (a->deep_fit[s] - fit[s]) * sp;
+            if (use[s] && (off < -0.25f || off > 0.5f))
+                use[s] = false;
+        }
+    }
+    /* the bulge: the run of strips shallower than the line by PF_BUMP_MM
+     * nearest the site (within 3 mm of it) */
+    int s_site = 0;
+    for (int s = 1; s < ns; s++)
+        if (fabsf(an_strip_x(a, (uint32_t)s) - x_site) < fabsf(an_strip_x(a, (uint32_t)s_site) - x_site))
+            s_site = s;
+    const int reach = (int)lroundf(3.0f / (sp * (float)a->sw));
+    int b0 = -1;
+    for (int d = 0; d <= reach && b0 < 0; d++)
+        for (int sg = -1; sg <= 1 && b0 < 0; sg += 2) {
+            int s = s_site + sg * d;
+            if (s >= 0 && s < ns && !isnan(a->deep_fit[s]) && (fit[s] - a->deep_fit[s]) * sp >= PF_BUMP_MM)
+                b0 = s;
+        }
+    if (b0 < 0)
+        return false;
+    int lo = b0, hi = b0;
+    while (lo - 1 >= 0 && !isnan(a->deep_fit[lo - 1]) && (fit[lo - 1] - a->deep_fit[lo - 1]) * sp > 0.25f)
+        lo--;
+    while (hi + 1 < ns && !isnan(a->deep_fit[hi + 1]) && (fit[hi + 1] - a->deep_fit[hi + 1]) * sp > 0.25f)
+        hi++;
+    const int fl = (int)lroundf(2.0f / (sp * (float)a->sw));
+    if ((float)(hi - lo + 1) * (float)a->sw * sp > PF_BUMP_MAX_W_MM || lo - fl < 0 || hi + fl >= ns)
+        return false;
+    for (int d = 1; d <= fl; d++)
+        if (!use[lo - d] || !use[hi + d])
+            return false;
+    /* a lesion over band: just over the bulged border against the layer
+     * it left out and against the band's top; never into the bone */
+    double over = 0, left = 0, top = 0;
+    int n = 0;
+    for (int s = lo; s <= hi; s++) {
+        if (!isnan(a->bone_top[s]) && fit[s] > a->bone_top[s] - 0.3f / sp)
+            return false;
+        if ((fit[s] - a->deep_fit[s]) * sp < PF_BUMP_MM)
+            continue;
+        const float *m = an_sm(a, (uint32_t)s);
+        float o = an_mean(m, a->h, a->deep_fit[s] - 0.6f / sp, a->deep_fit[s] - 0.1f / sp);
+        float l = an_mean(m, a->h, a->deep_fit[s] + 0.1f / sp, fit[s] - 0.1f / sp);
+        float t = an_mean(m, a->h, a->sup_fit[s] + 0.15f / sp, a->sup_fit[s] + 0.6f / sp);
+        if (isnan(o) || isnan(l) || isnan(t))
+            continue;
+        over += o;
+        left += l;
+        top += t;
+        n++;
+    }
+    if (!n || (left - over) / n * a->dr_db / 255.0 < PF_BUMP_STEP_DB ||
+        (top - over) / n * a->dr_db / 255.0 < PF_BUMP_TOP_DB)
+        return false;
+    /* the border bridged between its ends (where it meets the line again) */
+    int e0 = lo, e1 = hi;
+    while (e0 - 1 >= 0 && !isnan(a->deep_fit[e0 - 1]) && (fit[e0 - 1] - a->deep_fit[e0 - 1]) * sp > 0.1f)
+        e0--;
+    while (e1 + 1 < ns && !isnan(a->deep_fit[e1 + 1]) && (fit[e1 + 1] - a->deep_fit[e1 + 1]) * sp > 0.1f)
+        e1++;
+    if (e0 - 1 < 0 || e1 + 1 >= ns)
+        return false;
+    const float z0 = a->deep_fit[e0 - 1], z1 = a->deep_fit[e1 + 1];
+    for (int s = e0; s <= e1; s++) {
+        float z = z0 + (z1 - z0) * (float)(s - e0 + 1) / (float)(e1 - e0 + 2);
+        a->deep_fit[s] = z;
+        if (!isnan(a->deep_row[s]))
+            a->deep_row[s] = z;
+    }
+    return true;
+}
