@@ -15,11 +15,8 @@ typedef const char *scene[14];
  * that case's speckle (eval_tissue_case.c draws it first). */
 static uint64_t eval_sim_seed(const scene cfg)
 {
-    tl_rng r;
-    uint64_t seed = strtoull(cfg[12], NULL, 10), index = strtoull(cfg[13], NULL, 10);
-    tl_rng_seed(&r, seed * 0x9E3779B97F4A7C15ull + index * 0xBF58476D1CE4E5B9ull +
-                        (uint64_t)TL_AN_PLANTAR_FASCIA);
-    return tl_rng_next(&r);
+    return simrun_eval_sim_seed(strtoull(cfg[12], NULL, 10), strtoull(cfg[13], NULL, 10),
+                                TL_AN_PLANTAR_FASCIA);
 }
 
 typedef struct {

@@ -93,6 +93,16 @@ static float run_full(const char *preset, int anatomy, uint64_t seed, const kv *
     return t;
 }
 
+/* The simulator seed of `talus eval tissue --seed S` case K of one anatomy:
+ * that case's speckle (apps/talus/eval_tissue_case.c draws it first, with
+ * this same mixing), so a test can rebuild an eval case exactly. */
+static inline uint64_t simrun_eval_sim_seed(uint64_t eval_seed, uint64_t index, int anatomy)
+{
+    tl_rng r;
+    tl_rng_seed(&r, eval_seed * 0x9E3779B97F4A7C15ull + index * 0xBF58476D1CE4E5B9ull + (uint64_t)anatomy);
+    return tl_rng_next(&r);
+}
+
 /* Truth border (kind) depth at image x, in image mm (origin ox, oz). */
 static inline float simrun_truth_z(const tl_sim_truth *t, int kind, float ox, float oz, float x)
 {
