@@ -143,6 +143,14 @@ static bool tilted_top(tl_analyzer *a, tl_analysis_result *r, float x_site, floa
  * are used, 1-3 mm are not (they were as often wrong as right). */
 #define PF_SPREAD_UP_SMALL_MM 0.3f
 #define PF_SPREAD_UP_SMALL_MAX_MM 1.0f
+/* Upward moves of 1 to PF_SPREAD_UP_PAR_MAX_MM mm are used when the
+ * spread top runs parallel to the deep border near the site (thickness
+ * slope within PF_SPREAD_PAR_SLOPE mm/mm, an_pf_top_slope): the top it
+ * replaces then crossed the tilted band (the fat pad's level edge read as
+ * the top, too deep at the site); the wrong ones (a right top moved up into
+ * fat with few septa) gave a spread top that was not parallel. */
+#define PF_SPREAD_UP_PAR_MAX_MM 2.0f
+#define PF_SPREAD_PAR_SLOPE 0.12f
 
 /* Spread profile of strip s upwards from row `deep`: out[o], o = 0..no-1
  * grid steps (NAN where the window leaves the image or has too few valid
@@ -348,7 +356,9 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
      * 0.35 mm from 35 / 42 / 44 to 28 / 40 / 42 (simulated from the proposed
      * moves; they also move some right tops 0.3-0.8 mm into such fat). */
     float move_mm = (d_site - o_site * (float)q - t_site) * a->sp;
-    if (!(move_mm >= PF_SPREAD_THIN_MM || move_mm <= -PF_SPREAD_UP_MM ||
+    const bool parallel_up = move_mm < -PF_SPREAD_UP_SMALL_MAX_MM && move_mm >= -PF_SPREAD_UP_PAR_MAX_MM &&
+                             fabsf(an_pf_top_slope(a, sm, x_site)) <= PF_SPREAD_PAR_SLOPE;
+    if (!(move_mm >= PF_SPREAD_THIN_MM || move_mm <= -PF_SPREAD_UP_MM || parallel_up ||
           (move_mm <= -PF_SPREAD_UP_SMALL_MM && move_mm >= -PF_SPREAD_UP_SMALL_MAX_MM)))
         return false;
     if (move_mm >= PF_SPREAD_THIN_MM && takes_out_lesion(a, sm, x_site))
