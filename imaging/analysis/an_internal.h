@@ -175,10 +175,10 @@ bool an_border_bump(const tl_analyzer *a, const float *z, const float *fit, cons
  * where it dipped onto a lesion's upper edge near x_site (remeasures the
  * band); returns whether it did. */
 bool an_plantar_top_over_lesion(tl_analyzer *a, tl_analysis_result *r, float x_site);
-/* the slope (mm/mm) of the band thickness a top off[s] grid steps above the
- * deep border gives, 5 mm posterior to 1 mm anterior of x_site (NAN: too
+/* the slope (mm/mm) of the band thickness a top (rows per strip) gives
+ * over the deep border, 5 mm posterior to 1 mm anterior of x_site (NAN: too
  * few strips): near 0 when the top runs parallel to the deep border */
-float an_pf_top_slope(const tl_analyzer *a, const float *off, float x_site);
+float an_pf_thickness_slope(const tl_analyzer *a, const float *top, float x_site);
 /* an_plantar_fat.c: upward bumps of the spread border's per-strip offsets
  * (a septum gap in the fat over the band) taken out, in place. */
 void an_pf_open_offsets(const tl_analyzer *a, float *off);

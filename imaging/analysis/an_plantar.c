@@ -145,12 +145,17 @@ static bool tilted_top(tl_analyzer *a, tl_analysis_result *r, float x_site, floa
 #define PF_SPREAD_UP_SMALL_MAX_MM 1.0f
 /* Upward moves of 1 to PF_SPREAD_UP_PAR_MAX_MM mm are used when the
  * spread top runs parallel to the deep border near the site (thickness
- * slope within PF_SPREAD_PAR_SLOPE mm/mm, an_pf_top_slope): the top it
- * replaces then crossed the tilted band (the fat pad's level edge read as
- * the top, too deep at the site); the wrong ones (a right top moved up into
- * fat with few septa) gave a spread top that was not parallel. */
+ * slope within PF_SPREAD_PAR_SLOPE mm/mm, an_pf_thickness_slope) and the
+ * top it replaces does not (PF_SPREAD_CROSS_SLOPE or more): that top
+ * crossed the tilted band (the fat pad's level edge read as the top, too
+ * deep at the site). Of the 1-3 mm moves on seeds 2026-2028, 2031 and
+ * survey 3001-3002 (`--anatomy all` / plantar only, 300 cases) the wrong
+ * ones gave a spread top that was not parallel (slope 0.20-0.24: a right
+ * top moved up into fat with few septa), replaced a parallel top (0.015)
+ * or moved it by over 2 mm (2026 267: 2.15 mm, 1.28 mm into the fat). */
 #define PF_SPREAD_UP_PAR_MAX_MM 2.0f
 #define PF_SPREAD_PAR_SLOPE 0.12f
+#define PF_SPREAD_CROSS_SLOPE 0.05f
 
 /* Spread profile of strip s upwards from row `deep`: out[o], o = 0..no-1
  * grid steps (NAN where the window leaves the image or has too few valid
@@ -356,8 +361,14 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
      * 0.35 mm from 35 / 42 / 44 to 28 / 40 / 42 (simulated from the proposed
      * moves; they also move some right tops 0.3-0.8 mm into such fat). */
     float move_mm = (d_site - o_site * (float)q - t_site) * a->sp;
-    const bool parallel_up = move_mm < -PF_SPREAD_UP_SMALL_MAX_MM && move_mm >= -PF_SPREAD_UP_PAR_MAX_MM &&
-                             fabsf(an_pf_top_slope(a, sm, x_site)) <= PF_SPREAD_PAR_SLOPE;
+    bool parallel_up = false;
+    if (move_mm < -PF_SPREAD_UP_SMALL_MAX_MM && move_mm >= -PF_SPREAD_UP_PAR_MAX_MM) {
+        float top[AN_MAX_STRIPS];
+        for (int s = 0; s < ns; s++)
+            top[s] = a->deep_fit[s] - sm[s] * (float)q;
+        parallel_up = fabsf(an_pf_thickness_slope(a, top, x_site)) <= PF_SPREAD_PAR_SLOPE &&
+                      !(fabsf(an_pf_thickness_slope(a, a->sup_fit, x_site)) < PF_SPREAD_CROSS_SLOPE);
+    }
     if (!(move_mm >= PF_SPREAD_THIN_MM || move_mm <= -PF_SPREAD_UP_MM || parallel_up ||
           (move_mm <= -PF_SPREAD_UP_SMALL_MM && move_mm >= -PF_SPREAD_UP_SMALL_MAX_MM)))
         return false;

@@ -112,28 +112,28 @@ bool an_plantar_top_over_lesion(tl_analyzer *a, tl_analysis_result *r, float x_s
     return true;
 }
 
-/* How far a proposed top is from parallel to the deep border near the
- * site: the slope (mm per mm along x) of the band thickness it gives, fitted
- * over PF_PAR_BACK_MM posterior to PF_PAR_FWD_MM anterior of the site. The
- * fascia at its insertion keeps its thickness over a few mm (it does not
- * taper to the site), and through a tilted probe the deep border there is
- * placed from the cortex (an_pf_deep_on_bone): a top that follows the band
- * runs parallel to it, one that follows the fat pad's edge or a septum
- * crosses the tilted band. Posterior side mostly: anterior of the site
- * the deep border leaves the calcaneus. NAN with fewer than 5 strips. */
+/* How far a top is from parallel to the deep border near the site: the
+ * slope (mm per mm along x) of the band thickness it gives (rows top[s]),
+ * fitted over PF_PAR_BACK_MM posterior to PF_PAR_FWD_MM anterior of the
+ * site. The fascia at its insertion keeps its thickness over a few mm (it
+ * does not taper to the site), and through a tilted probe the deep border
+ * there is placed from the cortex (an_pf_deep_on_bone): a top that follows
+ * the band runs parallel to it, one that follows the fat pad's level edge
+ * or a septum crosses the tilted band. Mostly the posterior side: anterior
+ * of the site the deep border leaves the calcaneus. NAN with fewer than 5
+ * strips. */
 #define PF_PAR_BACK_MM 5.0f
 #define PF_PAR_FWD_MM 1.0f
-float an_pf_top_slope(const tl_analyzer *a, const float *off, float x_site)
+float an_pf_thickness_slope(const tl_analyzer *a, const float *top, float x_site)
 {
-    const float q = (float)a->band_q;
     double sx = 0, sxx = 0, sy = 0, sxy = 0;
     int m = 0;
     for (uint32_t s = 0; s < a->ns; s++) {
         float u = an_strip_x(a, s) - x_site;
         if (u < -PF_PAR_BACK_MM || u > PF_PAR_FWD_MM || isnan(a->deep_fit[s]) || isnan(a->sup_fit[s]) ||
-            isnan(off[s]))
+            isnan(top[s]))
             continue;
-        double th = off[s] * q * a->sp;
+        double th = (a->deep_fit[s] - top[s]) * a->sp;
         sx += u;
         sxx += (double)u * u;
         sy += th;
