@@ -158,12 +158,19 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
  * its cortex (fibrillar: only where the found one is off), and in front of
  * the insertion. */
 void an_pf_despike_bone(tl_analyzer *a);
+/* the side of x_site without bone within 8 mm (+1: right): anterior */
+int an_pf_anterior_dir(const tl_analyzer *a, float x_site);
 float an_pf_tilted_edge(tl_analyzer *a, float x0);
 bool an_pf_deep_on_bone(tl_analyzer *a, float x_site, bool fibrillar);
 void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm);
 /* The deep border put back on its line where it bulged up onto a lesion's
  * lower edge near x_site; returns whether it did (remeasure the band). */
 bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site);
+/* an_plantar_tilt.c: a band that a tilted fascia crosses (not on the bone
+ * behind x_site, or its top level while the cortex is tilted) replaced by
+ * one seeded along the cortex; returns whether it did (remeasure, find the
+ * site again). */
+bool an_pf_band_along_bone(tl_analyzer *a, float x_site);
 /* an_plantar_top.c: puts the superficial border back on the fascia's curve
  * where it dipped onto a lesion's upper edge near x_site (remeasures the
  * band); returns whether it did. */

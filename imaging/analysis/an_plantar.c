@@ -390,7 +390,19 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
     r->hypoechoic = r->echogenicity_db < 0;
     /* Insertion: the anterior edge of the inferior calcaneus, where its
      * surface leaves the band. */
+    float bone_keep[AN_MAX_STRIPS];
+    memcpy(bone_keep, a->bone_row, a->ns * sizeof(float));
     float x_site = an_insertion_edge(a);
+    /* Through a tilt the search may have taken a level layer the fascia
+     * crosses: checked against the cortex's course (an_plantar_tilt.c);
+     * a re-seeded band has its site found again on the bone as it was. */
+    if (!isnan(x_site) && an_pf_band_along_bone(a, x_site)) {
+        int nw = r->n_warnings;
+        an_band_measure(a, r);
+        r->n_warnings = nw;
+        memcpy(a->bone_row, bone_keep, a->ns * sizeof(float));
+        x_site = an_insertion_edge(a);
+    }
     const bool on_bone = !isnan(x_site);
     if (!on_bone) {
         an_warn(r, "calcaneus not found: thickness measured at the thickest part of the band");
