@@ -167,10 +167,23 @@ void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm);
  * lower edge near x_site; returns whether it did (remeasure the band). */
 bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site);
 /* an_plantar_tilt.c: a band that a tilted fascia crosses (not on the bone
- * behind x_site, or its top level while the cortex is tilted) replaced by
- * one seeded along the cortex; returns whether it did (remeasure, find the
- * site again). */
-bool an_pf_band_along_bone(tl_analyzer *a, float x_site);
+ * behind x_site, or its top off the cortex's course) replaced by one
+ * seeded along the cortex; returns whether it did (remeasure, find the
+ * site again), the band found and r then saved in *found. The state the
+ * plantar measurement changes (borders, bone, r), swapped with a saved
+ * one; the fat's roughness over the fibre-less band under the top at x
+ * (texture energy ratio, +/-1 mm). */
+typedef struct {
+    float sup_fit[AN_MAX_STRIPS], deep_fit[AN_MAX_STRIPS], sup_row[AN_MAX_STRIPS],
+        deep_row[AN_MAX_STRIPS], bone_row[AN_MAX_STRIPS], bone_top[AN_MAX_STRIPS],
+        band_level[AN_MAX_STRIPS];
+    tl_analysis_result r;
+    bool absent;   /* the band found was not on the bone behind x_site */
+} an_pf_band;
+bool an_pf_band_along_bone(tl_analyzer *a, const tl_analysis_result *r, float x_site,
+                           an_pf_band *found);
+void an_pf_band_swap(tl_analyzer *a, tl_analysis_result *r, an_pf_band *b);
+float an_pf_fat_contrast(tl_analyzer *a, float x);
 /* an_plantar_top.c: puts the superficial border back on the fascia's curve
  * where it dipped onto a lesion's upper edge near x_site (remeasures the
  * band); returns whether it did. */

@@ -43,7 +43,50 @@
 #define PT_MAX_THICK_MM 8.5f
 #define PT_FAT_ROUGHER 0.9
 
-bool an_pf_band_along_bone(tl_analyzer *a, float x_site)
+static void swap_f(float *x, float *y, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        float t = x[i];
+        x[i] = y[i];
+        y[i] = t;
+    }
+}
+
+void an_pf_band_swap(tl_analyzer *a, tl_analysis_result *r, an_pf_band *b)
+{
+    const uint32_t n = a->ns;
+    swap_f(a->sup_fit, b->sup_fit, n);
+    swap_f(a->deep_fit, b->deep_fit, n);
+    swap_f(a->sup_row, b->sup_row, n);
+    swap_f(a->deep_row, b->deep_row, n);
+    swap_f(a->bone_row, b->bone_row, n);
+    swap_f(a->bone_top, b->bone_top, n);
+    swap_f(a->band_level, b->band_level, n);
+    tl_analysis_result t = *r;
+    *r = b->r;
+    b->r = t;
+}
+
+float an_pf_fat_contrast(tl_analyzer *a, float x)
+{
+    const float sp = a->sp;
+    double up = 0, in = 0;
+    for (uint32_t s = 0; s < a->ns; s++) {
+        if (fabsf(an_strip_x(a, s) - x) > 1.0f || isnan(a->sup_fit[s]) || isnan(a->deep_fit[s]))
+            continue;
+        float e1, e2, l1, l2;
+        an_texture(a, s, a->sup_fit[s] - 1.5f / sp, a->sup_fit[s] - 0.3f / sp, &e1, &l1);
+        an_texture(a, s, a->sup_fit[s] + 0.3f / sp, a->deep_fit[s] - 0.3f / sp, &e2, &l2);
+        if (!isnan(e1) && !isnan(e2)) {
+            up += e1;
+            in += e2;
+        }
+    }
+    return in > 0 ? (float)(up / in) : NAN;
+}
+
+bool an_pf_band_along_bone(tl_analyzer *a, const tl_analysis_result *r, float x_site,
+                           an_pf_band *found)
 {
     const int ns = (int)a->ns, dir = an_pf_anterior_dir(a, x_site);
     const float sp = a->sp, gap = PT_PERIOSTEUM_MM / sp;
@@ -117,11 +160,16 @@ bool an_pf_band_along_bone(tl_analyzer *a, float x_site)
     /* re-seeded: the deep border over the bone behind, on the line from
      * 1 mm behind the site to PT_AHEAD_MM in front; the top the coarse
      * texture step above it (an_band_smooth_top: parallel to it) */
-    float keep[4][AN_MAX_STRIPS], top[AN_MAX_STRIPS];
-    memcpy(keep[0], a->sup_fit, a->ns * sizeof(float));
-    memcpy(keep[1], a->deep_fit, a->ns * sizeof(float));
-    memcpy(keep[2], a->sup_row, a->ns * sizeof(float));
-    memcpy(keep[3], a->deep_row, a->ns * sizeof(float));
+    float top[AN_MAX_STRIPS];
+    memcpy(found->sup_fit, a->sup_fit, a->ns * sizeof(float));
+    memcpy(found->deep_fit, a->deep_fit, a->ns * sizeof(float));
+    memcpy(found->sup_row, a->sup_row, a->ns * sizeof(float));
+    memcpy(found->deep_row, a->deep_row, a->ns * sizeof(float));
+    memcpy(found->bone_row, a->bone_row, a->ns * sizeof(float));
+    memcpy(found->bone_top, a->bone_top, a->ns * sizeof(float));
+    memcpy(found->band_level, a->band_level, a->ns * sizeof(float));
+    found->r = *r;
+    found->absent = absent;
     for (int s = 0; s < ns; s++) {
         float dx = (an_strip_x(a, (uint32_t)s) - x_site) * (float)dir;
         if (dx > -1.0f && dx <= PT_AHEAD_MM)
@@ -129,8 +177,8 @@ bool an_pf_band_along_bone(tl_analyzer *a, float x_site)
         a->deep_fit[s] = a->deep_row[s] = nd[s];
         a->sup_row[s] = NAN;
     }
-    const float t_old = an_interp_strips(keep[1], a->ns, a, x_site) -
-                        an_interp_strips(keep[0], a->ns, a, x_site);
+    const float t_old = an_interp_strips(found->deep_fit, a->ns, a, x_site) -
+                        an_interp_strips(found->sup_fit, a->ns, a, x_site);
     an_band_smooth_top(a, 3.0f, 10.0f, top);
     int n = 0;
     for (int s = 0; s < ns; s++) {
@@ -141,26 +189,14 @@ bool an_pf_band_along_bone(tl_analyzer *a, float x_site)
     }
     const float t_new = an_interp_strips(a->deep_fit, a->ns, a, x_site) -
                         an_interp_strips(a->sup_fit, a->ns, a, x_site);
-    /* the fat's septa over the new top, the fibre-less band under it
-     * (an_texture's energy; within 1 mm of the site) */
-    double up_e = 0, in_e = 0;
-    for (uint32_t s = 0; s < a->ns; s++) {
-        if (fabsf(an_strip_x(a, s) - x_site) > 1.0f || isnan(a->sup_fit[s]) || isnan(a->deep_fit[s]))
-            continue;
-        float e1, e2, l1, l2;
-        an_texture(a, s, a->sup_fit[s] - 1.5f / sp, a->sup_fit[s] - 0.3f / sp, &e1, &l1);
-        an_texture(a, s, a->sup_fit[s] + 0.3f / sp, a->deep_fit[s] - 0.3f / sp, &e2, &l2);
-        if (!isnan(e1) && !isnan(e2)) {
-            up_e += e1;
-            in_e += e2;
-        }
-    }
+    /* the fat's septa over the new top, the fibre-less band under it */
+    const float fat = an_pf_fat_contrast(a, x_site);
     if (n >= 4 && !isnan(t_new) && !(fabsf(t_new - t_old) * sp < PT_GROSS_MM) &&
-        t_new * sp <= PT_MAX_THICK_MM && up_e >= PT_FAT_ROUGHER * in_e)
+        t_new * sp <= PT_MAX_THICK_MM && fat >= PT_FAT_ROUGHER)
         return true;
-    memcpy(a->sup_fit, keep[0], a->ns * sizeof(float));
-    memcpy(a->deep_fit, keep[1], a->ns * sizeof(float));
-    memcpy(a->sup_row, keep[2], a->ns * sizeof(float));
-    memcpy(a->deep_row, keep[3], a->ns * sizeof(float));
+    memcpy(a->sup_fit, found->sup_fit, a->ns * sizeof(float));
+    memcpy(a->deep_fit, found->deep_fit, a->ns * sizeof(float));
+    memcpy(a->sup_row, found->sup_row, a->ns * sizeof(float));
+    memcpy(a->deep_row, found->deep_row, a->ns * sizeof(float));
     return false;
 }
