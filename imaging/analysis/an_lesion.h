@@ -93,4 +93,15 @@ bool an_local_region_ok(const tl_analyzer *a, const tl_analysis_result *r, const
  * weakly dark and no darker than the tissue just under that border? */
 bool an_deep_layer(const tl_analyzer *a, const an_pass *P, const an_region *R, float contrast_db);
 
+/* In how many of its strips region R (label R->id in a->label) reaches
+ * the band's superficial edge (at_sup) and its deep edge (at_deep). */
+void an_region_at_borders(const tl_analyzer *a, const an_region *R, uint32_t *at_sup,
+                          uint32_t *at_deep);
+
+/* Is plantar region R (centroid depth z_mm) outside the band, its borders
+ * there not to be trusted: deeper than the calcaneus's cortex beside it,
+ * or a layer along one border where that border bulges off the band's
+ * course (an_lesion_trust.c)? */
+bool an_region_off_band(const tl_analyzer *a, const an_pass *P, const an_region *R, float z_mm);
+
 #endif

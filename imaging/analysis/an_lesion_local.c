@@ -66,10 +66,8 @@ static bool repeats(const tl_analysis_result *r, const tl_analysis_target *t)
 /* Steepest band (rise over run, ~20 deg) the second pass searches. */
 #define AN_STEEP_SLOPE 0.36f
 
-/* In how many of its strips region R (label R->id in a->label) reaches
- * the band's superficial edge (at_sup) and its deep edge (at_deep). */
-static void region_at_borders(const tl_analyzer *a, const an_region *R, uint32_t *at_sup,
-                              uint32_t *at_deep)
+void an_region_at_borders(const tl_analyzer *a, const an_region *R, uint32_t *at_sup,
+                          uint32_t *at_deep)
 {
     const uint32_t nc = a->cell_rows;
     const int16_t *lab = a->label;
@@ -126,7 +124,7 @@ static bool flanks_darker(const tl_analyzer *a, const an_pass *P, const float *r
      * left to the first pass. A lesion filling a thin band's thickness
      * touches both borders. */
     uint32_t at_sup, at_deep, w = R->s1 - R->s0 + 1, seen = 0;
-    region_at_borders(a, R, &at_sup, &at_deep);
+    an_region_at_borders(a, R, &at_sup, &at_deep);
     for (uint32_t s = R->s0; s <= R->s1; s++)
         seen += !isnan(a->sup_fit[s]) && !isnan(a->deep_fit[s]);
     if ((2 * at_sup > w && 4 * at_deep < w) || (2 * at_deep > w && 4 * at_sup < w))
@@ -207,7 +205,7 @@ bool an_deep_layer(const tl_analyzer *a, const an_pass *P, const an_region *R, f
     if (contrast_db < -AN_LAYER_CONTRAST_DB)
         return false;
     uint32_t at_sup, at_deep, w = R->s1 - R->s0 + 1;
-    region_at_borders(a, R, &at_sup, &at_deep);
+    an_region_at_borders(a, R, &at_sup, &at_deep);
     if (!(2 * at_deep > w && 4 * at_sup < w))
         return false;
     const uint32_t nc = a->cell_rows;
