@@ -25,7 +25,9 @@
 /* Local thickening of the band over a one-border region (mm) that marks
  * the border as off the band. Tuning seeds 2028/2031, plantar-only 300
  * cases: the layers taken in read the band 0.65-2.9 mm thicker than at
- * its flanks, the one-border lesions hit 0.41 mm or less. */
+ * its flanks, the one-border lesions hit 0.41 mm or less but for one
+ * under a deep border bulged over perifascial fluid (2026 176, kept by
+ * the test of the tissue under the border). */
 #define AN_TRUST_BULGE_MM 0.6f
 
 /* Mean strip index and mean of v over strips [s0, s1] within the band. */
@@ -90,6 +92,14 @@ bool an_region_off_band(const tl_analyzer *a, const an_pass *P, const an_region 
     if (!n)
         return false;
     float course = flank_thickness(a, P, R, (float)(ss / n));
-    return !isnan(course) && ((float)(th / n) - course) * a->sp >= AN_TRUST_BULGE_MM;
+    if (isnan(course) || ((float)(th / n) - course) * a->sp < AN_TRUST_BULGE_MM)
+        return false;
+    /* Above the fascia lies only the fat pad; under it perifascial fluid
+     * can fill a deep border's bulge (2026 176: -10 dB, the tissue under
+     * it 6.8 dB brighter): along the deep border the region must also be
+     * the tissue under that border (an_deep_layer's test), the muscle it
+     * took in. */
+    return 2 * at_sup > w || an_under_deep_db(a, P, R) < AN_LAYER_UNDER_DB;
 }
+
 
