@@ -36,10 +36,14 @@ static eval_case_result run_case(eval_ctx *ctx, eval_case c)
  * band 8 mm deep, beside the bone); a superficial border bulged up into
  * the fat pad over a layer of fat along it (2031 51: the band 1.4 mm
  * thicker there than either side, 2028 282: 2.9 mm); a deep border bulged
- * into the muscle (2028 90, 2031 127: 1.7-1.9 mm). The first four are
- * tilted probes (anisotropy 9-12 deg). Each gave one target before. */
+ * into the muscle (2028 90, 2031 127: 1.7-1.9 mm); borders on other
+ * layers, the band between them under half its thickness at the site
+ * (2026 241: 0.23 x, tilted 14.5 deg; 2028 207: 0.46 x). Each gave one
+ * target before; 60, 247, 51, 282 and 241 are tilted probes (anisotropy
+ * 9-15 deg). */
 static const eval_case off_band[] = {
-    { 2031, 60 }, { 2031, 247 }, { 2031, 51 }, { 2028, 282 }, { 2028, 90 }, { 2031, 127 },
+    { 2031, 60 }, { 2031, 247 }, { 2031, 51 }, { 2028, 282 },
+    { 2028, 90 }, { 2031, 127 }, { 2026, 241 }, { 2028, 207 },
 };
 
 static void test_off_band_regions_not_targets(void **state)

@@ -106,7 +106,8 @@ void an_region_at_borders(const tl_analyzer *a, const an_region *R, uint32_t *at
 
 /* Is plantar region R (centroid depth z_mm) outside the band, its borders
  * there not to be trusted: deeper than the calcaneus's cortex beside it,
- * or a layer along one border where that border bulges off the band's
- * course (an_lesion_trust.c)? */
-bool an_region_off_band(const tl_analyzer *a, const an_pass *P, const an_region *R, float z_mm);
-#endif
+ * between borders under half the site's thickness apart, or a layer along
+ * one border where that border bulges off the band's course
+ * (an_lesion_trust.c)? */
+bool an_region_off_band(const tl_analyzer *a, const tl_analysis_result *r, const an_pass *P,
+                        const an_region *R, float z_mm);#endif
