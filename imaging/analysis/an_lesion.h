@@ -110,4 +110,6 @@ void an_region_at_borders(const tl_analyzer *a, const an_region *R, uint32_t *at
  * one border where that border bulges off the band's course
  * (an_lesion_trust.c)? */
 bool an_region_off_band(const tl_analyzer *a, const tl_analysis_result *r, const an_pass *P,
-                        const an_region *R, float z_mm);#endif
+                        const an_region *R, float z_mm);
+
+#endif

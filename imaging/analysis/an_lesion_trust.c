@@ -118,3 +118,4 @@ bool an_region_off_band(const tl_analyzer *a, const tl_analysis_result *r, const
 
 
 
+
