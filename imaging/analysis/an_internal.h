@@ -184,6 +184,13 @@ bool an_pf_band_along_bone(tl_analyzer *a, const tl_analysis_result *r, float x_
                            an_pf_band *found);
 void an_pf_band_swap(tl_analyzer *a, tl_analysis_result *r, an_pf_band *b);
 float an_pf_fat_contrast(tl_analyzer *a, float x);
+/* an_bump.c: the run of strips where border z stands off its fit by
+ * min_mm or more (dir +1: deeper, -1: shallower) nearest x_site (starting
+ * within 3 mm of it), extended while off by over 0.25 mm, at most max_w_mm
+ * wide, with strips used by the fit (use) over 2 mm either side; false
+ * when there is none. */
+bool an_border_bump(const tl_analyzer *a, const float *z, const float *fit, const bool *use, float x_site,
+                    int dir, float min_mm, float max_w_mm, int *lo, int *hi);
 /* an_plantar_top.c: puts the superficial border back on the fascia's curve
  * where it dipped onto a lesion's upper edge near x_site (remeasures the
  * band); returns whether it did. */
