@@ -122,8 +122,3 @@ bool an_region_off_band(const tl_analyzer *a, const tl_analysis_result *r, const
      * test), the muscle it took in. */
     return 2 * at_sup > w ? weak : an_under_deep_db(a, P, R) < AN_LAYER_UNDER_DB;
 }
-
-
-
-
-
