@@ -364,8 +364,14 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
                 off[s] = sm[s + d];
         }
     }
+    /* a whole stretch of septum-poor fat over the band: no top near the
+     * site higher than the posterior strips' low percentile
+     * (an_plantar_fat.c) */
+    const float cap = an_pf_posterior_cap(a, sm, x_site, o_site);
     for (int s = 0; s < ns; s++)
         if (!isnan(off[s]) && !isnan(a->deep_fit[s])) {
+            if (cap < o_site && off[s] > cap)
+                off[s] = cap;
             a->sup_fit[s] = a->deep_fit[s] - off[s] * (float)q;
             a->sup_row[s] = NAN;   /* no per-strip scatter: a smoothed texture step */
         }

@@ -74,3 +74,38 @@ float an_pf_site_offset(const tl_analyzer *a, const float *sm, float x_site)
     }
     return o;
 }
+
+
+/* Where the fat over the whole stretch near the site has few septa just
+ * above the band, every strip's spread top there lies 0.3-1.4 mm up in the
+ * fat and the opening above leaves it (2027 case 15: 6.6-6.9 mm over
+ * +/-6 mm, truth 5.6). Posterior of the insertion the fascia keeps its
+ * thickness (it thins only anterior of it), and a septum gap only ever
+ * raises a spread top, so the posterior strips whose fat has septa down to
+ * the band read it lowest: the site's offset is capped at the
+ * PF_FAT_POST_PCT percentile of the smoothed offsets over the
+ * PF_FAT_POST_MM posterior of the site (a percentile, not the minimum: a
+ * line inside the band read as septa puts single strips too low). Used
+ * where it lowers the site's by PF_FAT_POST_MIN_MM or more. On the spread
+ * tops of seeds 2026 / 2027 / 2028 (plantar only, 300 cases, simulated
+ * from a debug print of the offsets) cases over 0.35 mm 19 / 23 / 24 ->
+ * 14 / 20 / 19 (the minimum at 0.5 mm: 15 / 21 / 20; the 25th percentile
+ * at 0.2 mm: more changed, no fewer over 0.35 mm). */
+#define PF_FAT_POST_MM 6.0f
+#define PF_FAT_POST_PCT 25.0f
+#define PF_FAT_POST_MIN_MM 0.3f
+
+float an_pf_posterior_cap(const tl_analyzer *a, const float *sm, float x_site, float o_site)
+{
+    float v[AN_MAX_STRIPS];
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < a->ns; s++) {
+        const float dx = an_strip_x(a, s) - x_site;
+        if (dx <= 0.0f && dx >= -PF_FAT_POST_MM && !isnan(sm[s]))
+            v[n++] = sm[s];
+    }
+    if (n < 4 || isnan(o_site))
+        return o_site;
+    const float cap = an_percentile_f(v, n, PF_FAT_POST_PCT);
+    return (o_site - cap) * a->sp * (float)a->band_q >= PF_FAT_POST_MIN_MM ? cap : o_site;
+}

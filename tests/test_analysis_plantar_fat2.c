@@ -1,0 +1,153 @@
+/* Plantar fascia through a tilted probe: a top left up in septum-poor fat
+ * over the whole stretch near the site, capped at the posterior strips'
+ * low percentile (imaging/analysis an_plantar_fat.c an_pf_posterior_cap),
+ * on its own and through the real chain (simulator RF -> imaging ->
+ * analysis) with the simulator's truth. */
+#include "an_internal.h"
+#include "test_analysis_simrun.h"
+
+/* An analyzer with only its strip geometry: 0.5 mm strips from x = 0,
+ * offsets in 0.1 mm grid steps. */
+static tl_analyzer *geometry(void)
+{
+    tl_analyzer *a = calloc(1, sizeof *a);
+    assert_non_null(a);
+    a->ns = 60;
+    a->sw = 5;
+    a->sp = 0.1f;
+    a->band_q = 1;
+    return a;
+}
+
+/* The cap on known offsets: the posterior 6 mm's 25th percentile where it
+ * lowers the site's offset by 0.3 mm or more; anterior strips (a band that
+ * thins there) and NAN strips do not count; too few posterior strips, or a
+ * lowering under 0.3 mm, leave the site's offset. */
+static void test_cap_on_known_offsets(void **state)
+{
+    (void)state;
+    tl_analyzer *a = geometry();
+    float sm[AN_MAX_STRIPS];
+    const float x_site = an_strip_x(a, 40);
+    for (uint32_t s = 0; s < a->ns; s++)
+        sm[s] = 60.0f;   /* 6 mm over the deep border */
+    /* posterior of the site: a third of the strips 1 mm lower (septa down
+     * to the band there) */
+    for (uint32_t s = 0; s < a->ns; s++) {
+        float dx = an_strip_x(a, s) - x_site;
+        if (dx <= 0.0f && dx >= -6.0f && s % 3 == 0)
+            sm[s] = 50.0f;
+        if (dx > 0.0f)
+            sm[s] = 30.0f;   /* thinning anterior: not counted */
+    }
+    float cap = an_pf_posterior_cap(a, sm, x_site, 60.0f);
+    assert_true(cap >= 50.0f && cap <= 60.0f - 3.0f);
+    /* the same with the lower strips only 0.2 mm lower: under 0.3 mm */
+    for (uint32_t s = 0; s < a->ns; s++)
+        if (sm[s] == 50.0f)
+            sm[s] = 58.0f;
+    assert_float_equal(an_pf_posterior_cap(a, sm, x_site, 60.0f), 60.0f, 1e-6);
+    /* a site offset already low stays */
+    assert_float_equal(an_pf_posterior_cap(a, sm, x_site, 40.0f), 40.0f, 1e-6);
+    /* fewer than 4 posterior strips: none */
+    for (uint32_t s = 0; s < a->ns; s++)
+        if (an_strip_x(a, s) - x_site <= 0.0f)
+            sm[s] = NAN;
+    sm[39] = sm[38] = sm[37] = 10.0f;
+    assert_float_equal(an_pf_posterior_cap(a, sm, x_site, 60.0f), 60.0f, 1e-6);
+    free(a);
+}
+
+/* thickness, tilt, f0, depth, gain, noise, lesion (0/1), lesion width,
+ * lesion depth, lesion contrast, lesion kind (0 hypoechoic, 1 anechoic),
+ * fluid (0/1), then the eval case (`--anatomy plantar-fascia --cases 300`):
+ * seed, index */
+typedef const char *scene[14];
+
+/* Tilted cases of seeds 2026-2028 whose spread top lay 0.4-1.5 mm up in
+ * the fat over the whole stretch near the site (the cap fixed them in the
+ * eval). Here (the scene rounded to the printed digits, so not the eval's
+ * image even on its simulator seed) on the eval case's simulator seed and
+ * seeds 1-2: with the cap 12 of 36 tops over 0.35 mm shallow, mean
+ * thickness error 0.36 mm, 22 within 0.35 mm; without it 14, 0.41 mm, 21
+ * (it changed 4 heels, each nearer the truth: 0.97 -> 0.38, 1.17 -> 0.40,
+ * 0.47 -> 0.27, 0.31 -> 0.22 mm). */
+static const scene fat[] = {
+    { "6.05", "-5.9", "11.0", "34", "5.0", "-59", "0", "", "", "", "", "0", "2026", "50" },
+    { "6.04", "11.2", "13.4", "26", "2.9", "-68", "1", "5.3", "1.6", "-3.9", "0", "0", "2026", "109" },
+    { "2.20", "-13.6", "9.5", "28", "-2.1", "-71", "0", "", "", "", "", "0", "2026", "134" },
+    { "5.45", "11.1", "13.8", "38", "2.5", "-73", "0", "", "", "", "", "0", "2026", "154" },
+    { "2.90", "11.3", "14.0", "27", "-2.6", "-61", "1", "5.5", "1.3", "-18.0", "0", "0", "2026", "260" },
+    { "5.48", "-11.7", "12.7", "39", "4.7", "-63", "0", "", "", "", "", "0", "2027", "15" },
+    { "4.65", "-14.4", "8.8", "29", "-1.8", "-53", "0", "", "", "", "", "0", "2027", "95" },
+    { "4.03", "-10.4", "11.9", "30", "-0.9", "-73", "0", "", "", "", "", "0", "2027", "154" },
+    { "5.62", "-11.5", "10.3", "38", "0.3", "-62", "1", "6.4", "3.2", "-13.5", "0", "0", "2028", "93" },
+    { "5.17", "9.1", "12.3", "26", "0.6", "-63", "1", "4.5", "1.8", "-16.0", "1", "0", "2028", "189" },
+    { "5.21", "-9.5", "10.0", "36", "2.1", "-66", "0", "", "", "", "", "0", "2028", "235" },
+    { "4.62", "11.7", "13.7", "39", "3.3", "-70", "0", "", "", "", "", "1", "2028", "128" },
+};
+
+typedef struct {
+    int n, near, shallow;
+    double sum;
+} tally;
+
+static void run_scene(const scene cfg, uint64_t seed, tally *T)
+{
+    kv par[12] = { { "thickness_mm", cfg[0] }, { "anisotropy_deg", cfg[1] },
+                   { "f0_mhz", cfg[2] },       { "depth_mm", cfg[3] },
+                   { "gain_db", cfg[4] },      { "noise_db", cfg[5] },
+                   { "lesion", cfg[6] },       { "fluid", cfg[11] } };
+    int np = 8;
+    if (cfg[6][0] == '1') {
+        par[np++] = (kv){ "lesion_width_mm", cfg[7] };
+        par[np++] = (kv){ "lesion_depth_mm", cfg[8] };
+        par[np++] = (kv){ "lesion_contrast_db", cfg[9] };
+        par[np++] = (kv){ "lesion_kind", cfg[10][0] == '1' ? "anechoic" : "hypoechoic" };
+    }
+    tl_analysis_result r;
+    float ox, oz;
+    tl_sim_truth *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    run_full("plantar-fascia", TL_AN_PLANTAR_FASCIA, seed, par, np, &r, t, &ox, &oz);
+    assert_true(r.structure_found);
+    float es = tl_polyline_z(r.superficial.x_mm, r.superficial.z_mm, r.superficial.n, r.site_x_mm) -
+               simrun_truth_z(t, TL_BOUNDARY_FASCIA_SUPERFICIAL, ox, oz, r.site_x_mm);
+    float et = r.thickness_mm - t->thickness_mm;
+    if (getenv("TL_TEST_VERBOSE"))
+        printf("%s mm, tilt %s, eval %s/%s, seed %llu: thickness %.2f (%+.2f), top %+.2f\n", cfg[0],
+               cfg[1], cfg[12], cfg[13], (unsigned long long)seed, r.thickness_mm, et, es);
+    T->n++;
+    T->near += fabsf(et) <= 0.35f;
+    T->shallow += !(es > -0.35f);
+    T->sum += isnan(et) ? 10.0 : fabsf(et);
+    free(t);
+}
+
+static void test_top_capped_posterior(void **state)
+{
+    (void)state;
+    tally T = { 0 };
+    const int n = (int)(sizeof fat / sizeof fat[0]);
+    for (int c = 0; c < n; c++) {
+        run_scene(fat[c], simrun_eval_sim_seed(strtoull(fat[c][12], NULL, 10),
+                                               strtoull(fat[c][13], NULL, 10), TL_AN_PLANTAR_FASCIA),
+                  &T);
+        for (uint64_t seed = 1; seed <= 2; seed++)
+            run_scene(fat[c], seed, &T);
+    }
+    if (getenv("TL_TEST_VERBOSE"))
+        printf("thickness within 0.35 mm %d, top over 0.35 mm shallow %d, of %d; mean error %.2f mm\n",
+               T.near, T.shallow, T.n, T.sum / T.n);
+    assert_true(T.shallow <= 12);
+    assert_true(T.sum / T.n < 0.385);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cap_on_known_offsets),
+        cmocka_unit_test(test_top_capped_posterior),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
