@@ -58,11 +58,13 @@ static void test_cap_on_known_offsets(void **state)
     free(a);
 }
 
-/* thickness, tilt, f0, depth, gain, noise, lesion (0/1), lesion width,
- * lesion depth, lesion contrast, lesion kind (0 hypoechoic, 1 anechoic),
- * fluid (0/1), then the eval case (`--anatomy plantar-fascia --cases 300`):
- * seed, index */
-typedef const char *scene[14];
+/* An eval case: its scene (the plantar keys of `talus eval tissue
+ * --verbose`'s params) and where it came from (`--anatomy plantar-fascia
+ * --cases 300`: seed, index). */
+typedef struct {
+    const char *scene;
+    uint64_t seed, index;
+} eval_case;
 
 /* Tilted cases of seeds 2026-2028 whose spread top lay 0.4-1.5 mm up in
  * the fat over the whole stretch near the site (the cap fixed them in the
@@ -72,19 +74,24 @@ typedef const char *scene[14];
  * thickness error 0.36 mm, 22 within 0.35 mm; without it 14, 0.41 mm, 21
  * (it changed 4 heels, each nearer the truth: 0.97 -> 0.38, 1.17 -> 0.40,
  * 0.47 -> 0.27, 0.31 -> 0.22 mm). */
-static const scene fat[] = {
-    { "6.05", "-5.9", "11.0", "34", "5.0", "-59", "0", "", "", "", "", "0", "2026", "50" },
-    { "6.04", "11.2", "13.4", "26", "2.9", "-68", "1", "5.3", "1.6", "-3.9", "0", "0", "2026", "109" },
-    { "2.20", "-13.6", "9.5", "28", "-2.1", "-71", "0", "", "", "", "", "0", "2026", "134" },
-    { "5.45", "11.1", "13.8", "38", "2.5", "-73", "0", "", "", "", "", "0", "2026", "154" },
-    { "2.90", "11.3", "14.0", "27", "-2.6", "-61", "1", "5.5", "1.3", "-18.0", "0", "0", "2026", "260" },
-    { "5.48", "-11.7", "12.7", "39", "4.7", "-63", "0", "", "", "", "", "0", "2027", "15" },
-    { "4.65", "-14.4", "8.8", "29", "-1.8", "-53", "0", "", "", "", "", "0", "2027", "95" },
-    { "4.03", "-10.4", "11.9", "30", "-0.9", "-73", "0", "", "", "", "", "0", "2027", "154" },
-    { "5.62", "-11.5", "10.3", "38", "0.3", "-62", "1", "6.4", "3.2", "-13.5", "0", "0", "2028", "93" },
-    { "5.17", "9.1", "12.3", "26", "0.6", "-63", "1", "4.5", "1.8", "-16.0", "1", "0", "2028", "189" },
-    { "5.21", "-9.5", "10.0", "36", "2.1", "-66", "0", "", "", "", "", "0", "2028", "235" },
-    { "4.62", "11.7", "13.7", "39", "3.3", "-70", "0", "", "", "", "", "1", "2028", "128" },
+#define LES(w, d, c, k) " lesion=1 lesion_width_mm=" w " lesion_depth_mm=" d " lesion_contrast_db=" c " lesion_kind=" k
+static const eval_case fat[] = {
+    { "thickness_mm=6.05 lesion=0 anisotropy_deg=-5.9 f0_mhz=11.0 depth_mm=34 gain_db=5.0 noise_db=-59 fluid=0", 2026, 50 },
+    { "thickness_mm=6.04" LES("5.3", "1.6", "-3.9", "hypoechoic")
+      " anisotropy_deg=11.2 f0_mhz=13.4 depth_mm=26 gain_db=2.9 noise_db=-68 fluid=0", 2026, 109 },
+    { "thickness_mm=2.20 lesion=0 anisotropy_deg=-13.6 f0_mhz=9.5 depth_mm=28 gain_db=-2.1 noise_db=-71 fluid=0", 2026, 134 },
+    { "thickness_mm=5.45 lesion=0 anisotropy_deg=11.1 f0_mhz=13.8 depth_mm=38 gain_db=2.5 noise_db=-73 fluid=0", 2026, 154 },
+    { "thickness_mm=2.90" LES("5.5", "1.3", "-18.0", "hypoechoic")
+      " anisotropy_deg=11.3 f0_mhz=14.0 depth_mm=27 gain_db=-2.6 noise_db=-61 fluid=0", 2026, 260 },
+    { "thickness_mm=5.48 lesion=0 anisotropy_deg=-11.7 f0_mhz=12.7 depth_mm=39 gain_db=4.7 noise_db=-63 fluid=0", 2027, 15 },
+    { "thickness_mm=4.65 lesion=0 anisotropy_deg=-14.4 f0_mhz=8.8 depth_mm=29 gain_db=-1.8 noise_db=-53 fluid=0", 2027, 95 },
+    { "thickness_mm=4.03 lesion=0 anisotropy_deg=-10.4 f0_mhz=11.9 depth_mm=30 gain_db=-0.9 noise_db=-73 fluid=0", 2027, 154 },
+    { "thickness_mm=5.62" LES("6.4", "3.2", "-13.5", "hypoechoic")
+      " anisotropy_deg=-11.5 f0_mhz=10.3 depth_mm=38 gain_db=0.3 noise_db=-62 fluid=0", 2028, 93 },
+    { "thickness_mm=5.17" LES("4.5", "1.8", "-16.0", "anechoic")
+      " anisotropy_deg=9.1 f0_mhz=12.3 depth_mm=26 gain_db=0.6 noise_db=-63 fluid=0", 2028, 189 },
+    { "thickness_mm=5.21 lesion=0 anisotropy_deg=-9.5 f0_mhz=10.0 depth_mm=36 gain_db=2.1 noise_db=-66 fluid=0", 2028, 235 },
+    { "thickness_mm=4.62 lesion=0 anisotropy_deg=11.7 f0_mhz=13.7 depth_mm=39 gain_db=3.3 noise_db=-70 fluid=1", 2028, 128 },
 };
 
 typedef struct {
@@ -92,19 +99,12 @@ typedef struct {
     double sum;
 } tally;
 
-static void run_scene(const scene cfg, uint64_t seed, tally *T)
+static void run_scene(const eval_case *c, uint64_t seed, tally *T)
 {
-    kv par[12] = { { "thickness_mm", cfg[0] }, { "anisotropy_deg", cfg[1] },
-                   { "f0_mhz", cfg[2] },       { "depth_mm", cfg[3] },
-                   { "gain_db", cfg[4] },      { "noise_db", cfg[5] },
-                   { "lesion", cfg[6] },       { "fluid", cfg[11] } };
-    int np = 8;
-    if (cfg[6][0] == '1') {
-        par[np++] = (kv){ "lesion_width_mm", cfg[7] };
-        par[np++] = (kv){ "lesion_depth_mm", cfg[8] };
-        par[np++] = (kv){ "lesion_contrast_db", cfg[9] };
-        par[np++] = (kv){ "lesion_kind", cfg[10][0] == '1' ? "anechoic" : "hypoechoic" };
-    }
+    char buf[320];
+    kv par[16];
+    snprintf(buf, sizeof buf, "%s", c->scene);
+    int np = simrun_parse_scene(buf, par, 0, 16);
     tl_analysis_result r;
     float ox, oz;
     tl_sim_truth *t = calloc(1, sizeof *t);
@@ -115,8 +115,9 @@ static void run_scene(const scene cfg, uint64_t seed, tally *T)
                simrun_truth_z(t, TL_BOUNDARY_FASCIA_SUPERFICIAL, ox, oz, r.site_x_mm);
     float et = r.thickness_mm - t->thickness_mm;
     if (getenv("TL_TEST_VERBOSE"))
-        printf("%s mm, tilt %s, eval %s/%s, seed %llu: thickness %.2f (%+.2f), top %+.2f\n", cfg[0],
-               cfg[1], cfg[12], cfg[13], (unsigned long long)seed, r.thickness_mm, et, es);
+        printf("eval %llu/%llu, seed %llu: thickness %.2f (%+.2f), top %+.2f\n",
+               (unsigned long long)c->seed, (unsigned long long)c->index, (unsigned long long)seed,
+               r.thickness_mm, et, es);
     T->n++;
     T->near += fabsf(et) <= 0.35f;
     T->shallow += !(es > -0.35f);
@@ -130,11 +131,9 @@ static void test_top_capped_posterior(void **state)
     tally T = { 0 };
     const int n = (int)(sizeof fat / sizeof fat[0]);
     for (int c = 0; c < n; c++) {
-        run_scene(fat[c], simrun_eval_sim_seed(strtoull(fat[c][12], NULL, 10),
-                                               strtoull(fat[c][13], NULL, 10), TL_AN_PLANTAR_FASCIA),
-                  &T);
+        run_scene(&fat[c], simrun_eval_sim_seed(fat[c].seed, fat[c].index, TL_AN_PLANTAR_FASCIA), &T);
         for (uint64_t seed = 1; seed <= 2; seed++)
-            run_scene(fat[c], seed, &T);
+            run_scene(&fat[c], seed, &T);
     }
     if (getenv("TL_TEST_VERBOSE"))
         printf("thickness within 0.35 mm %d, top over 0.35 mm shallow %d, of %d; mean error %.2f mm\n",
