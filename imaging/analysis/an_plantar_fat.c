@@ -94,6 +94,8 @@ float an_pf_site_offset(const tl_analyzer *a, const float *sm, float x_site)
 #define PF_FAT_POST_MM 6.0f
 #define PF_FAT_POST_PCT 25.0f
 #define PF_FAT_POST_MIN_MM 0.3f
+#define PF_FAT_NEAR_POST_MM 2.0f
+#define PF_FAT_RISE_MM 0.15f
 
 float an_pf_posterior_cap(const tl_analyzer *a, const float *sm, float x_site, float o_site)
 {
@@ -106,6 +108,40 @@ float an_pf_posterior_cap(const tl_analyzer *a, const float *sm, float x_site, f
     }
     if (n < 4 || isnan(o_site))
         return o_site;
+    /* the site stands over the strips just posterior of it (a bump or a
+     * ramp up to the site): where those are as high as the site, the band
+     * near the site has its own level and the low strips lie further back,
+     * where the deep border or the band curves away (seeds 2028, 2031,
+     * 3001: right tops cut by 0.4-1.6 mm, e.g. 2031 plantar case 277) */
+    float near_lo = INFINITY;
+    for (uint32_t s = 0; s < a->ns; s++) {
+        const float dx = an_strip_x(a, s) - x_site;
+        if (dx <= 0.0f && dx >= -PF_FAT_NEAR_POST_MM && !isnan(sm[s]))
+            near_lo = fminf(near_lo, sm[s]);
+    }
+    const float mm = a->sp * (float)a->band_q;
+    if (!((o_site - near_lo) * mm >= PF_FAT_RISE_MM))
+        return o_site;
     const float cap = an_percentile_f(v, n, PF_FAT_POST_PCT);
-    return (o_site - cap) * a->sp * (float)a->band_q >= PF_FAT_POST_MIN_MM ? cap : o_site;
+    return (o_site - cap) * mm >= PF_FAT_POST_MIN_MM ? cap : o_site;
+}
+
+/* The cap on the offsets off near the site: in full within PF_FAT_CAP_MM
+ * of it (the thickness is read over +/-1 mm), tapered to none
+ * PF_FAT_CAP_TAPER_MM further (a band that thins anterior of the insertion
+ * is not capped; capping every near strip, out to 6 mm, lowered a wrong
+ * anterior top onto a dark layer and made a false lesion target there,
+ * 2026 plantar case 50). */
+#define PF_FAT_CAP_MM 3.0f
+#define PF_FAT_CAP_TAPER_MM 2.0f
+
+void an_pf_apply_cap(const tl_analyzer *a, float *off, float cap, float x_site)
+{
+    for (uint32_t s = 0; s < a->ns; s++) {
+        const float dx = fabsf(an_strip_x(a, s) - x_site);
+        if (isnan(off[s]) || isnan(cap) || !(off[s] > cap) || dx >= PF_FAT_CAP_MM + PF_FAT_CAP_TAPER_MM)
+            continue;
+        const float w = dx <= PF_FAT_CAP_MM ? 1.0f : (PF_FAT_CAP_MM + PF_FAT_CAP_TAPER_MM - dx) / PF_FAT_CAP_TAPER_MM;
+        off[s] -= w * (off[s] - cap);
+    }
 }
