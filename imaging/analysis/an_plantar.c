@@ -369,7 +369,7 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
                 off[s] = sm[s + d];
         }
     }
-    an_pf_apply_cap(a, off, cap, x_site);
+    an_pf_apply_cap(a, off, cap < o_site ? cap : NAN, x_site);
     for (int s = 0; s < ns; s++)
         if (!isnan(off[s]) && !isnan(a->deep_fit[s])) {
             a->sup_fit[s] = a->deep_fit[s] - off[s] * (float)q;
