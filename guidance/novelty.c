@@ -24,6 +24,26 @@
 /* a traced shaft this many robust sigmas above the tissue beside it has a
  * measured end */
 #define MEASURED_CONTRAST 5.0f
+/* How much the line changed since the background was learned: its new
+ * echo along the shaft or at its deep end, discounted by change in its
+ * twin beside it (anatomy that moved, not a needle that came). all, twin
+ * and side are the parts novelty_gate weighs further. */
+static float line_change(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
+                         bool is_hint, const tl_needle_detection *det, float *all, float *twin,
+                         float *side)
+{
+    float tail, twin_sh;
+    double sp = img->spacing_mm;
+    temporal_novelty(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
+                     det->tip_z_mm / sp, work_mm, 3.0f, all, &tail, twin, &twin_sh, side);
+    /* The tracked line's background is frozen while it is tracked, so a
+     * needle that stopped has its own partial shadow beneath it as "dark
+     * and new": only the shallow side speaks of anatomy that shifted. */
+    if (is_hint)
+        *twin = twin_sh;
+    return fmaxf(*all, tail) + 2.0f * *twin;
+}
+
 float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_mm,
                    bool is_hint, float geo, tl_needle_detection *det, float *rank)
 {
@@ -39,18 +59,9 @@ float novelty_gate(const tl_needle_detector *d, const tl_bmode *img, float work_
             *rank = 2.0f + c_in;
         return 0.0f;
     }
-    float all, tail, twin, twin_sh, side;
+    float all, twin, side;
     double sp = img->spacing_mm;
-    temporal_novelty(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
-                     det->tip_z_mm / sp, work_mm, 3.0f, &all, &tail, &twin, &twin_sh, &side);
-    /* The tracked line's background is frozen while it is tracked, so a
-     * needle that stopped has its own partial shadow beneath it as "dark
-     * and new": only the shallow side speaks of anatomy that shifted. */
-    if (is_hint)
-        twin = twin_sh;
-    float nov = fmaxf(all, tail);
-    /* anatomy that moved, not a needle that came: discount by its twin */
-    nov += 2.0f * twin;
+    float nov = line_change(d, img, work_mm, is_hint, det, &all, &twin, &side);
     float s_new = is_hint ? 1.0f
                           : clampf((nov - NOVELTY_MIN) / (NOVELTY_FULL - NOVELTY_MIN), 0.0f, 1.0f);
     /* standing on time alone asks the whole shaft to be new, not its end */
@@ -133,12 +144,8 @@ float novelty_of_line(const tl_needle_detector *d, const tl_bmode *img, float wo
 {
     if (!d->temporal || !(det->length_mm > 0.0f))
         return NAN;
-    float all, tail, twin, twin_sh, side;
-    double sp = img->spacing_mm;
-    temporal_novelty(d, det->entry_x_mm / sp, det->entry_z_mm / sp, det->tip_x_mm / sp,
-                     det->tip_z_mm / sp, work_mm, 3.0f, &all, &tail, &twin, &twin_sh, &side);
-    /* the same measure as novelty_gate's */
-    return fmaxf(all, tail) + 2.0f * (is_hint ? twin_sh : twin);
+    float all, twin, side;
+    return line_change(d, img, work_mm, is_hint, det, &all, &twin, &side);
 }
 
 /* A candidate the single-image trace could not measure (too faint): trace

@@ -42,17 +42,12 @@ static void test_small_upward_moves(void **state)
     double sum = 0;
     for (int c = 0; c < nsc; c++)
         for (uint64_t seed = 1; seed <= 2; seed++) {
-            char buf[256], *save = NULL;
+            char buf[256];
             kv par[12];
             int np = 0;
             snprintf(buf, sizeof buf, "%s", scene[c]);
             par[np++] = (kv){ "lesion", "0" };
-            for (char *tok = strtok_r(buf, " ", &save); tok && np < 12; tok = strtok_r(NULL, " ", &save)) {
-                char *eq = strchr(tok, '=');
-                assert_non_null(eq);
-                *eq = '\0';
-                par[np++] = (kv){ tok, eq + 1 };
-            }
+            np = simrun_parse_scene(buf, par, np, 12);
             tl_analysis_result r;
             float ox, oz;
             tl_sim_truth *t = calloc(1, sizeof *t);
@@ -104,18 +99,13 @@ static void test_thinning_past_lesion(void **state)
             uint64_t seed = (uint64_t)k;
             if (k == 0)     /* the eval's: talus eval tissue --seed 2027, case index */
                 seed = simrun_eval_sim_seed(2027, eval_index[c], TL_AN_PLANTAR_FASCIA);
-            char buf[512], *save = NULL;
+            char buf[512];
             kv par[20];
             int np = 0;
             snprintf(buf, sizeof buf, "%s", scene[c]);
             par[np++] = (kv){ "lesion", "1" };
             par[np++] = (kv){ "lesion_kind", "anechoic" };
-            for (char *tok = strtok_r(buf, " ", &save); tok && np < 20; tok = strtok_r(NULL, " ", &save)) {
-                char *eq = strchr(tok, '=');
-                assert_non_null(eq);
-                *eq = '\0';
-                par[np++] = (kv){ tok, eq + 1 };
-            }
+            np = simrun_parse_scene(buf, par, np, 20);
             tl_analysis_result r;
             float ox, oz;
             tl_sim_truth *t = calloc(1, sizeof *t);

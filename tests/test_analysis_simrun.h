@@ -119,4 +119,19 @@ static inline float run(const char *preset, int anatomy, uint64_t seed, const kv
     return run_full(preset, anatomy, seed, par, npar, r, NULL, NULL, NULL);
 }
 
+/* Append the "key=value key=value" pairs of a scene string (as `talus
+ * eval tissue --verbose` prints a case's params) to par[np..max): buf is
+ * cut up in place and must outlive par. Returns the new count. */
+static inline int simrun_parse_scene(char *buf, kv *par, int np, int max)
+{
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " ", &save); tok && np < max; tok = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(tok, '=');
+        assert_non_null(eq);
+        *eq = '\0';
+        par[np++] = (kv){ tok, eq + 1 };
+    }
+    return np;
+}
+
 #endif

@@ -164,6 +164,13 @@ void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm);
 /* The deep border put back on its line where it bulged up onto a lesion's
  * lower edge near x_site; returns whether it did (remeasure the band). */
 bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site);
+/* an_bump.c: the run of strips where border z stands off its fit by
+ * min_mm or more (dir +1: deeper, -1: shallower) nearest x_site (starting
+ * within 3 mm of it), extended while off by over 0.25 mm, at most max_w_mm
+ * wide, with strips used by the fit (use) over 2 mm either side; false
+ * when there is none. */
+bool an_border_bump(const tl_analyzer *a, const float *z, const float *fit, const bool *use, float x_site,
+                    int dir, float min_mm, float max_w_mm, int *lo, int *hi);
 /* an_plantar_top.c: puts the superficial border back on the fascia's curve
  * where it dipped onto a lesion's upper edge near x_site (remeasures the
  * band); returns whether it did. */

@@ -388,32 +388,10 @@ bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site)
         }
     }
     /* the bulge: the run of strips shallower than the line by PF_BUMP_MM
-     * nearest the site (within 3 mm of it) */
-    int s_site = 0;
-    for (int s = 1; s < ns; s++)
-        if (fabsf(an_strip_x(a, (uint32_t)s) - x_site) < fabsf(an_strip_x(a, (uint32_t)s_site) - x_site))
-            s_site = s;
-    const int reach = (int)lroundf(3.0f / (sp * (float)a->sw));
-    int b0 = -1;
-    for (int d = 0; d <= reach && b0 < 0; d++)
-        for (int sg = -1; sg <= 1 && b0 < 0; sg += 2) {
-            int s = s_site + sg * d;
-            if (s >= 0 && s < ns && !isnan(a->deep_fit[s]) && (fit[s] - a->deep_fit[s]) * sp >= PF_BUMP_MM)
-                b0 = s;
-        }
-    if (b0 < 0)
+     * nearest the site, bounded by border on the line */
+    int lo, hi;
+    if (!an_border_bump(a, a->deep_fit, fit, use, x_site, -1, PF_BUMP_MM, PF_BUMP_MAX_W_MM, &lo, &hi))
         return false;
-    int lo = b0, hi = b0;
-    while (lo - 1 >= 0 && !isnan(a->deep_fit[lo - 1]) && (fit[lo - 1] - a->deep_fit[lo - 1]) * sp > 0.25f)
-        lo--;
-    while (hi + 1 < ns && !isnan(a->deep_fit[hi + 1]) && (fit[hi + 1] - a->deep_fit[hi + 1]) * sp > 0.25f)
-        hi++;
-    const int fl = (int)lroundf(2.0f / (sp * (float)a->sw));
-    if ((float)(hi - lo + 1) * (float)a->sw * sp > PF_BUMP_MAX_W_MM || lo - fl < 0 || hi + fl >= ns)
-        return false;
-    for (int d = 1; d <= fl; d++)
-        if (!use[lo - d] || !use[hi + d])
-            return false;
     /* a lesion over band: just over the bulged border against the layer
      * it left out and against the band's top; never into the bone */
     double over = 0, left = 0, top = 0;

@@ -77,34 +77,10 @@ bool an_plantar_top_over_lesion(tl_analyzer *a, tl_analysis_result *r, float x_s
         }
     }
     /* the dip: the run of strips deeper than the fit by PF_DIP_MM nearest
-     * the site (within 3 mm of it) */
-    int s_site = -1;
-    for (int s = 0; s < ns; s++)
-        if (s_site < 0 || fabsf(an_strip_x(a, (uint32_t)s) - x_site) <
-                              fabsf(an_strip_x(a, (uint32_t)s_site) - x_site))
-            s_site = s;
-    const int reach = (int)lroundf(3.0f / (sp * (float)a->sw));
-    int d0 = -1;
-    for (int k = 0; k <= reach && d0 < 0; k++)
-        for (int sg = -1; sg <= 1 && d0 < 0; sg += 2) {
-            int s = s_site + sg * k;
-            if (s >= 0 && s < ns && !isnan(a->sup_fit[s]) && (a->sup_fit[s] - fit[s]) * sp >= PF_DIP_MM)
-                d0 = s;
-        }
-    if (d0 < 0)
+     * the site, bounded by border on the fit */
+    int lo, hi;
+    if (!an_border_bump(a, a->sup_fit, fit, use, x_site, +1, PF_DIP_MM, PF_DIP_MAX_W_MM, &lo, &hi))
         return false;
-    int lo = d0, hi = d0;
-    while (lo - 1 >= 0 && !isnan(a->sup_fit[lo - 1]) && (a->sup_fit[lo - 1] - fit[lo - 1]) * sp > 0.25f)
-        lo--;
-    while (hi + 1 < ns && !isnan(a->sup_fit[hi + 1]) && (a->sup_fit[hi + 1] - fit[hi + 1]) * sp > 0.25f)
-        hi++;
-    /* bounded: border on the fit over >= 2 mm either side */
-    const int fl = (int)lroundf(2.0f / (sp * (float)a->sw));
-    if ((float)(hi - lo + 1) * (float)a->sw * sp > PF_DIP_MAX_W_MM || lo - fl < 0 || hi + fl >= ns)
-        return false;
-    for (int k = 1; k <= fl; k++)
-        if (!use[lo - k] || !use[hi + k])
-            return false;
     /* a lesion under band and over band: the dipped border's underside
      * against the layer between the fit and the dipped border, and against
      * the band's lowest 0.6 mm */
