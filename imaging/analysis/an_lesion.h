@@ -93,4 +93,23 @@ bool an_local_region_ok(const tl_analyzer *a, const tl_analysis_result *r, const
  * weakly dark and no darker than the tissue just under that border? */
 bool an_deep_layer(const tl_analyzer *a, const an_pass *P, const an_region *R, float contrast_db);
 
+/* How much brighter (dB) the tissue 0.25-1.5 mm under the deep border is
+ * than region R over its strips (NAN when too little is seen): within
+ * AN_LAYER_UNDER_DB or darker, R is that same tissue. */
+#define AN_LAYER_UNDER_DB 1.0f
+float an_under_deep_db(const tl_analyzer *a, const an_pass *P, const an_region *R);
+
+/* In how many of its strips region R (label R->id in a->label) reaches
+ * the band's superficial edge (at_sup) and its deep edge (at_deep). */
+void an_region_at_borders(const tl_analyzer *a, const an_region *R, uint32_t *at_sup,
+                          uint32_t *at_deep);
+
+/* Is plantar region R (centroid depth z_mm) outside the band, its borders
+ * there not to be trusted: deeper than the calcaneus's cortex beside it,
+ * between borders under half the site's thickness apart, or a layer along
+ * one border where that border bulges off the band's course
+ * (an_lesion_trust.c)? */
+bool an_region_off_band(const tl_analyzer *a, const tl_analysis_result *r, const an_pass *P,
+                        const an_region *R, float z_mm);
+
 #endif

@@ -66,10 +66,8 @@ static bool repeats(const tl_analysis_result *r, const tl_analysis_target *t)
 /* Steepest band (rise over run, ~20 deg) the second pass searches. */
 #define AN_STEEP_SLOPE 0.36f
 
-/* In how many of its strips region R (label R->id in a->label) reaches
- * the band's superficial edge (at_sup) and its deep edge (at_deep). */
-static void region_at_borders(const tl_analyzer *a, const an_region *R, uint32_t *at_sup,
-                              uint32_t *at_deep)
+void an_region_at_borders(const tl_analyzer *a, const an_region *R, uint32_t *at_sup,
+                          uint32_t *at_deep)
 {
     const uint32_t nc = a->cell_rows;
     const int16_t *lab = a->label;
@@ -126,7 +124,7 @@ static bool flanks_darker(const tl_analyzer *a, const an_pass *P, const float *r
      * left to the first pass. A lesion filling a thin band's thickness
      * touches both borders. */
     uint32_t at_sup, at_deep, w = R->s1 - R->s0 + 1, seen = 0;
-    region_at_borders(a, R, &at_sup, &at_deep);
+    an_region_at_borders(a, R, &at_sup, &at_deep);
     for (uint32_t s = R->s0; s <= R->s1; s++)
         seen += !isnan(a->sup_fit[s]) && !isnan(a->deep_fit[s]);
     if ((2 * at_sup > w && 4 * at_deep < w) || (2 * at_deep > w && 4 * at_sup < w))
@@ -198,19 +196,12 @@ static bool flanks_darker(const tl_analyzer *a, const an_pass *P, const float *r
  * 19 hits lying on the deep border have contrasts of -8.7 dB or more or
  * lie 1.6 dB or more above the tissue under it. */
 #define AN_LAYER_CONTRAST_DB 8.5f
-#define AN_LAYER_UNDER_DB 1.0f
 #define AN_LAYER_UNDER_MM0 0.25f
 #define AN_LAYER_UNDER_MM1 1.5f
 
-bool an_deep_layer(const tl_analyzer *a, const an_pass *P, const an_region *R, float contrast_db)
+float an_under_deep_db(const tl_analyzer *a, const an_pass *P, const an_region *R)
 {
-    if (contrast_db < -AN_LAYER_CONTRAST_DB)
-        return false;
-    uint32_t at_sup, at_deep, w = R->s1 - R->s0 + 1;
-    region_at_borders(a, R, &at_sup, &at_deep);
-    if (!(2 * at_deep > w && 4 * at_sup < w))
-        return false;
-    const uint32_t nc = a->cell_rows;
+    const uint32_t nc = a->cell_rows, w = R->s1 - R->s0 + 1;
     double su = 0, sr = 0;
     uint32_t nu = 0, nr = 0;
     for (uint32_t s = R->s0; s <= R->s1; s++) {
@@ -232,8 +223,19 @@ bool an_deep_layer(const tl_analyzer *a, const an_pass *P, const an_region *R, f
         }
     }
     if (nu < w || !nr)
+        return NAN;
+    return (float)(su / nu - sr / nr) * P->db;
+}
+
+bool an_deep_layer(const tl_analyzer *a, const an_pass *P, const an_region *R, float contrast_db)
+{
+    if (contrast_db < -AN_LAYER_CONTRAST_DB)
         return false;
-    return (float)(su / nu - sr / nr) * P->db < AN_LAYER_UNDER_DB;
+    uint32_t at_sup, at_deep, w = R->s1 - R->s0 + 1;
+    an_region_at_borders(a, R, &at_sup, &at_deep);
+    if (!(2 * at_deep > w && 4 * at_sup < w))
+        return false;
+    return an_under_deep_db(a, P, R) < AN_LAYER_UNDER_DB;
 }
 
 /* Widest band (its mean thickness over the region, against the thickness
