@@ -19,6 +19,10 @@ tl_test(test_analysis_kernels SOURCES test_analysis_kernels.c LIBS tl_analysis T
 # -> analysis, thickness against truth, the lesion as a target.
 tl_test(test_analysis_achilles SOURCES test_analysis_achilles.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
+# The Achilles tail of eval tissue (atail2): eval scenes rebuilt exactly,
+# a narrow image's margin, a top line in the fat, a ramp at the view's edge.
+tl_test(test_analysis_achilles_tail SOURCES test_analysis_achilles_tail.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
 # Ankle effusions through sim -> imaging -> analysis: a probe tilted against
 # the joint, the joint gap in the recess floor.
 tl_test(test_analysis_ankle SOURCES test_analysis_ankle.c

@@ -38,12 +38,12 @@ static eval_case_result run_case(eval_ctx *ctx, eval_case c)
  * thicker there than either side, 2028 282: 2.9 mm); a deep border bulged
  * into the muscle (2028 90, 2031 127: 1.7-1.9 mm); borders on other
  * layers, the band between them under half its thickness at the site
- * (2026 241: 0.23 x, tilted 14.5 deg; 2028 207: 0.46 x). Each gave one
- * target before; 60, 247, 51, 282 and 241 are tilted probes (anisotropy
- * 9-15 deg). */
+ * and the region weakly dark (2026 241: 0.23 x, -7.0 dB, tilted 14.5 deg;
+ * 2027 137: 0.39 x, -5.3 dB). Each gave one target before; 60, 247, 51,
+ * 282 and 241 are tilted probes (anisotropy 9-15 deg). */
 static const eval_case off_band[] = {
     { 2031, 60 }, { 2031, 247 }, { 2031, 51 }, { 2028, 282 },
-    { 2028, 90 }, { 2031, 127 }, { 2026, 241 }, { 2028, 207 },
+    { 2028, 90 }, { 2031, 127 }, { 2026, 241 }, { 2027, 137 },
 };
 
 static void test_off_band_regions_not_targets(void **state)
@@ -64,11 +64,14 @@ static void test_off_band_regions_not_targets(void **state)
  * there than either side (2028 248, tilted 10.7 deg), filling a thin
  * band's top (2031 24 and 94), a lesion reached through a deep border
  * bulged 2.5 mm over perifascial fluid (2026 176, tilted 13.7 deg, the
- * fluid itself not found: 1 of its 2 truth lesions); and the lesion of
- * 2031 163, whose false second target (a layer of fat along a top bulged
- * 0.9 mm) goes. */
+ * fluid itself not found: 1 of its 2 truth lesions), a -12.7 dB fluid
+ * target between borders 0.32 x the site's thickness apart (survey seed
+ * 3000 174, tilted 12.6 deg; its lesion not found: 1 of 2); and the
+ * lesion of 2031 163, whose false second target (a layer of fat along a
+ * top bulged 0.9 mm) goes. */
 static const eval_case kept[] = {
-    { 2028, 216 }, { 2028, 248 }, { 2031, 24 }, { 2031, 94 }, { 2026, 176 }, { 2031, 163 },
+    { 2028, 216 }, { 2028, 248 }, { 2031, 24 }, { 2031, 94 },
+    { 2026, 176 }, { 3000, 174 }, { 2031, 163 },
 };
 
 static void test_lesions_near_bone_and_borders_kept(void **state)
@@ -83,9 +86,9 @@ static void test_lesions_near_bone_and_borders_kept(void **state)
         assert_non_null(t);
         targets += atoi(t + 9);
     }
-    assert_int_equal(lesions, 7);
-    assert_int_equal(hits, 6);
-    assert_int_equal(targets, 6);   /* 7 before: 2031 163's layer of fat */
+    assert_int_equal(lesions, 9);
+    assert_int_equal(hits, 7);
+    assert_int_equal(targets, 7);   /* 8 before: 2031 163's layer of fat */
 }
 
 static int setup(void **state)

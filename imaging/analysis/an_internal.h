@@ -158,12 +158,32 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
  * its cortex (fibrillar: only where the found one is off), and in front of
  * the insertion. */
 void an_pf_despike_bone(tl_analyzer *a);
+/* the side of x_site without bone within 8 mm (+1: right): anterior */
+int an_pf_anterior_dir(const tl_analyzer *a, float x_site);
 float an_pf_tilted_edge(tl_analyzer *a, float x0);
 bool an_pf_deep_on_bone(tl_analyzer *a, float x_site, bool fibrillar);
 void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm);
 /* The deep border put back on its line where it bulged up onto a lesion's
  * lower edge near x_site; returns whether it did (remeasure the band). */
 bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site);
+/* an_plantar_tilt.c: a band that a tilted fascia crosses (not on the bone
+ * behind x_site, or its top off the cortex's course) replaced by one
+ * seeded along the cortex; returns whether it did (remeasure, find the
+ * site again), the band found and r then saved in *found. The state the
+ * plantar measurement changes (borders, bone, r), swapped with a saved
+ * one; the fat's roughness over the fibre-less band under the top at x
+ * (texture energy ratio, +/-1 mm). */
+typedef struct {
+    float sup_fit[AN_MAX_STRIPS], deep_fit[AN_MAX_STRIPS], sup_row[AN_MAX_STRIPS],
+        deep_row[AN_MAX_STRIPS], bone_row[AN_MAX_STRIPS], bone_top[AN_MAX_STRIPS],
+        band_level[AN_MAX_STRIPS];
+    tl_analysis_result r;
+    bool absent;   /* the band found was not on the bone behind x_site */
+} an_pf_band;
+bool an_pf_band_along_bone(tl_analyzer *a, const tl_analysis_result *r, float x_site,
+                           an_pf_band *found);
+void an_pf_band_swap(tl_analyzer *a, tl_analysis_result *r, an_pf_band *b);
+float an_pf_fat_contrast(tl_analyzer *a, float x);
 /* an_bump.c: the run of strips where border z stands off its fit by
  * min_mm or more (dir +1: deeper, -1: shallower) nearest x_site (starting
  * within 3 mm of it), extended while off by over 0.25 mm, at most max_w_mm

@@ -283,7 +283,7 @@ static void search_pass(tl_analyzer *a, tl_analysis_result *r, an_pass *P, float
         /* a region where the band's borders have left the band (bone
          * beside it, a border bulged off the band's course) is not in the
          * fascia (an_lesion_trust.c) */
-        if (r->anatomy == TL_AN_PLANTAR_FASCIA && an_region_off_band(a, r, P, R, t.z_mm))
+        if (r->anatomy == TL_AN_PLANTAR_FASCIA && an_region_off_band(a, r, P, R, t.z_mm, contrast))
             continue;
         if (t.kind == TL_TARGET_ANECHOIC)
             r->cleft = true;

@@ -97,6 +97,10 @@ bool an_deep_layer(const tl_analyzer *a, const an_pass *P, const an_region *R, f
  * than region R over its strips (NAN when too little is seen): within
  * AN_LAYER_UNDER_DB or darker, R is that same tissue. */
 #define AN_LAYER_UNDER_DB 1.0f
+/* A layer of tissue taken in (muscle along the deep border, fat along the
+ * superficial one) is weakly darker than the band: contrasts of -5.3 to
+ * -8 dB on the tuning seeds; lesions under such borders are darker. */
+#define AN_LAYER_CONTRAST_DB 8.5f
 float an_under_deep_db(const tl_analyzer *a, const an_pass *P, const an_region *R);
 
 /* In how many of its strips region R (label R->id in a->label) reaches
@@ -104,12 +108,12 @@ float an_under_deep_db(const tl_analyzer *a, const an_pass *P, const an_region *
 void an_region_at_borders(const tl_analyzer *a, const an_region *R, uint32_t *at_sup,
                           uint32_t *at_deep);
 
-/* Is plantar region R (centroid depth z_mm) outside the band, its borders
- * there not to be trusted: deeper than the calcaneus's cortex beside it,
- * between borders under half the site's thickness apart, or a layer along
- * one border where that border bulges off the band's course
- * (an_lesion_trust.c)? */
+/* Is plantar region R (centroid depth z_mm, contrast_db below the band)
+ * outside the band, its borders there not to be trusted: deeper than the
+ * calcaneus's cortex beside it, weakly dark between borders under half the
+ * site's thickness apart, or a layer along one border where that border
+ * bulges off the band's course (an_lesion_trust.c)? */
 bool an_region_off_band(const tl_analyzer *a, const tl_analysis_result *r, const an_pass *P,
-                        const an_region *R, float z_mm);
+                        const an_region *R, float z_mm, float contrast_db);
 
 #endif

@@ -195,7 +195,6 @@ static bool flanks_darker(const tl_analyzer *a, const an_pass *P, const float *r
  * -4.7..+1.0 dB of the tissue under it and contrasts of -5.4..-8 dB; the
  * 19 hits lying on the deep border have contrasts of -8.7 dB or more or
  * lie 1.6 dB or more above the tissue under it. */
-#define AN_LAYER_CONTRAST_DB 8.5f
 #define AN_LAYER_UNDER_MM0 0.25f
 #define AN_LAYER_UNDER_MM1 1.5f
 

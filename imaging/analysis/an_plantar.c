@@ -381,6 +381,10 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
     return true;
 }
 
+/* Everything from the insertion site on (NAN: no calcaneus), on the band
+ * as it stands. */
+static void plantar_site(tl_analyzer *a, tl_analysis_result *r, float x_site);
+
 void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r)
 {
     /* under the heel fat pad, on the inferior calcaneus at its origin */
@@ -396,7 +400,41 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
     r->hypoechoic = r->echogenicity_db < 0;
     /* Insertion: the anterior edge of the inferior calcaneus, where its
      * surface leaves the band. */
+    float bone_keep[AN_MAX_STRIPS];
+    memcpy(bone_keep, a->bone_row, a->ns * sizeof(float));
     float x_site = an_insertion_edge(a);
+    /* Through a tilt the search may have taken a level layer the fascia
+     * crosses: checked against the cortex's course (an_plantar_tilt.c).
+     * A re-seeded band is measured too (its site found again on the bone
+     * as it was), and the one whose top has the rougher fat over it at
+     * its site stands (the level layer's top lies inside the band or in
+     * fat without septa; the re-seeded one's top can also be wrong, 2027
+     * plantar-only cases 281, 299: 0.31 / 0.04 -> 6.65 / 1.79 mm alone);
+     * where the band found was not on the bone at all, the re-seeded one
+     * (2031 case 192: the band found, in the muscle, 7.35 mm for 4.18,
+     * had the fat's texture over its top too). */
+    an_pf_band alt;
+    if (!isnan(x_site) && an_pf_band_along_bone(a, r, x_site, &alt)) {
+        int nw = r->n_warnings;
+        an_band_measure(a, r);
+        r->n_warnings = nw;
+        memcpy(a->bone_row, bone_keep, a->ns * sizeof(float));
+        float x_alt = an_insertion_edge(a);
+        an_pf_band_swap(a, r, &alt);      /* the found band back, the re-seeded one kept */
+        plantar_site(a, r, x_site);
+        float fat = isnan(r->thickness_mm) ? NAN : an_pf_fat_contrast(a, r->site_x_mm);
+        an_pf_band_swap(a, r, &alt);      /* the re-seeded band, the found one's result kept */
+        plantar_site(a, r, x_alt);
+        float fat_alt = an_pf_fat_contrast(a, r->site_x_mm);
+        if (isnan(r->thickness_mm) || (!alt.absent && (isnan(fat_alt) || fat_alt <= fat)))
+            an_pf_band_swap(a, r, &alt);
+    } else {
+        plantar_site(a, r, x_site);
+    }
+}
+
+static void plantar_site(tl_analyzer *a, tl_analysis_result *r, float x_site)
+{
     const bool on_bone = !isnan(x_site);
     if (!on_bone) {
         an_warn(r, "calcaneus not found: thickness measured at the thickest part of the band");

@@ -37,7 +37,7 @@ void an_pf_despike_bone(tl_analyzer *a)
 }
 
 /* The side of x_site without bone within 8 mm (+1: right): anterior. */
-static int anterior_dir(const tl_analyzer *a, float x_site)
+int an_pf_anterior_dir(const tl_analyzer *a, float x_site)
 {
     int nb[2] = { 0, 0 };
     for (uint32_t s = 0; s < a->ns; s++) {
@@ -88,7 +88,7 @@ float an_pf_tilted_edge(tl_analyzer *a, float x0)
      * front, right at the edge). The edge: the first strip from 1.5 mm
      * behind it where the surface lies 0.1 mm under the line through the
      * 3.5 mm before, and the next one too (or the bone ends). */
-    const int dir = anterior_dir(a, x);
+    const int dir = an_pf_anterior_dir(a, x);
     double sx = 0, sz = 0, sxx = 0, sxz = 0;
     int m = 0;
     for (int s = 0; s < ns; s++) {
@@ -145,7 +145,7 @@ float an_pf_tilted_edge(tl_analyzer *a, float x0)
 #define PF_DEEP_AHEAD_MM 2.0f
 bool an_pf_deep_on_bone(tl_analyzer *a, float x_site, bool fibrillar)
 {
-    const int ns = (int)a->ns, dir = anterior_dir(a, x_site);
+    const int ns = (int)a->ns, dir = an_pf_anterior_dir(a, x_site);
     const float sp = a->sp, gap = PF_PERIOSTEUM_MM / sp;
     const int g = (int)lroundf(1.0f / (sp * (float)a->sw));
     float nd[AN_MAX_STRIPS];
@@ -239,7 +239,7 @@ void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm)
     const int ns = (int)a->ns, h = (int)a->h;
     const float sp = a->sp, step_db = 6.0f * 255.0f / a->dr_db;
     double *cs = a->cum, *cn = a->cum + h + 1;   /* 4 (h + 1) doubles */
-    const int dir = anterior_dir(a, x_site);   /* the side without bone */
+    const int dir = an_pf_anterior_dir(a, x_site);   /* the side without bone */
     float cand[AN_MAX_STRIPS];
     for (int s = 0; s < ns; s++) {
         cand[s] = NAN;
