@@ -19,6 +19,10 @@ tl_test(test_analysis_kernels SOURCES test_analysis_kernels.c LIBS tl_analysis T
 # -> analysis, thickness against truth, the lesion as a target.
 tl_test(test_analysis_achilles SOURCES test_analysis_achilles.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
+# The Achilles tail of eval tissue (atail2): eval scenes rebuilt exactly,
+# a narrow image's margin, a top line in the fat, a ramp at the view's edge.
+tl_test(test_analysis_achilles_tail SOURCES test_analysis_achilles_tail.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
 # Ankle effusions through sim -> imaging -> analysis: a probe tilted against
 # the joint, the joint gap in the recess floor.
 tl_test(test_analysis_ankle SOURCES test_analysis_ankle.c
@@ -48,6 +52,10 @@ tl_test(test_analysis_plantar_band SOURCES test_analysis_plantar_band.c
 # Plantar fascia through a tilted probe: the spread border's small upward
 # moves on a top read just inside the band.
 tl_test(test_analysis_plantar_spread SOURCES test_analysis_plantar_spread.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
+# Plantar fascia through a tilted probe: a top left up in septum-poor fat
+# over the whole stretch near the site, capped by the posterior strips.
+tl_test(test_analysis_plantar_fat2 SOURCES test_analysis_plantar_fat2.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
 # Plantar targets where the band's borders left the band (bone, bulges).
 tl_test(test_analysis_plantar_trust SOURCES test_analysis_plantar_trust.c

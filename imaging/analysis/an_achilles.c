@@ -31,7 +31,13 @@
 
 /* Texture energy per strip on the band grid (the measure of an_texture:
  * vertical + lateral grey differences), rows [0, nu) into E (ns x nu), and
- * each strip's rows with image, [lo[s], hi[s]) (0 elsewhere in E). */
+ * each strip's rows with image, [lo[s], hi[s]) (0 elsewhere in E). Rows
+ * outside the scanned area (raw profile NAN) have no texture: the smoothed
+ * profiles read 0 there (an_box2 sums NAN as 0), and the black margin
+ * beside a narrow image passed for the smoothest tissue in view, so the
+ * fitted lines and the thickest-part site ran into it (seed 2027 case 286
+ * of `talus eval tissue --anatomy achilles --cases 300`: site 0.8 mm, the
+ * image starts at 7.7). */
 static void texture_map(tl_analyzer *a, float *E, int nu, int *lo, int *hi)
 {
     const int h = (int)a->h, q = (int)a->band_q, ns = (int)a->ns;
@@ -39,6 +45,7 @@ static void texture_map(tl_analyzer *a, float *E, int nu, int *lo, int *hi)
     for (int s = 0; s < ns; s++) {
         const float *m = an_sm(a, (uint32_t)s), *ml = an_sm(a, s > 0 ? (uint32_t)s - 1 : 0),
                     *mr = an_sm(a, s + 1 < ns ? (uint32_t)s + 1 : (uint32_t)s);
+        const float *raw = an_prof(a, (uint32_t)s);
         float *e = E + (size_t)s * (size_t)nu;
         lo[s] = nu;
         hi[s] = 0;
@@ -46,7 +53,7 @@ static void texture_map(tl_analyzer *a, float *E, int nu, int *lo, int *hi)
             float acc = 0;
             int n = 0;
             for (int r = k * q; r < (k + 1) * q && r < h; r++) {
-                if (r < dz || r >= h - dz)
+                if (r < dz || r >= h - dz || isnan(raw[r]))
                     continue;
                 float g = fabsf(m[r + dz] - m[r - dz]) + fabsf(mr[r] - ml[r]);
                 if (!isnan(g)) {
@@ -170,11 +177,26 @@ static void deep_at(const ach_proj *pr, int t, int lo, int hi, int m, int w, ach
  * tendons of seed 2026 over 0.35 mm); at 0.4 the echo, where there is one,
  * sets the line (the echo peaks ~0.1 mm above the interface). */
 #define ACH_TOP_ECHO 0.4f
+/* Weight of the penalty on a superficial border with rough tissue right
+ * under it (log ratio of the mean texture over the 1.2 mm under the line,
+ * the width of the window above it, to that of the whole layer down to the
+ * deep border, where it is over 1). A tilted tendon's top is often met by a line parallel to it
+ * 0.5-1.3 mm up in the fat (an echo, or the fat's own texture step): the
+ * mean over a 4-7 mm layer hardly notices the strip of rough fat it then
+ * takes in, the echo there is stronger than the tendon's own, and the top
+ * read 0.5-1.3 mm shallow (18 of the 37 Achilles cases over 0.35 mm among
+ * the tilted scenes of seeds 2027, 2028, 2031, 3000 and 3001 of `talus
+ * eval tissue --anatomy achilles --cases 300`; 2027 all scenes). The
+ * smooth tendon starts right under its top. 0.3-0.6 gave 28-31 of those
+ * cases over 0.35 mm, 37 without; 1.0 35, 2.0 78 (the echo line's own
+ * roughness just under a true top then counts against it). */
+#define ACH_TOP_LOCAL 0.5f
 
 /* The superficial border above the deep one at u2, between rows lo and
  * hi: where the rough fat above gives way to the smooth layer that runs
  * down to the deep border (the log ratio of the two sides' mean texture),
- * and the interface's echo there. */
+ * and the interface's echo there; less where the tissue right under it is
+ * rougher than the layer's mean (ACH_TOP_LOCAL). */
 static void top_of(const ach_proj *pr, int u2, int lo, int hi, int m, int w, ach_pair *best)
 {
     for (int u1 = lo < 0 ? 0 : lo; u1 <= hi; u1++) {
@@ -183,6 +205,9 @@ static void top_of(const ach_proj *pr, int u2, int lo, int hi, int m, int w, ach
         if (isnan(up) || isnan(in) || !(in > 0))
             continue;
         float sc = logf(up / in) + ACH_TOP_ECHO * (isnan(pr->P[u1]) ? 0.0f : pr->P[u1]);
+        float under = range_mean(pr, u1 + m, u1 + m + w);
+        if (under > in)
+            sc -= ACH_TOP_LOCAL * logf(under / in);
         if (sc > best->score) {
             best->score = sc;
             best->u1 = u1;

@@ -212,14 +212,18 @@ float an_band_vs_above(tl_analyzer *a, const tl_analysis_params *p)
 }
 
 /* A tendon's thickness changes by ~15 % over 20 mm: a step of over 0.5 mm
- * within 1 mm of the profile is a border that left the tendon. Near the
+ * within 2.5 mm of the profile is a border that left the tendon. Near the
  * edge of the view, where the free search's path has neighbours on one
  * side only, its deep border can run on a septum of Kager's fat 1-2 mm
  * under the tendon (seed 2026 case 112: 6.7 mm read 8.5 at the image
- * edge, where the thickest-part site then went). The profile without such
- * end stretches (a step within the outer third of the band at either end),
- * [*x0, *x1] mm; a step in the middle (a lesion under a border) stays. */
+ * edge, where the thickest-part site then went), as a step or a ramp over
+ * 2-4 mm (seed 2027 case 133: 2.3 mm read 2.9, 0.6 mm over 2 mm; 2031 case
+ * 208: 6.4 read 7.6, 1.2 mm over 5 mm; within 1 mm neither step passed 0.5
+ * mm). The profile without such end stretches (a step within the outer
+ * third of the band at either end), [*x0, *x1] mm; a step in the middle (a
+ * lesion under a border) stays. */
 #define ACH_STEP_MM 0.5f
+#define ACH_STEP_SPAN_MM 2.5f
 static void ach_stretch(const tl_analysis_result *r, float *x0, float *x1)
 {
     *x0 = -INFINITY;
@@ -230,7 +234,7 @@ static void ach_stretch(const tl_analysis_result *r, float *x0, float *x1)
     const float *x = r->profile_x_mm, *t = r->profile_mm;
     const float third = (x[n - 1] - x[0]) / 3.0f;
     for (uint32_t i = 1; i < n; i++)
-        for (uint32_t j = i; j-- > 0 && x[i] - x[j] <= 1.0f;)
+        for (uint32_t j = i; j-- > 0 && x[i] - x[j] <= ACH_STEP_SPAN_MM;)
             if (fabsf(t[i] - t[j]) > ACH_STEP_MM) {
                 if (x[i] < x[0] + third)
                     *x0 = x[i];                     /* the last step near the left end */
