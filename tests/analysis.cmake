@@ -53,6 +53,10 @@ tl_test(test_analysis_plantar_band SOURCES test_analysis_plantar_band.c
 # moves on a top read just inside the band.
 tl_test(test_analysis_plantar_spread SOURCES test_analysis_plantar_spread.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
+# Plantar fascia through a tilted probe: a top left up in septum-poor fat
+# over the whole stretch near the site, capped by the posterior strips.
+tl_test(test_analysis_plantar_fat2 SOURCES test_analysis_plantar_fat2.c
+        LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
 # Plantar targets where the band's borders left the band (bone, bulges).
 tl_test(test_analysis_plantar_trust SOURCES test_analysis_plantar_trust.c
         LIBS talus_cli TIMEOUT 240)

@@ -200,6 +200,15 @@ bool an_plantar_top_over_lesion(tl_analyzer *a, tl_analysis_result *r, float x_s
 void an_pf_open_offsets(const tl_analyzer *a, float *off);
 /* the offset at the site, else the nearest strip's within 2.5 mm (NAN: none) */
 float an_pf_site_offset(const tl_analyzer *a, const float *sm, float x_site);
+/* the site's offset o_site capped at a low percentile of the offsets sm
+ * posterior of the site, where that lowers it by 0.3 mm or more (grid
+ * steps, as sm) */
+float an_pf_posterior_cap(const tl_analyzer *a, const float *sm, float x_site, float o_site);
+/* where the spread border's site offset agrees with the top there within
+ * this, the cap is used even where its own move is not */
+#define PF_FAT_AGREE_MM 0.2f
+/* off near x_site lowered to cap (no-op where cap is not lower) */
+void an_pf_apply_cap(const tl_analyzer *a, float *off, float cap, float x_site);
 
 /* an_anatomy.c: the band over the bone found by an_find_bone (its deep
  * border search ends gap_mm above the cortex echo's top), the x of the

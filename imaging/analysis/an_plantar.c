@@ -348,8 +348,13 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
      * 0.35 mm from 35 / 42 / 44 to 28 / 40 / 42 (simulated from the proposed
      * moves; they also move some right tops 0.3-0.8 mm into such fat). */
     float move_mm = (d_site - o_site * (float)q - t_site) * a->sp;
+    /* A whole stretch of septum-poor fat over the band: the site's offset
+     * capped by the posterior strips' (an_plantar_fat.c); used also where
+     * the spread border agrees with the top there (both read that fat). */
+    const float cap = an_pf_posterior_cap(a, sm, x_site, o_site);
+    const bool capped = cap < o_site && fabsf(move_mm) <= PF_FAT_AGREE_MM;
     if (!(move_mm >= PF_SPREAD_THIN_MM || move_mm <= -PF_SPREAD_UP_MM ||
-          (move_mm <= -PF_SPREAD_UP_SMALL_MM && move_mm >= -PF_SPREAD_UP_SMALL_MAX_MM)))
+          (move_mm <= -PF_SPREAD_UP_SMALL_MM && move_mm >= -PF_SPREAD_UP_SMALL_MAX_MM) || capped))
         return false;
     if (move_mm >= PF_SPREAD_THIN_MM && takes_out_lesion(a, sm, x_site))
         return false;
@@ -364,6 +369,7 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
                 off[s] = sm[s + d];
         }
     }
+    an_pf_apply_cap(a, off, cap < o_site ? cap : NAN, x_site);
     for (int s = 0; s < ns; s++)
         if (!isnan(off[s]) && !isnan(a->deep_fit[s])) {
             a->sup_fit[s] = a->deep_fit[s] - off[s] * (float)q;
