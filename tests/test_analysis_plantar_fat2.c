@@ -151,14 +151,8 @@ static void run_scene(const eval_case *c, uint64_t seed, tally *T)
     snprintf(buf, sizeof buf, "%s", c->scene);
     int np = simrun_parse_scene(buf, par, 0, 16);
     tl_analysis_result r;
-    float ox, oz;
-    tl_sim_truth *t = calloc(1, sizeof *t);
-    assert_non_null(t);
-    run_full("plantar-fascia", TL_AN_PLANTAR_FASCIA, seed, par, np, &r, t, &ox, &oz);
-    assert_true(r.structure_found);
-    float es = tl_polyline_z(r.superficial.x_mm, r.superficial.z_mm, r.superficial.n, r.site_x_mm) -
-               simrun_truth_z(t, TL_BOUNDARY_FASCIA_SUPERFICIAL, ox, oz, r.site_x_mm);
-    float et = r.thickness_mm - t->thickness_mm;
+    float es, et;
+    simrun_plantar_errors(seed, par, np, &es, &et, &r);
     if (getenv("TL_TEST_VERBOSE"))
         printf("eval %llu/%llu, seed %llu: thickness %.2f (%+.2f), top %+.2f\n",
                (unsigned long long)c->seed, (unsigned long long)c->index, (unsigned long long)seed,
@@ -167,7 +161,6 @@ static void run_scene(const eval_case *c, uint64_t seed, tally *T)
     T->near += fabsf(et) <= 0.35f;
     T->shallow += !(es > -0.35f);
     T->sum += isnan(et) ? 10.0 : fabsf(et);
-    free(t);
 }
 
 static void test_top_capped_posterior(void **state)

@@ -48,16 +48,8 @@ static void test_small_upward_moves(void **state)
             snprintf(buf, sizeof buf, "%s", scene[c]);
             par[np++] = (kv){ "lesion", "0" };
             np = simrun_parse_scene(buf, par, np, 12);
-            tl_analysis_result r;
-            float ox, oz;
-            tl_sim_truth *t = calloc(1, sizeof *t);
-            assert_non_null(t);
-            run_full("plantar-fascia", TL_AN_PLANTAR_FASCIA, seed, par, np, &r, t, &ox, &oz);
-            assert_true(r.structure_found);
-            float xs = r.site_x_mm;
-            float es = tl_polyline_z(r.superficial.x_mm, r.superficial.z_mm, r.superficial.n, xs) -
-                       simrun_truth_z(t, TL_BOUNDARY_FASCIA_SUPERFICIAL, ox, oz, xs);
-            float e = r.thickness_mm - t->thickness_mm;
+            float es, e;
+            simrun_plantar_errors(seed, par, np, &es, &e, NULL);
             if (getenv("TL_TEST_VERBOSE"))
                 printf("scene %d seed %llu: top %+.2f mm at the site, thickness %+.2f mm\n", c,
                        (unsigned long long)seed, es, e);
@@ -65,7 +57,6 @@ static void test_small_upward_moves(void **state)
             ok += fabsf(e) <= 0.35f;
             deep += es > 0.35f;
             sum += isnan(e) ? 10.0 : fabsf(e);
-            free(t);
         }
     if (getenv("TL_TEST_VERBOSE"))
         printf("small upward moves: %d of %d within 0.35 mm, %d tops over 0.35 mm too deep, "
@@ -106,22 +97,14 @@ static void test_thinning_past_lesion(void **state)
             par[np++] = (kv){ "lesion", "1" };
             par[np++] = (kv){ "lesion_kind", "anechoic" };
             np = simrun_parse_scene(buf, par, np, 20);
-            tl_analysis_result r;
-            float ox, oz;
-            tl_sim_truth *t = calloc(1, sizeof *t);
-            assert_non_null(t);
-            run_full("plantar-fascia", TL_AN_PLANTAR_FASCIA, seed, par, np, &r, t, &ox, &oz);
-            assert_true(r.structure_found);
-            float xs = r.site_x_mm;
-            float es = tl_polyline_z(r.superficial.x_mm, r.superficial.z_mm, r.superficial.n, xs) -
-                       simrun_truth_z(t, TL_BOUNDARY_FASCIA_SUPERFICIAL, ox, oz, xs);
+            float es, e;
+            simrun_plantar_errors(seed, par, np, &es, &e, NULL);
             if (getenv("TL_TEST_VERBOSE"))
                 printf("lesion scene %d sim seed %d: top %+.2f mm at the site, thickness %+.2f mm\n", c,
-                       k, es, r.thickness_mm - t->thickness_mm);
+                       k, es, e);
             n++;
             deep += !(es <= 1.0f);
             deep_eval += k == 0 && !(es <= 1.0f);
-            free(t);
         }
     if (getenv("TL_TEST_VERBOSE"))
         printf("thinning past a lesion: %d of %d tops over 1 mm too deep (%d of the eval's 2)\n", deep, n,

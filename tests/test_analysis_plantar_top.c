@@ -111,16 +111,8 @@ static void test_parallel_upward_moves(void **state)
             kv par[20];
             snprintf(buf, sizeof buf, "%s", scene[c]);
             int np = simrun_parse_scene(buf, par, 0, 20);
-            tl_analysis_result r;
-            float ox, oz;
-            tl_sim_truth *t = calloc(1, sizeof *t);
-            assert_non_null(t);
-            run_full("plantar-fascia", TL_AN_PLANTAR_FASCIA, seed, par, np, &r, t, &ox, &oz);
-            assert_true(r.structure_found);
-            float xs = r.site_x_mm;
-            float es = tl_polyline_z(r.superficial.x_mm, r.superficial.z_mm, r.superficial.n, xs) -
-                       simrun_truth_z(t, TL_BOUNDARY_FASCIA_SUPERFICIAL, ox, oz, xs);
-            float e = r.thickness_mm - t->thickness_mm;
+            float es, e;
+            simrun_plantar_errors(seed, par, np, &es, &e, NULL);
             if (getenv("TL_TEST_VERBOSE"))
                 printf("parallel scene %d sim seed %d: top %+.2f mm at the site, thickness %+.2f mm\n", c,
                        k, es, e);
@@ -128,7 +120,6 @@ static void test_parallel_upward_moves(void **state)
             ok += fabsf(e) <= 0.35f;
             deep += !(es <= 0.35f);
             deep_eval += k == 0 && !(es <= 0.35f);
-            free(t);
         }
     if (getenv("TL_TEST_VERBOSE"))
         printf("parallel upward moves: %d of %d tops over 0.35 mm too deep (%d of the eval's 4), "

@@ -134,4 +134,25 @@ static inline int simrun_parse_scene(char *buf, kv *par, int np, int max)
     return np;
 }
 
+/* Run a plantar scene (par[0..np)) on simulator seed and return, at the
+ * site it measured, how far its top border lies from the truth's (mm;
+ * positive: too deep, the band read thin) and its thickness error (mm).
+ * r (may be NULL): the result. */
+static inline void simrun_plantar_errors(uint64_t seed, const kv *par, int np, float *top_err,
+                                         float *thickness_err, tl_analysis_result *r)
+{
+    tl_analysis_result own;
+    tl_analysis_result *res = r ? r : &own;
+    float ox, oz;
+    tl_sim_truth *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    run_full("plantar-fascia", TL_AN_PLANTAR_FASCIA, seed, par, np, res, t, &ox, &oz);
+    assert_true(res->structure_found);
+    const float xs = res->site_x_mm;
+    *top_err = tl_polyline_z(res->superficial.x_mm, res->superficial.z_mm, res->superficial.n, xs) -
+               simrun_truth_z(t, TL_BOUNDARY_FASCIA_SUPERFICIAL, ox, oz, xs);
+    *thickness_err = res->thickness_mm - t->thickness_mm;
+    free(t);
+}
+
 #endif

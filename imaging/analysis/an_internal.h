@@ -160,6 +160,11 @@ void an_plantar(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result 
 void an_pf_despike_bone(tl_analyzer *a);
 /* the side of x_site without bone within 8 mm (+1: right): anterior */
 int an_pf_anterior_dir(const tl_analyzer *a, float x_site);
+/* least-squares line z = c + k * dx (rows) through the strips of z with
+ * dx = (x - x0) * dir in [lo_mm, hi_mm]; returns the strip count, 0 when
+ * they fix no line */
+int an_pf_line_before(const tl_analyzer *a, const float *z, float x0, int dir, float lo_mm, float hi_mm,
+                      double *k, double *c);
 float an_pf_tilted_edge(tl_analyzer *a, float x0);
 bool an_pf_deep_on_bone(tl_analyzer *a, float x_site, bool fibrillar);
 void an_pf_anterior_deep_border(tl_analyzer *a, float x_site, float site_mm);

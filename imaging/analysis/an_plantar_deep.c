@@ -48,6 +48,33 @@ int an_pf_anterior_dir(const tl_analyzer *a, float x_site)
     return nb[1] <= nb[0] ? 1 : -1;
 }
 
+/* The least-squares line z = c + k * dx through the strips of z (rows;
+ * NAN: none) whose dx = (x - x0) * dir lies in [lo_mm, hi_mm]; returns
+ * how many strips it went through (0 when they do not fix a line: k and c
+ * then unset). */
+int an_pf_line_before(const tl_analyzer *a, const float *z, float x0, int dir, float lo_mm, float hi_mm,
+                      double *k, double *c)
+{
+    double sx = 0, sz = 0, sxx = 0, sxz = 0;
+    int m = 0;
+    for (int s = 0; s < (int)a->ns; s++) {
+        float dx = (an_strip_x(a, (uint32_t)s) - x0) * (float)dir;
+        if (isnan(z[s]) || dx < lo_mm || dx > hi_mm)
+            continue;
+        sx += dx;
+        sz += z[s];
+        sxx += (double)dx * dx;
+        sxz += (double)dx * z[s];
+        m++;
+    }
+    double den = m * sxx - sx * sx;
+    if (m == 0 || den <= 0)
+        return 0;
+    *k = (m * sxz - sx * sz) / den;
+    *c = (sz - *k * sx) / m;
+    return m;
+}
+
 /* The insertion edge through a tilted probe. an_insertion_edge takes the
  * first place where the bone surface runs steeper than ~20 deg for the
  * edge; a tilt of 4-15 deg plus the inferior calcaneus's own gentle
@@ -89,22 +116,9 @@ float an_pf_tilted_edge(tl_analyzer *a, float x0)
      * behind it where the surface lies 0.1 mm under the line through the
      * 3.5 mm before, and the next one too (or the bone ends). */
     const int dir = an_pf_anterior_dir(a, x);
-    double sx = 0, sz = 0, sxx = 0, sxz = 0;
-    int m = 0;
-    for (int s = 0; s < ns; s++) {
-        float dx = (an_strip_x(a, (uint32_t)s) - x) * (float)dir;
-        if (isnan(a->bone_row[s]) || dx < -5.0f || dx > -1.5f)
-            continue;
-        sx += dx;
-        sz += a->bone_row[s];
-        sxx += (double)dx * dx;
-        sxz += (double)dx * a->bone_row[s];
-        m++;
-    }
-    double den = m * sxx - sx * sx;
-    if (m < 4 || den <= 0)
+    double kk, c;
+    if (an_pf_line_before(a, a->bone_row, x, dir, -5.0f, -1.5f, &kk, &c) < 4)
         return x;
-    double kk = (m * sxz - sx * sz) / den, c = (sz - kk * sx) / m;
     const float tol = 0.1f / a->sp;
     for (int i = 0; i < ns; i++) {
         const int s = dir > 0 ? i : ns - 1 - i, t = s + dir;   /* posterior first */
@@ -180,22 +194,9 @@ bool an_pf_deep_on_bone(tl_analyzer *a, float x_site, bool fibrillar)
             return false;
     }
     /* the line through the 4 mm before the site's last 1 mm */
-    double sx = 0, sz = 0, sxx = 0, sxz = 0;
-    int m = 0;
-    for (int s = 0; s < ns; s++) {
-        float dx = (an_strip_x(a, (uint32_t)s) - x_site) * (float)dir;
-        if (isnan(nd[s]) || dx < -5.0f)
-            continue;
-        sx += dx;
-        sz += nd[s];
-        sxx += (double)dx * dx;
-        sxz += (double)dx * nd[s];
-        m++;
-    }
-    double den = m * sxx - sx * sx;
-    if (m < 4 || den <= 0)
+    double k, c;
+    if (an_pf_line_before(a, nd, x_site, dir, -5.0f, INFINITY, &k, &c) < 4)
         return false;
-    double k = (m * sxz - sx * sz) / den, c = (sz - k * sx) / m;
     for (int s = 0; s < ns; s++) {
         float dx = (an_strip_x(a, (uint32_t)s) - x_site) * (float)dir;
         if (dx > -1.0f && dx <= PF_DEEP_AHEAD_MM && !isnan(a->deep_fit[s])) {

@@ -113,22 +113,10 @@ bool an_pf_band_along_bone(tl_analyzer *a, const tl_analysis_result *r, float x_
         nd[s] = a->bone_top[s] - gap;
     }
     /* the cortex line through the 4 mm before the site's last 1 mm */
-    double sx = 0, sz = 0, sxx = 0, sxz = 0;
-    int m = 0;
-    for (int s = 0; s < ns; s++) {
-        float dx = (an_strip_x(a, (uint32_t)s) - x_site) * (float)dir;
-        if (isnan(nd[s]) || dx < -5.0f)
-            continue;
-        sx += dx;
-        sz += nd[s];
-        sxx += (double)dx * dx;
-        sxz += (double)dx * nd[s];
-        m++;
-    }
-    double den = m * sxx - sx * sx;
-    if ((float)m * (float)a->sw * sp < 2.5f || den <= 0)
+    double k, c;   /* rows, rows per mm */
+    int m = an_pf_line_before(a, nd, x_site, dir, -5.0f, INFINITY, &k, &c);
+    if ((float)m * (float)a->sw * sp < 2.5f)
         return false;
-    const double k = (m * sxz - sx * sz) / den, c = (sz - k * sx) / m;   /* rows, rows per mm */
     const float tilt = atanf((float)k * sp) * 180.0f / (float)M_PI;
     /* the found band near the site: on the bone, and its top parallel */
     int n_near = 0, n_on = 0;
