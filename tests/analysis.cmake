@@ -60,3 +60,6 @@ tl_test(test_analysis_plantar_fat2 SOURCES test_analysis_plantar_fat2.c
 # Plantar targets where the band's borders left the band (bone, bulges).
 tl_test(test_analysis_plantar_trust SOURCES test_analysis_plantar_trust.c
         LIBS talus_cli TIMEOUT 240)
+# Plantar targets in the muscle a deep border run too deep took in.
+tl_test(test_analysis_plantar_muscle SOURCES test_analysis_plantar_muscle.c
+        LIBS talus_cli TIMEOUT 240)

@@ -3,32 +3,7 @@
  * 2028 and 2031 run exactly as `talus eval tissue --anatomy plantar-fascia
  * --cases 300 --seed S --case K` runs them (apps/talus eval_tissue_case.c:
  * simulator RF -> imaging -> analysis, scored against the truth). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "eval_tissue_case.h"
-
-typedef struct {
-    uint64_t seed, index;
-} eval_case;
-
-static eval_case_result run_case(eval_ctx *ctx, eval_case c)
-{
-    eval_case_result r;
-    char err[128];
-    assert_int_equal(eval_run_case(ctx, TL_AN_PLANTAR_FASCIA, c.seed, c.index, &r, err, sizeof err),
-                     TL_OK);
-    if (getenv("TL_TEST_VERBOSE"))
-        printf("%llu case %llu: %s\n  %s\n", (unsigned long long)c.seed,
-               (unsigned long long)c.index, r.summary, r.detail);
-    return r;
-}
+#include "test_analysis_evalcase.h"
 
 /* Heels without a lesion whose only target lay outside the fascia: 2031
  * case 60 (the borders dive down the calcaneus's anterior face, the target
@@ -48,15 +23,7 @@ static const eval_case off_band[] = {
 
 static void test_off_band_regions_not_targets(void **state)
 {
-    eval_ctx *ctx = *state;
-    int called = 0;
-    for (size_t c = 0; c < sizeof off_band / sizeof off_band[0]; c++) {
-        eval_case_result r = run_case(ctx, off_band[c]);
-        assert_int_equal(r.lesions, 0);
-        assert_true(r.found);
-        called += r.lesion_called;
-    }
-    assert_int_equal(called, 0);
+    assert_int_equal(lesion_free_called(*state, off_band, sizeof off_band / sizeof off_band[0]), 0);
 }
 
 /* Lesions the same cues must keep: centroid 0.4 mm above the cortex
@@ -76,34 +43,11 @@ static const eval_case kept[] = {
 
 static void test_lesions_near_bone_and_borders_kept(void **state)
 {
-    eval_ctx *ctx = *state;
-    int hits = 0, lesions = 0, targets = 0;
-    for (size_t c = 0; c < sizeof kept / sizeof kept[0]; c++) {
-        eval_case_result r = run_case(ctx, kept[c]);
-        hits += r.lesions_hit;
-        lesions += r.lesions;
-        const char *t = strstr(r.summary, " targets ");   /* the count the summary prints */
-        assert_non_null(t);
-        targets += atoi(t + 9);
-    }
+    int hits, lesions, targets;
+    sum_lesions(*state, kept, sizeof kept / sizeof kept[0], &lesions, &hits, &targets);
     assert_int_equal(lesions, 9);
     assert_int_equal(hits, 7);
     assert_int_equal(targets, 7);   /* 8 before: 2031 163's layer of fat */
-}
-
-static int setup(void **state)
-{
-    eval_ctx *ctx = NULL;
-    if (eval_ctx_create(&ctx) != TL_OK)
-        return -1;
-    *state = ctx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    eval_ctx_destroy(*state);
-    return 0;
 }
 
 int main(void)
@@ -112,5 +56,5 @@ int main(void)
         cmocka_unit_test(test_off_band_regions_not_targets),
         cmocka_unit_test(test_lesions_near_bone_and_borders_kept),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, eval_setup, eval_teardown);
 }

@@ -16,7 +16,11 @@
  *    running along one of its borders, that border bulged off the band
  *    and the region is the fat (or muscle) it took
  *    in. A lesion inside the band does not move its borders apart, and
- *    one that fills the band touches both. */
+ *    one that fills the band touches both;
+ *  - a lesion lies in the fascia's substance, reaching its middle: a
+ *    region confined to the band's lower half, on its deep border and no
+ *    darker than the tissue under that border is that tissue, the muscle
+ *    a deep border run too deep took in. */
 #include "an_lesion.h"
 
 /* Strips either side of a region that show the band's own course. */
@@ -37,6 +41,68 @@
  * lie on bands 0.63-2.4 x the site's, 5 false targets (3 in clean cases)
  * on 0.23-0.49 x, their borders 1.3-5.3 mm off the band there. */
 #define AN_TRUST_THIN_RATIO 0.5f
+
+/* Depth of a region's top within the band (0 at the superficial border,
+ * 1 at the deep one) from which, on the deep border, it is the lower part
+ * of a band whose deep border left the fascia (see deep_half_layer). */
+#define AN_TRUST_LOWER_PART 0.5f
+/* Least share of its width over which such a region reaches the deep
+ * border (a layer taken in where the border leaves the band gradually
+ * touches it only at its thick end: 2027 237, 3 of 13 strips). */
+#define AN_TRUST_DEEP_TOUCH 0.2f
+/* How much darker (dB) than such a region the tissue under the deep border
+ * may be for the region to be that tissue: the layers taken in lie within
+ * -2.3..+1 dB of it; a lesion reached through a top left up in the fat,
+ * over perifascial fluid, lies 4.3 dB above the fluid (survey 3005 25). */
+#define AN_TRUST_UNDER_DARKER_DB 3.0f
+
+/* Mean depth of region R's top edge within the band over its strips, as a
+ * share of the band's thickness there (0 at the top); NAN when none. */
+static float top_share(const tl_analyzer *a, const an_pass *P, const an_region *R)
+{
+    const uint32_t nc = a->cell_rows;
+    double sum = 0;
+    uint32_t n = 0;
+    for (uint32_t s = R->s0; s <= R->s1; s++) {
+        if (isnan(P->sup[s]) || isnan(P->deep[s]) || !(P->deep[s] > P->sup[s]))
+            continue;
+        for (uint32_t c = R->c0; c <= R->c1; c++)
+            if (a->label[(size_t)s * nc + c] == R->id) {
+                sum += ((float)c * P->rpc - P->sup[s]) / (P->deep[s] - P->sup[s]);
+                n++;
+                break;
+            }
+    }
+    return n ? (float)(sum / n) : NAN;
+}
+
+/* A region in the band's lower half only, reaching the deep border and no
+ * darker than the tissue under that border (within AN_LAYER_UNDER_DB), is
+ * that tissue: the deep border ran into the muscle (in front of the
+ * calcaneus, where the fascia rises off the bone and the border stays
+ * level) and the region is the layer of muscle it took in. pspec's
+ * an_deep_layer takes such layers only when weakly dark (> -8.5 dB) and
+ * along the deep border over more than half their width: against a thin,
+ * bright fascia the muscle is -10 to -15 dB (survey 3006 52, 3005 74),
+ * -8.6 dB against a thick one (tuning 2028 48), and where the border
+ * leaves the band gradually the layer touches it only at its thick end
+ * (2027 237: 3 of 13 strips). Where it lies tells it from a lesion: the
+ * layers' tops lie at 0.6-0.85 of the band's thickness, those of the
+ * hits along the deep border no brighter than the tissue under it at
+ * 0.14-0.33 (survey seeds 3005-3007; the simulator centres its lesions
+ * in the band, so a real lesion confined to the fascia's deep half, as
+ * dark as the muscle under it, would be refused too). */
+static bool deep_half_layer(const tl_analyzer *a, const an_pass *P, const an_region *R,
+                            uint32_t at_deep)
+{
+    const uint32_t w = R->s1 - R->s0 + 1;
+    if ((float)at_deep < AN_TRUST_DEEP_TOUCH * (float)w)
+        return false;
+    if (!(top_share(a, P, R) >= AN_TRUST_LOWER_PART))
+        return false;
+    float under = an_under_deep_db(a, P, R);
+    return under < AN_LAYER_UNDER_DB && under > -AN_TRUST_UNDER_DARKER_DB;
+}
 
 /* Mean strip index and mean of v over strips [s0, s1] within the band. */
 static bool flank_mean(const float *v, int s0, int s1, int ns, float *ms, float *mv)
@@ -105,9 +171,11 @@ bool an_region_off_band(const tl_analyzer *a, const tl_analysis_result *r, const
     if (weak && r->thickness_mm > 0 &&
         (float)(th / n) * a->sp < AN_TRUST_THIN_RATIO * r->thickness_mm)
         return true;
-    /* a layer along one border where the band bulges */
     uint32_t at_sup, at_deep, w = R->s1 - R->s0 + 1;
     an_region_at_borders(a, R, &at_sup, &at_deep);
+    if (deep_half_layer(a, P, R, at_deep))
+        return true;
+    /* a layer along one border where the band bulges */
     if (!((2 * at_sup > w && 4 * at_deep < w) || (2 * at_deep > w && 4 * at_sup < w)))
         return false;
     float course = flank_thickness(a, P, R, (float)(ss / n));
