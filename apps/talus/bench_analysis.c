@@ -21,13 +21,14 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: talus bench analysis [--frames N] [--width W --height H] [--seed S] --json\n"
+            "usage: talus bench analysis [--frames N] [--width W --height H] [--seed S] [--only NAME] --json\n"
             "  Renders one frame per anatomy (plantar-fascia, achilles, ankle-recess) and a\n"
             "  plantar frame through a 12 degree tilt (plantar-fascia-tilted) through\n"
             "  the simulator and the imaging chain (default 800 x 600), then times tl_analyze\n"
             "  N times on each (default 200) on one thread, against a reference in the same\n"
             "  run (OpenCV 5x5 GaussianBlur of the same frame). Prints wall and thread-CPU\n"
-            "  medians/p95 in ms, the ratio to the reference and to the 3 ms budget.\n");
+            "  medians/p95 in ms, the ratio to the reference and to the 3 ms budget.\n"
+            "  --only NAME: that frame alone (for profiling), e.g. plantar-fascia-tilted.\n");
 }
 
 static double cpu_ms(void)
@@ -115,6 +116,7 @@ int bench_analysis(int argc, char **argv)
 {
     uint32_t frames = 200, width = 800, height = 600;
     uint64_t seed = 1;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -122,6 +124,9 @@ int bench_analysis(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--json") == 0) {
+        } else if (v && strcmp(a, "--only") == 0) {
+            only = v;
+            i++;
         } else if (v && (strcmp(a, "--frames") == 0 || strcmp(a, "--width") == 0 ||
                          strcmp(a, "--height") == 0 || strcmp(a, "--seed") == 0)) {
             unsigned long long x = strtoull(v, &end, 10);
@@ -144,6 +149,14 @@ int bench_analysis(int argc, char **argv)
             return 2;
         }
     }
+    bool known = only == NULL;
+    for (size_t k = 0; k < sizeof k_cases / sizeof k_cases[0]; k++)
+        known = known || strcmp(only, k_cases[k].name) == 0;
+    if (!known) {
+        fprintf(stderr, "talus bench analysis: no frame named '%s'\n", only);
+        usage(stderr);
+        return 2;
+    }
     double *wall = malloc(sizeof(double) * frames), *cpu = malloc(sizeof(double) * frames);
     double *ref = malloc(sizeof(double) * frames);
     tl_analyzer *an = NULL;
@@ -163,6 +176,8 @@ int bench_analysis(int argc, char **argv)
     int rc = 0;
     for (size_t k = 0; k < sizeof k_cases / sizeof k_cases[0]; k++) {
         const bench_case *c = &k_cases[k];
+        if (only && strcmp(only, c->name) != 0)
+            continue;
         tl_bmode img;
         memset(&img, 0, sizeof img);
         tl_status st = render(c, seed, width, height, &img);
