@@ -147,6 +147,9 @@ int an_effusion_grade(float depth_mm);
  * dermis (valid only when it returns true). */
 bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, float top_max_mm,
                    float max_thick_mm, float *line_top);
+/* The free search's deep border dipping onto a septum of Kager's fat for a
+ * few mm, bridged (an_achilles.c); true when it was. */
+bool an_ach_deep_dip(tl_analyzer *a);
 bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float max_thick_mm,
                      float *theta_deg, float *top_row, float *deep_row);
 
