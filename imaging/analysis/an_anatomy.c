@@ -106,8 +106,6 @@ void an_band_measure(tl_analyzer *a, tl_analysis_result *r)
             r->profile_mm[r->n_profile] = thick[s];
             r->n_profile++;
         }
-        a->band_level[s] = an_median_rows(an_sm(a, s), a->h, a->sup_fit[s] + 0.2f / a->sp,
-                                          a->deep_fit[s] - 0.2f / a->sp, a->tmp);
     }
     r->fibre_angle_deg = maxang;
     r->structure_found = r->n_profile >= 4;
@@ -196,17 +194,22 @@ void an_band_over_bone(tl_analyzer *a, float min_depth_mm, float max_thick_mm, f
     an_find_band(a, min_depth_mm, max_thick_mm, top_max_mm, lim, on_bone_mm);
 }
 
-/* Echo level of the band against the tissue above it, in dB. */
+/* Echo level of the band (the median grey inside it, 0.2 mm clear of its
+ * borders) against the tissue above it, in dB. */
 float an_band_vs_above(tl_analyzer *a, const tl_analysis_params *p)
 {
     float d[AN_MAX_STRIPS];
     uint32_t n = 0;
     for (uint32_t s = 0; s < a->ns; s++) {
-        if (isnan(a->sup_fit[s]) || isnan(a->band_level[s]))
+        if (isnan(a->sup_fit[s]) || isnan(a->deep_fit[s]))
+            continue;
+        float level = an_median_rows(an_sm(a, s), a->h, a->sup_fit[s] + 0.2f / a->sp,
+                                     a->deep_fit[s] - 0.2f / a->sp, a->tmp);
+        if (isnan(level))
             continue;
         float fat = an_mean(an_sm(a, s), a->h, 0.8f / a->sp, a->sup_fit[s] - 0.5f / a->sp);
         if (!isnan(fat))
-            d[n++] = a->band_level[s] - fat;
+            d[n++] = level - fat;
     }
     return an_percentile_f(d, n, 50) * p->dynamic_range_db / 255.0f;
 }

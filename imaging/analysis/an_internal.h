@@ -44,7 +44,6 @@ struct tl_analyzer {
     float deep_row[AN_MAX_STRIPS];
     float sup_fit[AN_MAX_STRIPS];      /* smoothed across strips */
     float deep_fit[AN_MAX_STRIPS];
-    float band_level[AN_MAX_STRIPS];   /* median grey inside the band */
     /* Lesion map: ns x ncell_rows cells of AN_CELL_MM. */
     uint32_t cell_rows;
     float *cell;                   /* mean grey per cell */
@@ -123,6 +122,9 @@ void an_smooth_strips(const float *in, float *out, uint32_t n, uint32_t half);
 float an_interp_strips(const float *v, uint32_t n, const tl_analyzer *a, float x_mm);
 void an_polyline(const tl_analyzer *a, const float *rows, tl_analysis_polyline *pl);
 float an_percentile_f(float *v, uint32_t n, float p); /* in-place partial sort */
+/* Two percentiles of the same values for about the cost of one and a half
+ * (the second is selected on the side of v the first left it on). */
+void an_percentile_pair(float *v, uint32_t n, float p1, float p2, float *out1, float *out2);
 
 /* an_lesion.c */
 void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
@@ -180,8 +182,7 @@ bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site);
  * (texture energy ratio, +/-1 mm). */
 typedef struct {
     float sup_fit[AN_MAX_STRIPS], deep_fit[AN_MAX_STRIPS], sup_row[AN_MAX_STRIPS],
-        deep_row[AN_MAX_STRIPS], bone_row[AN_MAX_STRIPS], bone_top[AN_MAX_STRIPS],
-        band_level[AN_MAX_STRIPS];
+        deep_row[AN_MAX_STRIPS], bone_row[AN_MAX_STRIPS], bone_top[AN_MAX_STRIPS];
     tl_analysis_result r;
     bool absent;   /* the band found was not on the bone behind x_site */
 } an_pf_band;

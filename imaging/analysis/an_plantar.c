@@ -157,10 +157,35 @@ static bool tilted_top(tl_analyzer *a, tl_analysis_result *r, float x_site, floa
 #define PF_SPREAD_PAR_SLOPE 0.12f
 #define PF_SPREAD_CROSS_SLOPE 0.05f
 
+/* A rank in a sliding histogram, followed as the window moves: the bin v
+ * and the count of values in bins 0..v (values enter and leave one at a
+ * time, so the bin moves a few steps instead of the histogram being walked
+ * again at each step). */
+typedef struct {
+    int v, below;
+} rank_bin;
+
+static void rank_count(rank_bin *t, int x, int d)
+{
+    if (x <= t->v)
+        t->below += d;
+}
+
+/* The smallest bin whose cumulative count exceeds k. */
+static int rank_settle(rank_bin *t, const uint16_t *hist, int k)
+{
+    while (t->below <= k && t->v < 255)
+        t->below += hist[++t->v];
+    while (t->v > 0 && t->below - hist[t->v] > k)
+        t->below -= hist[t->v--];
+    return t->v;
+}
+
 /* Spread profile of strip s upwards from row `deep`: out[o], o = 0..no-1
  * grid steps (NAN where the window leaves the image or has too few valid
- * pixels). A sliding histogram: each step adds the rows entering at the top
- * and removes those leaving at the bottom. */
+ * pixels): p90 - p20 of the window's pixels. A sliding histogram: each step
+ * adds the rows entering at the top and removes those leaving at the
+ * bottom. */
 static void spread_profile(const tl_analyzer *a, uint32_t s, float deep, int no, float *out)
 {
     const tl_bmode *img = a->img;
@@ -169,6 +194,7 @@ static void spread_profile(const tl_analyzer *a, uint32_t s, float deep, int no,
     const int z0 = (int)lroundf(deep);
     uint16_t hist[256];
     memset(hist, 0, sizeof hist);
+    rank_bin p20 = { 0, 0 }, p90 = { 0, 0 };
     int n = 0, top = -1, bot = -1;   /* window rows [top, bot) in hist */
     for (int o = 0; o < no; o++) {
         const int z = z0 - o * q, zb = z + W > h ? h : z + W;
@@ -183,6 +209,8 @@ static void spread_profile(const tl_analyzer *a, uint32_t s, float deep, int no,
                 for (uint32_t c = c0; c < c1; c++)
                     if (!vm || vm[c]) {
                         hist[px[c]]--;
+                        rank_count(&p20, px[c], -1);
+                        rank_count(&p90, px[c], -1);
                         n--;
                     }
             }
@@ -194,6 +222,8 @@ static void spread_profile(const tl_analyzer *a, uint32_t s, float deep, int no,
             for (uint32_t c = c0; c < c1; c++)
                 if (!vm || vm[c]) {
                     hist[px[c]]++;
+                    rank_count(&p20, px[c], 1);
+                    rank_count(&p90, px[c], 1);
                     n++;
                 }
         }
@@ -201,15 +231,9 @@ static void spread_profile(const tl_analyzer *a, uint32_t s, float deep, int no,
         bot = zb;
         if (n < 8)
             continue;
-        int k20 = (int)(0.2f * (float)n), k90 = (int)(0.9f * (float)n), cum = 0, v = 0, p20 = -1;
-        for (; v < 256; v++) {
-            cum += hist[v];
-            if (p20 < 0 && cum > k20)
-                p20 = v;
-            if (cum > k90)
-                break;
-        }
-        out[o] = (float)(v - p20);
+        int lo = rank_settle(&p20, hist, (int)(0.2f * (float)n));
+        int hi = rank_settle(&p90, hist, (int)(0.9f * (float)n));
+        out[o] = (float)(hi - lo);
     }
 }
 
