@@ -198,6 +198,7 @@ float an_pf_fat_contrast(tl_analyzer *a, float x);
  * within 3 mm of it), extended while off by over 0.25 mm, at most max_w_mm
  * wide, with strips used by the fit (use) over 2 mm either side; false
  * when there is none. */
+#define AN_BUMP_FLANK_MM 2.0f  /* border on the fit this far either side (an_border_bump) */
 bool an_border_bump(const tl_analyzer *a, const float *z, const float *fit, const bool *use, float x_site,
                     int dir, float min_mm, float max_w_mm, int *lo, int *hi);
 /* an_plantar_top.c: puts the superficial border back on the fascia's curve
