@@ -149,6 +149,9 @@ int an_effusion_grade(float depth_mm);
  * dermis (valid only when it returns true). */
 bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, float top_max_mm,
                    float max_thick_mm, float *line_top);
+/* The free search's deep border dipping onto a septum of Kager's fat for a
+ * few mm, bridged (an_achilles.c); true when it was. */
+bool an_ach_deep_dip(tl_analyzer *a);
 bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float max_thick_mm,
                      float *theta_deg, float *top_row, float *deep_row);
 
@@ -195,6 +198,7 @@ float an_pf_fat_contrast(tl_analyzer *a, float x);
  * within 3 mm of it), extended while off by over 0.25 mm, at most max_w_mm
  * wide, with strips used by the fit (use) over 2 mm either side; false
  * when there is none. */
+#define AN_BUMP_FLANK_MM 2.0f  /* border on the fit this far either side (an_border_bump) */
 bool an_border_bump(const tl_analyzer *a, const float *z, const float *fit, const bool *use, float x_site,
                     int dir, float min_mm, float max_w_mm, int *lo, int *hi);
 /* an_plantar_top.c: puts the superficial border back on the fascia's curve
