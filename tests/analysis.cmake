@@ -57,7 +57,8 @@ tl_test(test_analysis_plantar_spread SOURCES test_analysis_plantar_spread.c
 # over the whole stretch near the site, capped by the posterior strips.
 tl_test(test_analysis_plantar_fat2 SOURCES test_analysis_plantar_fat2.c
         LIBS tl_analysis tl_imaging tl_sim TIMEOUT 240)
-# Plantar targets where the band's borders left the band (bone, bulges).
+# Plantar targets where the band's borders left the band (bone, bulges);
+# the dip rule with a borderless strip in a flank.
 tl_test(test_analysis_plantar_trust SOURCES test_analysis_plantar_trust.c
         LIBS talus_cli TIMEOUT 240)
 # Plantar targets in the muscle a deep border run too deep took in.

@@ -4,7 +4,8 @@
  * fit of a tilted tendon ran into the black margin beside a narrow image or
  * put the top on a line in the fat above the tendon, and where the free
  * search's deep border ramped onto a septum of Kager's fat at the view's
- * edge and the thickest-part site went there. */
+ * edge and the thickest-part site went there (atail3: where it dipped onto
+ * one in mid-view, and insertions whose deep border lies on the bone). */
 #include "test_analysis_simrun.h"
 
 /* One scene of `talus eval tissue --anatomy achilles --cases 300 --seed
@@ -58,6 +59,17 @@ static void within(const eval_scene *sc, tl_analysis_result *r, outcome *o)
     run_eval_scene(sc, r, o);
     assert_true(r->structure_found);
     assert_true(fabsf(r->thickness_mm - o->thickness) < 0.35f);
+}
+
+/* Scenes sc[0..n) each within 0.35 mm and measured within site_mm of the
+ * truth's site; their results and outcomes in r[], o[] for more checks. */
+static void within_at_site(const eval_scene *sc, size_t n, float site_mm, tl_analysis_result *r,
+                           outcome *o)
+{
+    for (size_t i = 0; i < n; i++) {
+        within(&sc[i], &r[i], &o[i]);
+        assert_true(fabsf(r[i].site_x_mm - o[i].site_x) < site_mm);
+    }
 }
 
 /* Narrow images (deep views: the scanned area is 60-75 % of the frame's
@@ -133,12 +145,62 @@ static void test_edge_ramp_is_not_the_site(void **state)
         { 2031, 208, "6.4483", "0.0000", "9.6617", "32.0487", "1.4816", "-53.8603", "midportion",
           NULL, NULL, NULL, NULL },
     };
-    for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
-        tl_analysis_result r;
-        outcome o;
-        within(&sc[i], &r, &o);
-        assert_true(fabsf(r.site_x_mm - o.site_x) < 5.0f);
-    }
+    tl_analysis_result r[2];
+    outcome o[2];
+    within_at_site(sc, 2, 5.0f, r, o);
+}
+
+/* Insertion views whose free-search deep border lies on the calcaneus's
+ * cortex (it reaches 0.1 mm into the echo) all along the bone: the strips
+ * where the bone curves away from the tendon were the only bone left, under
+ * 4 of them, and the insertion went unseen (seed 2030 case 10: 6.34 mm
+ * judged against the midportion limit, site at the image edge; 2032 case
+ * 271; 2026 cases 4 and 7: site 3-14 mm off). Each is now an insertion
+ * view, its site within 2 mm of the truth's and its thickness within 0.35
+ * mm; 2030 case 10 is abnormal (6.34 mm over the insertion limit of a
+ * 50-year-old woman, 4.7, under the midportion one, 6.8). */
+static void test_insertion_with_deep_border_on_bone(void **state)
+{
+    (void)state;
+    static const eval_scene sc[] = {
+        { 2030, 10, "6.3366", "0.0000", "9.2623", "28.9692", "4.0719", "-61.9273", "insertion",
+          "3.5609", "2.4315", "-14.3002", "hypoechoic" },
+        { 2032, 271, "7.8742", "0.0000", "9.8315", "36.3612", "3.0337", "-51.0445", "insertion",
+          NULL, NULL, NULL, NULL },
+        { 2026, 4, "3.9489", "0.0000", "8.7698", "34.5631", "3.7550", "-54.6986", "insertion",
+          "5.1235", "3.8973", "-16.2710", "hypoechoic" },
+        { 2026, 7, "3.5783", "0.0000", "9.2279", "35.1822", "2.1251", "-64.2464", "insertion",
+          "3.9173", "1.3098", "-4.7789", "hypoechoic" },
+    };
+    tl_analysis_result r[4];
+    outcome o[4];
+    within_at_site(sc, 4, 2.0f, r, o);
+    for (size_t i = 0; i < 4; i++)
+        assert_true(r[i].insertion_view);
+    assert_true(r[0].abnormal);
+}
+
+/* Tendons seen square on whose free-search deep border left the tendon for
+ * a septum of Kager's fat over 5-8 mm and came back (seed 2032 case 10:
+ * 7.33 mm read 8.11 at x 14.0, deep border 0.90 mm deep there, the truth's
+ * site at 19.1; 2026 case 130: 0.67 mm deep at 14.5, truth 21.2): the
+ * thickest-part site went to the dip. The dip is bridged along the chord
+ * between its flanks: each within 0.35 mm, its deep border within 0.35 mm
+ * at the site and the site within 2 mm of the truth's. */
+static void test_deep_border_off_a_kager_dip(void **state)
+{
+    (void)state;
+    static const eval_scene sc[] = {
+        { 2032, 10, "7.3298", "0.0000", "10.9764", "27.5359", "-1.7774", "-69.6779", "midportion",
+          NULL, NULL, NULL, NULL },
+        { 2026, 130, "7.9010", "0.0000", "13.8255", "31.7721", "1.2290", "-61.1746", "midportion",
+          NULL, NULL, NULL, NULL },
+    };
+    tl_analysis_result r[2];
+    outcome o[2];
+    within_at_site(sc, 2, 2.0f, r, o);
+    for (size_t i = 0; i < 2; i++)
+        assert_true(fabsf(o[i].deep_err) < 0.35f);
 }
 
 int main(void)
@@ -147,6 +209,8 @@ int main(void)
         cmocka_unit_test(test_margin_is_not_tissue),
         cmocka_unit_test(test_top_not_on_a_line_in_the_fat),
         cmocka_unit_test(test_edge_ramp_is_not_the_site),
+        cmocka_unit_test(test_insertion_with_deep_border_on_bone),
+        cmocka_unit_test(test_deep_border_off_a_kager_dip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * replaced: strip means of a row (SSE2 path, scalar tail, valid masks with
  * any non-zero value, every strip width 1..24) and the two-pass box filter
  * (short profiles, windows wider than the profile, NAN rows) must agree to
- * the bit. */
+ * the bit; two percentiles taken together (an_percentile_pair) must equal
+ * two separate an_percentile_f calls. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -180,12 +181,40 @@ static void test_strip_profiles_match_plain_loops(void **state)
         }
 }
 
+/* Values with ties (a tenth of the levels repeat) and sizes 1..300, the
+ * second percentile above, below and at the first, both at the ends. */
+static void test_percentile_pair_matches_two_calls(void **state)
+{
+    (void)state;
+    static const float pairs[][2] = { { 50, 75 }, { 50, 25 }, { 50, 50 }, { 0, 100 },
+                                      { 100, 0 }, { 37.5f, 99 }, { 90, 20 } };
+    float v[300], w[300], x[300];
+    for (uint32_t n = 1; n <= 300; n += (n < 20 ? 1 : 7)) {
+        for (size_t p = 0; p < sizeof pairs / sizeof pairs[0]; p++) {
+            for (uint32_t i = 0; i < n; i++)
+                v[i] = (float)(next() % 1000u) * (next() % 10u == 0 ? 0.0f : 0.37f);
+            memcpy(w, v, n * sizeof(float));
+            memcpy(x, v, n * sizeof(float));
+            float a = an_percentile_f(w, n, pairs[p][0]);
+            float b = an_percentile_f(x, n, pairs[p][1]);
+            float c, d;
+            an_percentile_pair(v, n, pairs[p][0], pairs[p][1], &c, &d);
+            assert_true(a == c);
+            assert_true(b == d);
+        }
+    }
+    float c = 0, d = 0;
+    an_percentile_pair(v, 0, 50, 75, &c, &d);
+    assert_true(isnan(c) && isnan(d));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strip_means_match_plain_loop),
         cmocka_unit_test(test_box2_matches_plain_loop),
         cmocka_unit_test(test_strip_profiles_match_plain_loops),
+        cmocka_unit_test(test_percentile_pair_matches_two_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

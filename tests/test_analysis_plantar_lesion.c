@@ -325,8 +325,9 @@ typedef struct {
     float trend[80];
 } fluid_fixture;
 
-static uint32_t fluid_targets(fluid_fixture *f, int c0, int c1, uint32_t s0, uint32_t s1,
-                              tl_analysis_result *r)
+/* The fixture's heel before its cells are painted: the band's borders at
+ * rows 100 and 130 on every strip, no bone, the band's level trend. */
+static void fluid_heel(fluid_fixture *f, float trend)
 {
     memset(f, 0, sizeof *f);
     tl_analyzer *a = grid_init(&f->a, f->cell, f->lab);
@@ -336,20 +337,33 @@ static uint32_t fluid_targets(fluid_fixture *f, int c0, int c1, uint32_t s0, uin
         a->sup_fit[s] = 100.0f;
         a->deep_fit[s] = 130.0f;
         a->bone_row[s] = NAN;
-        f->trend[s] = 100.0f;
+        f->trend[s] = trend;
+    }
+}
+
+/* The fluid targets an_find_fluid finds on the painted heel. */
+static uint32_t fluid_count(fluid_fixture *f, tl_analysis_result *r)
+{
+    tl_analysis_params p = tl_analysis_params_default(TL_AN_PLANTAR_FASCIA);
+    memset(r, 0, sizeof *r);
+    an_find_fluid(&f->a, &p, r, f->trend);
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < r->n_targets; k++)
+        n += r->targets[k].kind == TL_TARGET_FLUID;
+    return n;
+}
+
+static uint32_t fluid_targets(fluid_fixture *f, int c0, int c1, uint32_t s0, uint32_t s1,
+                              tl_analysis_result *r)
+{
+    fluid_heel(f, 100.0f);
+    for (uint32_t s = 0; s < 80; s++)
         for (int c = 0; c < 100; c++) {
             float rc = ((float)c + 0.5f) * 2.5f;
             bool dark = s >= s0 && s <= s1 && c >= c0 && c <= c1;
             f->cell[(size_t)s * 100 + (size_t)c] = dark ? 2.0f : rc < 130.0f && rc > 100.0f ? 100.0f : 40.0f;
         }
-    }
-    tl_analysis_params p = tl_analysis_params_default(TL_AN_PLANTAR_FASCIA);
-    memset(r, 0, sizeof *r);
-    an_find_fluid(a, &p, r, f->trend);
-    uint32_t n = 0;
-    for (uint32_t k = 0; k < r->n_targets; k++)
-        n += r->targets[k].kind == TL_TARGET_FLUID;
-    return n;
+    return fluid_count(f, r);
 }
 
 static void test_fluid_hugs_the_band(void **state)
@@ -370,12 +384,59 @@ static void test_fluid_hugs_the_band(void **state)
     free(f);
 }
 
+/* The same heel at low gain: the band at grey 60, the muscle beneath at
+ * the display floor (grey 1) but for its fibre lines (grey 25, 0.25 mm
+ * thick, every 0.9 mm from 0.45 mm under the deep border) or without them
+ * (a muscle whose lines the angle took away), and fluid (grey 0.3, no
+ * lines) from the deep border down 1.25 mm over strips s0..s1 (none when
+ * s1 < s0). */
+static uint32_t floor_fluid_targets(fluid_fixture *f, bool lines, uint32_t s0, uint32_t s1,
+                                    tl_analysis_result *r)
+{
+    fluid_heel(f, 60.0f);
+    for (uint32_t s = 0; s < 80; s++)
+        for (int c = 0; c < 100; c++) {
+            float rc = ((float)c + 0.5f) * 2.5f, under = rc - 130.0f;
+            float v = rc < 100.0f   ? 30.0f                                  /* fat pad */
+                      : under < 0.0f ? 60.0f                                 /* band */
+                      : s >= s0 && s <= s1 && under < 12.5f ? 0.3f           /* fluid */
+                      : lines && fmodf(under - 4.5f + 90.0f, 9.0f) < 2.5f ? 25.0f : 1.0f;
+            f->cell[(size_t)s * 100 + (size_t)c] = v;
+        }
+    return fluid_count(f, r);
+}
+
+/* Fluid at the floor over a muscle at the floor (an_fluid.c floor_layer):
+ * the muscle's median level is as dark as the fluid (the level test alone
+ * missed it: survey seeds 3003 cases 51, 282, 3004 cases 103, 222; tuning
+ * seeds 2028 cases 9, 150, 2031 cases 15, 153, 171, 258), but the fluid is
+ * a layer with no line in it, thicker than any gap between the lines. */
+static void test_fluid_at_the_floor(void **state)
+{
+    (void)state;
+    fluid_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    tl_analysis_result r;
+    /* 10 mm of fluid over a lined muscle: fluid */
+    assert_int_equal(floor_fluid_targets(f, true, 30, 49, &r), 1);
+    assert_true(r.perifascial_fluid);
+    /* the same muscle without fluid: its gaps are no layer */
+    assert_int_equal(floor_fluid_targets(f, true, 1, 0, &r), 0);
+    assert_false(r.perifascial_fluid);
+    /* 3 mm of it: too short a layer to tell from a run of gaps */
+    assert_int_equal(floor_fluid_targets(f, true, 30, 35, &r), 0);
+    /* a muscle without visible lines: nothing to hold the fluid against */
+    assert_int_equal(floor_fluid_targets(f, false, 30, 49, &r), 0);
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_region_rules),
         cmocka_unit_test(test_thin_band_lesion),
         cmocka_unit_test(test_fluid_hugs_the_band),
+        cmocka_unit_test(test_fluid_at_the_floor),
         cmocka_unit_test(test_deep_layer_rule),
         cmocka_unit_test(test_thick_band_no_muscle_target),
     };

@@ -14,7 +14,10 @@
  * view their weak echoes add up, the septa average out, and what lies between
  * them is the smoothest layer in the image. an_ach_straight() finds that pair
  * of lines (angle and two offsets) in the interface map; the borders are then
- * searched again within a narrow corridor about each line. */
+ * searched again within a narrow corridor about each line.
+ *
+ * Seen square on, the free search stands; an_ach_deep_dip() bridges its deep
+ * border where it dipped onto a septum of Kager's fat for a few mm. */
 #include "an_internal.h"
 
 #include <string.h>
@@ -371,4 +374,91 @@ bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, fl
     an_warn(r, "no fibre echoes in the tendon (probe tilted %.0f deg?): borders fitted as "
             "straight lines", (double)deg);
     return n > 0;
+}
+
+/* The free search's deep border under a tendon seen square on can leave
+ * it for a septum of Kager's fat pad for a stretch of a few mm and come
+ * back: a dip of 0.7-0.9 mm over 5-8 mm (seed 2032 cases 10 and 46 of
+ * `talus eval tissue --anatomy achilles --cases 300`: 7.33 mm read 8.11,
+ * 2.46 read 3.22), where the thickest-part site then goes. The tendon's
+ * own thickness changes smoothly (by ~15 % over 20 mm at a swelling): over
+ * a chord of +/-ACH_DIP_FLANK_MM the border stands off by ~0.2 mm at most.
+ * A border over ACH_DIP_MM below the chord between its flanks, over tissue
+ * darker than the tendon above it by ACH_DIP_DARK_DB (fat: dark with
+ * bright septa; a swollen tendon keeps its level), is bridged along the
+ * chord, where the border carries on along it for ACH_DIP_FLANK_MM / 2
+ * past both flanks (within ACH_DIP_COURSE_MM). Not on bone (the insertion
+ * has its own course) and not at the view's ends (ach_stretch's). */
+#define ACH_DIP_FLANK_MM 5.0f
+#define ACH_DIP_MM 0.45f
+#define ACH_DIP_DARK_DB 2.0f
+#define ACH_DIP_COURSE_MM 0.3f
+#define ACH_DIP_THICK_MM 1.0f
+bool an_ach_deep_dip(tl_analyzer *a)
+{
+    const int ns = (int)a->ns;
+    const float sp = a->sp;
+    const int fl = (int)lroundf(ACH_DIP_FLANK_MM / (sp * (float)a->sw));
+    float *d = a->deep_fit;
+    /* the deepest stand-off below the chord */
+    int p = -1;
+    float best = ACH_DIP_MM / sp;
+    for (int s = fl; s + fl < ns; s++) {
+        if (isnan(d[s]) || isnan(d[s - fl]) || isnan(d[s + fl]))
+            continue;
+        float off = d[s] - 0.5f * (d[s - fl] + d[s + fl]);
+        if (off > best) {
+            best = off;
+            p = s;
+        }
+    }
+    if (p < 0)
+        return false;
+    const int a0 = p - fl, a1 = p + fl;
+    /* the bridge runs with the tendon: its thickness at the two flanks
+     * within ACH_DIP_THICK_MM (a swelling's flank changes it by up to 0.75
+     * mm over 10 mm; a flank on a septum stretch at the view's end, 1.6 mm
+     * in test_analysis_achilles' edge-step scene, makes a chord across the
+     * step ach_stretch looks for) */
+    if (isnan(a->sup_fit[a0]) || isnan(a->sup_fit[a1]) ||
+        fabsf((d[a1] - a->sup_fit[a1]) - (d[a0] - a->sup_fit[a0])) * sp > ACH_DIP_THICK_MM)
+        return false;
+    /* the border carries on along the chord past both flanks: a dip, not a
+     * ramp onto a septum towards the view's end (seed 2031 case 208, whose
+     * end stretch ach_stretch then no longer saw) */
+    const int past[2] = { a0 - fl / 2, a1 + fl / 2 };
+    for (int i = 0; i < 2; i++) {
+        int s = past[i];
+        if (s < 0 || s >= ns || isnan(d[s]) ||
+            fabsf(d[s] - (d[a0] + (d[a1] - d[a0]) * (float)(s - a0) / (float)(a1 - a0))) * sp >
+                ACH_DIP_COURSE_MM)
+            return false;
+    }
+    double dip = 0, tendon = 0;
+    int n = 0;
+    for (int s = a0 + 1; s < a1; s++) {
+        float line = d[a0] + (d[a1] - d[a0]) * (float)(s - a0) / (float)(a1 - a0);
+        if (isnan(d[s]) || isnan(a->sup_fit[s]))
+            return false;
+        if (!isnan(a->bone_row[s]) && a->bone_row[s] - d[s] < 3.0f / sp)
+            return false;
+        if ((d[s] - line) * sp < 0.2f)
+            continue;
+        const float *m = an_sm(a, (uint32_t)s);
+        float f = an_mean(m, a->h, line + 0.1f / sp, d[s] - 0.05f / sp);
+        float t = an_mean(m, a->h, an_maxf(a->sup_fit[s], line - 1.2f / sp), line - 0.2f / sp);
+        if (isnan(f) || isnan(t))
+            continue;
+        dip += f;
+        tendon += t;
+        n++;
+    }
+    if (!n || (tendon - dip) / n * a->dr_db / 255.0 < ACH_DIP_DARK_DB)
+        return false;
+    for (int s = a0 + 1; s < a1; s++) {
+        float line = d[a0] + (d[a1] - d[a0]) * (float)(s - a0) / (float)(a1 - a0);
+        if (d[s] > line)
+            d[s] = a->deep_row[s] = line;
+    }
+    return true;
 }

@@ -11,7 +11,6 @@
  * departure is the course itself being wrong, not a bump). */
 #define AN_BUMP_REACH_MM 3.0f  /* the bump starts this near the site */
 #define AN_BUMP_EDGE_MM 0.25f  /* the bump extends while off by more */
-#define AN_BUMP_FLANK_MM 2.0f  /* border on the fit this far either side */
 
 bool an_border_bump(const tl_analyzer *a, const float *z, const float *fit, const bool *use, float x_site,
                     int dir, float min_mm, float max_w_mm, int *lo_out, int *hi_out)

@@ -195,8 +195,8 @@ bool an_half_max_extent(const tl_analyzer *a, const int16_t *lab, int16_t id, co
  * dark lesion, however large, sits in the lower half. */
 float an_upper_sigma(float *v, uint32_t n, float *median)
 {
-    float med = an_percentile_f(v, n, 50);
-    float q75 = an_percentile_f(v, n, 75);
+    float med, q75;
+    an_percentile_pair(v, n, 50, 75, &med, &q75);
     if (median)
         *median = med;
     return (q75 - med) / 0.674f;
@@ -205,8 +205,8 @@ float an_upper_sigma(float *v, uint32_t n, float *median)
 /* Robust spread (grey) of the lower half of v: (median - q25) / 0.674. */
 float an_lower_sigma(float *v, uint32_t n, float *median)
 {
-    float med = an_percentile_f(v, n, 50);
-    float q25 = an_percentile_f(v, n, 25);
+    float med, q25;
+    an_percentile_pair(v, n, 50, 25, &med, &q25);
     if (median)
         *median = med;
     return (med - q25) / 0.674f;

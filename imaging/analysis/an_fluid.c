@@ -29,6 +29,15 @@
  * 36-100 %). */
 #define AN_FLUID_HUG_MM 0.5f
 #define AN_FLUID_HUG_SHARE 0.25f
+/* Fluid at the display floor over muscle at it (low gain): a layer at
+ * least AN_FLUID_LAYER_MM thick (4 cells; the muscle's fibre lines lie
+ * 0.9 mm apart down the image, so no gap between them is) from the deep
+ * border down, over AN_FLUID_LAYER_WIDTH_MM along the band. Survey seeds
+ * 3003/3004, plantar only: the 4 fluid layers the level test missed are
+ * such layers over 4.9-7.1 mm; the dark regions under the band in clean
+ * cases as dark against the muscle's lines, over 3.3 mm at most. */
+#define AN_FLUID_LAYER_MM 1.0f
+#define AN_FLUID_LAYER_WIDTH_MM 4.0f
 
 /* Share of the strips of region R (label R->id in lab) whose top cell lies
  * within AN_FLUID_HUG_MM of the deep border. */
@@ -48,9 +57,10 @@ static float hug_share(const tl_analyzer *a, const int16_t *lab, const an_region
     return n ? (float)near / (float)n : 0.0f;
 }
 
-/* Median cell level of the soft tissue 2.5-6 mm deep to the band over
- * strips s0..s1 (above any bone), NAN when there is too little of it. */
-static float deep_tissue_level(tl_analyzer *a, uint32_t s0, uint32_t s1)
+/* Percentile pct of the cell levels of the soft tissue 2.5-6 mm deep to
+ * the band over strips s0..s1 (above any bone), NAN when there is too
+ * little of it. */
+static float deep_tissue_level(tl_analyzer *a, uint32_t s0, uint32_t s1, float pct)
 {
     const uint32_t nc = a->cell_rows;
     const float rpc = AN_CELL_MM / a->sp;
@@ -69,7 +79,49 @@ static float deep_tissue_level(tl_analyzer *a, uint32_t s0, uint32_t s1)
                 v[n++] = x;
         }
     }
-    return n >= 8 ? an_percentile_f(v, n, 50) : NAN;
+    return n >= 8 ? an_percentile_f(v, n, pct) : NAN;
+}
+
+/* Longest stretch (mm) of strips along which region R (label R->id in
+ * lab) is a layer at least AN_FLUID_LAYER_MM thick, starting within
+ * AN_FLUID_HUG_MM of the deep border (a gap of one strip bridged). */
+static float floor_layer_mm(const tl_analyzer *a, const int16_t *lab, const an_region *R)
+{
+    const uint32_t nc = a->cell_rows;
+    const float rpc = AN_CELL_MM / a->sp, strip_mm = (float)a->sw * a->sp;
+    const uint32_t need = (uint32_t)ceilf(AN_FLUID_LAYER_MM / AN_CELL_MM);
+    uint32_t best = 0, cur = 0, miss = 0;
+    for (uint32_t s = R->s0; s <= R->s1; s++) {
+        uint32_t c = R->c0, run = 0;
+        while (c <= R->c1 && lab[(size_t)s * nc + c] != R->id)
+            c++;
+        if (c <= R->c1 && (((float)c + 0.5f) * rpc - a->deep_fit[s]) * a->sp <= AN_FLUID_HUG_MM)
+            while (c + run < nc && lab[(size_t)s * nc + c + run] == R->id)
+                run++;
+        if (run >= need) {
+            cur += 1 + miss;
+            miss = 0;
+        } else if (cur && !miss) {
+            miss = 1;
+            continue;
+        } else {
+            cur = miss = 0;
+        }
+        best = cur > best ? cur : best;
+    }
+    return (float)best * strip_mm;
+}
+
+/* Is dark region R (label R->id in lab, mean grey level) a fluid layer
+ * at the display floor where the tissue beneath is at the floor as well
+ * but for its echo lines (their grey: lines): under AN_FLUID_FLOOR_RATIO
+ * of the lines, the lines visibly above the floor (db: dB per grey), and
+ * a layer along the deep border over AN_FLUID_LAYER_WIDTH_MM? */
+static bool floor_layer(const tl_analyzer *a, const int16_t *lab, const an_region *R, float level,
+                        float lines, float db)
+{
+    return level < AN_FLUID_FLOOR_RATIO * lines && lines * db > AN_FLUID_FLOOR_DB &&
+           floor_layer_mm(a, lab, R) >= AN_FLUID_LAYER_WIDTH_MM;
 }
 
 /* Perifascial fluid: an anechoic layer hugging the band's deep border
@@ -111,7 +163,7 @@ void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_resu
         /* Fluid is darker than the soft tissue it lies on: the gaps between
          * the fibre lines of a hypoechoic muscle can be as dark against the
          * fascia, but not against the muscle itself. */
-        float tissue = deep_tissue_level(a, R->s0, R->s1);
+        float tissue = deep_tissue_level(a, R->s0, R->s1, 50.0f);
         float fl = (float)(R->raw / R->n), drop = (tissue - fl) * db;
         /* (near the display floor dB differences are squeezed: fluid at the
          * floor under tissue with nearly seven times its grey needs only
@@ -119,6 +171,13 @@ void an_find_fluid(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_resu
         bool darker = fl < AN_FLUID_FLOOR_RATIO * tissue ? tissue * db > AN_FLUID_FLOOR_DB
                                                           : drop > AN_FLUID_VS_TISSUE_DB &&
                                                                 fl < AN_FLUID_VS_TISSUE_GREY * tissue;
+        /* At low gain the muscle beneath is at the display floor as well,
+         * its median level as dark as fluid, but for its fibre lines
+         * (every 0.9 mm down, at any depth): fluid is the layer at the
+         * floor against those lines that hugs the band thicker than any
+         * gap between them, over several mm (floor_layer). */
+        if (!darker && !isnan(tissue))
+            darker = floor_layer(a, lab, R, fl, deep_tissue_level(a, R->s0, R->s1, 90.0f), db);
         if (isnan(tissue) || !darker || hug_share(a, lab, R) < AN_FLUID_HUG_SHARE)
             continue;
         tl_analysis_target t;

@@ -44,7 +44,6 @@ struct tl_analyzer {
     float deep_row[AN_MAX_STRIPS];
     float sup_fit[AN_MAX_STRIPS];      /* smoothed across strips */
     float deep_fit[AN_MAX_STRIPS];
-    float band_level[AN_MAX_STRIPS];   /* median grey inside the band */
     /* Lesion map: ns x ncell_rows cells of AN_CELL_MM. */
     uint32_t cell_rows;
     float *cell;                   /* mean grey per cell */
@@ -123,6 +122,9 @@ void an_smooth_strips(const float *in, float *out, uint32_t n, uint32_t half);
 float an_interp_strips(const float *v, uint32_t n, const tl_analyzer *a, float x_mm);
 void an_polyline(const tl_analyzer *a, const float *rows, tl_analysis_polyline *pl);
 float an_percentile_f(float *v, uint32_t n, float p); /* in-place partial sort */
+/* Two percentiles of the same values for about the cost of one and a half
+ * (the second is selected on the side of v the first left it on). */
+void an_percentile_pair(float *v, uint32_t n, float p1, float p2, float *out1, float *out2);
 
 /* an_lesion.c */
 void an_find_targets(tl_analyzer *a, const tl_analysis_params *p, tl_analysis_result *r);
@@ -147,6 +149,9 @@ int an_effusion_grade(float depth_mm);
  * dermis (valid only when it returns true). */
 bool an_ach_tilted(tl_analyzer *a, tl_analysis_result *r, float min_depth_mm, float top_max_mm,
                    float max_thick_mm, float *line_top);
+/* The free search's deep border dipping onto a septum of Kager's fat for a
+ * few mm, bridged (an_achilles.c); true when it was. */
+bool an_ach_deep_dip(tl_analyzer *a);
 bool an_ach_straight(tl_analyzer *a, float min_depth_mm, float top_max_mm, float max_thick_mm,
                      float *theta_deg, float *top_row, float *deep_row);
 
@@ -180,8 +185,7 @@ bool an_pf_deep_under_lesion(tl_analyzer *a, float x_site);
  * (texture energy ratio, +/-1 mm). */
 typedef struct {
     float sup_fit[AN_MAX_STRIPS], deep_fit[AN_MAX_STRIPS], sup_row[AN_MAX_STRIPS],
-        deep_row[AN_MAX_STRIPS], bone_row[AN_MAX_STRIPS], bone_top[AN_MAX_STRIPS],
-        band_level[AN_MAX_STRIPS];
+        deep_row[AN_MAX_STRIPS], bone_row[AN_MAX_STRIPS], bone_top[AN_MAX_STRIPS];
     tl_analysis_result r;
     bool absent;   /* the band found was not on the bone behind x_site */
 } an_pf_band;
@@ -194,6 +198,7 @@ float an_pf_fat_contrast(tl_analyzer *a, float x);
  * within 3 mm of it), extended while off by over 0.25 mm, at most max_w_mm
  * wide, with strips used by the fit (use) over 2 mm either side; false
  * when there is none. */
+#define AN_BUMP_FLANK_MM 2.0f  /* border on the fit this far either side (an_border_bump) */
 bool an_border_bump(const tl_analyzer *a, const float *z, const float *fit, const bool *use, float x_site,
                     int dir, float min_mm, float max_w_mm, int *lo, int *hi);
 /* an_plantar_top.c: puts the superficial border back on the fascia's curve

@@ -157,10 +157,44 @@ static bool tilted_top(tl_analyzer *a, tl_analysis_result *r, float x_site, floa
 #define PF_SPREAD_PAR_SLOPE 0.12f
 #define PF_SPREAD_CROSS_SLOPE 0.05f
 
+/* A rank in a sliding histogram, followed as the window moves: the bin v
+ * and the count of values in bins 0..v (values enter and leave one at a
+ * time, so the bin moves a few steps instead of the histogram being walked
+ * again at each step). */
+typedef struct {
+    int v, below;
+} rank_bin;
+
+static void rank_count(rank_bin *t, int x, int d)
+{
+    if (x <= t->v)
+        t->below += d;
+}
+
+/* The smallest bin whose cumulative count exceeds k. */
+static int rank_settle(rank_bin *t, const uint16_t *hist, int k)
+{
+    while (t->below <= k && t->v < 255)
+        t->below += hist[++t->v];
+    while (t->v > 0 && t->below - hist[t->v] > k)
+        t->below -= hist[t->v--];
+    return t->v;
+}
+
 /* Spread profile of strip s upwards from row `deep`: out[o], o = 0..no-1
  * grid steps (NAN where the window leaves the image or has too few valid
- * pixels). A sliding histogram: each step adds the rows entering at the top
- * and removes those leaving at the bottom. */
+ * pixels): p90 - p20 of the window's pixels, stored as -1 - spread where
+ * the window holds a dark lesion (lesion_window). A sliding histogram:
+ * each step adds the rows entering at the top and removes those leaving at
+ * the bottom. */
+#define PF_FAT_FROM_MM 9.0f       /* the fat's level: 9-12 mm above the deep border */
+/* A lesion's window: p20 under PF_LESION_LOW_FRAC of both the fat's (median
+ * p20 9-12 mm up) and the band's (upper quartile 0.5-3 mm up: a lesion may
+ * fill part of that); not tested where that level is under
+ * PF_LESION_LOW_MIN grey (a dark band at the display floor: band and lesion
+ * both clip to 0 there). */
+#define PF_LESION_LOW_FRAC 0.5f
+#define PF_LESION_LOW_MIN 5.0f
 static void spread_profile(const tl_analyzer *a, uint32_t s, float deep, int no, float *out)
 {
     const tl_bmode *img = a->img;
@@ -169,10 +203,13 @@ static void spread_profile(const tl_analyzer *a, uint32_t s, float deep, int no,
     const int z0 = (int)lroundf(deep);
     uint16_t hist[256];
     memset(hist, 0, sizeof hist);
+    rank_bin p20 = { 0, 0 }, p90 = { 0, 0 };
+    float low[256];   /* each window's 20th percentile */
     int n = 0, top = -1, bot = -1;   /* window rows [top, bot) in hist */
     for (int o = 0; o < no; o++) {
         const int z = z0 - o * q, zb = z + W > h ? h : z + W;
         out[o] = NAN;
+        low[o] = NAN;
         if (z < 0 || zb <= z)
             continue;
         int add_end = zb;
@@ -183,6 +220,8 @@ static void spread_profile(const tl_analyzer *a, uint32_t s, float deep, int no,
                 for (uint32_t c = c0; c < c1; c++)
                     if (!vm || vm[c]) {
                         hist[px[c]]--;
+                        rank_count(&p20, px[c], -1);
+                        rank_count(&p90, px[c], -1);
                         n--;
                     }
             }
@@ -194,6 +233,8 @@ static void spread_profile(const tl_analyzer *a, uint32_t s, float deep, int no,
             for (uint32_t c = c0; c < c1; c++)
                 if (!vm || vm[c]) {
                     hist[px[c]]++;
+                    rank_count(&p20, px[c], 1);
+                    rank_count(&p90, px[c], 1);
                     n++;
                 }
         }
@@ -201,23 +242,51 @@ static void spread_profile(const tl_analyzer *a, uint32_t s, float deep, int no,
         bot = zb;
         if (n < 8)
             continue;
-        int k20 = (int)(0.2f * (float)n), k90 = (int)(0.9f * (float)n), cum = 0, v = 0, p20 = -1;
-        for (; v < 256; v++) {
-            cum += hist[v];
-            if (p20 < 0 && cum > k20)
-                p20 = v;
-            if (cum > k90)
-                break;
-        }
-        out[o] = (float)(v - p20);
+        int lo = rank_settle(&p20, hist, (int)(0.2f * (float)n));
+        int hi = rank_settle(&p90, hist, (int)(0.9f * (float)n));
+        out[o] = (float)(hi - lo);
+        low[o] = (float)lo;
     }
+    /* Windows holding a dark lesion: the fat's septa raise the spread by
+     * brightening the upper pixels (p90) over a fat no darker than the
+     * band (its p20 is the band's or above); a hypoechoic or anechoic
+     * lesion raises it by darkening the lower ones, and its upper edge
+     * under a thin layer of band passed for the fat's rise (the top placed
+     * 0.3-4 mm into the band: seed 2032 cases 252, 297). Such windows are
+     * marked: they still count for the band's and the fat's levels, not
+     * for the rise (spread_top). */
+    float fl[64], bl[64];
+    uint32_t nf = 0, nb = 0;
+    const float step_mm = (float)q * a->sp;
+    const int f0 = (int)lroundf(PF_FAT_FROM_MM / step_mm), b0 = (int)lroundf(0.5f / step_mm),
+              b1 = (int)lroundf(3.0f / step_mm);
+    for (int o = f0; o < no && nf < 64; o++)
+        if (!isnan(low[o]))
+            fl[nf++] = low[o];
+    for (int o = b0; o <= b1 && o < no && nb < 64; o++)
+        if (!isnan(low[o]))
+            bl[nb++] = low[o];
+    if (nf < 3 || nb < 3)
+        return;
+    const float dark = PF_LESION_LOW_FRAC * fminf(an_percentile_f(fl, nf, 50), an_percentile_f(bl, nb, 75));
+    if (dark < PF_LESION_LOW_MIN)
+        return;
+    for (int o = 0; o < no; o++)
+        if (low[o] < dark)
+            out[o] = -1.0f - out[o];
 }
+
+/* A spread profile's value (spread_profile) and whether its window holds a
+ * dark lesion (stored as -1 - spread). */
+static inline float window_spread(float e) { return e < 0 ? -1.0f - e : e; }
+static inline bool lesion_window(float e) { return e < 0; }
 
 /* The band's top as an offset above the deep border (grid steps) from the
  * mean spread profile P[0..no): NAN when the fat is not rougher. The band's
  * level is taken 1.2-2 mm above the deep border (the window clear of the
- * bone's echo), the fat's 9-12 mm above it. */
-static float spread_top(const float *P, int no, float step_mm)
+ * bone's echo), the fat's 9-12 mm above it; the rise on R, the mean over
+ * the windows without a lesion (NAN where most hold one). */
+static float spread_top(const float *P, const float *R, int no, float step_mm)
 {
     const int lo = (int)lroundf(1.2f / step_mm), b1 = (int)lroundf(2.0f / step_mm);
     const int f0 = (int)lroundf(9.0f / step_mm), L = (int)lroundf(0.7f / step_mm);
@@ -237,7 +306,7 @@ static float spread_top(const float *P, int no, float step_mm)
     const float T = b + 0.4f * (f - b);
     for (int o = lo; o + L <= no; o++) {
         int k = o;
-        while (k < o + L && !isnan(P[k]) && P[k] > T)
+        while (k < o + L && !isnan(R[k]) && R[k] > T)
             k++;
         if (k == o + L)
             return (float)o;
@@ -311,16 +380,16 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
             spread_profile(a, (uint32_t)s, a->deep_fit[s], no, E + (size_t)s * (size_t)nr);
     }
     const int half = (int)lroundf(PF_TEX_HALF_MM / (a->sp * (float)a->sw));
-    float off[AN_MAX_STRIPS] = { 0 }, sm[AN_MAX_STRIPS], P[256];
-    int cnt[256];
+    float off[AN_MAX_STRIPS] = { 0 }, sm[AN_MAX_STRIPS], P[256], R[256];
+    int cnt[256], cnt_r[256];
     for (int s = 0; s < ns; s++) {
         off[s] = NAN;
         if (isnan(a->deep_fit[s]) || !near[s])
             continue;
         int used = 0, tot = 0;
         for (int o = 0; o < no; o++) {
-            P[o] = 0;
-            cnt[o] = 0;
+            P[o] = R[o] = 0;
+            cnt[o] = cnt_r[o] = 0;
         }
         for (int k = s - half; k <= s + half; k++) {
             if (k < 0 || k >= ns)
@@ -332,15 +401,21 @@ static bool spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site, f
             const float *e = E + (size_t)k * (size_t)nr;
             for (int o = 0; o < no; o++)
                 if (!isnan(e[o])) {
-                    P[o] += e[o];
+                    P[o] += window_spread(e[o]);
                     cnt[o]++;
+                    if (!lesion_window(e[o])) {
+                        R[o] += e[o];
+                        cnt_r[o]++;
+                    }
                 }
         }
         if (2 * used < tot)
             continue;
-        for (int o = 0; o < no; o++)
+        for (int o = 0; o < no; o++) {
             P[o] = 2 * cnt[o] >= used && cnt[o] > 0 ? P[o] / (float)cnt[o] : NAN;
-        off[s] = spread_top(P, no, step_mm);
+            R[o] = 2 * cnt_r[o] >= used && cnt_r[o] > 0 ? R[o] / (float)cnt_r[o] : NAN;
+        }
+        off[s] = spread_top(P, R, no, step_mm);
     }
     an_pf_open_offsets(a, off);
     uint32_t sh = (uint32_t)lroundf(1.5f / (a->sp * (float)a->sw));

@@ -61,7 +61,6 @@ void an_pf_band_swap(tl_analyzer *a, tl_analysis_result *r, an_pf_band *b)
     swap_f(a->deep_row, b->deep_row, n);
     swap_f(a->bone_row, b->bone_row, n);
     swap_f(a->bone_top, b->bone_top, n);
-    swap_f(a->band_level, b->band_level, n);
     tl_analysis_result t = *r;
     *r = b->r;
     b->r = t;
@@ -155,7 +154,6 @@ bool an_pf_band_along_bone(tl_analyzer *a, const tl_analysis_result *r, float x_
     memcpy(found->deep_row, a->deep_row, a->ns * sizeof(float));
     memcpy(found->bone_row, a->bone_row, a->ns * sizeof(float));
     memcpy(found->bone_top, a->bone_top, a->ns * sizeof(float));
-    memcpy(found->band_level, a->band_level, a->ns * sizeof(float));
     found->r = *r;
     found->absent = absent;
     for (int s = 0; s < ns; s++) {

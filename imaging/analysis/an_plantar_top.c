@@ -57,6 +57,19 @@ static bool fit_quad(const tl_analyzer *a, const float *z, const bool *use, floa
     return true;
 }
 
+/* Whether at least half of the strips in each flank of the bump lo..hi
+ * (AN_BUMP_FLANK_MM, as an_border_bump) are border on the fit. */
+static bool flank_on_fit(const tl_analyzer *a, const bool *use, int lo, int hi)
+{
+    const int fl = (int)lroundf(AN_BUMP_FLANK_MM / (a->sp * (float)a->sw));
+    int n_lo = 0, n_hi = 0;
+    for (int d = 1; d <= fl; d++) {
+        n_lo += use[lo - d];
+        n_hi += use[hi + d];
+    }
+    return 2 * n_lo >= fl && 2 * n_hi >= fl;
+}
+
 bool an_plantar_top_over_lesion(tl_analyzer *a, tl_analysis_result *r, float x_site)
 {
     const int ns = (int)a->ns;
@@ -79,7 +92,17 @@ bool an_plantar_top_over_lesion(tl_analyzer *a, tl_analysis_result *r, float x_s
     /* the dip: the run of strips deeper than the fit by PF_DIP_MM nearest
      * the site, bounded by border on the fit */
     int lo, hi;
-    if (!an_border_bump(a, a->sup_fit, fit, use, x_site, +1, PF_DIP_MM, PF_DIP_MAX_W_MM, &lo, &hi))
+    /* A strip without a border (a gap the border was bridged over, or
+     * one the deep border left) is no evidence against the dip: the
+     * flanks need border on the fit, not border everywhere (seed 2026
+     * case 147, a lesion under the top of a tilted band, 4.40 read 3.57:
+     * one such strip in a flank of four refused the dip). At least half
+     * of each flank is border on the fit (flank_on_fit). */
+    bool flank[AN_MAX_STRIPS];
+    for (int s = 0; s < ns; s++)
+        flank[s] = use[s] || isnan(a->sup_fit[s]) || isnan(a->deep_fit[s]);
+    if (!an_border_bump(a, a->sup_fit, fit, flank, x_site, +1, PF_DIP_MM, PF_DIP_MAX_W_MM, &lo, &hi) ||
+        !flank_on_fit(a, use, lo, hi))
         return false;
     /* a lesion under band and over band: the dipped border's underside
      * against the layer between the fit and the dipped border, and against

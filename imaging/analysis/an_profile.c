@@ -7,27 +7,62 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Rank of percentile p among n values: index i and the fraction f towards
+ * the next one (f = 0 at the top). */
+static uint32_t pct_rank(uint32_t n, float p, float *f)
+{
+    float pos = p / 100.0f * (float)(n - 1);
+    if (pos < 0)
+        pos = 0;
+    uint32_t i = (uint32_t)pos;
+    if (i + 1 >= n) {
+        *f = 0;
+        return n - 1;
+    }
+    *f = pos - (float)i;
+    return i;
+}
+
+/* The value at rank i (already in v[i], v partitioned about it) blended
+ * towards the next order statistic, the minimum of the upper part. */
+static float pct_blend(const float *v, uint32_t n, uint32_t i, float f)
+{
+    if (f <= 0)
+        return v[i];
+    float b = v[i + 1];
+    for (uint32_t k = i + 2; k < n; k++)
+        if (v[k] < b)
+            b = v[k];
+    return v[i] * (1 - f) + b * f;
+}
+
 /* Percentile p of n floats (linear interpolation); reorders v. O(n). */
 float an_percentile_f(float *v, uint32_t n, float p)
 {
     if (n == 0)
         return NAN;
-    float pos = p / 100.0f * (float)(n - 1);
-    if (pos < 0)
-        pos = 0;
-    uint32_t i = (uint32_t)pos;
-    if (i + 1 >= n)
-        return tl_select_kth_f(v, n, n - 1);
-    float f = pos - (float)i;
-    float a = tl_select_kth_f(v, n, i);
-    if (f <= 0)
-        return a;
-    /* the next order statistic is the minimum of the upper part */
-    float b = v[i + 1];
-    for (uint32_t k = i + 2; k < n; k++)
-        if (v[k] < b)
-            b = v[k];
-    return a * (1 - f) + b * f;
+    float f;
+    uint32_t i = pct_rank(n, p, &f);
+    tl_select_kth_f(v, n, i);
+    return pct_blend(v, n, i, f);
+}
+
+void an_percentile_pair(float *v, uint32_t n, float p1, float p2, float *out1, float *out2)
+{
+    if (n == 0) {
+        *out1 = *out2 = NAN;
+        return;
+    }
+    float f1, f2;
+    uint32_t i1 = pct_rank(n, p1, &f1), i2 = pct_rank(n, p2, &f2);
+    tl_select_kth_f(v, n, i1);
+    *out1 = pct_blend(v, n, i1, f1);
+    /* v is partitioned about i1: rank i2 lies on one side of it */
+    if (i2 > i1)
+        tl_select_kth_f(v + i1 + 1, n - i1 - 1, i2 - i1 - 1);
+    else if (i2 < i1)
+        tl_select_kth_f(v, i1, i2);
+    *out2 = pct_blend(v, n, i2, f2);
 }
 
 static tl_status grow(tl_analyzer *a, uint32_t ns, uint32_t h, uint32_t cells)
@@ -158,7 +193,6 @@ tl_status an_prepare(tl_analyzer *a, const tl_bmode *img)
         a->bone_row[s] = a->bone2_row[s] = a->bone_top[s] = NAN;
         a->bone_line[s] = false;
         a->sup_row[s] = a->deep_row[s] = a->sup_fit[s] = a->deep_fit[s] = NAN;
-        a->band_level[s] = NAN;
     }
     return TL_OK;
 }
