@@ -134,6 +134,9 @@ int tl_image_type_from_name(const char *name);
 /* ---- Time -------------------------------------------------------------- */
 
 uint64_t tl_now_ns(void);          /* CLOCK_MONOTONIC */
+/* CPU time of the calling thread: the work done, whatever else shares the
+ * core (benchmarks on a shared machine). */
+uint64_t tl_thread_cpu_ns(void);
 uint64_t tl_wall_time_s(void);     /* CLOCK_REALTIME seconds (for records) */
 void tl_sleep_ns(uint64_t ns);
 

@@ -75,6 +75,12 @@ static void test_small_eval(void **state)
     assert_non_null(cJSON_GetObjectItemCaseSensitive(pa, "plantar-fascia"));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(pa, "achilles"));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(pa, "ankle-recess"));
+    /* the speed over the cases: one warm CPU figure per case, ordered (no
+     * bound on time here: benches measure speed) */
+    assert_int_equal((int)num(j, "analysis_cpu_ms", "n"), 12);
+    assert_true(num(j, "analysis_cpu_ms", "median") > 0);
+    assert_true(num(j, "analysis_cpu_ms", "median") <= num(j, "analysis_cpu_ms", "p95"));
+    assert_true(num(j, "analysis_cpu_ms", "p95") <= num(j, "analysis_cpu_ms", "max"));
     cJSON_Delete(j);
 }
 

@@ -31,12 +31,7 @@ static void usage(FILE *f)
             "  --only NAME: that frame alone (for profiling), e.g. plantar-fascia-tilted.\n");
 }
 
-static double cpu_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
+static double cpu_ms(void) { return (double)tl_thread_cpu_ns() / 1e6; }
 
 static double wall_ms(void) { return (double)tl_now_ns() / 1e6; }
 

@@ -44,15 +44,6 @@ static double load1(void)
     return l;
 }
 
-/* CPU time of this thread (ns): on a machine shared with other work the
- * wall clock also counts the time we wait for a core. */
-static uint64_t cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static cJSON *timing(const double *ms, size_t n)
 {
     cJSON *o = cJSON_CreateObject();
@@ -132,7 +123,7 @@ int bench_needle(int argc, char **argv)
     long found = 0;
     for (long i = 0; i < frames; i++) {
         img.pixels = store + npx * (size_t)(i % DISTINCT);
-        uint64_t t0 = tl_now_ns(), c0 = cpu_ns();
+        uint64_t t0 = tl_now_ns(), c0 = tl_thread_cpu_ns();
         tl_needle_detection d;
         tl_needle_track t;
         tl_path path;
@@ -140,7 +131,7 @@ int bench_needle(int argc, char **argv)
         if (t.found)
             tl_needle_path(t.tip_x_mm, t.tip_z_mm, t.angle_deg, &tg, NULL, NULL, 0.0f, &path);
         ours[i] = (double)(tl_now_ns() - t0) * 1e-6;
-        ours_cpu[i] = (double)(cpu_ns() - c0) * 1e-6;
+        ours_cpu[i] = (double)(tl_thread_cpu_ns() - c0) * 1e-6;
         found += t.found;
     }
     /* The same frames searched whole every time (no track to follow): what
@@ -154,10 +145,10 @@ int bench_needle(int argc, char **argv)
     }
     for (long i = 0; i < frames; i++) {
         img.pixels = store + npx * (size_t)(i % DISTINCT);
-        uint64_t c0 = cpu_ns();
+        uint64_t c0 = tl_thread_cpu_ns();
         tl_needle_detection d;
         tl_needle_detect(det2, &img, NULL, &d);
-        search_cpu[i] = (double)(cpu_ns() - c0) * 1e-6;
+        search_cpu[i] = (double)(tl_thread_cpu_ns() - c0) * 1e-6;
     }
     tl_needle_detector_destroy(det2);
     float lines[4 * 64];
@@ -165,10 +156,10 @@ int bench_needle(int argc, char **argv)
         tl_cv_image ci = { store + npx * (size_t)(i % DISTINCT), img.width, img.height,
                            img.stride, TL_CV_U8 };
         int n = 0;
-        uint64_t t0 = tl_now_ns(), c0 = cpu_ns();
+        uint64_t t0 = tl_now_ns(), c0 = tl_thread_cpu_ns();
         tl_cv_needle_reference(&ci, 50.0, 150.0, 60, 40.0, 8.0, lines, 64, &n);
         ref[i] = (double)(tl_now_ns() - t0) * 1e-6;
-        ref_cpu[i] = (double)(cpu_ns() - c0) * 1e-6;
+        ref_cpu[i] = (double)(tl_thread_cpu_ns() - c0) * 1e-6;
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "width", img.width);

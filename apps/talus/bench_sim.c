@@ -25,13 +25,7 @@ static void usage(FILE *out)
             "stretches the first, not the second).\n");
 }
 
-/* CPU time of this thread: the work done, whatever else shares the core. */
-static double thread_cpu_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+static double thread_cpu_ms(void) { return (double)tl_thread_cpu_ns() / 1e6; }
 
 /* Naive reference: each scatterer adds w(dx) * env(t) * cos(2 pi f0 t) to
  * every line and sample it reaches (evaluated directly, no caching). */

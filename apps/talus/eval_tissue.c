@@ -24,7 +24,8 @@ static void usage(FILE *out)
             "  and overall thickness_abs_err_mm {median, p95}, abnormal_accuracy,\n"
             "  lesion_sensitivity (lesions >= 3 mm at <= -6 dB), lesion_sensitivity_all,\n"
             "  lesion_specificity, lesion_centroid_err_mm {median, p95},\n"
-            "  anisotropy_false_lesions, cases. --verbose: two lines per case on stderr\n"
+            "  anisotropy_false_lesions, cases, analysis_cpu_ms {median, p95, max} (thread\n"
+            "  CPU of a warm tl_analyze per case). --verbose: two lines per case on stderr\n"
             "  (scene; the band's border errors superficial/deep at the measurement site,\n"
             "  truth lesions and targets with the border errors at them).\n"
             "  --case K: only case K of the run (same scene as in the full run).\n"
@@ -34,8 +35,8 @@ static void usage(FILE *out)
 }
 
 typedef struct {
-    double *terr, *cerr;
-    size_t n_terr, n_cerr;
+    double *terr, *cerr, *cpu;
+    size_t n_terr, n_cerr, n_cpu;
     int cases, found, abn_ok;
     int les_big, les_big_hit, les_all, les_all_hit;
     int clean, clean_ok;
@@ -65,6 +66,8 @@ static void add_case(stats *s, const eval_case_result *c)
         }
     }
     s->ms_sum += c->analysis_ms;
+    if (!isnan(c->analysis_cpu_ms))
+        s->cpu[s->n_cpu++] = c->analysis_cpu_ms;
 }
 
 static cJSON *ratio(int num, int den)
@@ -103,6 +106,13 @@ static cJSON *stats_json(const stats *s)
     cJSON_AddItemToObject(o, "anisotropy_false_lesions", ratio(s->aniso_false, s->aniso_clean));
     cJSON_AddNumberToObject(o, "anisotropic_cases_without_lesion", s->aniso_clean);
     cJSON_AddNumberToObject(o, "analysis_ms_mean", s->cases ? round(1e3 * s->ms_sum / s->cases) / 1e3 : 0);
+    /* speed over the random scenes (the bench times a few fixed frames) */
+    cJSON *cpu = med_p95(s->cpu, s->n_cpu);
+    double worst = 0;
+    for (size_t i = 0; i < s->n_cpu; i++)
+        worst = fmax(worst, s->cpu[i]);
+    cJSON_AddNumberToObject(cpu, "max", round(1e4 * worst) / 1e4);
+    cJSON_AddItemToObject(o, "analysis_cpu_ms", cpu);
     return o;
 }
 
@@ -165,7 +175,8 @@ int eval_tissue(int argc, char **argv)
     for (int k = 0; k < 4; k++) {
         per[k].terr = calloc((size_t)cases, sizeof(double));
         per[k].cerr = calloc((size_t)cases * EVAL_MAX_LESIONS, sizeof(double));
-        if (!per[k].terr || !per[k].cerr) {
+        per[k].cpu = calloc((size_t)cases, sizeof(double));
+        if (!per[k].terr || !per[k].cerr || !per[k].cpu) {
             fprintf(stderr, "talus eval tissue: out of memory\n");
             return 1;
         }
@@ -221,6 +232,7 @@ int eval_tissue(int argc, char **argv)
     for (int k = 0; k < 4; k++) {
         free(per[k].terr);
         free(per[k].cerr);
+        free(per[k].cpu);
     }
     return failed == cases ? 1 : 0;
 }

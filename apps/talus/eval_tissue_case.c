@@ -302,6 +302,16 @@ tl_status eval_run_case(eval_ctx *ctx, int anatomy, uint64_t seed, uint64_t inde
     uint64_t t0 = tl_now_ns();
     st = tl_analyze(ctx->an, &img, &p, &r);
     out->analysis_ms = (double)(tl_now_ns() - t0) / 1e6;
+    /* The station analyses frame after frame with a warm workspace: the
+     * CPU figure is a second call on the same frame (its result is the
+     * same; the first call's stands). */
+    out->analysis_cpu_ms = NAN;
+    if (st == TL_OK) {
+        tl_analysis_result again;
+        uint64_t c0 = tl_thread_cpu_ns();
+        tl_analyze(ctx->an, &img, &p, &again);
+        out->analysis_cpu_ms = (double)(tl_thread_cpu_ns() - c0) / 1e6;
+    }
     if (st == TL_OK && ctx->dump)
         dump_case(ctx, index, &img, &r, truth);
     float ox = img.origin_x_mm, oz = img.origin_z_mm;

@@ -18,6 +18,7 @@ typedef struct {
     bool lesion_called;          /* any target reported */
     bool anisotropic;
     double analysis_ms;
+    double analysis_cpu_ms;   /* thread CPU of a warm call; NAN if it failed */
     char summary[320];
     char detail[640];            /* truth lesions and targets, for --verbose */
 } eval_case_result;
