@@ -203,6 +203,24 @@ static void test_deep_border_off_a_kager_dip(void **state)
         assert_true(fabsf(o[i].deep_err) < 0.35f);
 }
 
+/* A tilted insertion (11 deg) with a -18 dB lesion 3.5 mm deep in its
+ * 6.96 mm (survey seed 3003 case 64): the smooth lesion lowered the
+ * layer's mean texture, the true top (plain tendon under it) was penalised
+ * against it and the top went 2.6 mm down, onto the lesion (4.31 mm, read
+ * normal). The penalty's reference is the tendon's own texture: within
+ * 0.35 mm and abnormal. */
+static void test_top_not_onto_a_lesion(void **state)
+{
+    (void)state;
+    static const eval_scene sc = { 3003, 64, "6.9629", "10.8007", "9.0696", "41.7884",
+                                   "-3.8011", "-72.6703", "insertion", "9.1147", "3.5316",
+                                   "-18.4249", "hypoechoic" };
+    tl_analysis_result r;
+    outcome o;
+    within(&sc, &r, &o);
+    assert_true(r.abnormal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_edge_ramp_is_not_the_site),
         cmocka_unit_test(test_insertion_with_deep_border_on_bone),
         cmocka_unit_test(test_deep_border_off_a_kager_dip),
+        cmocka_unit_test(test_top_not_onto_a_lesion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

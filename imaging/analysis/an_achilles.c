@@ -182,8 +182,8 @@ static void deep_at(const ach_proj *pr, int t, int lo, int hi, int m, int w, ach
 #define ACH_TOP_ECHO 0.4f
 /* Weight of the penalty on a superficial border with rough tissue right
  * under it (log ratio of the mean texture over the 1.2 mm under the line,
- * the width of the window above it, to that of the whole layer down to the
- * deep border, where it is over 1). A tilted tendon's top is often met by a line parallel to it
+ * the width of the window above it, to that of the tendon below it, where
+ * it is over 1: see top_of). A tilted tendon's top is often met by a line parallel to it
  * 0.5-1.3 mm up in the fat (an echo, or the fat's own texture step): the
  * mean over a 4-7 mm layer hardly notices the strip of rough fat it then
  * takes in, the echo there is stronger than the tendon's own, and the top
@@ -209,8 +209,28 @@ static void top_of(const ach_proj *pr, int u2, int lo, int hi, int m, int w, ach
             continue;
         float sc = logf(up / in) + ACH_TOP_ECHO * (isnan(pr->P[u1]) ? 0.0f : pr->P[u1]);
         float under = range_mean(pr, u1 + m, u1 + m + w);
-        if (under > in)
-            sc -= ACH_TOP_LOCAL * logf(under / in);
+        /* the tendon's own texture: not the layer's mean where a smooth
+         * lesion lowers it (the true top, with plain tendon under it, was
+         * penalised and a line above the lesion inside the tendon won: seed
+         * 3003 case 64, 6.96 mm read 4.31), but the second roughest of the
+         * 1.2 mm windows below the one under the line, when that is more
+         * (the roughest alone is a noise peak: 2 thick tendons' tops then
+         * ran 0.3 mm up) */
+        float ref = in, r1 = -1, r2 = -1;
+        for (int v = u1 + m + w; v + w <= u2 - m - w / 2; v += (w + 1) / 2) {
+            float t = range_mean(pr, v, v + w);
+            if (isnan(t))
+                continue;
+            if (t > r1) {
+                r2 = r1;
+                r1 = t;
+            } else if (t > r2)
+                r2 = t;
+        }
+        if (r2 > ref)
+            ref = r2;
+        if (under > ref)
+            sc -= ACH_TOP_LOCAL * logf(under / ref);
         if (sc > best->score) {
             best->score = sc;
             best->u1 = u1;
