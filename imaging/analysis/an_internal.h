@@ -212,6 +212,9 @@ float an_pf_thickness_slope(const tl_analyzer *a, const float *top, float x_site
 /* an_plantar_fat.c: upward bumps of the spread border's per-strip offsets
  * (a septum gap in the fat over the band) taken out, in place. */
 void an_pf_open_offsets(const tl_analyzer *a, float *off);
+/* The fibre-less band's top placed at pixel level near the site from the
+ * spread of the pixels (an_plantar_spread.c); returns whether it moved it. */
+bool an_pf_spread_border(tl_analyzer *a, tl_analysis_result *r, float x_site);
 /* the offset at the site, else the nearest strip's within 2.5 mm (NAN: none) */
 float an_pf_site_offset(const tl_analyzer *a, const float *sm, float x_site);
 /* the site's offset o_site capped at a low percentile of the offsets sm

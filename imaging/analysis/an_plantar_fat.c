@@ -1,5 +1,6 @@
 /* Plantar fascia: the spread border's top left up in the heel fat pad
- * (called by an_plantar.c's spread_border on its per-strip offsets). */
+ * (called by an_plantar_spread.c's an_pf_spread_border on its per-strip
+ * offsets). */
 #include "an_internal.h"
 
 /* The spread border (an_plantar.c) puts the band's top, strip by strip,
